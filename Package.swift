@@ -1,0 +1,91 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Mitosis",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "ZooKeeperProtocol", targets: ["ZooKeeperProtocol"]),
+        .library(name: "ZooKeeper", targets: ["ZooKeeper"]),
+        .library(name: "ZooKeeperTestSupport", targets: ["ZooKeeperTestSupport"]),
+        .library(name: "Ensemble", targets: ["Ensemble"]),
+        .library(name: "Kafka", targets: ["Kafka"]),
+        .executable(name: "mitosis", targets: ["mitosis"]),
+        .executable(name: "MitosisBench", targets: ["MitosisBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // The wire format and addressing: records, opcodes, error codes, framing,
+        // connection strings. Pure: no I/O.
+        .target(
+            name: "ZooKeeperProtocol",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // The async client: connection state machine, channel handler, sessions, watches.
+        .target(
+            name: "ZooKeeper",
+            dependencies: [
+                "ZooKeeperProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // Real ZooKeeper servers on loopback for tests, benchmarks and rehearsals.
+        .target(
+            name: "ZooKeeperTestSupport",
+            dependencies: ["ZooKeeper", .product(name: "Logging", package: "swift-log")]
+        ),
+        // zoo.cfg, dynamic config, myid, server.properties, inventories, version knowledge.
+        .target(
+            name: "Ensemble",
+            dependencies: ["ZooKeeperProtocol", .product(name: "Yams", package: "Yams")]
+        ),
+        // Kafka's metadata in ZooKeeper and reassignment planning (pure planners).
+        .target(name: "Kafka"),
+        .executableTarget(
+            name: "mitosis",
+            dependencies: [
+                "ZooKeeper",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "MitosisBench",
+            dependencies: [
+                "ZooKeeper",
+                "ZooKeeperTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .testTarget(
+            name: "ZooKeeperProtocolTests",
+            dependencies: ["ZooKeeperProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "ZooKeeperTests",
+            dependencies: [
+                "ZooKeeper",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["ZooKeeper", "ZooKeeperTestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
