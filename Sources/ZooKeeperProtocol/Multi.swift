@@ -1,0 +1,131 @@
+import NIOCore
+
+/// One operation of a multi transaction: all succeed or none is applied.
+public enum MultiOperation: Sendable, Hashable {
+    case create(CreateRequest)
+    case delete(DeleteRequest)
+    case setData(SetDataRequest)
+    case check(CheckVersionRequest)
+
+    public var path: String {
+        switch self {
+        case .create(let request): request.path
+        case .delete(let request): request.path
+        case .setData(let request): request.path
+        case .check(let request): request.path
+        }
+    }
+
+    public var opCode: OpCode {
+        switch self {
+        case .create(let request): request.opCode
+        case .delete: .delete
+        case .setData: .setData
+        case .check: .check
+        }
+    }
+
+    func encodeBody(into buffer: inout ByteBuffer) {
+        switch self {
+        case .create(let request): request.encode(into: &buffer)
+        case .delete(let request): request.encode(into: &buffer)
+        case .setData(let request): request.encode(into: &buffer)
+        case .check(let request): request.encode(into: &buffer)
+        }
+    }
+}
+
+/// The result of one operation of a multi transaction.
+public enum MultiResult: Sendable, Hashable {
+    case created(path: String, stat: Stat?)
+    case deleted
+    case dataSet(Stat)
+    case checked
+    /// The operation failed, or (with `runtimeInconsistency`) was rolled back because another failed.
+    case failed(ZooKeeperError.Code)
+
+    public var error: ZooKeeperError.Code? {
+        if case .failed(let code) = self { return code }
+        return nil
+    }
+}
+
+/// `MultiHeader`: each operation is preceded by one; a header with type -1 and done=true ends the list.
+public struct MultiHeader: Sendable, Hashable {
+    public var type: OpCode
+    public var done: Bool
+    public var error: Int32
+
+    public init(type: OpCode, done: Bool, error: Int32) {
+        self.type = type
+        self.done = done
+        self.error = error
+    }
+
+    public static let end = MultiHeader(type: OpCode(rawValue: -1), done: true, error: -1)
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(type.rawValue)
+        buffer.writeJuteBool(done)
+        buffer.writeInteger(error)
+    }
+
+    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> MultiHeader {
+        MultiHeader(
+            type: OpCode(rawValue: try buffer.readJuteInt("MultiHeader", "type")),
+            done: try buffer.readJuteBool("MultiHeader", "done"),
+            error: try buffer.readJuteInt("MultiHeader", "err")
+        )
+    }
+}
+
+/// `MultiTxnRequest`.
+public struct MultiRequest: ZooKeeperRequestRecord, Hashable {
+    public var operations: [MultiOperation]
+
+    public init(operations: [MultiOperation]) { self.operations = operations }
+
+    public var opCode: OpCode { .multi }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        for operation in operations {
+            MultiHeader(type: operation.opCode, done: false, error: -1).encode(into: &buffer)
+            operation.encodeBody(into: &buffer)
+        }
+        MultiHeader.end.encode(into: &buffer)
+    }
+}
+
+/// `MultiResponse`: one result per operation, in order.
+public struct MultiResponse: ZooKeeperResponseRecord, Hashable {
+    public var results: [MultiResult]
+
+    public init(results: [MultiResult]) { self.results = results }
+
+    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> MultiResponse {
+        var results: [MultiResult] = []
+        while true {
+            let header = try MultiHeader.decode(from: &buffer)
+            if header.done { break }
+            switch header.type {
+            case .create:
+                results.append(.created(path: try buffer.readJuteString("CreateResponse", "path") ?? "", stat: nil))
+            case .create2, .createContainer, .createTTL:
+                let response = try Create2Response.decode(from: &buffer)
+                results.append(.created(path: response.path, stat: response.stat))
+            case .delete:
+                results.append(.deleted)
+            case .setData:
+                results.append(.dataSet(try Stat.decode(from: &buffer)))
+            case .check:
+                results.append(.checked)
+            case .error:
+                let code = try buffer.readJuteInt("ErrorResponse", "err")
+                results.append(.failed(ZooKeeperError.Code(rawValue: code)))
+            default:
+                throw JuteDecodingError(record: "MultiResponse", field: "type", reason: "unexpected operation type \(header.type.rawValue)")
+            }
+        }
+        return MultiResponse(results: results)
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ZooKeeper
+
+/// Options every command that talks to an ensemble shares.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("server")], help: "Connection string: host:port[,host:port...][/chroot]. Default: $MITOSIS_ZOOKEEPER or 127.0.0.1:2181.")
+    var server: String?
+
+    @Option(help: "Session timeout in seconds.")
+    var sessionTimeout: Double = 10
+
+    @Option(help: "Seconds to wait for a session before giving up.")
+    var connectTimeout: Double = 10
+
+    @Option(help: "Digest credentials user:password, sent before any request.")
+    var auth: String?
+
+    @Flag(help: "Print JSON on stdout instead of text.")
+    var json = false
+
+    @Flag(help: "Log the client's connection events to stderr.")
+    var verbose = false
+
+    func validate() throws {
+        _ = try connectionString()
+        if sessionTimeout <= 0 || connectTimeout <= 0 {
+            throw ValidationError("timeouts must be positive numbers of seconds")
+        }
+        if let auth, !auth.contains(":") {
+            throw ValidationError("--auth takes user:password")
+        }
+    }
+
+    func connectionString() throws -> ConnectionString {
+        let text = server ?? ProcessInfo.processInfo.environment["MITOSIS_ZOOKEEPER"] ?? "127.0.0.1:2181"
+        do {
+            return try ConnectionString(parsing: text)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func configuration() throws -> ZooKeeperConfiguration {
+        var logger = Logger(label: "mitosis.zookeeper")
+        logger.logLevel = verbose ? .debug : .warning
+        var configuration = ZooKeeperConfiguration(connectionString: try connectionString(), sessionTimeout: .milliseconds(Int64(sessionTimeout * 1000)), logger: logger)
+        if let auth, let colon = auth.firstIndex(of: ":") {
+            configuration.authentication = [("digest", DigestAuth.credentials(user: String(auth[..<colon]), password: String(auth[auth.index(after: colon)...])))]
+        }
+        return configuration
+    }
+
+    /// Connects, runs `body`, closes; turns ZooKeeper errors into a message on stderr and exit code 1.
+    func withClient<T: Sendable>(_ body: (ZooKeeperClient) async throws -> T) async throws -> T {
+        do {
+            return try await ZooKeeperClient.withClient(try configuration(), timeout: .milliseconds(Int64(connectTimeout * 1000)), body)
+        } catch let error as ZooKeeperError {
+            Output.error(error.description)
+            throw ExitCode.failure
+        }
+    }
+}
