@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "ZooKeeper", targets: ["ZooKeeper"]),
         .library(name: "ZooKeeperTestSupport", targets: ["ZooKeeperTestSupport"]),
         .library(name: "Ensemble", targets: ["Ensemble"]),
+        .library(name: "Probes", targets: ["Probes"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .executable(name: "mitosis", targets: ["mitosis"]),
         .executable(name: "MitosisBench", targets: ["MitosisBench"]),
@@ -49,12 +50,18 @@ let package = Package(
             name: "Ensemble",
             dependencies: ["ZooKeeperProtocol", .product(name: "Yams", package: "Yams")]
         ),
+        // Instruments: status, smoketest, availability watch (canary), tree diff.
+        .target(
+            name: "Probes",
+            dependencies: ["ZooKeeper", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         // Kafka's metadata in ZooKeeper and reassignment planning (pure planners).
         .target(name: "Kafka"),
         .executableTarget(
             name: "mitosis",
             dependencies: [
                 "ZooKeeper",
+                "Probes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -84,7 +91,8 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["ZooKeeper", "ZooKeeperTestSupport"]
+            dependencies: ["ZooKeeper", "ZooKeeperTestSupport", "Probes"],
+            exclude: ["Interop"]
         ),
     ],
     swiftLanguageModes: [.v6]

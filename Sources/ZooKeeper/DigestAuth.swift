@@ -32,9 +32,10 @@ public enum DigestAuth {
     }
 }
 
-/// SHA-1 (FIPS 180-4), only for ZooKeeper's digest ids; not for anything that needs security.
-enum SHA1 {
-    static func hash(_ message: [UInt8]) -> [UInt8] {
+/// SHA-1 (FIPS 180-4), for ZooKeeper's digest ids and content digests; not for anything that
+/// needs security.
+public enum SHA1 {
+    public static func hash(_ message: [UInt8]) -> [UInt8] {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
         var padded = message
         padded.append(0x80)

@@ -99,6 +99,13 @@ public final class ZooKeeperClient: Sendable {
         try? await promise.futureResult.get()
     }
 
+    /// Starts closing without waiting: for cancellation handlers and other synchronous contexts.
+    public func beginClose() {
+        let core = self.core
+        let promise = eventLoop.makePromise(of: Void.self)
+        eventLoop.execute { core.close(promise: promise) }
+    }
+
     /// The connection state now, then every change, until the client is closed.
     public func stateUpdates() async -> AsyncStream<ConnectionState> {
         let core = self.core
@@ -440,5 +447,18 @@ public struct Watch: Sendable {
 
     public func event() async throws -> WatchedEvent {
         try await future.get()
+    }
+
+    /// The event, or nil if the watch has not fired within `timeout` (it stays armed).
+    public func event(within timeout: Duration) async throws -> WatchedEvent? {
+        let loop = future.eventLoop
+        let promise = loop.makePromise(of: WatchedEvent?.self)
+        // Both callbacks run on `loop`; whichever comes second completes nothing (NIO ignores it).
+        let timer = loop.scheduleTask(in: timeAmount(timeout)) { promise.succeed(nil) }
+        future.whenComplete { result in
+            timer.cancel()
+            promise.completeWith(result.map { Optional($0) })
+        }
+        return try await promise.futureResult.get()
     }
 }

@@ -1,0 +1,217 @@
+import Foundation
+import ZooKeeper
+
+/// One side of a comparison: a client and the subtree's root on it.
+public struct TreeLocation: Sendable {
+    public var client: ZooKeeperClient
+    public var root: String
+
+    public init(client: ZooKeeperClient, root: String) {
+        self.client = client
+        self.root = root
+    }
+}
+
+/// A difference between two trees, at a path relative to both roots ("/" is the roots themselves).
+public struct TreeDifference: Sendable, Codable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Codable {
+        /// The node exists only on the left (source) side.
+        case onlyLeft
+        /// The node exists only on the right (destination) side.
+        case onlyRight
+        case data
+        case acl
+        /// One side is ephemeral, the other is not (or, on one ensemble, the owners differ).
+        case ephemeral
+        /// The parent's child version differs: the next sequential child gets a different suffix.
+        case sequence
+    }
+
+    public var path: String
+    public var kind: Kind
+    public var left: String?
+    public var right: String?
+
+    public var description: String {
+        switch kind {
+        case .onlyLeft: "only in left:  \(path)"
+        case .onlyRight: "only in right: \(path)"
+        default: "\(kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(path): \(left ?? "-") ≠ \(right ?? "-")"
+        }
+    }
+}
+
+public struct TreeDiffOptions: Sendable {
+    public var compareData = true
+    public var compareACLs = true
+    public var compareEphemeralOwners = false
+    public var compareSequence = true
+    /// Requests in flight per side.
+    public var concurrency = 64
+    /// Paths (relative) whose subtrees are skipped, e.g. "/zookeeper".
+    public var exclude: Set<String> = ["/zookeeper"]
+
+    public init() {}
+}
+
+public struct TreeDiffReport: Sendable, Codable, Hashable {
+    public var nodesLeft = 0
+    public var nodesRight = 0
+    public var differences: [TreeDifference] = []
+    /// Differences found beyond `differences` (kept bounded).
+    public var moreDifferences = 0
+    /// SHA-1 over each side's subtree content (paths, data, ACLs, ephemeral flag, child versions):
+    /// equal digests mean equal trees.
+    public var leftDigest = ""
+    public var rightDigest = ""
+    /// Digests of each top-level subtree, per side, to see where two trees part.
+    public var subtreeDigests: [String: [String]] = [:]
+    public var identical: Bool { differences.isEmpty && moreDifferences == 0 }
+}
+
+/// Compares two trees, streaming: it walks both depth first, one directory at a time, so memory
+/// grows with depth and fan-out, not with the size of the tree.
+public struct TreeDiff: Sendable {
+    public let left: TreeLocation
+    public let right: TreeLocation
+    public let options: TreeDiffOptions
+    /// At most this many differences are kept in the report; the rest are counted.
+    public let maximumReported: Int
+
+    public init(left: TreeLocation, right: TreeLocation, options: TreeDiffOptions = TreeDiffOptions(), maximumReported: Int = 10_000) {
+        self.left = left
+        self.right = right
+        self.options = options
+        self.maximumReported = maximumReported
+    }
+
+    struct Node: Sendable {
+        var data: [UInt8]
+        var stat: Stat
+        var acl: [ACL]
+        var children: [String]
+    }
+
+    public func run(onDifference: @Sendable (TreeDifference) -> Void = { _ in }) async throws -> TreeDiffReport {
+        var report = TreeDiffReport()
+        let leftRoot = try await fetch(left, relative: "/")
+        let rightRoot = try await fetch(right, relative: "/")
+        let (leftDigest, rightDigest) = try await compare(relative: "/", leftRoot, rightRoot, report: &report, onDifference: onDifference, topLevel: true)
+        report.leftDigest = hex(leftDigest ?? [])
+        report.rightDigest = hex(rightDigest ?? [])
+        return report
+    }
+
+    /// Compares one node pair and, recursively, their children; returns each side's subtree digest.
+    private func compare(
+        relative: String, _ a: Node?, _ b: Node?, report: inout TreeDiffReport,
+        onDifference: @Sendable (TreeDifference) -> Void, topLevel: Bool = false
+    ) async throws -> ([UInt8]?, [UInt8]?) {
+        func note(_ difference: TreeDifference) {
+            if report.differences.count < maximumReported {
+                report.differences.append(difference)
+            } else {
+                report.moreDifferences += 1
+            }
+            onDifference(difference)
+        }
+        if a != nil { report.nodesLeft += 1 }
+        if b != nil { report.nodesRight += 1 }
+        switch (a, b) {
+        case (.some, .none): note(TreeDifference(path: relative, kind: .onlyLeft))
+        case (.none, .some): note(TreeDifference(path: relative, kind: .onlyRight))
+        case (.some(let a), .some(let b)):
+            if options.compareData && a.data != b.data {
+                note(TreeDifference(path: relative, kind: .data, left: describe(a.data), right: describe(b.data)))
+            }
+            if options.compareACLs && a.acl != b.acl {
+                note(TreeDifference(path: relative, kind: .acl, left: a.acl.map(\.description).joined(separator: ","), right: b.acl.map(\.description).joined(separator: ",")))
+            }
+            let ephemeralDiffers = options.compareEphemeralOwners ? a.stat.ephemeralOwner != b.stat.ephemeralOwner : a.stat.isEphemeral != b.stat.isEphemeral
+            if ephemeralDiffers {
+                note(TreeDifference(path: relative, kind: .ephemeral, left: ownerText(a.stat), right: ownerText(b.stat)))
+            }
+            if options.compareSequence && a.stat.cversion != b.stat.cversion {
+                note(TreeDifference(path: relative, kind: .sequence, left: "cversion \(a.stat.cversion)", right: "cversion \(b.stat.cversion)"))
+            }
+        case (.none, .none): break
+        }
+
+        // Children, in name order, fetched in batches on both sides at once.
+        let names = Array(Set((a?.children ?? []) + (b?.children ?? []))).sorted()
+            .filter { !options.exclude.contains(ZooKeeperPath.join(relative, $0)) }
+        var leftChildDigests: [[UInt8]] = []
+        var rightChildDigests: [[UInt8]] = []
+        let leftNames = Set(a?.children ?? [])
+        let rightNames = Set(b?.children ?? [])
+        var start = 0
+        while start < names.count {
+            let batch = Array(names[start..<min(start + options.concurrency, names.count)])
+            start += batch.count
+            let fetched = try await withThrowingTaskGroup(of: (Int, Node?, Node?).self) { group in
+                for (index, name) in batch.enumerated() {
+                    let child = ZooKeeperPath.join(relative, name)
+                    let inLeft = leftNames.contains(name)
+                    let inRight = rightNames.contains(name)
+                    group.addTask {
+                        async let l = inLeft ? fetch(left, relative: child) : nil
+                        async let r = inRight ? fetch(right, relative: child) : nil
+                        return (index, try await l, try await r)
+                    }
+                }
+                var results = [(Node?, Node?)](repeating: (nil, nil), count: batch.count)
+                for try await (index, l, r) in group { results[index] = (l, r) }
+                return results
+            }
+            for (name, pair) in zip(batch, fetched) {
+                let child = ZooKeeperPath.join(relative, name)
+                let (l, r) = try await compare(relative: child, pair.0, pair.1, report: &report, onDifference: onDifference)
+                if let l { leftChildDigests.append(Array(name.utf8) + l) }
+                if let r { rightChildDigests.append(Array(name.utf8) + r) }
+                if topLevel {
+                    report.subtreeDigests[child] = [hex(l ?? []), hex(r ?? [])]
+                }
+            }
+        }
+        return (a.map { digest($0, children: leftChildDigests) }, b.map { digest($0, children: rightChildDigests) })
+    }
+
+    /// A node that vanished between listing and reading counts as absent.
+    private func fetch(_ location: TreeLocation, relative: String) async throws -> Node? {
+        let path = relative == "/" ? location.root : (location.root == "/" ? relative : location.root + relative)
+        do {
+            async let data = location.client.getData(path)
+            async let acl = location.client.getACL(path)
+            async let children = location.client.getChildren(path)
+            let (bytes, stat) = try await data
+            return Node(data: bytes, stat: stat, acl: try await acl.acl, children: try await children)
+        } catch let error as ZooKeeperError where error.code == .noNode {
+            return nil
+        }
+    }
+
+    private func digest(_ node: Node, children: [[UInt8]]) -> [UInt8] {
+        var content: [UInt8] = []
+        content += withUnsafeBytes(of: Int64(node.data.count).bigEndian, Array.init) + node.data
+        for entry in node.acl { content += Array(entry.description.utf8) + [0] }
+        content.append(node.stat.isEphemeral ? 1 : 0)
+        if options.compareSequence { content += withUnsafeBytes(of: node.stat.cversion.bigEndian, Array.init) }
+        for child in children { content += child }
+        return SHA1.hash(content)
+    }
+
+    private func describe(_ data: [UInt8]) -> String {
+        if let text = String(validating: data, as: UTF8.self), text.count <= 40, !text.contains(where: \.isNewline) {
+            return "\"\(text)\" (\(data.count) bytes)"
+        }
+        return "\(data.count) bytes sha1 \(hex(SHA1.hash(data)).prefix(12))"
+    }
+
+    private func ownerText(_ stat: Stat) -> String {
+        stat.isEphemeral ? "ephemeral 0x\(String(UInt64(bitPattern: stat.ephemeralOwner), radix: 16))" : "persistent"
+    }
+}
+
+func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+}
