@@ -1,0 +1,271 @@
+public import ZooKeeperProtocol
+
+/// Where something was written in an inventory file.
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// What exists and what should exist: ZooKeeper ensembles, the hosts they run on and how to
+/// reach them, and the client groups (e.g. Kafka brokers) that depend on them.
+///
+/// Read it with ``Inventory/parse(yaml:fileName:)``; ``Inventory/example`` shows every key.
+public struct Inventory: Sendable, Hashable {
+    public var ensembles: [EnsembleSpec]
+    public var hosts: [HostSpec]
+    public var clientGroups: [ClientGroup]
+    /// Problems that do not stop the inventory from being used (e.g. an even number of voters).
+    public var warnings: [InventoryDiagnostic]
+
+    public init(ensembles: [EnsembleSpec], hosts: [HostSpec], clientGroups: [ClientGroup], warnings: [InventoryDiagnostic] = []) {
+        self.ensembles = ensembles
+        self.hosts = hosts
+        self.clientGroups = clientGroups
+        self.warnings = warnings
+    }
+
+    public func ensemble(named name: String) -> EnsembleSpec? { ensembles.first { $0.name == name } }
+    public func host(named name: String) -> HostSpec? { hosts.first { $0.name == name } }
+    public func clientGroup(named name: String) -> ClientGroup? { clientGroups.first { $0.name == name } }
+
+    /// The network address of a server: its own `address`, else its host's, else the host name.
+    public func address(of server: ServerSpec) -> String {
+        server.address ?? host(named: server.host)?.address ?? server.host
+    }
+
+    /// The `server.N` line an ensemble's configuration should hold for `server`.
+    public func quorumServer(for server: ServerSpec, clientPortInLine: Bool) -> QuorumServer {
+        QuorumServer(
+            id: server.id, host: address(of: server), quorumPort: server.quorumPort,
+            electionPort: server.electionPort, role: server.role,
+            clientAddress: clientPortInLine ? server.clientAddress : nil,
+            clientPort: clientPortInLine ? server.clientPort : nil)
+    }
+
+    /// The connection string that reaches every server of `ensemble`, with an optional chroot.
+    public func connectionString(for ensemble: EnsembleSpec, chroot: String? = nil) -> ConnectionString {
+        ConnectionString(
+            servers: ensemble.servers.map { ConnectionString.Server(host: address(of: $0), port: $0.clientPort) },
+            chroot: chroot)
+    }
+}
+
+/// A ZooKeeper ensemble as the inventory describes it.
+public struct EnsembleSpec: Sendable, Hashable {
+    public var name: String
+    public var version: ZooKeeperVersion
+    public var servers: [ServerSpec]
+    public var location: SourceLocation?
+
+    public init(name: String, version: ZooKeeperVersion, servers: [ServerSpec], location: SourceLocation? = nil) {
+        self.name = name
+        self.version = version
+        self.servers = servers
+        self.location = location
+    }
+
+    public var voters: [ServerSpec] { servers.filter { $0.role == .participant } }
+    public func server(_ id: ServerID) -> ServerSpec? { servers.first { $0.id == id } }
+}
+
+/// Shell commands that control one ZooKeeper server or client process.
+public struct ServiceCommands: Sendable, Hashable {
+    public var start: String?
+    public var stop: String?
+    public var restart: String?
+    public var status: String?
+
+    public init(start: String? = nil, stop: String? = nil, restart: String? = nil, status: String? = nil) {
+        self.start = start
+        self.stop = stop
+        self.restart = restart
+        self.status = status
+    }
+
+    /// `restart`, or `stop` then `start` when only those are given.
+    public var effectiveRestart: String? {
+        if let restart { return restart }
+        if let stop, let start { return "\(stop) && \(start)" }
+        return nil
+    }
+
+    /// These commands, with any missing one taken from `defaults`.
+    public func filled(from defaults: ServiceCommands) -> ServiceCommands {
+        ServiceCommands(
+            start: start ?? defaults.start, stop: stop ?? defaults.stop,
+            restart: restart ?? defaults.restart, status: status ?? defaults.status)
+    }
+}
+
+/// One ZooKeeper server of an ensemble.
+public struct ServerSpec: Sendable, Hashable {
+    public var id: ServerID
+    /// The name of the host (in ``Inventory/hosts``) the server runs on.
+    public var host: String
+    /// The address peers and clients use, when it differs from the host's (e.g. a stable
+    /// per-server address that moves between hosts).
+    public var address: String?
+    public var quorumPort: Int
+    public var electionPort: Int
+    public var clientPort: Int
+    public var clientAddress: String?
+    public var role: ServerRole
+    public var configPath: String
+    public var dynamicConfigPath: String?
+    public var dataDir: String
+    public var dataLogDir: String?
+    public var myidPath: String
+    public var commands: ServiceCommands
+    public var location: SourceLocation?
+
+    public init(
+        id: ServerID, host: String, address: String? = nil, quorumPort: Int = 2888, electionPort: Int = 3888,
+        clientPort: Int = 2181, clientAddress: String? = nil, role: ServerRole = .participant,
+        configPath: String, dynamicConfigPath: String? = nil, dataDir: String, dataLogDir: String? = nil,
+        myidPath: String? = nil, commands: ServiceCommands = ServiceCommands(), location: SourceLocation? = nil
+    ) {
+        self.id = id
+        self.host = host
+        self.address = address
+        self.quorumPort = quorumPort
+        self.electionPort = electionPort
+        self.clientPort = clientPort
+        self.clientAddress = clientAddress
+        self.role = role
+        self.configPath = configPath
+        self.dynamicConfigPath = dynamicConfigPath
+        self.dataDir = dataDir
+        self.dataLogDir = dataLogDir
+        self.myidPath = myidPath ?? (dataDir.hasSuffix("/") ? dataDir + "myid" : dataDir + "/myid")
+        self.commands = commands
+        self.location = location
+    }
+}
+
+/// A machine and how Mitosis reaches it.
+public struct HostSpec: Sendable, Hashable {
+    public var name: String
+    /// Its network address; the name is used when absent.
+    public var address: String?
+    public var access: HostAccess
+    public var location: SourceLocation?
+
+    public init(name: String, address: String? = nil, access: HostAccess, location: SourceLocation? = nil) {
+        self.name = name
+        self.address = address
+        self.access = access
+        self.location = location
+    }
+}
+
+public enum HostAccess: Sendable, Hashable {
+    /// A host in a network-namespace sandbox on this machine.
+    case sandbox
+    case ssh(SSHAccess)
+}
+
+public struct SSHAccess: Sendable, Hashable {
+    public var user: String
+    public var port: Int
+    public var keyPath: String?
+    public var knownHostsPath: String?
+    /// Whether commands run through `sudo`.
+    public var sudo: Bool
+
+    public init(user: String, port: Int = 22, keyPath: String? = nil, knownHostsPath: String? = nil, sudo: Bool = false) {
+        self.user = user
+        self.port = port
+        self.keyPath = keyPath
+        self.knownHostsPath = knownHostsPath
+        self.sudo = sudo
+    }
+}
+
+/// Processes that use one ensemble through a connection string in their config files, e.g. the
+/// brokers of a Kafka cluster.
+public struct ClientGroup: Sendable, Hashable {
+    public var name: String
+    /// The ensemble the group uses now.
+    public var ensemble: String
+    /// The chroot the group works under (Kafka's `zookeeper.connect=…/kafka`).
+    public var chroot: String?
+    public var members: [ClientGroupMember]
+    public var location: SourceLocation?
+
+    public init(name: String, ensemble: String, chroot: String? = nil, members: [ClientGroupMember], location: SourceLocation? = nil) {
+        self.name = name
+        self.ensemble = ensemble
+        self.chroot = chroot
+        self.members = members
+        self.location = location
+    }
+}
+
+public struct ClientGroupMember: Sendable, Hashable {
+    public static let defaultConnectionKey = "zookeeper.connect"
+
+    public var name: String
+    public var host: String
+    public var configPath: String
+    /// The key in the config file that holds the connection string.
+    public var connectionKey: String
+    public var restart: String?
+    /// A command that exits 0 when the member is healthy (e.g. no under-replicated partitions).
+    public var healthCheck: String?
+    public var location: SourceLocation?
+
+    public init(
+        name: String, host: String, configPath: String, connectionKey: String = ClientGroupMember.defaultConnectionKey,
+        restart: String? = nil, healthCheck: String? = nil, location: SourceLocation? = nil
+    ) {
+        self.name = name
+        self.host = host
+        self.configPath = configPath
+        self.connectionKey = connectionKey
+        self.restart = restart
+        self.healthCheck = healthCheck
+        self.location = location
+    }
+}
+
+/// A problem in an inventory file, pointing at the line and column.
+public struct InventoryDiagnostic: Sendable, Hashable, CustomStringConvertible {
+    public var severity: ConfigDiagnostic.Severity
+    public var location: SourceLocation?
+    /// Where in the document, e.g. `ensembles[0].servers[1].host`.
+    public var path: String
+    public var message: String
+
+    public init(severity: ConfigDiagnostic.Severity, location: SourceLocation?, path: String, message: String) {
+        self.severity = severity
+        self.location = location
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String {
+        let place = location.map { "\($0): " } ?? ""
+        let pathText = path.isEmpty ? "" : "\(path): "
+        return "\(place)\(severity.rawValue): \(pathText)\(message)"
+    }
+}
+
+/// Why an inventory cannot be used: every error found, each at its line.
+public struct InventoryError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var diagnostics: [InventoryDiagnostic]
+
+    public var errors: [InventoryDiagnostic] { diagnostics.filter { $0.severity == .error } }
+
+    public var description: String {
+        diagnostics.map(\.description).joined(separator: "\n")
+    }
+}

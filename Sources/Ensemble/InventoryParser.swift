@@ -1,0 +1,447 @@
+internal import Yams
+import ZooKeeperProtocol
+
+extension Inventory {
+    /// Reads an inventory from YAML, checking everything before returning: unknown keys (with a
+    /// "did you mean"), missing keys, wrong types, references to ensembles or hosts that do not
+    /// exist, duplicate names and ids, and ports used twice on one host. Every error found is
+    /// reported, each at its line and column.
+    public static func parse(yaml: String, fileName: String = "inventory.yaml") throws(InventoryError) -> Inventory {
+        var reader = InventoryReader(fileName: fileName)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw InventoryError(diagnostics: [reader.syntaxError(error)])
+        } catch {
+            throw InventoryError(diagnostics: [
+                InventoryDiagnostic(severity: .error, location: nil, path: "", message: "cannot read the YAML: \(error)")
+            ])
+        }
+        guard let root else {
+            throw InventoryError(diagnostics: [
+                InventoryDiagnostic(
+                    severity: .error, location: SourceLocation(file: fileName, line: 1, column: 1), path: "",
+                    message: "the inventory is empty; it needs ensembles, hosts and (optionally) clientGroups")
+            ])
+        }
+        let inventory = reader.readInventory(root)
+        let errors = reader.diagnostics.filter { $0.severity == .error }
+        guard errors.isEmpty, var inventory else {
+            throw InventoryError(diagnostics: reader.diagnostics.sorted(by: InventoryReader.order))
+        }
+        inventory.warnings = reader.diagnostics.filter { $0.severity == .warning }.sorted(by: InventoryReader.order)
+        return inventory
+    }
+}
+
+/// Walks the composed YAML tree, collecting diagnostics instead of stopping at the first one.
+struct InventoryReader {
+    let fileName: String
+    var diagnostics: [InventoryDiagnostic] = []
+
+    init(fileName: String) { self.fileName = fileName }
+
+    static func order(_ lhs: InventoryDiagnostic, _ rhs: InventoryDiagnostic) -> Bool {
+        let left = (lhs.location?.line ?? Int.max, lhs.location?.column ?? Int.max)
+        let right = (rhs.location?.line ?? Int.max, rhs.location?.column ?? Int.max)
+        return left < right
+    }
+
+    // MARK: Diagnostics
+
+    func location(_ node: Node?) -> SourceLocation? {
+        node?.mark.map { SourceLocation(file: fileName, line: $0.line, column: $0.column) }
+    }
+
+    mutating func error(_ node: Node?, _ path: String, _ message: String) {
+        diagnostics.append(InventoryDiagnostic(severity: .error, location: location(node), path: path, message: message))
+    }
+
+    mutating func warning(_ node: Node?, _ path: String, _ message: String) {
+        diagnostics.append(InventoryDiagnostic(severity: .warning, location: location(node), path: path, message: message))
+    }
+
+    func syntaxError(_ error: YamlError) -> InventoryDiagnostic {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return InventoryDiagnostic(
+                severity: .error, location: SourceLocation(file: fileName, line: mark.line, column: mark.column), path: "",
+                message: "invalid YAML: \(problem)")
+        default:
+            return InventoryDiagnostic(severity: .error, location: nil, path: "", message: "invalid YAML: \(error)")
+        }
+    }
+
+    // MARK: Structure
+
+    /// A mapping's entries by key, after checking for unknown, duplicate and missing keys.
+    struct Fields {
+        var node: Node
+        var path: String
+        var values: [String: Node]
+        var keyNodes: [String: Node]
+    }
+
+    mutating func fields(_ node: Node, _ path: String, what: String, allowed: [String], required: [String]) -> Fields? {
+        guard case .mapping(let mapping) = node else {
+            error(node, path, "\(what) must be a mapping of keys (\(allowed.joined(separator: ", "))), not \(describe(node))")
+            return nil
+        }
+        var values: [String: Node] = [:]
+        var keyNodes: [String: Node] = [:]
+        for (keyNode, value) in mapping {
+            guard case .scalar(let scalar) = keyNode else {
+                error(keyNode, path, "keys must be plain words, not \(describe(keyNode))")
+                continue
+            }
+            let key = scalar.string
+            if values[key] != nil {
+                error(keyNode, path, "the key '\(key)' appears twice in this \(what); keep one")
+                continue
+            }
+            guard allowed.contains(key) else {
+                var message = "unknown key '\(key)' in \(what)"
+                if let suggestion = closestMatch(to: key, in: allowed) {
+                    message += "; did you mean '\(suggestion)'?"
+                } else {
+                    message += "; allowed keys: \(allowed.joined(separator: ", "))"
+                }
+                error(keyNode, path.isEmpty ? key : "\(path).\(key)", message)
+                continue
+            }
+            values[key] = value
+            keyNodes[key] = keyNode
+        }
+        for key in required where values[key] == nil {
+            error(node, path, "\(what) is missing the required key '\(key)'")
+        }
+        return Fields(node: node, path: path, values: values, keyNodes: keyNodes)
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar): return "the value '\(scalar.string)'"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+
+    mutating func sequence(_ fields: Fields, _ key: String, what: String) -> [(Node, String)] {
+        guard let node = fields.values[key] else { return [] }
+        let path = fields.path.isEmpty ? key : "\(fields.path).\(key)"
+        guard case .sequence(let sequence) = node else {
+            if case .scalar(let scalar) = node, ["", "~", "null"].contains(scalar.string) { return [] }
+            error(node, path, "\(key) must be a list of \(what), not \(describe(node))")
+            return []
+        }
+        return sequence.enumerated().map { ($0.element, "\(path)[\($0.offset)]") }
+    }
+
+    mutating func string(_ fields: Fields, _ key: String) -> String? {
+        guard let node = fields.values[key] else { return nil }
+        guard case .scalar(let scalar) = node else {
+            error(node, fieldPath(fields, key), "\(key) must be text, not \(describe(node))")
+            return nil
+        }
+        let text = scalar.string.trimmingWhitespace()
+        if text.isEmpty {
+            error(node, fieldPath(fields, key), "\(key) is empty; give it a value or remove the key")
+            return nil
+        }
+        return text
+    }
+
+    mutating func integer(_ fields: Fields, _ key: String, range: ClosedRange<Int>, what: String) -> Int? {
+        guard let text = string(fields, key) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            error(fields.values[key], fieldPath(fields, key), "\(key) is '\(text)', which is not \(what) (\(range.lowerBound)–\(range.upperBound))")
+            return nil
+        }
+        return value
+    }
+
+    mutating func port(_ fields: Fields, _ key: String) -> Int? {
+        integer(fields, key, range: 1...65535, what: "a port")
+    }
+
+    mutating func boolean(_ fields: Fields, _ key: String) -> Bool? {
+        guard let text = string(fields, key) else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            error(fields.values[key], fieldPath(fields, key), "\(key) is '\(text)'; write true or false")
+            return nil
+        }
+    }
+
+    func fieldPath(_ fields: Fields, _ key: String) -> String {
+        fields.path.isEmpty ? key : "\(fields.path).\(key)"
+    }
+
+    // MARK: Sections
+
+    mutating func readInventory(_ root: Node) -> Inventory? {
+        guard let top = fields(root, "", what: "the inventory", allowed: ["ensembles", "hosts", "clientGroups"], required: ["ensembles", "hosts"]) else {
+            return nil
+        }
+        var hosts: [HostSpec] = []
+        var hostNodes: [String: Node] = [:]
+        let hostList = sequence(top, "hosts", what: "hosts")
+        // Names of hosts and ensembles that are declared, even where the rest of their entry has
+        // errors: references to them are not errors of their own.
+        let declaredHosts = declaredNames(hostList)
+        for (node, path) in hostList {
+            guard let host = readHost(node, path) else { continue }
+            if let first = hostNodes[host.name] {
+                error(node, path, "a host named '\(host.name)' is already defined at line \(location(first)?.line ?? 0); host names must be unique")
+                continue
+            }
+            hostNodes[host.name] = node
+            hosts.append(host)
+        }
+        let hostNames = declaredHosts
+
+        var ensembles: [EnsembleSpec] = []
+        var ensembleNodes: [String: Node] = [:]
+        let ensembleList = sequence(top, "ensembles", what: "ensembles")
+        let declaredEnsembles = declaredNames(ensembleList)
+        for (node, path) in ensembleList {
+            guard let ensemble = readEnsemble(node, path, hostNames: hostNames) else { continue }
+            if let first = ensembleNodes[ensemble.name] {
+                error(node, path, "an ensemble named '\(ensemble.name)' is already defined at line \(location(first)?.line ?? 0); ensemble names must be unique")
+                continue
+            }
+            ensembleNodes[ensemble.name] = node
+            ensembles.append(ensemble)
+        }
+        if top.values["ensembles"] != nil && ensembles.isEmpty && !diagnostics.contains(where: { $0.severity == .error }) {
+            error(top.values["ensembles"], "ensembles", "the inventory lists no ensemble; describe at least the source ensemble")
+        }
+
+        var groups: [ClientGroup] = []
+        var groupNodes: [String: Node] = [:]
+        for (node, path) in sequence(top, "clientGroups", what: "client groups") {
+            guard let group = readClientGroup(node, path, hostNames: hostNames, ensembleNames: declaredEnsembles) else { continue }
+            if let first = groupNodes[group.name] {
+                error(node, path, "a client group named '\(group.name)' is already defined at line \(location(first)?.line ?? 0); names must be unique")
+                continue
+            }
+            groupNodes[group.name] = node
+            groups.append(group)
+        }
+
+        checkPortsPerHost(ensembles)
+        return Inventory(ensembles: ensembles, hosts: hosts, clientGroups: groups)
+    }
+
+    /// The `name` values of a list of mappings, without reporting anything.
+    func declaredNames(_ list: [(Node, String)]) -> [String] {
+        list.compactMap { node, _ in
+            guard case .mapping(let mapping) = node else { return nil }
+            for (key, value) in mapping {
+                if case .scalar(let keyScalar) = key, keyScalar.string == "name", case .scalar(let name) = value {
+                    return name.string.trimmingWhitespace()
+                }
+            }
+            return nil
+        }
+    }
+
+    mutating func readHost(_ node: Node, _ path: String) -> HostSpec? {
+        guard let f = fields(node, path, what: "a host", allowed: ["name", "address", "via", "ssh"], required: ["name", "via"]) else {
+            return nil
+        }
+        let name = string(f, "name")
+        let address = string(f, "address")
+        var access: HostAccess?
+        switch string(f, "via") {
+        case "sandbox":
+            if let ssh = f.values["ssh"] {
+                error(ssh, fieldPath(f, "ssh"), "this host is reached via sandbox, so its ssh settings would be ignored; remove them or write via: ssh")
+            }
+            access = .sandbox
+        case "ssh":
+            guard let sshNode = f.values["ssh"] else {
+                error(node, path, "a host reached via ssh needs an ssh mapping with at least user")
+                break
+            }
+            guard let s = fields(sshNode, fieldPath(f, "ssh"), what: "ssh settings",
+                                 allowed: ["user", "port", "key", "knownHosts", "sudo"], required: ["user"]) else { break }
+            let user = string(s, "user")
+            let port = s.values["port"] == nil ? 22 : self.port(s, "port")
+            let sudo = s.values["sudo"] == nil ? false : boolean(s, "sudo")
+            if let user, let port, let sudo {
+                access = .ssh(SSHAccess(user: user, port: port, keyPath: string(s, "key"), knownHostsPath: string(s, "knownHosts"), sudo: sudo))
+            }
+        case let other?:
+            let suggestion = closestMatch(to: other, in: ["sandbox", "ssh"]).map { "; did you mean '\($0)'?" } ?? ""
+            error(f.values["via"], fieldPath(f, "via"), "via is '\(other)'; a host is reached via sandbox or ssh\(suggestion)")
+        case nil:
+            break
+        }
+        guard let name, let access else { return nil }
+        return HostSpec(name: name, address: address, access: access, location: location(node))
+    }
+
+    mutating func readCommands(_ node: Node?, _ path: String) -> ServiceCommands? {
+        guard let node else { return ServiceCommands() }
+        guard let f = fields(node, path, what: "commands", allowed: ["start", "stop", "restart", "status"], required: []) else {
+            return nil
+        }
+        return ServiceCommands(start: string(f, "start"), stop: string(f, "stop"), restart: string(f, "restart"), status: string(f, "status"))
+    }
+
+    mutating func readEnsemble(_ node: Node, _ path: String, hostNames: [String]) -> EnsembleSpec? {
+        guard let f = fields(node, path, what: "an ensemble", allowed: ["name", "version", "servers", "commands"],
+                             required: ["name", "version", "servers"]) else { return nil }
+        let name = string(f, "name")
+        var version: ZooKeeperVersion?
+        if let text = string(f, "version") {
+            version = ZooKeeperVersion(parsing: text)
+            if version == nil {
+                error(f.values["version"], fieldPath(f, "version"), "version is '\(text)', which is not a ZooKeeper version such as 3.4.13 or 3.8.0")
+            }
+        }
+        let defaults = readCommands(f.values["commands"], fieldPath(f, "commands")) ?? ServiceCommands()
+        var servers: [ServerSpec] = []
+        var serverNodes: [ServerID: Node] = [:]
+        let serverList = sequence(f, "servers", what: "servers")
+        if f.values["servers"] != nil && serverList.isEmpty {
+            error(f.values["servers"], fieldPath(f, "servers"), "the ensemble lists no server")
+        }
+        var everyServerRead = true
+        for (serverNode, serverPath) in serverList {
+            guard let server = readServer(serverNode, serverPath, hostNames: hostNames, defaults: defaults) else {
+                everyServerRead = false
+                continue
+            }
+            if let first = serverNodes[server.id] {
+                error(serverNode, serverPath, "server id \(server.id) is already used in this ensemble at line \(location(first)?.line ?? 0); give each server its own id")
+                everyServerRead = false
+                continue
+            }
+            serverNodes[server.id] = serverNode
+            servers.append(server)
+        }
+        guard let name, let version else { return nil }
+        // Quorum arithmetic only means something once every server is known.
+        guard everyServerRead else { return EnsembleSpec(name: name, version: version, servers: servers, location: location(node)) }
+        let voters = servers.filter { $0.role == .participant }
+        if voters.count == 2 {
+            warning(node, path, "ensemble '\(name)' has two voting servers, which tolerate no failure; use three")
+        } else if voters.count >= 4 && voters.count % 2 == 0 {
+            warning(node, path, "ensemble '\(name)' has \(voters.count) voting servers, which tolerate no more failures than \(voters.count - 1); make one an observer or add one")
+        }
+        if !servers.isEmpty && voters.isEmpty {
+            error(node, path, "ensemble '\(name)' has only observers; it needs participants to vote")
+        }
+        return EnsembleSpec(name: name, version: version, servers: servers, location: location(node))
+    }
+
+    mutating func readServer(_ node: Node, _ path: String, hostNames: [String], defaults: ServiceCommands) -> ServerSpec? {
+        let allowed = [
+            "id", "host", "address", "quorumPort", "electionPort", "clientPort", "clientAddress", "role",
+            "configPath", "dynamicConfigPath", "dataDir", "dataLogDir", "myidPath", "commands",
+        ]
+        guard let f = fields(node, path, what: "a server", allowed: allowed, required: ["id", "host", "configPath", "dataDir"]) else {
+            return nil
+        }
+        let id = integer(f, "id", range: 0...Int(Int64.max), what: "a server id")
+        let host = string(f, "host")
+        if let host, !hostNames.contains(host) {
+            let suggestion = closestMatch(to: host, in: hostNames).map { "; did you mean '\($0)'?" } ?? ""
+            error(f.values["host"], fieldPath(f, "host"), "host '\(host)' is not defined under hosts\(suggestion)")
+        }
+        let quorumPort = f.values["quorumPort"] == nil ? 2888 : port(f, "quorumPort")
+        let electionPort = f.values["electionPort"] == nil ? 3888 : port(f, "electionPort")
+        let clientPort = f.values["clientPort"] == nil ? 2181 : port(f, "clientPort")
+        var role: ServerRole? = .participant
+        if let text = string(f, "role") {
+            role = ServerRole(rawValue: text.lowercased())
+            if role == nil {
+                error(f.values["role"], fieldPath(f, "role"), "role is '\(text)'; a server is a participant or an observer")
+            }
+        }
+        let commands = readCommands(f.values["commands"], fieldPath(f, "commands"))?.filled(from: defaults)
+        guard let id, let host, hostNames.contains(host), let quorumPort, let electionPort, let clientPort, let role,
+            let configPath = string(f, "configPath"), let dataDir = string(f, "dataDir"), let commands
+        else { return nil }
+        return ServerSpec(
+            id: ServerID(Int64(id)), host: host, address: string(f, "address"), quorumPort: quorumPort,
+            electionPort: electionPort, clientPort: clientPort, clientAddress: string(f, "clientAddress"), role: role,
+            configPath: configPath, dynamicConfigPath: string(f, "dynamicConfigPath"), dataDir: dataDir,
+            dataLogDir: string(f, "dataLogDir"), myidPath: string(f, "myidPath"), commands: commands, location: location(node))
+    }
+
+    mutating func readClientGroup(_ node: Node, _ path: String, hostNames: [String], ensembleNames: [String]) -> ClientGroup? {
+        guard let f = fields(node, path, what: "a client group", allowed: ["name", "ensemble", "chroot", "members"],
+                             required: ["name", "ensemble", "members"]) else { return nil }
+        let name = string(f, "name")
+        let ensemble = string(f, "ensemble")
+        if let ensemble, !ensembleNames.contains(ensemble) {
+            let suggestion = closestMatch(to: ensemble, in: ensembleNames).map { "; did you mean '\($0)'?" } ?? ""
+            error(f.values["ensemble"], fieldPath(f, "ensemble"), "ensemble '\(ensemble)' is not defined under ensembles\(suggestion)")
+        }
+        let chroot = string(f, "chroot")
+        if let chroot, let problem = ZooKeeperPath.problem(with: chroot) {
+            error(f.values["chroot"], fieldPath(f, "chroot"), "chroot '\(chroot)' is not a valid path: \(problem)")
+        }
+        var members: [ClientGroupMember] = []
+        var memberNodes: [String: Node] = [:]
+        let memberList = sequence(f, "members", what: "members")
+        if f.values["members"] != nil && memberList.isEmpty {
+            error(f.values["members"], fieldPath(f, "members"), "the client group lists no member")
+        }
+        for (memberNode, memberPath) in memberList {
+            guard let m = fields(memberNode, memberPath, what: "a client group member",
+                                 allowed: ["name", "host", "configPath", "connectionKey", "restart", "healthCheck"],
+                                 required: ["host", "configPath"]) else { continue }
+            let host = string(m, "host")
+            if let host, !hostNames.contains(host) {
+                let suggestion = closestMatch(to: host, in: hostNames).map { "; did you mean '\($0)'?" } ?? ""
+                error(m.values["host"], fieldPath(m, "host"), "host '\(host)' is not defined under hosts\(suggestion)")
+            }
+            guard let host, hostNames.contains(host), let configPath = string(m, "configPath") else { continue }
+            let memberName = string(m, "name") ?? host
+            if let first = memberNodes[memberName] {
+                error(memberNode, memberPath, "a member named '\(memberName)' is already in this group at line \(location(first)?.line ?? 0); give each member its own name")
+                continue
+            }
+            memberNodes[memberName] = memberNode
+            members.append(ClientGroupMember(
+                name: memberName, host: host, configPath: configPath,
+                connectionKey: string(m, "connectionKey") ?? ClientGroupMember.defaultConnectionKey,
+                restart: string(m, "restart"), healthCheck: string(m, "healthCheck"), location: location(memberNode)))
+        }
+        guard let name, let ensemble, ensembleNames.contains(ensemble) else { return nil }
+        return ClientGroup(name: name, ensemble: ensemble, chroot: chroot, members: members, location: location(node))
+    }
+
+    /// Two servers (of any ensembles) on one host asking for the same port cannot both run.
+    mutating func checkPortsPerHost(_ ensembles: [EnsembleSpec]) {
+        var used: [String: String] = [:]
+        for ensemble in ensembles {
+            for server in ensemble.servers {
+                let machine = machineKey(server.host)
+                let ports: [(Int, String)] = [
+                    (server.quorumPort, "quorum port"), (server.electionPort, "election port"), (server.clientPort, "client port"),
+                ]
+                for (port, purpose) in ports {
+                    let key = "\(machine)#\(port)"
+                    let this = "the \(purpose) of server \(server.id) in ensemble '\(ensemble.name)'"
+                    if let first = used[key] {
+                        diagnostics.append(InventoryDiagnostic(
+                            severity: .error, location: server.location,
+                            path: "ensembles[\(ensemble.name)].servers[\(server.id)]",
+                            message: "port \(port) on host '\(server.host)' is \(this) and also \(first); give each a different port"))
+                    } else {
+                        used[key] = this
+                    }
+                }
+            }
+        }
+    }
+}

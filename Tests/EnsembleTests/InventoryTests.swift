@@ -1,0 +1,181 @@
+import Testing
+import ZooKeeperProtocol
+
+@testable import Ensemble
+
+private func inventoryErrors(_ yaml: String) -> [InventoryDiagnostic] {
+    do {
+        _ = try Inventory.parse(yaml: yaml, fileName: "inv.yaml")
+        return []
+    } catch {
+        return error.diagnostics
+    }
+}
+
+/// A small valid inventory to break in each test.
+private let base = """
+    hosts:
+      - name: a
+        via: sandbox
+      - name: b
+        address: 10.0.0.2
+        via: sandbox
+    ensembles:
+      - name: src
+        version: 3.8.0
+        servers:
+          - id: 1
+            host: a
+            configPath: /etc/zk/zoo.cfg
+            dataDir: /var/zk
+          - id: 2
+            host: b
+            configPath: /etc/zk/zoo.cfg
+            dataDir: /var/zk
+          - id: 3
+            host: b
+            quorumPort: 2889
+            electionPort: 3889
+            clientPort: 2182
+            configPath: /etc/zk3/zoo.cfg
+            dataDir: /var/zk3
+    clientGroups:
+      - name: kafka
+        ensemble: src
+        members:
+          - host: a
+            configPath: /etc/kafka/server.properties
+
+    """
+
+@Suite("inventory")
+struct InventoryTests {
+    @Test("the shipped example parses into the model it describes")
+    func example() throws {
+        let inventory = try Inventory.parse(yaml: Inventory.example)
+        #expect(inventory.warnings.isEmpty)
+        #expect(inventory.ensembles.map(\.name) == ["source", "destination"])
+        let source = try #require(inventory.ensemble(named: "source"))
+        #expect(source.version == .v3_4_13)
+        #expect(source.servers.map(\.id) == [1, 2, 3])
+        #expect(source.servers[0].commands.restart == "systemctl restart zookeeper")
+        #expect(source.servers[1].myidPath == "/var/lib/zookeeper/myid")
+        #expect(source.servers[1].quorumPort == 2888 && source.servers[1].clientPort == 2181)
+        let destination = try #require(inventory.ensemble(named: "destination"))
+        #expect(destination.servers[0].dataLogDir == "/var/lib/zookeeper-txnlog")
+        #expect(destination.servers[0].commands.start == nil)
+        #expect(inventory.connectionString(for: source, chroot: "/kafka").description == "10.77.1.1:2181,10.77.1.2:2181,10.77.1.3:2181/kafka")
+        let kafkaHost = try #require(inventory.host(named: "kafka-1"))
+        #expect(kafkaHost.access == .ssh(SSHAccess(user: "mitosis", port: 22, keyPath: "/home/mitosis/.ssh/id_ed25519", knownHostsPath: "/home/mitosis/.ssh/known_hosts", sudo: true)))
+        #expect(inventory.host(named: "zk-src-1")?.access == .sandbox)
+        let kafka = try #require(inventory.clientGroup(named: "kafka"))
+        #expect(kafka.chroot == "/kafka")
+        #expect(kafka.members.first?.connectionKey == "zookeeper.connect")
+        #expect(kafka.members.first?.healthCheck?.contains("under-replicated") == true)
+        #expect(source.servers[0].location?.line == 40)
+        // The model turns into the server lines of the configuration files.
+        #expect(inventory.quorumServer(for: destination.servers[0], clientPortInLine: true).description == "server.4=10.77.2.1:2888:3888;2181")
+        #expect(inventory.quorumServer(for: source.servers[2], clientPortInLine: false).description == "server.3=10.77.1.3:2888:3888")
+    }
+
+    @Test("defaults: ports, myid path, member name and connection key, address from the host name")
+    func defaults() throws {
+        let inventory = try Inventory.parse(yaml: base)
+        let src = try #require(inventory.ensemble(named: "src"))
+        #expect(inventory.address(of: src.servers[0]) == "a")
+        #expect(inventory.address(of: src.servers[1]) == "10.0.0.2")
+        #expect(src.servers[0].myidPath == "/var/zk/myid")
+        #expect(inventory.clientGroups[0].members[0].name == "a")
+        #expect(inventory.clientGroups[0].members[0].connectionKey == "zookeeper.connect")
+    }
+
+    @Test("an unknown key is reported at its line with a suggestion")
+    func unknownKey() {
+        let errors = inventoryErrors(base.replacingFirst("        dataDir: /var/zk3", with: "        dataDri: /var/zk3"))
+        #expect(errors.map(\.description) == [
+            "inv.yaml:19:9: error: ensembles[0].servers[2]: a server is missing the required key 'dataDir'",
+            "inv.yaml:25:9: error: ensembles[0].servers[2].dataDri: unknown key 'dataDri' in a server; did you mean 'dataDir'?",
+        ])
+    }
+
+    @Test("references to hosts and ensembles that do not exist")
+    func references() {
+        let badHost = inventoryErrors(base.replacingFirst("        host: b\n        quorumPort", with: "        host: bb\n        quorumPort"))
+        #expect(badHost.map(\.description) == ["inv.yaml:20:15: error: ensembles[0].servers[2].host: host 'bb' is not defined under hosts; did you mean 'b'?"])
+        let badEnsemble = inventoryErrors(base.replacingFirst("ensemble: src", with: "ensemble: source"))
+        #expect(badEnsemble.count == 1)
+        #expect(badEnsemble[0].location?.line == 28)
+        #expect(badEnsemble[0].message.contains("ensemble 'source' is not defined under ensembles"))
+        let badMember = inventoryErrors(base.replacingFirst("      - host: a\n", with: "      - host: zz\n"))
+        #expect(badMember.map(\.location?.line) == [30])
+    }
+
+    @Test("duplicate server ids, host names and members")
+    func duplicates() {
+        let duplicateID = inventoryErrors(base.replacingFirst("      - id: 3", with: "      - id: 2"))
+        #expect(duplicateID.map(\.description) == ["inv.yaml:19:9: error: ensembles[0].servers[2]: server id 2 is already used in this ensemble at line 15; give each server its own id"])
+        let duplicateHost = inventoryErrors(base.replacingFirst("  - name: b\n", with: "  - name: a\n"))
+        #expect(duplicateHost.first?.location?.line == 4)
+        #expect(duplicateHost.first?.message.contains("a host named 'a' is already defined at line 2") == true)
+        let duplicateMember = inventoryErrors(base + "      - host: a\n        configPath: /other\n")
+        #expect(duplicateMember.map(\.location?.line) == [32])
+    }
+
+    @Test("ports used twice on one host, across servers")
+    func portConflict() {
+        let errors = inventoryErrors(base.replacingFirst("        clientPort: 2182\n", with: "        clientPort: 2181\n"))
+        #expect(errors.count == 1)
+        #expect(errors[0].location?.line == 19)
+        #expect(errors[0].message == "port 2181 on host 'b' is the client port of server 3 in ensemble 'src' and also the client port of server 2 in ensemble 'src'; give each a different port")
+    }
+
+    @Test("wrong types and values say what is expected")
+    func values() {
+        let errors = inventoryErrors(base
+            .replacingFirst("version: 3.8.0", with: "version: latest")
+            .replacingFirst("quorumPort: 2889", with: "quorumPort: 99999")
+            .replacingFirst("  - name: a\n    via: sandbox", with: "  - name: a\n    via: sshh"))
+        #expect(errors.map(\.location?.line) == [3, 9, 21])
+        #expect(errors[0].message == "via is 'sshh'; a host is reached via sandbox or ssh; did you mean 'ssh'?")
+        #expect(errors[1].message.contains("not a ZooKeeper version such as 3.4.13 or 3.8.0"))
+        #expect(errors[2].message == "quorumPort is '99999', which is not a port (1–65535)")
+    }
+
+    @Test("ssh hosts need ssh settings with a user")
+    func ssh() {
+        let noBlock = inventoryErrors(base.replacingFirst("  - name: a\n    via: sandbox", with: "  - name: a\n    via: ssh"))
+        #expect(noBlock.map(\.message) == ["a host reached via ssh needs an ssh mapping with at least user"])
+        let noUser = inventoryErrors(base.replacingFirst("  - name: a\n    via: sandbox", with: "  - name: a\n    via: ssh\n    ssh: {port: 2222, sudo: maybe}"))
+        #expect(noUser.map(\.message) == ["ssh settings is missing the required key 'user'", "sudo is 'maybe'; write true or false"])
+    }
+
+    @Test("YAML syntax errors and structural errors point at the line")
+    func syntax() {
+        let broken = inventoryErrors("hosts:\n  - name: a\n    via: [sandbox\nensembles: []\n")
+        #expect(broken.count == 1)
+        #expect(broken[0].message.hasPrefix("invalid YAML"))
+        #expect(broken[0].location != nil)
+        let notMapping = inventoryErrors("- just\n- a list\n")
+        #expect(notMapping.map(\.message) == ["the inventory must be a mapping of keys (ensembles, hosts, clientGroups), not a list"])
+        let empty = inventoryErrors("")
+        #expect(empty.first?.message.contains("the inventory is empty") == true)
+        let missingTop = inventoryErrors("hosts: []\nensembels: []\n")
+        #expect(missingTop.map(\.message) == ["the inventory is missing the required key 'ensembles'", "unknown key 'ensembels' in the inventory; did you mean 'ensembles'?"])
+    }
+
+    @Test("an even number of voters is a warning, not an error")
+    func warnings() throws {
+        let yaml = base.replacingFirst("clientGroups:", with: """
+                  - id: 4
+                    host: a
+                    quorumPort: 2890
+                    electionPort: 3890
+                    clientPort: 2183
+                    configPath: /etc/zk4/zoo.cfg
+                    dataDir: /var/zk4
+            clientGroups:
+            """)
+        let inventory = try Inventory.parse(yaml: yaml)
+        #expect(inventory.warnings.map(\.message) == ["ensemble 'src' has 4 voting servers, which tolerate no more failures than 3; make one an observer or add one"])
+    }
+}
