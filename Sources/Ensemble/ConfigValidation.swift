@@ -342,7 +342,7 @@ extension ZooKeeperConfig {
                     "reconfig is enabled and the server list is in \(fileName): on start ZooKeeper \(version) backs the file up and moves the server lines into a dynamic config file; manage \(fileName) and its zoo.cfg.dynamic.* file together")
             }
         }
-        if let extended = value(forKey: "extendedTypesEnabled")?.trimmingWhitespace().lowercased(), extended == "true" {
+        if let extended = value(forKey: "extendedTypesEnabled")?.trimmingBlanks().lowercased(), extended == "true" {
             for server in servers where server.id.rawValue >= 255 {
                 add(.error, .extendedTypesServerID, line: serverLineNumber[server.id], server: server.id, file: serverFile,
                     "extendedTypesEnabled=true (TTL nodes) requires server ids below 255, and server \(server.id) is not; renumber it or turn TTL nodes off")

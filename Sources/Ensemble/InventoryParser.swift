@@ -145,7 +145,7 @@ struct InventoryReader {
             error(node, fieldPath(fields, key), "\(key) must be text, not \(describe(node))")
             return nil
         }
-        let text = scalar.string.trimmingWhitespace()
+        let text = scalar.string.trimmingBlanks()
         if text.isEmpty {
             error(node, fieldPath(fields, key), "\(key) is empty; give it a value or remove the key")
             return nil
@@ -243,7 +243,7 @@ struct InventoryReader {
             guard case .mapping(let mapping) = node else { return nil }
             for (key, value) in mapping {
                 if case .scalar(let keyScalar) = key, keyScalar.string == "name", case .scalar(let name) = value {
-                    return name.string.trimmingWhitespace()
+                    return name.string.trimmingBlanks()
                 }
             }
             return nil

@@ -28,7 +28,7 @@ public struct KafkaBrokerConfig: Sendable, Hashable, CustomStringConvertible {
 
     /// The raw connection string, trimmed, or nil when the key is absent.
     public var zookeeperConnectText: String? {
-        document.value(forKey: connectionStringKey)?.trimmingWhitespace()
+        document.value(forKey: connectionStringKey)?.trimmingBlanks()
     }
 
     /// The parsed connection string.
@@ -51,18 +51,18 @@ public struct KafkaBrokerConfig: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var brokerID: Int? {
-        document.value(forKey: Key.brokerID).flatMap { Int($0.trimmingWhitespace()) }
+        document.value(forKey: Key.brokerID).flatMap { Int($0.trimmingBlanks()) }
     }
 
     public var zookeeperSessionTimeout: Duration? {
         document.value(forKey: Key.zookeeperSessionTimeoutMs)
-            .flatMap { Int64($0.trimmingWhitespace()) }
+            .flatMap { Int64($0.trimmingBlanks()) }
             .map { .milliseconds($0) }
     }
 
     public var zookeeperConnectionTimeout: Duration? {
         document.value(forKey: Key.zookeeperConnectionTimeoutMs)
-            .flatMap { Int64($0.trimmingWhitespace()) }
+            .flatMap { Int64($0.trimmingBlanks()) }
             .map { .milliseconds($0) }
     }
 

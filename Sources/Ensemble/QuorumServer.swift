@@ -80,7 +80,7 @@ public struct QuorumServer: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses the value of a `server.N` line.
     public init(id: ServerID, parsing value: String) throws(ServerLineError) {
-        let text = value.trimmingWhitespace()
+        let text = value.trimmingBlanks()
         func fail(_ reason: String) -> ServerLineError {
             ServerLineError(id: id, value: value, reason: reason)
         }
@@ -96,9 +96,9 @@ public struct QuorumServer: Sendable, Hashable, CustomStringConvertible {
         if halves.count > 2 {
             throw fail("it has more than one ';'; write host:quorumPort:electionPort[:role][;[clientAddress:]clientPort]")
         }
-        let (host, rest) = try Self.splitHost(String(halves[0]).trimmingWhitespace(), fail: fail)
+        let (host, rest) = try Self.splitHost(String(halves[0]).trimmingBlanks(), fail: fail)
         if host.isEmpty { throw fail("it has no host name") }
-        let parts = rest.map { $0.trimmingWhitespace() }
+        let parts = rest.map { $0.trimmingBlanks() }
         if parts.isEmpty {
             throw fail("it has no quorum port; write \(host):2888:3888")
         }
@@ -128,7 +128,7 @@ public struct QuorumServer: Sendable, Hashable, CustomStringConvertible {
         self.clientAddress = nil
         self.clientPort = nil
         if halves.count == 2 {
-            let client = String(halves[1]).trimmingWhitespace()
+            let client = String(halves[1]).trimmingBlanks()
             if client.isEmpty { throw fail("it has an empty client part after ';'; write ;2181 or ;0.0.0.0:2181") }
             let (address, portText): (String?, String)
             if client.hasPrefix("[") {
@@ -149,7 +149,7 @@ public struct QuorumServer: Sendable, Hashable, CustomStringConvertible {
             }
             if let address, address.isEmpty { throw fail("the client part '\(client)' has an empty address") }
             self.clientAddress = address
-            self.clientPort = try port(portText.trimmingWhitespace(), "client port")
+            self.clientPort = try port(portText.trimmingBlanks(), "client port")
         }
     }
 
@@ -167,7 +167,7 @@ public struct QuorumServer: Sendable, Hashable, CustomStringConvertible {
             guard rest.hasPrefix(":") else { throw fail("the IPv6 address must be followed by :quorumPort") }
             return (host, rest.dropFirst().split(separator: ":", omittingEmptySubsequences: false).map(String.init))
         }
-        let fields = text.split(separator: ":", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
+        let fields = text.split(separator: ":", omittingEmptySubsequences: false).map { $0.trimmingBlanks() }
         if fields.count > 4 {
             throw fail("it has too many ':' fields; write IPv6 addresses in brackets, e.g. [2001:db8::1]:2888:3888")
         }

@@ -1,6 +1,6 @@
 extension StringProtocol {
     /// The text without leading and trailing whitespace.
-    func trimmingWhitespace() -> String {
+    func trimmingBlanks() -> String {
         var slice = Substring(self)
         while let first = slice.first, first.isWhitespace { slice.removeFirst() }
         while let last = slice.last, last.isWhitespace { slice.removeLast() }

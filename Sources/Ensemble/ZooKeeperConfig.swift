@@ -52,6 +52,17 @@ extension PropertiesDocument {
         setValue(server.value, forKey: existingKey, groupPrefix: "server.")
     }
 
+    /// Makes the server list exactly `servers`: lines of servers not in the list are removed,
+    /// existing lines are rewritten only where they differ, new servers are added after the
+    /// last server line. The rest of the file is untouched.
+    public mutating func setServers(_ servers: [QuorumServer]) {
+        let wanted = Set(servers.map(\.id))
+        for id in Set(serverLines.compactMap(\.id)) where !wanted.contains(id) {
+            removeServer(id)
+        }
+        for server in servers { setServer(server) }
+    }
+
     /// Removes every line for server `id`. Returns whether there was one.
     @discardableResult
     public mutating func removeServer(_ id: ServerID) -> Bool {
@@ -153,7 +164,7 @@ public struct ZooKeeperConfig: Sendable, Hashable, CustomStringConvertible {
     public var fourLetterWordWhitelist: [String]? {
         get {
             string(Key.fourLetterWordWhitelist).map { list in
-                list.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
+                list.split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty }
             }
         }
         set { setString(Key.fourLetterWordWhitelist, newValue?.joined(separator: ",")) }
@@ -205,6 +216,9 @@ public struct ZooKeeperConfig: Sendable, Hashable, CustomStringConvertible {
 
     public mutating func setServer(_ server: QuorumServer) { document.setServer(server) }
 
+    /// Replaces the server list (see ``PropertiesDocument/setServers(_:)``).
+    public mutating func setServers(_ servers: [QuorumServer]) { document.setServers(servers) }
+
     @discardableResult
     public mutating func removeServer(_ id: ServerID) -> Bool { document.removeServer(id) }
 
@@ -221,7 +235,7 @@ public struct ZooKeeperConfig: Sendable, Hashable, CustomStringConvertible {
 
     /// ZooKeeper trims every value it reads.
     func string(_ key: String) -> String? {
-        document.value(forKey: key)?.trimmingWhitespace()
+        document.value(forKey: key)?.trimmingBlanks()
     }
 
     func integer(_ key: String) -> Int? {
@@ -272,12 +286,13 @@ public struct DynamicConfig: Sendable, Hashable, CustomStringConvertible {
     public var serverLines: [ServerLine] { document.serverLines }
     public var servers: [QuorumServer] { document.quorumServers }
     public mutating func setServer(_ server: QuorumServer) { document.setServer(server) }
+    public mutating func setServers(_ servers: [QuorumServer]) { document.setServers(servers) }
     @discardableResult
     public mutating func removeServer(_ id: ServerID) -> Bool { document.removeServer(id) }
 
     /// The configuration version, the zxid of the reconfig that made it (`version=100000000`).
     public var version: Zxid? {
-        get { document.value(forKey: "version").flatMap { Zxid(parsing: "0x" + $0.trimmingWhitespace()) } }
+        get { document.value(forKey: "version").flatMap { Zxid(parsing: "0x" + $0.trimmingBlanks()) } }
         set {
             if let newValue {
                 document.setValue(String(UInt64(bitPattern: newValue.rawValue), radix: 16), forKey: "version")
@@ -318,7 +333,7 @@ public enum MyIDFile {
     public static func parse(_ text: String, path: String = "myid") throws(MyIDError) -> ServerID {
         let firstLine = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
             .first.map(String.init) ?? ""
-        let trimmed = firstLine.trimmingWhitespace()
+        let trimmed = firstLine.trimmingBlanks()
         guard !trimmed.isEmpty else {
             throw MyIDError(path: path, content: text, reason: "it is empty; write the server's id, e.g. `echo 1 > \(path)`")
         }

@@ -19,7 +19,7 @@ public struct ZooKeeperVersion: Sendable, Hashable, Comparable, Codable, CustomS
 
     /// Parses a version string, or returns nil when it does not start with `major.minor`.
     public init?(parsing text: String) {
-        let trimmed = text.trimmingWhitespace()
+        let trimmed = text.trimmingBlanks()
         var numbers: [Int] = []
         var current = ""
         var index = trimmed.startIndex

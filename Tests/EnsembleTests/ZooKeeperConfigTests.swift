@@ -95,6 +95,23 @@ struct ZooKeeperConfigTests {
         #expect(config.rendered == Fixtures.zooSample34)
     }
 
+    @Test("replacing the server list touches only the lines that change (the mitosis join)")
+    func replaceServers() throws {
+        var config = ZooKeeperConfig(parsing: Fixtures.zooSample34)
+        var servers = config.servers
+        servers.removeAll { $0.id == 3 }
+        servers.append(QuorumServer(id: 4, host: "10.0.2.1", quorumPort: 2888, electionPort: 3888))
+        servers.append(QuorumServer(id: 5, host: "10.0.2.2", quorumPort: 2888, electionPort: 3888))
+        config.setServers(servers)
+        #expect(config.rendered == Fixtures.zooSample34.replacingFirst(
+            "server.3=zk3.example.internal:2888:3888\n",
+            with: "server.4=10.0.2.1:2888:3888\nserver.5=10.0.2.2:2888:3888\n"))
+        // Restoring the original list gives back the original file byte for byte: the re-added
+        // line lands after the remaining server lines, where it was.
+        config.setServers(ZooKeeperConfig(parsing: Fixtures.zooSample34).servers)
+        #expect(config.rendered == Fixtures.zooSample34)
+    }
+
     @Test("setting typed values edits their lines and removing them deletes the lines")
     func typedEdits() {
         var config = ZooKeeperConfig(parsing: Fixtures.zooSample34)
