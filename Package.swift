@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ZooKeeperTestSupport", targets: ["ZooKeeperTestSupport"]),
         .library(name: "Ensemble", targets: ["Ensemble"]),
         .library(name: "Probes", targets: ["Probes"]),
+        .library(name: "TreeCopy", targets: ["TreeCopy"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .executable(name: "mitosis", targets: ["mitosis"]),
         .executable(name: "MitosisBench", targets: ["MitosisBench"]),
@@ -55,6 +56,8 @@ let package = Package(
             name: "Probes",
             dependencies: ["ZooKeeper", .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
+        // Block & copy: streaming, batched, faithful subtree copy, and continuous follow.
+        .target(name: "TreeCopy", dependencies: ["ZooKeeper", "Probes", .product(name: "Logging", package: "swift-log")]),
         // Kafka's metadata in ZooKeeper and reassignment planning (pure planners).
         .target(name: "Kafka"),
         .executableTarget(
@@ -62,6 +65,7 @@ let package = Package(
             dependencies: [
                 "ZooKeeper",
                 "Probes",
+                "TreeCopy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -89,9 +93,10 @@ let package = Package(
         ),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["ZooKeeper", "ZooKeeperTestSupport", "Probes"],
+            dependencies: ["ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy"],
             exclude: ["Interop"]
         ),
     ],

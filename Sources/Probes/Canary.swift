@@ -73,6 +73,12 @@ public struct Stall: Sendable, Codable, Hashable {
     public var end: Double
     public var open: Bool
     public var milliseconds: Double { (end - start) * 1000 }
+
+    public init(start: Double, end: Double, open: Bool) {
+        self.start = start
+        self.end = end
+        self.open = open
+    }
 }
 
 public struct CanarySummary: Sendable, Codable, Hashable {

@@ -46,6 +46,11 @@ public struct TreeDiffOptions: Sendable {
     public var compareACLs = true
     public var compareEphemeralOwners = false
     public var compareSequence = true
+    /// Compare whether nodes are ephemeral (off when ephemerals were deliberately not copied).
+    public var compareEphemeralFlag = true
+    /// Leave ephemeral nodes (and their absence on the other side) out of the comparison, as a
+    /// copy that skips ephemerals does.
+    public var ignoreEphemeralNodes = false
     /// Requests in flight per side.
     public var concurrency = 64
     /// Paths (relative) whose subtrees are skipped, e.g. "/zookeeper".
@@ -115,6 +120,12 @@ public struct TreeDiff: Sendable {
             }
             onDifference(difference)
         }
+        var a = a
+        var b = b
+        if options.ignoreEphemeralNodes {
+            if a?.stat.isEphemeral == true { a = nil }
+            if b?.stat.isEphemeral == true { b = nil }
+        }
         if a != nil { report.nodesLeft += 1 }
         if b != nil { report.nodesRight += 1 }
         switch (a, b) {
@@ -128,7 +139,7 @@ public struct TreeDiff: Sendable {
                 note(TreeDifference(path: relative, kind: .acl, left: a.acl.map(\.description).joined(separator: ","), right: b.acl.map(\.description).joined(separator: ",")))
             }
             let ephemeralDiffers = options.compareEphemeralOwners ? a.stat.ephemeralOwner != b.stat.ephemeralOwner : a.stat.isEphemeral != b.stat.isEphemeral
-            if ephemeralDiffers {
+            if ephemeralDiffers && options.compareEphemeralFlag {
                 note(TreeDifference(path: relative, kind: .ephemeral, left: ownerText(a.stat), right: ownerText(b.stat)))
             }
             if options.compareSequence && a.stat.cversion != b.stat.cversion {

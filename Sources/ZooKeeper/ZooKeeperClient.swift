@@ -311,6 +311,15 @@ public final class ZooKeeperClient: Sendable {
     @discardableResult
     public func multi(_ operations: [MultiOperation]) async throws -> [MultiResult] {
         guard !operations.isEmpty else { return [] }
+        return try await submit(operations).results()
+    }
+
+    /// Sends `operations` now — one request, a multi transaction if there are several — and returns
+    /// a handle to await the outcome later. Requests submitted one after another from one task reach
+    /// the server, and are applied, in that order: this is how to pipeline dependent writes (a
+    /// parent in one batch, its children in the next) without waiting for each.
+    public func submit(_ operations: [MultiOperation]) throws -> Submission {
+        precondition(!operations.isEmpty, "submit at least one operation")
         var mapped: [MultiOperation] = []
         mapped.reserveCapacity(operations.count)
         for operation in operations {
@@ -333,25 +342,25 @@ public final class ZooKeeperClient: Sendable {
                 mapped.append(.check(request))
             }
         }
-        let reply = try await send(MultiRequest(operations: mapped), path: operations[0].path, allowError: true)
-        var body = reply.body
-        if reply.header.error != .ok && body.readableBytes == 0 {
-            throw ZooKeeperError(reply.header.error, path: operations[0].path, server: reply.server, message: "the transaction was refused")
+        let future: EventLoopFuture<ZooKeeperReply>
+        if mapped.count == 1 {
+            switch mapped[0] {
+            case .create(let request): future = try enqueue(request, path: operations[0].path)
+            case .delete(let request): future = try enqueue(request, path: operations[0].path)
+            case .setData(let request): future = try enqueue(request, path: operations[0].path)
+            case .check(let request): future = try enqueue(request, path: operations[0].path)
+            }
+        } else {
+            future = try enqueue(MultiRequest(operations: mapped), path: operations[0].path)
         }
-        let response = try decode(MultiResponse.self, from: &body, path: operations[0].path)
-        let results = response.results.map { result -> MultiResult in
-            if case .created(let path, let stat) = result { return .created(path: clientPath(path), stat: stat) }
-            return result
-        }
-        if let index = results.firstIndex(where: { $0.error != nil && $0.error != .runtimeInconsistency && $0.error != .ok }),
-           case .failed(let code) = results[index]
-        {
-            throw ZooKeeperError(code, path: operations[index].path, server: reply.server, message: "operation \(index + 1) of \(operations.count) (\(operations[index].opCode)) failed; the transaction was rolled back")
-        }
-        if reply.header.error != .ok {
-            throw ZooKeeperError(reply.header.error, path: operations[0].path, server: reply.server, message: "the transaction failed")
-        }
-        return results
+        return Submission(operations: operations, single: mapped.count == 1, future: future, chroot: configuration.connectionString)
+    }
+
+    /// Sends a `setACL` now; await `results()` for the outcome (see `submit(_:)` for ordering).
+    public func submitSetACL(_ path: String, acl: [ACL], version: Int32 = -1) throws -> Submission {
+        try validate(path)
+        let future = try enqueue(SetACLRequest(path: serverPath(path), acl: acl, version: version), path: path)
+        return Submission(operations: [.check(CheckVersionRequest(path: path, version: version))], single: true, future: future, chroot: configuration.connectionString, isSetACL: true)
     }
 
     /// Adds credentials to the session (e.g. `digest` with `user:password`). They are sent again on
@@ -416,6 +425,15 @@ public final class ZooKeeperClient: Sendable {
 
     /// Encodes, sends and awaits one request. Throws the server's error unless `allowError`.
     func send(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration? = nil, allowError: Bool = false) async throws -> ZooKeeperReply {
+        let reply = try await enqueue(record, path: path, watch: watch).get()
+        if reply.header.error != .ok && !allowError {
+            throw ZooKeeperError(reply.header.error, path: path, server: reply.server)
+        }
+        return reply
+    }
+
+    /// Encodes a request and hands it to the event loop at once, in call order.
+    func enqueue(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration? = nil) throws(ZooKeeperError) -> EventLoopFuture<ZooKeeperReply> {
         var frame = ByteBufferAllocator().buffer(capacity: 64)
         frame.writeZooKeeperFrame { buffer in
             RequestHeader(xid: 0, opCode: record.opCode).encode(into: &buffer)
@@ -432,11 +450,67 @@ public final class ZooKeeperClient: Sendable {
         let core = self.core
         let encoded = frame
         eventLoop.execute { core.submit(request, frame: encoded) }
-        let reply = try await promise.futureResult.get()
-        if reply.header.error != .ok && !allowError {
-            throw ZooKeeperError(reply.header.error, path: path, server: reply.server)
+        return promise.futureResult
+    }
+}
+
+/// Requests already sent; `results()` waits for their outcome.
+public struct Submission: Sendable {
+    public let operations: [MultiOperation]
+    let single: Bool
+    let future: EventLoopFuture<ZooKeeperReply>
+    let chroot: ConnectionString
+    var isSetACL = false
+
+    /// One result per operation. Throws the first failing operation's error (naming its path and
+    /// position); for a multi, the other operations were rolled back.
+    public func results() async throws -> [MultiResult] {
+        let reply = try await future.get()
+        var body = reply.body
+        if single {
+            let operation = operations[0]
+            if reply.header.error != .ok {
+                throw ZooKeeperError(reply.header.error, path: operation.path, server: reply.server)
+            }
+            do {
+                if isSetACL { return [.dataSet(try StatResponse.decode(from: &body).stat)] }
+                switch operation {
+                case .create(let request):
+                    if request.respondsWithStat {
+                        let response = try Create2Response.decode(from: &body)
+                        return [.created(path: chroot.clientPath(response.path), stat: response.stat)]
+                    }
+                    return [.created(path: chroot.clientPath(try PathResponse.decode(from: &body).path), stat: nil)]
+                case .delete: return [.deleted]
+                case .setData: return [.dataSet(try StatResponse.decode(from: &body).stat)]
+                case .check: return [.checked]
+                }
+            } catch {
+                throw ZooKeeperError(.protocolError, path: operation.path, message: error.description)
+            }
         }
-        return reply
+        if reply.header.error != .ok && body.readableBytes == 0 {
+            throw ZooKeeperError(reply.header.error, path: operations[0].path, server: reply.server, message: "the transaction was refused")
+        }
+        let response: MultiResponse
+        do {
+            response = try MultiResponse.decode(from: &body)
+        } catch {
+            throw ZooKeeperError(.protocolError, path: operations[0].path, message: error.description)
+        }
+        let results = response.results.map { result -> MultiResult in
+            if case .created(let path, let stat) = result { return .created(path: chroot.clientPath(path), stat: stat) }
+            return result
+        }
+        if let index = results.firstIndex(where: { $0.error != nil && $0.error != .runtimeInconsistency && $0.error != .ok }),
+           case .failed(let code) = results[index]
+        {
+            throw ZooKeeperError(code, path: operations[index].path, server: reply.server, message: "operation \(index + 1) of \(operations.count) (\(operations[index].opCode)) failed; the transaction was rolled back")
+        }
+        if reply.header.error != .ok {
+            throw ZooKeeperError(reply.header.error, path: operations[0].path, server: reply.server, message: "the transaction failed")
+        }
+        return results
     }
 }
 

@@ -1,5 +1,13 @@
 import NIOCore
 
+/// Persistent, ephemeral, container or TTL, as read from a stat.
+public enum NodeKind: Sendable, Hashable, Codable {
+    case persistent
+    case ephemeral(owner: Int64)
+    case container
+    case ttl(milliseconds: Int64)
+}
+
 /// A znode's metadata, as every read returns it.
 public struct Stat: Sendable, Hashable, Codable {
     /// The zxid of the change that created the node.
@@ -41,7 +49,25 @@ public struct Stat: Sendable, Hashable, Codable {
         self.pzxid = pzxid
     }
 
-    public var isEphemeral: Bool { ephemeralOwner != 0 }
+    /// What kind of node this is. Inside the server (snapshots, transaction logs) `ephemeralOwner`
+    /// also marks container nodes (`Long.MIN_VALUE`) and TTL nodes (top byte 0xFF, the TTL in
+    /// milliseconds below it), as `EphemeralType` encodes them. Note that servers hide both from
+    /// clients (`DataNode.getClientEphemeralOwner` reports 0), so a stat read over the wire shows
+    /// containers and TTL nodes as persistent.
+    public var kind: NodeKind {
+        if ephemeralOwner == 0 { return .persistent }
+        if ephemeralOwner == Int64.min { return .container }
+        if UInt64(bitPattern: ephemeralOwner) >> 56 == 0xFF {
+            return .ttl(milliseconds: Int64(bitPattern: UInt64(bitPattern: ephemeralOwner) & 0x00FF_FFFF_FFFF_FFFF))
+        }
+        return .ephemeral(owner: ephemeralOwner)
+    }
+
+    /// The node belongs to a session and goes when the session ends.
+    public var isEphemeral: Bool {
+        if case .ephemeral = kind { return true }
+        return false
+    }
 
     public static let encodedSize = 68
 

@@ -77,3 +77,14 @@ import ZooKeeperProtocol
         #expect(Zxid(epoch: 1, counter: 0xFFFF_FFFF) < Zxid(epoch: 2, counter: 0))
     }
 }
+
+@Suite struct NodeKindTests {
+    @Test func ephemeralOwnerEncodesTheNodeKind() {
+        #expect(Stat(ephemeralOwner: 0).kind == .persistent)
+        #expect(Stat(ephemeralOwner: 0x1000_0123_4567_0001).kind == .ephemeral(owner: 0x1000_0123_4567_0001))
+        #expect(Stat(ephemeralOwner: Int64.min).kind == .container)
+        #expect(Stat(ephemeralOwner: Int64(bitPattern: 0xFF00_0000_0000_EA60)).kind == .ttl(milliseconds: 60_000))
+        #expect(!Stat(ephemeralOwner: Int64.min).isEphemeral)
+        #expect(Stat(ephemeralOwner: 5).isEphemeral)
+    }
+}

@@ -1,0 +1,490 @@
+import DequeModule
+import Foundation
+import Logging
+import Probes
+import ZooKeeper
+
+/// What to do with ephemeral nodes of the source, which belong to live sessions there.
+public enum EphemeralPolicy: String, Sendable, Codable, CaseIterable {
+    /// Leave them out (the default: a copied broker registration would outlive its broker).
+    case skip
+    /// Copy them as persistent nodes.
+    case persist
+}
+
+public struct CopyOptions: Sendable {
+    /// Only write nodes created or modified after this mtime (ms since 1970); nil copies everything.
+    public var sinceMtime: Int64?
+    public var ephemerals: EphemeralPolicy = .skip
+    /// Delete destination nodes that the source does not have.
+    public var mirror = false
+    /// Compute what would be written, write nothing.
+    public var dryRun = false
+    /// Make each parent's child version (the next sequential suffix) equal the source's.
+    public var reproduceSequenceCounters = true
+    /// Upper bound of one multi transaction, in encoded bytes (keep below `jute.maxbuffer`).
+    public var batchBytes = 512 * 1024
+    /// Upper bound of operations in one multi transaction.
+    public var batchOperations = 1000
+    /// Multi transactions in flight at once.
+    public var batchesInFlight = 8
+    /// Source (and destination) reads in flight at once.
+    public var readConcurrency = 128
+    /// Relative paths whose subtrees are not copied ("/zookeeper" always).
+    public var exclude: Set<String> = ["/zookeeper"]
+
+    public init() {}
+}
+
+public struct CopyProgress: Sendable, Codable {
+    public var visited: Int
+    public var written: Int
+    public var bytes: Int
+    public var seconds: Double
+    public var nodesPerSecond: Double { seconds > 0 ? Double(visited) / seconds : 0 }
+}
+
+public struct CopyReport: Sendable, Codable {
+    public var visited = 0
+    public var created = 0
+    public var dataUpdated = 0
+    public var aclsUpdated = 0
+    public var deleted = 0
+    public var ephemeralsSkipped = 0
+    public var unchanged = 0
+    public var bytes = 0
+    public var transactions = 0
+    public var sequencePads = 0
+    /// The highest mtime seen on the source: pass it as `sinceMtime` to the next catch-up pass.
+    public var highestMtime: Int64 = 0
+    public var seconds = 0.0
+    public var dryRun = false
+    /// Things the copy could not make identical, each naming the node.
+    public var warnings: [String] = []
+}
+
+/// Copies a subtree from one ensemble to another: streaming (memory grows with depth and fan-out,
+/// not with the tree), reads pipelined, writes batched into multi transactions with several in
+/// flight, parents before children. Faithful: data, ACLs, container and TTL nodes, and each
+/// parent's sequence counter. Writes are idempotent (create what is missing, update what differs),
+/// so running the same copy again after a failure finishes the job.
+public struct TreeCopier: Sendable {
+    public let source: TreeLocation
+    public let destination: TreeLocation
+    public let options: CopyOptions
+    public let logger: Logger
+
+    public init(source: TreeLocation, destination: TreeLocation, options: CopyOptions = CopyOptions(), logger: Logger = Logger(label: "mitosis.copy")) {
+        self.source = source
+        self.destination = destination
+        self.options = options
+        self.logger = logger
+    }
+
+    /// A source node as read.
+    struct SourceNode: Sendable {
+        var name: String
+        var stat: Stat
+        var children: [String]
+        var data: [UInt8]?
+        var acl: [ACL]?
+    }
+
+    /// A destination node as read (nil when absent).
+    struct DestinationNode: Sendable {
+        var data: [UInt8]
+        var stat: Stat
+        var acl: [ACL]
+    }
+
+    /// A directory still to visit: its relative path, the source node, and whether its destination
+    /// counterpart was created by this copy (then none of its children can exist there yet).
+    struct Frame: Sendable {
+        var relative: String
+        var node: SourceNode
+        var fresh: Bool
+    }
+
+    public func run(progress: @escaping @Sendable (CopyProgress) -> Void = { _ in }) async throws -> CopyReport {
+        let clock = ContinuousClock()
+        let began = clock.now
+        var state = RunState(options: options, clock: clock, began: began, progress: progress)
+        let writer = BatchWriter(client: destination.client, options: options)
+
+        try await ensureAncestors(of: destination.root, writer: writer)
+        let padIncrement = options.reproduceSequenceCounters && !options.dryRun ? try await measurePadIncrement() : 2
+
+        guard let root = try await readSource(relative: "/", name: "", needContent: true) else {
+            throw ZooKeeperError(.noNode, path: source.root, message: "the source root does not exist")
+        }
+        let rootDestination = try await readDestination(relative: "/")
+        var fixups: [(relative: String, target: Int32)] = []
+        try apply(relative: "/", node: root, existing: rootDestination, parentFresh: false, state: &state, writer: writer)
+        var stack = [Frame(relative: "/", node: root, fresh: rootDestination == nil)]
+        if let rootDestination, rootDestination.stat.cversion != root.stat.cversion { fixups.append(("/", root.stat.cversion)) }
+
+        while let frame = stack.popLast() {
+            var created = 0
+            var next: [Frame] = []
+            let names = frame.node.children.sorted().filter { !options.exclude.contains(ZooKeeperPath.join(frame.relative, $0)) }
+            if options.mirror && !frame.fresh {
+                try await mirrorDeletes(relative: frame.relative, keep: Set(names), state: &state, writer: writer)
+            }
+            var start = 0
+            while start < names.count {
+                let chunk = Array(names[start..<min(start + options.readConcurrency, names.count)])
+                start += chunk.count
+                let pairs = try await readChildren(of: frame, names: chunk)
+                for (child, existing) in pairs {
+                    guard let child else { continue }  // deleted on the source while we copied
+                    let relative = ZooKeeperPath.join(frame.relative, child.name)
+                    let written = try apply(relative: relative, node: child, existing: existing, parentFresh: frame.fresh, state: &state, writer: writer)
+                    if written == .created { created += 1 }
+                    if written == .skipped { continue }
+                    if let existing, options.reproduceSequenceCounters, existing.stat.cversion != child.stat.cversion, !child.children.isEmpty || child.stat.cversion > 0 {
+                        fixups.append((relative, child.stat.cversion))
+                    }
+                    if !child.children.isEmpty || (options.mirror && (existing?.stat.numChildren ?? 0) > 0) {
+                        next.append(Frame(relative: relative, node: child, fresh: written == .created))
+                    } else if written == .created, options.reproduceSequenceCounters, child.stat.cversion > 0 {
+                        try pad(relative: relative, node: child, createdChildren: 0, increment: padIncrement, state: &state, writer: writer)
+                    }
+                }
+                try await writer.drainIfFull()
+                state.tick(writer: writer)
+            }
+            if frame.fresh && options.reproduceSequenceCounters {
+                try pad(relative: frame.relative, node: frame.node, createdChildren: created, increment: padIncrement, state: &state, writer: writer)
+            }
+            // Depth first: the last pushed is visited next, so push in reverse name order.
+            stack.append(contentsOf: next.reversed())
+        }
+        try writer.flush()
+        try await writer.drainAll()
+
+        if options.reproduceSequenceCounters && !options.dryRun {
+            for (relative, target) in fixups {
+                try await fixSequence(relative: relative, target: target, increment: padIncrement, state: &state, writer: writer)
+            }
+            try writer.flush()
+            try await writer.drainAll()
+        }
+        state.report.transactions = writer.transactions
+        state.report.seconds = (clock.now - began).seconds
+        state.report.dryRun = options.dryRun
+        progress(state.progress(writer: writer))
+        return state.report
+    }
+
+    // MARK: Reading
+
+    private func absolute(_ root: String, _ relative: String) -> String {
+        relative == "/" ? root : (root == "/" ? relative : root + relative)
+    }
+
+    private func readSource(relative: String, name: String, needContent: Bool) async throws -> SourceNode? {
+        let path = absolute(source.root, relative)
+        let client = source.client
+        do {
+            if needContent {
+                async let data = client.getData(path)
+                async let acl = client.getACL(path)
+                async let children = client.getChildren(path)
+                let (bytes, stat) = try await data
+                return SourceNode(name: name, stat: stat, children: try await children, data: bytes, acl: try await acl.acl)
+            }
+            let (children, stat) = try await client.getChildrenWithStat(path)
+            return SourceNode(name: name, stat: stat, children: children)
+        } catch let error as ZooKeeperError where error.code == .noNode {
+            return nil
+        }
+    }
+
+    /// Reads data and ACL of a node first read without them.
+    private func completeSource(_ node: SourceNode, relative: String) async throws -> SourceNode? {
+        let path = absolute(source.root, relative)
+        do {
+            async let data = source.client.getData(path)
+            async let acl = source.client.getACL(path)
+            var node = node
+            let (bytes, stat) = try await data
+            node.data = bytes
+            node.stat = stat
+            node.acl = try await acl.acl
+            return node
+        } catch let error as ZooKeeperError where error.code == .noNode {
+            return nil
+        }
+    }
+
+    private func readDestination(relative: String) async throws -> DestinationNode? {
+        let path = absolute(destination.root, relative)
+        do {
+            async let data = destination.client.getData(path)
+            async let acl = destination.client.getACL(path)
+            let (bytes, stat) = try await data
+            return DestinationNode(data: bytes, stat: stat, acl: try await acl.acl)
+        } catch let error as ZooKeeperError where error.code == .noNode {
+            return nil
+        }
+    }
+
+    /// Reads a chunk of children on both sides at once, in name order.
+    private func readChildren(of frame: Frame, names: [String]) async throws -> [(SourceNode?, DestinationNode?)] {
+        let since = options.sinceMtime
+        return try await withThrowingTaskGroup(of: (Int, SourceNode?, DestinationNode?).self) { group in
+            for (index, name) in names.enumerated() {
+                let relative = ZooKeeperPath.join(frame.relative, name)
+                group.addTask {
+                    // Without --since every node is written or compared: read everything at once.
+                    // With --since, read the stat first and the content only for changed nodes.
+                    guard var node = try await readSource(relative: relative, name: name, needContent: since == nil) else {
+                        return (index, nil, nil)
+                    }
+                    let changed = since.map { frame.fresh || node.stat.mtime > $0 || node.stat.ctime > $0 } ?? true
+                    if !changed { return (index, node, nil) }
+                    if node.data == nil {
+                        guard let complete = try await completeSource(node, relative: relative) else { return (index, nil, nil) }
+                        node = complete
+                    }
+                    let existing = frame.fresh ? nil : try await readDestination(relative: relative)
+                    return (index, node, existing)
+                }
+            }
+            var results = [(SourceNode?, DestinationNode?)](repeating: (nil, nil), count: names.count)
+            for try await (index, node, existing) in group { results[index] = (node, existing) }
+            return results
+        }
+    }
+
+    // MARK: Writing
+
+    enum Written { case created, updated, unchanged, skipped }
+
+    @discardableResult
+    private func apply(relative: String, node: SourceNode, existing: DestinationNode?, parentFresh: Bool, state: inout RunState, writer: BatchWriter) throws -> Written {
+        state.report.visited += 1
+        state.report.highestMtime = max(state.report.highestMtime, node.stat.mtime)
+        let path = absolute(destination.root, relative)
+        var mode = CreateMode.persistent
+        switch node.stat.kind {
+        case .ephemeral:
+            if options.ephemerals == .skip {
+                state.report.ephemeralsSkipped += 1
+                return .skipped
+            }
+        case .container: mode = .container
+        case .ttl(let milliseconds): mode = .persistentWithTTL(.milliseconds(milliseconds))
+        case .persistent: break
+        }
+        guard let data = node.data, let acl = node.acl else {
+            // Unchanged since the last pass (--since): nothing to write, but its children are visited.
+            state.report.unchanged += 1
+            return .unchanged
+        }
+        guard let existing else {
+            try writer.add(.create(CreateRequest(path: path, data: data, acl: acl.isEmpty ? ACL.openUnsafe : acl, mode: mode)), bytes: data.count)
+            state.report.created += 1
+            state.report.bytes += data.count
+            return .created
+        }
+        var written = Written.unchanged
+        if existing.data != data {
+            try writer.add(.setData(SetDataRequest(path: path, data: data)), bytes: data.count)
+            state.report.dataUpdated += 1
+            state.report.bytes += data.count
+            written = .updated
+        }
+        if existing.acl != acl && !acl.isEmpty {
+            try writer.setACL(path, acl: acl)
+            state.report.aclsUpdated += 1
+            written = .updated
+        }
+        if existing.stat.kind != node.stat.kind && !(existing.stat.kind == .persistent && node.stat.isEphemeral) {
+            state.report.warnings.append("\(path): the destination node is \(existing.stat.kind), the source \(node.stat.kind); delete it on the destination to copy it again")
+        }
+        if written == .unchanged { state.report.unchanged += 1 }
+        return written
+    }
+
+    /// Creates and deletes a scratch child until the parent's child version reaches the source's,
+    /// so the next sequential child gets the same suffix on both sides.
+    private func pad(relative: String, node: SourceNode, createdChildren: Int, increment: Int, state: inout RunState, writer: BatchWriter) throws {
+        let missing = Int(node.stat.cversion) - createdChildren
+        guard missing > 0 else { return }
+        let path = absolute(destination.root, relative)
+        guard missing % increment == 0 else {
+            state.report.warnings.append("\(path): cannot reproduce the child version \(node.stat.cversion) exactly (\(missing) more changes needed, steps of \(increment))")
+            return
+        }
+        let scratch = ZooKeeperPath.join(path, scratchName(avoiding: node.children))
+        for _ in 0..<(missing / increment) {
+            try writer.add(.create(CreateRequest(path: scratch, data: [], acl: ACL.openUnsafe, mode: .persistent)), bytes: 0)
+            try writer.add(.delete(DeleteRequest(path: scratch)), bytes: 0)
+            state.report.sequencePads += 1
+        }
+    }
+
+    private func fixSequence(relative: String, target: Int32, increment: Int, state: inout RunState, writer: BatchWriter) async throws {
+        let path = absolute(destination.root, relative)
+        guard let current = try await destination.client.exists(path) else { return }
+        let missing = Int(target) - Int(current.cversion)
+        if missing < 0 {
+            state.report.warnings.append("\(path): the destination's child version \(current.cversion) is already past the source's \(target); sequential children will get higher suffixes there")
+            return
+        }
+        let children = try await destination.client.getChildren(path)
+        try pad(relative: relative, node: SourceNode(name: "", stat: Stat(cversion: Int32(missing)), children: children), createdChildren: 0, increment: increment, state: &state, writer: writer)
+    }
+
+    private func scratchName(avoiding children: [String]) -> String {
+        var name = "mitosis-copy-sequence-pad"
+        while children.contains(name) { name += "-" }
+        return name
+    }
+
+    /// Deletes destination children the source does not have (with their subtrees, deepest first).
+    private func mirrorDeletes(relative: String, keep: Set<String>, state: inout RunState, writer: BatchWriter) async throws {
+        let path = absolute(destination.root, relative)
+        let existing: [String]
+        do {
+            existing = try await destination.client.getChildren(path)
+        } catch let error as ZooKeeperError where error.code == .noNode {
+            return
+        }
+        for name in existing.sorted() where !keep.contains(name) {
+            let child = ZooKeeperPath.join(relative, name)
+            if options.exclude.contains(child) { continue }
+            var order: [String] = []
+            var pending = [absolute(destination.root, child)]
+            while let next = pending.popLast() {
+                order.append(next)
+                let grandchildren = (try? await destination.client.getChildren(next)) ?? []
+                pending.append(contentsOf: grandchildren.map { ZooKeeperPath.join(next, $0) })
+            }
+            for node in order.reversed() {
+                try writer.add(.delete(DeleteRequest(path: node)), bytes: 0)
+                state.report.deleted += 1
+            }
+        }
+    }
+
+    private func ensureAncestors(of root: String, writer: BatchWriter) async throws {
+        guard root != "/" else { return }
+        var prefix = ""
+        for segment in ZooKeeperPath.parent(of: root).split(separator: "/") {
+            prefix += "/" + segment
+            if options.dryRun { continue }
+            do {
+                try await destination.client.create(prefix)
+            } catch let error as ZooKeeperError where error.code == .nodeExists {}
+        }
+    }
+
+    /// How much one create+delete of a child raises the parent's child version on the destination
+    /// (2 where deletes count as child changes, 1 where they do not).
+    private func measurePadIncrement() async throws -> Int {
+        let parent = ZooKeeperPath.parent(of: destination.root)
+        let probe = ZooKeeperPath.join(parent, "mitosis-copy-probe-\(UInt32.random(in: 0...UInt32.max))")
+        try await destination.client.create(probe)
+        let before = try await destination.client.exists(probe)?.cversion ?? 0
+        try await destination.client.create(probe + "/x")
+        try await destination.client.delete(probe + "/x")
+        let after = try await destination.client.exists(probe)?.cversion ?? 0
+        try await destination.client.delete(probe)
+        return max(1, Int(after - before))
+    }
+}
+
+/// Counters and progress pacing for one run.
+struct RunState {
+    var report = CopyReport()
+    let options: CopyOptions
+    let clock: ContinuousClock
+    let began: ContinuousClock.Instant
+    let progress: @Sendable (CopyProgress) -> Void
+    var lastProgress: ContinuousClock.Instant
+
+    init(options: CopyOptions, clock: ContinuousClock, began: ContinuousClock.Instant, progress: @escaping @Sendable (CopyProgress) -> Void) {
+        self.options = options
+        self.clock = clock
+        self.began = began
+        self.progress = progress
+        self.lastProgress = began
+    }
+
+    mutating func tick(writer: BatchWriter) {
+        let now = clock.now
+        guard now - lastProgress >= .milliseconds(250) else { return }
+        lastProgress = now
+        progress(self.progress(writer: writer))
+    }
+
+    func progress(writer: BatchWriter) -> CopyProgress {
+        CopyProgress(visited: report.visited, written: writer.operationsSent, bytes: report.bytes, seconds: (clock.now - began).seconds)
+    }
+}
+
+/// Collects write operations into multi transactions under the size limits and keeps several in
+/// flight. Transactions are submitted in order on one session, so the server applies them in order.
+final class BatchWriter: @unchecked Sendable {
+    // @unchecked: used only by the copier's own task, never shared between tasks.
+    private let client: ZooKeeperClient
+    private let options: CopyOptions
+    private var pending: [MultiOperation] = []
+    private var pendingBytes = 0
+    private var inFlight = Deque<Submission>()
+    private(set) var transactions = 0
+    private(set) var operationsSent = 0
+
+    init(client: ZooKeeperClient, options: CopyOptions) {
+        self.client = client
+        self.options = options
+    }
+
+    /// Queues an operation; `bytes` is its data size (paths and ACLs are estimated).
+    func add(_ operation: MultiOperation, bytes: Int) throws {
+        let estimate = bytes + operation.path.utf8.count + 96
+        if !pending.isEmpty && (pendingBytes + estimate > options.batchBytes || pending.count >= options.batchOperations) {
+            try flush()
+        }
+        pending.append(operation)
+        pendingBytes += estimate
+    }
+
+    func setACL(_ path: String, acl: [ACL]) throws {
+        try flush()  // the ACL change must follow the writes queued before it
+        guard !options.dryRun else { return }
+        inFlight.append(try client.submitSetACL(path, acl: acl))
+        operationsSent += 1
+    }
+
+    func flush() throws {
+        guard !pending.isEmpty else { return }
+        defer {
+            pending = []
+            pendingBytes = 0
+        }
+        transactions += 1
+        operationsSent += pending.count
+        guard !options.dryRun else { return }
+        inFlight.append(try client.submit(pending))
+    }
+
+    /// Waits for the oldest transactions while more than the allowed number are in flight.
+    func drainIfFull() async throws {
+        while inFlight.count > options.batchesInFlight, let oldest = inFlight.popFirst() {
+            _ = try await oldest.results()
+        }
+    }
+
+    func drainAll() async throws {
+        while let oldest = inFlight.popFirst() {
+            _ = try await oldest.results()
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
