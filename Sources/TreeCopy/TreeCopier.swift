@@ -30,6 +30,9 @@ public struct CopyOptions: Sendable {
     public var batchesInFlight = 8
     /// Source (and destination) reads in flight at once.
     public var readConcurrency = 128
+    /// Set a data and a child watch on every source node read (for `TreeFollower`), so changes made
+    /// after a node was read are reported on the source client's `watchEvents()`.
+    public var watchSource = false
     /// Relative paths whose subtrees are not copied ("/zookeeper" always).
     public var exclude: Set<String> = ["/zookeeper"]
 
@@ -186,14 +189,15 @@ public struct TreeCopier: Sendable {
         let path = absolute(source.root, relative)
         let client = source.client
         do {
+            let watch = options.watchSource
             if needContent {
-                async let data = client.getData(path)
+                async let data = client.getData(path, watch: watch)
                 async let acl = client.getACL(path)
-                async let children = client.getChildren(path)
+                async let children = client.getChildren(path, watch: watch)
                 let (bytes, stat) = try await data
-                return SourceNode(name: name, stat: stat, children: try await children, data: bytes, acl: try await acl.acl)
+                return SourceNode(name: name, stat: stat, children: try await children.children, data: bytes, acl: try await acl.acl)
             }
-            let (children, stat) = try await client.getChildrenWithStat(path)
+            let (children, stat) = try await client.getChildren(path, watch: watch)
             return SourceNode(name: name, stat: stat, children: children)
         } catch let error as ZooKeeperError where error.code == .noNode {
             return nil
@@ -204,7 +208,7 @@ public struct TreeCopier: Sendable {
     private func completeSource(_ node: SourceNode, relative: String) async throws -> SourceNode? {
         let path = absolute(source.root, relative)
         do {
-            async let data = source.client.getData(path)
+            async let data = source.client.getData(path, watch: options.watchSource)
             async let acl = source.client.getACL(path)
             var node = node
             let (bytes, stat) = try await data

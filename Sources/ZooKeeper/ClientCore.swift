@@ -15,7 +15,8 @@ struct WatchRegistration {
     var kind: WatchKind
     /// Client path.
     var path: String
-    var promise: EventLoopPromise<WatchedEvent>
+    /// Completed when the watch fires; nil for watches whose events only go to `watchEvents()`.
+    var promise: EventLoopPromise<WatchedEvent>?
 }
 
 /// A request waiting to be sent, or sent and waiting for its reply (ZooKeeper answers in order).
@@ -48,7 +49,8 @@ final class ClientCore: @unchecked Sendable {
     private var pending = Deque<PendingRequest>()
     private var queued = Deque<(request: PendingRequest, frame: ByteBuffer)>()
     private var pendingAuth = Deque<EventLoopPromise<Void>?>()
-    private var watches = WatchRegistry<EventLoopPromise<WatchedEvent>>()
+    private var watches = WatchRegistry<EventLoopPromise<WatchedEvent>?>()
+    private var eventObservers: [Int: AsyncStream<WatchedEvent>.Continuation] = [:]
     private var authentication: [(scheme: String, credentials: [UInt8])]
     private var nextXid: Int32 = 1
     private var lastReceive = NIODeadline.now()
@@ -94,7 +96,7 @@ final class ClientCore: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         if machine.isClosedOrClosing {
             request.promise.fail(ZooKeeperError(.clientClosed, path: request.path))
-            request.watch?.promise.fail(ZooKeeperError(.clientClosed, path: request.path))
+            request.watch?.promise?.fail(ZooKeeperError(.clientClosed, path: request.path))
             return
         }
         if machine.isConnected, channel != nil {
@@ -168,6 +170,22 @@ final class ClientCore: @unchecked Sendable {
         return stream
     }
 
+    func observeWatchEvents() -> AsyncStream<WatchedEvent> {
+        eventLoop.assertInEventLoop()
+        let (stream, continuation) = AsyncStream<WatchedEvent>.makeStream(bufferingPolicy: .unbounded)
+        if case .closed = machine.state {
+            continuation.finish()
+            return stream
+        }
+        let id = nextObserver
+        nextObserver += 1
+        eventObservers[id] = continuation
+        continuation.onTermination = { [self] _ in
+            eventLoop.execute { self.eventObservers[id] = nil }
+        }
+        return stream
+    }
+
     // MARK: Channel events
 
     func channelRead(_ frame: ByteBuffer, generation: Int) {
@@ -217,7 +235,7 @@ final class ClientCore: @unchecked Sendable {
                     } else if header.error == .noNode, request.opCode == .exists {
                         watches.add(watch.promise, kind: .exist, path: watch.path)
                     } else {
-                        watch.promise.fail(ZooKeeperError(header.error, path: watch.path, server: serverDescription, message: "the watch was not set"))
+                        watch.promise?.fail(ZooKeeperError(header.error, path: watch.path, server: serverDescription, message: "the watch was not set"))
                     }
                 }
                 request.promise.succeed(ZooKeeperReply(header: header, body: frame, server: serverDescription))
@@ -271,7 +289,7 @@ final class ClientCore: @unchecked Sendable {
             } else {
                 // A new session has no watches on the server: whatever we held belongs to an old one.
                 for promise in watches.removeAll() {
-                    promise.fail(ZooKeeperError(.sessionExpired, server: server, message: "the watch belonged to an expired session"))
+                    promise?.fail(ZooKeeperError(.sessionExpired, server: server, message: "the watch belonged to an expired session"))
                 }
             }
             while let (request, frame) = queued.popFirst() {
@@ -284,11 +302,11 @@ final class ClientCore: @unchecked Sendable {
             let message = code == .connectionLoss ? "the connection to the server was lost before the reply arrived" : nil
             while let request = pending.popFirst() {
                 request.promise.fail(ZooKeeperError(code, path: request.path, server: server, message: message))
-                request.watch?.promise.fail(ZooKeeperError(code, path: request.path, server: server, message: "the watch was not set"))
+                request.watch?.promise?.fail(ZooKeeperError(code, path: request.path, server: server, message: "the watch was not set"))
             }
             while let (request, _) = queued.popFirst() {
                 request.promise.fail(ZooKeeperError(code, path: request.path, server: server, message: "no connection to any server"))
-                request.watch?.promise.fail(ZooKeeperError(code, path: request.path, server: server, message: "the watch was not set"))
+                request.watch?.promise?.fail(ZooKeeperError(code, path: request.path, server: server, message: "the watch was not set"))
             }
             while let promise = pendingAuth.popFirst() {
                 promise?.fail(ZooKeeperError(code, server: server))
@@ -301,7 +319,7 @@ final class ClientCore: @unchecked Sendable {
         case .reportExpired(let sessionID):
             stopTicker()
             for promise in watches.removeAll() {
-                promise.fail(ZooKeeperError(.sessionExpired, server: serverDescription, message: "the session expired before the watch fired"))
+                promise?.fail(ZooKeeperError(.sessionExpired, server: serverDescription, message: "the session expired before the watch fired"))
             }
             logger.warning("session 0x\(String(UInt64(bitPattern: sessionID), radix: 16)) expired; starting a new session")
             publish(.expired(sessionID: sessionID))
@@ -341,8 +359,10 @@ final class ClientCore: @unchecked Sendable {
             closeTimer?.cancel()
             run(.failRequests(.clientClosed))
             for promise in watches.removeAll() {
-                promise.fail(ZooKeeperError(.clientClosed, message: "the client was closed before the watch fired"))
+                promise?.fail(ZooKeeperError(.clientClosed, message: "the client was closed before the watch fired"))
             }
+            for continuation in eventObservers.values { continuation.finish() }
+            eventObservers = [:]
             for promise in connectedWaiters {
                 promise.fail(ZooKeeperError(.clientClosed))
             }
@@ -471,9 +491,12 @@ final class ClientCore: @unchecked Sendable {
         guard event.type != .none else { return }
         let path = configuration.connectionString.clientPath(event.path)
         let fired = watches.fire(event.type, path: path)
+        guard !fired.isEmpty else { return }
+        let watched = WatchedEvent(type: event.type, path: path)
         for promise in fired {
-            promise.succeed(WatchedEvent(type: event.type, path: path))
+            promise?.succeed(watched)
         }
+        for continuation in eventObservers.values { continuation.yield(watched) }
     }
 
     private func publish(_ newState: ConnectionState) {

@@ -117,6 +117,29 @@ public final class ZooKeeperClient: Sendable {
         }
     }
 
+    /// Every watch event of this client from now on, whichever call set the watch, until the
+    /// client closes. Watches set with `watch: true` report only here.
+    public func watchEvents() async -> AsyncStream<WatchedEvent> {
+        let core = self.core
+        do {
+            return try await eventLoop.submit { core.observeWatchEvents() }.get()
+        } catch {
+            return AsyncStream { $0.finish() }
+        }
+    }
+
+    /// The node's data and stat; with `watch`, a data watch whose event goes to `watchEvents()`.
+    public func getData(_ path: String, watch: Bool) async throws -> (data: [UInt8], stat: Stat) {
+        let response = try await getDataRequest(path, watch: watch ? WatchRegistration(kind: .data, path: path, promise: nil) : nil)
+        return (response.data, response.stat)
+    }
+
+    /// The node's children and stat; with `watch`, a child watch whose event goes to `watchEvents()`.
+    public func getChildren(_ path: String, watch: Bool) async throws -> (children: [String], stat: Stat) {
+        let response = try await getChildren2(path, watch: watch ? WatchRegistration(kind: .child, path: path, promise: nil) : nil)
+        return (response.children, response.stat)
+    }
+
     /// The current state.
     public var state: ConnectionState {
         get async {
@@ -227,7 +250,7 @@ public final class ZooKeeperClient: Sendable {
         do {
             try validate(path)
         } catch {
-            watch?.promise.fail(error)
+            watch?.promise?.fail(error)
             throw error
         }
         let reply = try await send(PathWatchRequest(.getData, path: serverPath(path), watch: watch != nil), path: path, watch: watch)
@@ -269,7 +292,7 @@ public final class ZooKeeperClient: Sendable {
         do {
             try validate(path)
         } catch {
-            watch?.promise.fail(error)
+            watch?.promise?.fail(error)
             throw error
         }
         let reply = try await send(PathWatchRequest(.getChildren2, path: serverPath(path), watch: watch != nil), path: path, watch: watch)
@@ -442,7 +465,7 @@ public final class ZooKeeperClient: Sendable {
         let size = frame.readableBytes - 4
         if size > configuration.maximumRequestSize {
             let error = ZooKeeperError(.requestTooLarge, path: path, message: "the \(record.opCode) request is \(size) bytes; the limit is \(configuration.maximumRequestSize) bytes")
-            watch?.promise.fail(error)
+            watch?.promise?.fail(error)
             throw error
         }
         let promise = eventLoop.makePromise(of: ZooKeeperReply.self)

@@ -23,6 +23,8 @@ struct CopyCommand: AsyncParsableCommand {
     @Flag(help: "Delete destination nodes the source does not have.") var mirror = false
     @Flag(help: "Show what would be written; write nothing.") var dryRun = false
     @Flag(help: "Compare both trees afterwards (mitosis diff).") var verify = false
+    @Flag(help: "After the copy, keep the destination in sync with live changes until Ctrl-C (or --follow-for), then run a final catch-up and report its length (the block window).") var follow = false
+    @Option(help: "With --follow: stop following after this many seconds.") var followFor: Double?
     @Flag(help: "Do not reproduce parents' sequence counters.") var noSequence = false
     @Option(help: "Digest credentials user:password for the source.") var sourceAuth: String?
     @Option(help: "Digest credentials user:password for the destination.") var destinationAuth: String?
@@ -69,14 +71,45 @@ struct CopyCommand: AsyncParsableCommand {
         do {
             let (report, diff) = try await ZooKeeperClient.withClient(configuration(from, auth: sourceAuth)) { sourceClient in
                 try await ZooKeeperClient.withClient(configuration(to, auth: destinationAuth)) { destinationClient in
-                    let copier = TreeCopier(source: TreeLocation(client: sourceClient, root: from.path), destination: TreeLocation(client: destinationClient, root: to.path), options: options)
-                    let report = try await copier.run { progress in
+                    let sourceLocation = TreeLocation(client: sourceClient, root: from.path)
+                    let destinationLocation = TreeLocation(client: destinationClient, root: to.path)
+                    let report: CopyReport
+                    if follow {
+                        let follower = TreeFollower(source: sourceLocation, destination: destinationLocation, options: options)
+                        let (stop, stopNow) = AsyncStream<Void>.makeStream()
+                        let followFor = self.followFor
+                        Output.note("following \(from.path) → \(to.path); Ctrl-C to stop and run the final catch-up")
+                        let followed = try await withThrowingTaskGroup(of: FollowReport?.self) { group in
+                            group.addTask {
+                                _ = await runUntilInterrupted(duration: followFor) {
+                                    await withTaskCancellationHandler {
+                                        // Wait until interrupted (cancelled) or the duration passes.
+                                        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                                    } onCancel: {}
+                                }
+                                stopNow.yield()
+                                return nil
+                            }
+                            group.addTask {
+                                try await follower.run(stop: stop) { change in if !json { Output.note(change) } }
+                            }
+                            var result: FollowReport? = nil
+                            for try await next in group { if let next { result = next } }
+                            return result
+                        }
+                        guard let followed else { throw ExitCode.failure }
+                        Output.note("final catch-up (block window): \(String(format: "%.3f", followed.finalCatchUpSeconds)) s; followed \(followed.events) events: \(followed.created) created, \(followed.updated) updated, \(followed.deleted) deleted")
+                        report = followed.finalCatchUp ?? followed.initial
+                    } else {
+                    let copier = TreeCopier(source: sourceLocation, destination: destinationLocation, options: options)
+                    report = try await copier.run { progress in
                         if json {
                             if let data = try? encoder.encode(progress) { Output.note(String(decoding: data, as: UTF8.self)) }
                         } else if terminal {
                             let line = "\u{1B}[2K\r… \(progress.visited) nodes visited, \(progress.written) operations written, \(progress.bytes / 1024) KiB, \(Int(progress.nodesPerSecond)) nodes/s"
                             FileHandle.standardError.write(Data(line.utf8))
                         }
+                    }
                     }
                     if terminal && !json { FileHandle.standardError.write(Data("\u{1B}[2K\r".utf8)) }
                     var diff: TreeDiffReport? = nil

@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import Probes
+import ZooKeeper
+
+public struct FollowReport: Sendable, Codable {
+    /// The first full pass, which also armed a data and a child watch on every source node.
+    public var initial: CopyReport
+    /// Source changes seen while following, and what they caused on the destination.
+    public var events = 0
+    public var created = 0
+    public var updated = 0
+    public var deleted = 0
+    /// Full passes forced by a lost session (its watches were gone).
+    public var resyncs = 0
+    /// The final catch-up after the stop request: a full compare that writes only differences.
+    /// With clients blocked, this is the block window of a block & copy cutover.
+    public var finalCatchUp: CopyReport?
+    public var finalCatchUpSeconds = 0.0
+}
+
+/// Keeps a destination subtree in sync with a live source (like etcd's make-mirror): a full copy
+/// that arms watches, then every change the watches report is applied, until `stop` yields. Then a
+/// final catch-up pass — a full comparison that also catches what watches cannot see (ACL changes
+/// fire no watch) — whose length is reported: it is the block window of a block & copy cutover.
+public struct TreeFollower: Sendable {
+    public let source: TreeLocation
+    public let destination: TreeLocation
+    public let options: CopyOptions
+    public let logger: Logger
+
+    public init(source: TreeLocation, destination: TreeLocation, options: CopyOptions = CopyOptions(), logger: Logger = Logger(label: "mitosis.follow")) {
+        self.source = source
+        self.destination = destination
+        self.options = options
+        self.logger = logger
+    }
+
+    enum Input: Sendable {
+        case event(WatchedEvent)
+        case expired
+        case stop
+    }
+
+    /// Follows until `stop` yields a value or finishes; `onChange` hears about each applied change.
+    public func run(stop: AsyncStream<Void>, onChange: @escaping @Sendable (String) -> Void = { _ in }) async throws -> FollowReport {
+        let events = await source.client.watchEvents()
+        let states = await source.client.stateUpdates()
+        let (inputs, input) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
+        var watching = options
+        watching.watchSource = true
+        watching.mirror = true
+
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events { input.yield(.event(event)) }
+            }
+            group.addTask {
+                for await state in states { if case .expired = state { input.yield(.expired) } }
+            }
+            group.addTask {
+                for await _ in stop { break }
+                input.yield(.stop)
+            }
+            defer { group.cancelAll() }
+
+            var report = FollowReport(initial: try await TreeCopier(source: source, destination: destination, options: watching, logger: logger).run())
+            loop: for await next in inputs {
+                switch next {
+                case .stop:
+                    break loop
+                case .expired:
+                    // The session's watches are gone with it: copy again, arming new ones.
+                    report.resyncs += 1
+                    onChange("source session expired: full resync")
+                    _ = try await TreeCopier(source: source, destination: destination, options: watching, logger: logger).run()
+                case .event(let event):
+                    report.events += 1
+                    try await apply(event, report: &report, options: watching, onChange: onChange)
+                }
+            }
+            input.finish()
+
+            let clock = ContinuousClock()
+            let began = clock.now
+            var final = options
+            final.mirror = true
+            final.watchSource = false
+            report.finalCatchUp = try await TreeCopier(source: source, destination: destination, options: final, logger: logger).run()
+            report.finalCatchUpSeconds = (clock.now - began).seconds
+            return report
+        }
+    }
+
+    private func relative(_ path: String) -> String? {
+        let root = source.root
+        if root == "/" { return path }
+        if path == root { return "/" }
+        if path.hasPrefix(root + "/") { return String(path.dropFirst(root.count)) }
+        return nil
+    }
+
+    private func absolute(_ root: String, _ relative: String) -> String {
+        relative == "/" ? root : (root == "/" ? relative : root + relative)
+    }
+
+    private func excluded(_ relative: String) -> Bool {
+        options.exclude.contains { relative == $0 || relative.hasPrefix($0 + "/") }
+    }
+
+    private func apply(_ event: WatchedEvent, report: inout FollowReport, options watching: CopyOptions, onChange: @Sendable (String) -> Void) async throws {
+        guard let relative = relative(event.path), !excluded(relative) else { return }
+        let target = absolute(destination.root, relative)
+        switch event.type {
+        case .nodeDataChanged, .nodeCreated:
+            do {
+                let (data, stat) = try await source.client.getData(event.path, watch: true)
+                if stat.isEphemeral && options.ephemerals == .skip { return }
+                let (acl, _) = try await source.client.getACL(event.path)
+                if let existing = try? await destination.client.getData(target) {
+                    if existing.data != data {
+                        try await destination.client.setData(target, data: data)
+                        report.updated += 1
+                        onChange("updated \(target)")
+                    }
+                } else {
+                    do {
+                        try await destination.client.create(target, data: data, acl: acl.isEmpty ? ACL.openUnsafe : acl)
+                        report.created += 1
+                        onChange("created \(target)")
+                    } catch let error as ZooKeeperError where error.code == .noNode || error.code == .nodeExists {
+                        // The parent is not there yet (its child event copies the whole subtree), or a
+                        // concurrent event created it: either way nothing to do here.
+                    }
+                }
+            } catch let error as ZooKeeperError where error.code == .noNode {
+                try await deleteSubtree(target, report: &report, onChange: onChange)
+            }
+        case .nodeDeleted:
+            try await deleteSubtree(target, report: &report, onChange: onChange)
+        case .nodeChildrenChanged:
+            let sourceChildren: [String]
+            do {
+                sourceChildren = try await source.client.getChildren(event.path, watch: true).children
+            } catch let error as ZooKeeperError where error.code == .noNode {
+                try await deleteSubtree(target, report: &report, onChange: onChange)
+                return
+            }
+            let destinationChildren = (try? await destination.client.getChildren(target)) ?? []
+            let wanted = Set(sourceChildren)
+            for name in destinationChildren where !wanted.contains(name) {
+                let child = ZooKeeperPath.join(relative, name)
+                if excluded(child) { continue }
+                try await deleteSubtree(ZooKeeperPath.join(target, name), report: &report, onChange: onChange)
+            }
+            let present = Set(destinationChildren)
+            for name in sourceChildren.sorted() where !present.contains(name) {
+                let child = ZooKeeperPath.join(relative, name)
+                if excluded(child) { continue }
+                // A new subtree: copy it, arming watches on it.
+                var subtree = watching
+                subtree.reproduceSequenceCounters = false
+                let copied = try await TreeCopier(
+                    source: TreeLocation(client: source.client, root: absolute(source.root, child)),
+                    destination: TreeLocation(client: destination.client, root: ZooKeeperPath.join(target, name)),
+                    options: subtree, logger: logger
+                ).run()
+                report.created += copied.created
+                if copied.created > 0 { onChange("created \(ZooKeeperPath.join(target, name)) (\(copied.created) nodes)") }
+            }
+        default:
+            break
+        }
+    }
+
+    private func deleteSubtree(_ path: String, report: inout FollowReport, onChange: @Sendable (String) -> Void) async throws {
+        var order: [String] = []
+        var pending = [path]
+        while let next = pending.popLast() {
+            guard let children = try? await destination.client.getChildren(next) else { continue }
+            order.append(next)
+            pending.append(contentsOf: children.map { ZooKeeperPath.join(next, $0) })
+        }
+        for node in order.reversed() {
+            do {
+                try await destination.client.delete(node)
+                report.deleted += 1
+                onChange("deleted \(node)")
+            } catch let error as ZooKeeperError where error.code == .noNode {}
+        }
+    }
+}
