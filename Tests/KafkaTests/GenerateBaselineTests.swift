@@ -60,4 +60,21 @@ struct GenerateBaselineTests {
             #expect(plan.report.replicasMoved < rfState.assignment.replicasAdded(to: baseline))
         }
     }
+
+    /// Resuming a migration after its first stage: the replicas already on new brokers stay with
+    /// our planner, while --generate places everything afresh and copies many of them again.
+    @Test func resumingAMigrationKeepsWhatIsAlreadyOnNewBrokers() throws {
+        let old = Array(1...5).map { BrokerID($0) }, new = Array(101...110).map { BrokerID($0) }
+        var state = GeneratedCluster.make(seed: 9, hosting: Array(1...5), registered: Array(1...5) + Array(101...110))
+        let first = try BrokerMigrationPlanner(.init(oldBrokers: old, newBrokers: new, allowUnstagedPartitions: true, seed: 9))
+            .plan(for: state).stages[0]
+        for (partition, replicas) in first.after { state.topics[partition.topic]!.partitions[partition.partition] = replicas }
+        let resumed = try BrokerMigrationPlanner(.init(oldBrokers: old, newBrokers: new, stages: 2, allowUnstagedPartitions: true,
+                                                       seed: 9)).plan(for: state)
+        let onOld = state.assignment.replicasByPartition.values.reduce(0) { $0 + $1.filter(old.contains).count }
+        #expect(resumed.report.replicasMoved == onOld)
+        #expect(resumed.report.lowerBound == onOld)
+        let generated = try KafkaGenerateBaseline.generate(for: state, brokers: new, seed: 9)
+        #expect(state.assignment.replicasAdded(to: generated) > onOld)
+    }
 }
