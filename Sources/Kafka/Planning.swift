@@ -191,8 +191,9 @@ public struct ReassignmentReport: Sendable, Hashable, Codable, CustomStringConve
     public var replicasMoved: Int
     /// The fewest replica copies any plan reaching the same goal must make.
     public var lowerBound: Int
+    /// Replicas deleted (a migration removes every replica it copies; lowering RF only removes).
     public var replicasRemoved: Int
-    /// Replicas a single shot of the final assignment would make, for comparison with baselines.
+    /// Preferred leaders (first replica) per broker.
     public var leadersPerBrokerBefore: [BrokerID: Int]
     public var leadersPerBrokerAfter: [BrokerID: Int]
     public var replicasPerBrokerBefore: [BrokerID: Int]
