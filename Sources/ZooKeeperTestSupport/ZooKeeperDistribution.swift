@@ -1,0 +1,71 @@
+import Foundation
+
+/// A ZooKeeper server installation this machine can run: its version and classpath.
+/// `scripts/setup.sh` installs both.
+public struct ZooKeeperDistribution: Sendable, Hashable, CustomStringConvertible {
+    public let version: String
+
+    public static let v3_8_0 = ZooKeeperDistribution(version: "3.8.0")
+    public static let v3_4_13 = ZooKeeperDistribution(version: "3.4.13")
+    /// The versions the test suite runs against.
+    public static let testedVersions: [ZooKeeperDistribution] = [.v3_4_13, .v3_8_0]
+
+    public var description: String { "ZooKeeper \(version)" }
+
+    public static func named(_ version: String) throws -> ZooKeeperDistribution {
+        switch version {
+        case "3.8.0", "3.8": return .v3_8_0
+        case "3.4.13", "3.4": return .v3_4_13
+        default: throw LocalEnsembleError("unknown ZooKeeper version \(version); this machine runs 3.8.0 and 3.4.13")
+        }
+    }
+
+    /// Container and TTL nodes, create2, getConfig and reconfig (3.5+).
+    public var supportsExtendedNodeTypes: Bool { !version.hasPrefix("3.4") }
+    public var supportsReconfig: Bool { !version.hasPrefix("3.4") }
+
+    /// The jars to run this version's `QuorumPeerMain`.
+    public func classpath() throws -> String {
+        let shared = "/usr/share/java"
+        let jars: [String]
+        switch version {
+        case "3.8.0":
+            jars = ["zookeeper.jar", "zookeeper-jute.jar", "netty-all.jar", "log4j-1.2.jar", "slf4j-api.jar", "slf4j-log4j12.jar", "metrics-core.jar", "snappy-java.jar", "commons-io.jar", "commons-cli.jar"]
+                .map { "\(shared)/\($0)" }
+        default:
+            guard let vendor = Self.vendorDirectory(for: version) else {
+                throw LocalEnsembleError("ZooKeeper \(version) is not installed: run scripts/setup.sh (it unpacks it into vendor-zookeeper/\(version)), or set MITOSIS_VENDOR_DIR")
+            }
+            jars = ["\(vendor)/zookeeper-\(version).jar"] + ["log4j-1.2.jar", "slf4j-api.jar", "slf4j-log4j12.jar"].map { "\(shared)/\($0)" }
+        }
+        for jar in jars where !FileManager.default.fileExists(atPath: jar) {
+            throw LocalEnsembleError("\(jar) is missing: run scripts/setup.sh to install ZooKeeper \(version)")
+        }
+        return jars.joined(separator: ":")
+    }
+
+    /// `vendor-zookeeper/VERSION`, found from $MITOSIS_VENDOR_DIR, the working directory or this
+    /// source file's checkout.
+    static func vendorDirectory(for version: String) -> String? {
+        var candidates: [String] = []
+        if let explicit = ProcessInfo.processInfo.environment["MITOSIS_VENDOR_DIR"] { candidates.append(explicit) }
+        var directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        for _ in 0..<6 {
+            candidates.append(directory.appendingPathComponent("vendor-zookeeper").path)
+            directory.deleteLastPathComponent()
+        }
+        var source = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { source.deleteLastPathComponent() }
+        candidates.append(source.appendingPathComponent("vendor-zookeeper").path)
+        for candidate in candidates {
+            let path = "\(candidate)/\(version)"
+            if FileManager.default.fileExists(atPath: "\(path)/zookeeper-\(version).jar") { return path }
+        }
+        return nil
+    }
+}
+
+public struct LocalEnsembleError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
