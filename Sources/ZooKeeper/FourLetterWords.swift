@@ -219,8 +219,8 @@ public struct MonitoringData: Sendable, Hashable, Codable {
     public var averageLatency: Double? { values["zk_avg_latency"].flatMap { Double($0) } }
     public var maximumLatency: Double? { values["zk_max_latency"].flatMap { Double($0) } }
     public var aliveConnections: Int? { values["zk_num_alive_connections"].flatMap { Int($0) } }
-    /// On the leader only.
-    public var followers: Int? { values["zk_followers"].flatMap { Int($0) } }
+    /// On the leader only: connected learners (`zk_followers` before 3.6, `zk_learners` since).
+    public var followers: Int? { (values["zk_followers"] ?? values["zk_learners"]).flatMap { Int($0) } }
     /// On the leader only: followers that are in sync.
     public var syncedFollowers: Int? { values["zk_synced_followers"].flatMap { Int($0) } }
     public var pendingSyncs: Int? { values["zk_pending_syncs"].flatMap { Int($0) } }
