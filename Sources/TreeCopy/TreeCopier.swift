@@ -281,6 +281,10 @@ public struct TreeCopier: Sendable {
         case .ttl(let milliseconds): mode = .persistentWithTTL(.milliseconds(milliseconds))
         case .persistent: break
         }
+        if let acl = node.acl, let hidden = acl.first(where: { $0.identity.scheme == "digest" && $0.identity.id.hasSuffix(":x") }) {
+            // The server masked the digest (CVE-2019-0201): copying it would lock everyone out.
+            throw ZooKeeperError(.noAuth, path: absolute(source.root, relative), message: "the source hides the digest of \(hidden.identity.id.dropLast(2)) from this session; authenticate on the source (--source-auth) as an identity with ADMIN permission on the node, or as the super user")
+        }
         guard let data = node.data, let acl = node.acl else {
             // Unchanged since the last pass (--since): nothing to write, but its children are visited.
             state.report.unchanged += 1
