@@ -321,12 +321,13 @@ public struct TreeCopier: Sendable {
         let missing = Int(node.stat.cversion) - createdChildren
         guard missing > 0 else { return }
         let path = absolute(destination.root, relative)
-        guard missing % increment == 0 else {
-            state.report.warnings.append("\(path): cannot reproduce the child version \(node.stat.cversion) exactly (\(missing) more changes needed, steps of \(increment))")
-            return
+        if missing % increment != 0 {
+            // Only reachable in steps of `increment` (e.g. an ephemeral child was skipped): go one
+            // step higher, never lower, so no suffix the source handed out is handed out again.
+            state.report.warnings.append("\(path): the child version \(node.stat.cversion) is reached in steps of \(increment) only; the destination's is \(Int(node.stat.cversion) + increment - missing % increment), so its next sequential suffix is higher")
         }
         let scratch = ZooKeeperPath.join(path, scratchName(avoiding: node.children))
-        for _ in 0..<(missing / increment) {
+        for _ in 0..<((missing + increment - 1) / increment) {
             try writer.add(.create(CreateRequest(path: scratch, data: [], acl: ACL.openUnsafe, mode: .persistent)), bytes: 0)
             try writer.add(.delete(DeleteRequest(path: scratch)), bytes: 0)
             state.report.sequencePads += 1

@@ -143,6 +143,16 @@ public final class LocalEnsemble: Sendable {
         try await signal(id, SIGTERM)
     }
 
+    /// Freezes a server (SIGSTOP): it keeps its connections but answers nothing, as if cut off.
+    public func freeze(_ id: Int) {
+        processes.withLock { $0[id] }?.process.signal(SIGSTOP)
+    }
+
+    /// Resumes a frozen server (SIGCONT).
+    public func thaw(_ id: Int) {
+        processes.withLock { $0[id] }?.process.signal(SIGCONT)
+    }
+
     public func restart(_ id: Int, timeout: Duration = .seconds(60)) async throws {
         try await stop(id)
         try await start(id, timeout: timeout)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Probes
 import ZooKeeper
 
 struct FourLetterWordCommand: AsyncParsableCommand {
@@ -18,5 +19,35 @@ struct FourLetterWordCommand: AsyncParsableCommand {
                 Output.error(error.description)
             }
         }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "One row per server: mode, version, zxid, followers, latency, znodes; warns on no leader, two leaders, lag, membership disagreement. Exit code 1 on a warning."
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let servers = try connection.connectionString().servers
+        let report = await EnsembleStatus.collect(servers, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)))
+        if connection.json {
+            try Output.json(report)
+        } else {
+            var table = Table(["server", "mode", "version", "zxid", "epoch", "followers", "synced", "outstanding", "avg ms", "znodes", "ephemerals", "conns"])
+            for row in report.servers {
+                let cells: [String?] = [
+                    row.server, row.mode ?? "DOWN", row.version, row.zxid, row.epoch.map(String.init), row.followers.map(String.init),
+                    row.syncedFollowers.map(String.init), row.outstandingRequests.map(String.init), row.averageLatency.map { String(format: "%.2f", $0) },
+                    row.znodes.map(String.init), row.ephemerals.map(String.init), row.connections.map(String.init),
+                ]
+                table.add(cells.map { $0 ?? "-" })
+            }
+            Output.line(table.render())
+            for warning in report.warnings { Output.note("warning: \(warning)") }
+        }
+        if !report.healthy { throw ExitCode.failure }
     }
 }
