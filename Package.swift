@@ -64,6 +64,7 @@ let package = Package(
             name: "mitosis",
             dependencies: [
                 "ZooKeeper",
+                "Ensemble",
                 "Probes",
                 "TreeCopy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

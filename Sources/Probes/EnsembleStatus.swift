@@ -2,6 +2,16 @@ import ZooKeeper
 
 /// One server's health, from `srvr`, `mntr` and `conf`.
 public struct ServerHealth: Sendable, Codable, Hashable {
+    public init(server: String, reachable: Bool, error: String? = nil, mode: String? = nil, zxid: String? = nil, membership: [String]? = nil) {
+        self.server = server
+        self.reachable = reachable
+        self.error = error
+        self.mode = mode
+        self.zxid = zxid
+        self.epoch = zxid.flatMap { Zxid(parsing: $0) }?.epoch
+        self.membership = membership
+    }
+
     public var server: String
     public var reachable: Bool
     public var error: String?

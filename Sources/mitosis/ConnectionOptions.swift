@@ -1,4 +1,5 @@
 import ArgumentParser
+import Ensemble
 import Foundation
 import Logging
 import ZooKeeper
@@ -7,6 +8,12 @@ import ZooKeeper
 struct ConnectionOptions: ParsableArguments {
     @Option(name: [.short, .customLong("server")], help: "Connection string: host:port[,host:port...][/chroot]. Default: $MITOSIS_ZOOKEEPER or 127.0.0.1:2181.")
     var server: String?
+
+    @Option(help: "An inventory file (YAML); with --ensemble, connect to that ensemble's servers.")
+    var inventory: String?
+
+    @Option(help: "The ensemble of --inventory to connect to (default: the only one).")
+    var ensemble: String?
 
     @Option(help: "Session timeout in seconds.")
     var sessionTimeout: Double = 10
@@ -34,6 +41,27 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     func connectionString() throws -> ConnectionString {
+        if let inventory {
+            if server != nil { throw ValidationError("give --server or --inventory, not both") }
+            let text: String
+            do {
+                text = try String(contentsOfFile: inventory, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot read the inventory \(inventory): \(error.localizedDescription)")
+            }
+            let parsed: Inventory
+            do {
+                parsed = try Inventory.parse(yaml: text, fileName: inventory)
+            } catch {
+                throw ValidationError("the inventory has errors:\n\(error.description)")
+            }
+            let names = parsed.ensembles.map(\.name)
+            guard let chosen = ensemble.map({ parsed.ensemble(named: $0) }) ?? (parsed.ensembles.count == 1 ? parsed.ensembles.first : nil) else {
+                throw ValidationError(ensemble == nil ? "the inventory has several ensembles (\(names.joined(separator: ", "))): choose one with --ensemble" : "no ensemble '\(ensemble ?? "")' in the inventory; it has \(names.joined(separator: ", "))")
+            }
+            return parsed.connectionString(for: chosen)
+        }
+        if ensemble != nil { throw ValidationError("--ensemble needs --inventory") }
         let text = server ?? ProcessInfo.processInfo.environment["MITOSIS_ZOOKEEPER"] ?? "127.0.0.1:2181"
         do {
             return try ConnectionString(parsing: text)
