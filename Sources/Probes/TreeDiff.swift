@@ -10,6 +10,19 @@ public struct TreeLocation: Sendable {
         self.client = client
         self.root = root
     }
+
+    /// The absolute path of `relative` ("/" is the root itself) under this location's root.
+    public func path(_ relative: String) -> String {
+        relative == "/" ? root : (root == "/" ? relative : root + relative)
+    }
+
+    /// The path relative to the root, or nil for a path outside it.
+    public func relative(_ path: String) -> String? {
+        if root == "/" { return path }
+        if path == root { return "/" }
+        if path.hasPrefix(root + "/") { return String(path.dropFirst(root.count)) }
+        return nil
+    }
 }
 
 /// A difference between two trees, at a path relative to both roots ("/" is the roots themselves).
@@ -189,7 +202,7 @@ public struct TreeDiff: Sendable {
 
     /// A node that vanished between listing and reading counts as absent.
     private func fetch(_ location: TreeLocation, relative: String) async throws -> Node? {
-        let path = relative == "/" ? location.root : (location.root == "/" ? relative : location.root + relative)
+        let path = location.path(relative)
         do {
             async let data = location.client.getData(path)
             async let acl = location.client.getACL(path)

@@ -181,12 +181,8 @@ public struct TreeCopier: Sendable {
 
     // MARK: Reading
 
-    private func absolute(_ root: String, _ relative: String) -> String {
-        relative == "/" ? root : (root == "/" ? relative : root + relative)
-    }
-
     private func readSource(relative: String, name: String, needContent: Bool) async throws -> SourceNode? {
-        let path = absolute(source.root, relative)
+        let path = source.path(relative)
         let client = source.client
         do {
             let watch = options.watchSource
@@ -206,7 +202,7 @@ public struct TreeCopier: Sendable {
 
     /// Reads data and ACL of a node first read without them.
     private func completeSource(_ node: SourceNode, relative: String) async throws -> SourceNode? {
-        let path = absolute(source.root, relative)
+        let path = source.path(relative)
         do {
             async let data = source.client.getData(path, watch: options.watchSource)
             async let acl = source.client.getACL(path)
@@ -222,7 +218,7 @@ public struct TreeCopier: Sendable {
     }
 
     private func readDestination(relative: String) async throws -> DestinationNode? {
-        let path = absolute(destination.root, relative)
+        let path = destination.path(relative)
         do {
             async let data = destination.client.getData(path)
             async let acl = destination.client.getACL(path)
@@ -269,7 +265,7 @@ public struct TreeCopier: Sendable {
     private func apply(relative: String, node: SourceNode, existing: DestinationNode?, parentFresh: Bool, state: inout RunState, writer: BatchWriter) throws -> Written {
         state.report.visited += 1
         state.report.highestMtime = max(state.report.highestMtime, node.stat.mtime)
-        let path = absolute(destination.root, relative)
+        let path = destination.path(relative)
         var mode = CreateMode.persistent
         switch node.stat.kind {
         case .ephemeral:
@@ -283,7 +279,7 @@ public struct TreeCopier: Sendable {
         }
         if let acl = node.acl, let hidden = acl.first(where: { $0.identity.scheme == "digest" && $0.identity.id.hasSuffix(":x") }) {
             // The server masked the digest (CVE-2019-0201): copying it would lock everyone out.
-            throw ZooKeeperError(.noAuth, path: absolute(source.root, relative), message: "the source hides the digest of \(hidden.identity.id.dropLast(2)) from this session; authenticate on the source (--source-auth) as an identity with ADMIN permission on the node, or as the super user")
+            throw ZooKeeperError(.noAuth, path: source.path(relative), message: "the source hides the digest of \(hidden.identity.id.dropLast(2)) from this session; authenticate on the source (--source-auth) as an identity with ADMIN permission on the node, or as the super user")
         }
         guard let data = node.data, let acl = node.acl else {
             // Unchanged since the last pass (--since): nothing to write, but its children are visited.
@@ -320,7 +316,7 @@ public struct TreeCopier: Sendable {
     private func pad(relative: String, node: SourceNode, createdChildren: Int, increment: Int, state: inout RunState, writer: BatchWriter) throws {
         let missing = Int(node.stat.cversion) - createdChildren
         guard missing > 0 else { return }
-        let path = absolute(destination.root, relative)
+        let path = destination.path(relative)
         if missing % increment != 0 {
             // Only reachable in steps of `increment` (e.g. an ephemeral child was skipped): go one
             // step higher, never lower, so no suffix the source handed out is handed out again.
@@ -335,7 +331,7 @@ public struct TreeCopier: Sendable {
     }
 
     private func fixSequence(relative: String, target: Int32, increment: Int, state: inout RunState, writer: BatchWriter) async throws {
-        let path = absolute(destination.root, relative)
+        let path = destination.path(relative)
         guard let current = try await destination.client.exists(path) else { return }
         let missing = Int(target) - Int(current.cversion)
         if missing < 0 {
@@ -354,7 +350,7 @@ public struct TreeCopier: Sendable {
 
     /// Deletes destination children the source does not have (with their subtrees, deepest first).
     private func mirrorDeletes(relative: String, keep: Set<String>, state: inout RunState, writer: BatchWriter) async throws {
-        let path = absolute(destination.root, relative)
+        let path = destination.path(relative)
         let existing: [String]
         do {
             existing = try await destination.client.getChildren(path)
@@ -365,7 +361,7 @@ public struct TreeCopier: Sendable {
             let child = ZooKeeperPath.join(relative, name)
             if options.exclude.contains(child) { continue }
             var order: [String] = []
-            var pending = [absolute(destination.root, child)]
+            var pending = [destination.path(child)]
             while let next = pending.popLast() {
                 order.append(next)
                 let grandchildren = (try? await destination.client.getChildren(next)) ?? []

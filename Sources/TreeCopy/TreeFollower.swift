@@ -92,25 +92,13 @@ public struct TreeFollower: Sendable {
         }
     }
 
-    private func relative(_ path: String) -> String? {
-        let root = source.root
-        if root == "/" { return path }
-        if path == root { return "/" }
-        if path.hasPrefix(root + "/") { return String(path.dropFirst(root.count)) }
-        return nil
-    }
-
-    private func absolute(_ root: String, _ relative: String) -> String {
-        relative == "/" ? root : (root == "/" ? relative : root + relative)
-    }
-
     private func excluded(_ relative: String) -> Bool {
         options.exclude.contains { relative == $0 || relative.hasPrefix($0 + "/") }
     }
 
     private func apply(_ event: WatchedEvent, report: inout FollowReport, options watching: CopyOptions, onChange: @Sendable (String) -> Void) async throws {
-        guard let relative = relative(event.path), !excluded(relative) else { return }
-        let target = absolute(destination.root, relative)
+        guard let relative = source.relative(event.path), !excluded(relative) else { return }
+        let target = destination.path(relative)
         switch event.type {
         case .nodeDataChanged, .nodeCreated:
             do {
@@ -161,7 +149,7 @@ public struct TreeFollower: Sendable {
                 var subtree = watching
                 subtree.reproduceSequenceCounters = false
                 let copied = try await TreeCopier(
-                    source: TreeLocation(client: source.client, root: absolute(source.root, child)),
+                    source: TreeLocation(client: source.client, root: source.path(child)),
                     destination: TreeLocation(client: destination.client, root: ZooKeeperPath.join(target, name)),
                     options: subtree, logger: logger
                 ).run()
