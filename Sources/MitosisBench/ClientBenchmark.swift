@@ -36,11 +36,14 @@ struct ClientBenchmark: AsyncParsableCommand {
         var op: String
         var count: Int
         var seconds: Double
+        /// CPU time the client process spent (user + system): what the client costs the machine.
+        var cpuSeconds: Double
         var errors: Int
         var p50_us: Double
         var p99_us: Double
         var p999_us: Double
         var opsPerSecond: Double { Double(count) / seconds }
+        var cpuMicrosecondsPerOperation: Double { cpuSeconds * 1e6 / Double(count) }
     }
 
     func measure(connectionString: String) async throws {
@@ -69,6 +72,7 @@ struct ClientBenchmark: AsyncParsableCommand {
         var errors = 0
         let clock = ContinuousClock()
         let began = clock.now
+        let cpuBegan = processCPUSeconds()
         try await withThrowingTaskGroup(of: (Duration, Bool).self) { group in
             var issued = 0
             func issue() {
@@ -93,7 +97,7 @@ struct ClientBenchmark: AsyncParsableCommand {
         }
         let seconds = (clock.now - began).seconds
         return Result(
-            client: "mitosis", op: op, count: operations, seconds: seconds, errors: errors,
+            client: "mitosis", op: op, count: operations, seconds: seconds, cpuSeconds: processCPUSeconds() - cpuBegan, errors: errors,
             p50_us: Double(histogram.valueAtPercentile(50)), p99_us: Double(histogram.valueAtPercentile(99)),
             p999_us: Double(histogram.valueAtPercentile(99.9))
         )
@@ -111,9 +115,9 @@ struct ClientBenchmark: AsyncParsableCommand {
         guard process.terminationStatus == 0 else {
             throw ValidationError("the kazoo peer failed (exit \(process.terminationStatus)); is python3-kazoo installed? run scripts/setup.sh")
         }
-        struct Raw: Codable { var op: String; var count: Int; var seconds: Double; var errors: Int; var p50_us: Double; var p99_us: Double; var p999_us: Double }
+        struct Raw: Codable { var op: String; var count: Int; var seconds: Double; var cpu_seconds: Double; var errors: Int; var p50_us: Double; var p99_us: Double; var p999_us: Double }
         return try JSONDecoder().decode([Raw].self, from: data).map {
-            Result(client: "kazoo", op: $0.op, count: $0.count, seconds: $0.seconds, errors: $0.errors, p50_us: $0.p50_us, p99_us: $0.p99_us, p999_us: $0.p999_us)
+            Result(client: "kazoo", op: $0.op, count: $0.count, seconds: $0.seconds, cpuSeconds: $0.cpu_seconds, errors: $0.errors, p50_us: $0.p50_us, p99_us: $0.p99_us, p999_us: $0.p999_us)
         }
     }
 
@@ -132,13 +136,22 @@ struct ClientBenchmark: AsyncParsableCommand {
             }
             return
         }
-        print("client   op      count   ops/s      p50 µs   p99 µs   p99.9 µs  errors")
+        print("client   op      count   ops/s      p50 µs   p99 µs   p99.9 µs  cpu µs/op  errors")
         for result in results {
             print(
                 result.client.padded(to: 8), result.op.padded(to: 7), String(result.count).padded(to: 7),
                 String(Int(result.opsPerSecond)).padded(to: 10), String(Int(result.p50_us)).padded(to: 8),
-                String(Int(result.p99_us)).padded(to: 8), String(Int(result.p999_us)).padded(to: 9), result.errors
+                String(Int(result.p99_us)).padded(to: 8), String(Int(result.p999_us)).padded(to: 9),
+                String(format: "%.1f", result.cpuMicrosecondsPerOperation).padded(to: 10), result.errors
             )
+        }
+        func cpuRatio(_ op: String) -> Double? {
+            guard let ours = results.first(where: { $0.client == "mitosis" && $0.op == op }),
+                  let theirs = results.first(where: { $0.client == "kazoo" && $0.op == op }) else { return nil }
+            return theirs.cpuMicrosecondsPerOperation / ours.cpuMicrosecondsPerOperation
+        }
+        if let create = cpuRatio("create"), let get = cpuRatio("get") {
+            print("kazoo/mitosis client CPU per operation: create \(String(format: "%.1f", create))x, get \(String(format: "%.1f", get))x")
         }
         if let create = ratio("create"), let get = ratio("get") {
             print("mitosis/kazoo throughput: create \(String(format: "%.1f", create))x (target ≥ 5x), get \(String(format: "%.1f", get))x (target ≥ 10x)")
@@ -154,4 +167,13 @@ extension String {
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
     var microseconds: Int64 { components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000 }
+}
+
+/// User plus system CPU time of this process so far.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+    let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    return user + system
 }

@@ -31,6 +31,7 @@ def run(op):
             slots.release()
         return callback
     began = time.perf_counter()
+    cpu_began = time.process_time()
     for i in range(count):
         slots.acquire()
         path = "%s/k%08d" % (prefix, i)
@@ -39,9 +40,10 @@ def run(op):
         result.rawlink(finished(start))
     done.wait()
     total = time.perf_counter() - began
+    cpu = time.process_time() - cpu_began
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e6
-    return {"op": op, "count": count, "seconds": total, "errors": errors[0],
+    return {"op": op, "count": count, "seconds": total, "cpu_seconds": cpu, "errors": errors[0],
             "p50_us": pick(0.50), "p99_us": pick(0.99), "p999_us": pick(0.999)}
 
 results = [run("create"), run("get")]
