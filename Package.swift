@@ -76,6 +76,8 @@ let package = Package(
             dependencies: [
                 "ZooKeeper",
                 "ZooKeeperTestSupport",
+                "Probes",
+                "TreeCopy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

@@ -189,9 +189,11 @@ public struct TreeCopier: Sendable {
             if needContent {
                 async let data = client.getData(path, watch: watch)
                 async let acl = client.getACL(path)
-                async let children = client.getChildren(path, watch: watch)
                 let (bytes, stat) = try await data
-                return SourceNode(name: name, stat: stat, children: try await children.children, data: bytes, acl: try await acl.acl)
+                // Leaves are most of a tree: skip their child listing unless a child watch is
+                // wanted (the follower must hear about children created later).
+                let children = stat.numChildren > 0 || watch ? try await client.getChildren(path, watch: watch).children : []
+                return SourceNode(name: name, stat: stat, children: children, data: bytes, acl: try await acl.acl)
             }
             let (children, stat) = try await client.getChildren(path, watch: watch)
             return SourceNode(name: name, stat: stat, children: children)
@@ -204,8 +206,9 @@ public struct TreeCopier: Sendable {
     private func completeSource(_ node: SourceNode, relative: String) async throws -> SourceNode? {
         let path = source.path(relative)
         do {
-            async let data = source.client.getData(path, watch: options.watchSource)
-            async let acl = source.client.getACL(path)
+            let client = source.client
+            async let data = client.getData(path, watch: options.watchSource)
+            async let acl = client.getACL(path)
             var node = node
             let (bytes, stat) = try await data
             node.data = bytes

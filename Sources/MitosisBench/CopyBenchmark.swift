@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import TreeCopy
+import Probes
+import ZooKeeper
+import ZooKeeperTestSupport
+
+/// Block & copy throughput between two real 3-server ensembles: Mitosis's copy, a raw writer that
+/// only sends pre-built multi batches (the servers' ceiling), and zk-shell's `cp`, in one run.
+struct CopyBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy",
+        abstract: "Copy a tree between two 3-server ensembles: Mitosis vs a raw multi writer (ceiling) vs zk-shell cp."
+    )
+
+    @Option(help: "Nodes in the source tree (100 children per parent).") var nodes = 100_000
+    @Option(help: "Nodes zk-shell copies (it is slow; its rate is measured on a subtree of this size).") var zkShellNodes = 2_000
+    @Option(help: "Bytes of data per node.") var size = 100
+    @Option(help: "The zk-shell executable (PyPI zk-shell).") var zkShell = "zk-shell"
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Result: Codable {
+        var writer: String
+        var nodes: Int
+        var seconds: Double
+        var nodesPerSecond: Double { Double(nodes) / seconds }
+        var peakResidentMegabytes: Double?
+    }
+
+    func run() async throws {
+        var results: [Result] = []
+        try await withLocalEnsemble(servers: 3, distribution: .v3_8_0, fastStartup: false) { source in
+            try await withLocalEnsemble(servers: 3, distribution: .v3_8_0, fastStartup: false) { destination in
+                try await ZooKeeperClient.withClient(source.connectionString) { from in
+                    try await ZooKeeperClient.withClient(destination.connectionString) { to in
+                        // The ceiling: pre-built multi batches, 8 in flight, into the destination.
+                        let clock = ContinuousClock()
+                        var began = clock.now
+                        try await Self.writeTree(to, root: "/ceiling", nodes: nodes, size: size)
+                        results.append(Result(writer: "raw multi writer (ceiling)", nodes: nodes + nodes / 100 + 1, seconds: (clock.now - began).seconds))
+                        try await Self.writeTree(from, root: "/tree", nodes: nodes, size: size)
+
+                        began = clock.now
+                        let report = try await TreeCopier(source: TreeLocation(client: from, root: "/tree"), destination: TreeLocation(client: to, root: "/tree")).run()
+                        results.append(Result(writer: "mitosis copy", nodes: report.visited, seconds: (clock.now - began).seconds, peakResidentMegabytes: peakResidentMegabytes()))
+                    }
+                }
+                // zk-shell on a subtree of zkShellNodes nodes.
+                let parents = max(1, zkShellNodes / 100)
+                try await ZooKeeperClient.withClient(source.connectionString) { from in
+                    try await Self.writeTree(from, root: "/small", nodes: parents * 99, size: size)
+                }
+                let began = ContinuousClock.now
+                let command = "\(zkShell) --run-once 'cp /small zk://\(destination.connectionString)/small true true' \(source.connectionString)"
+                let (status, output) = try await ChildProcess.run(["/bin/sh", "-c", command], timeout: .seconds(3600))
+                guard status == 0 else { throw ValidationError("zk-shell failed (\(status)): \(output.suffix(500)); install it with: python3 -m pip install zk-shell") }
+                results.append(Result(writer: "zk-shell cp", nodes: parents * 100 + 1, seconds: (ContinuousClock.now - began).seconds))
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            return
+        }
+        print("writer                        nodes     seconds   nodes/s    peak RSS MB")
+        for result in results {
+            print(result.writer.padded(to: 30), String(result.nodes).padded(to: 9), String(format: "%.2f", result.seconds).padded(to: 9), String(Int(result.nodesPerSecond)).padded(to: 10), result.peakResidentMegabytes.map { String(format: "%.0f", $0) } ?? "-")
+        }
+        if let ours = results.first(where: { $0.writer == "mitosis copy" }), let ceiling = results.first(where: { $0.writer.hasPrefix("raw") }), let shell = results.first(where: { $0.writer == "zk-shell cp" }) {
+            print("mitosis vs zk-shell: \(String(format: "%.1f", ours.nodesPerSecond / shell.nodesPerSecond))x (target ≥ 50x); vs the ceiling: \(String(format: "%.0f", 100 * ours.nodesPerSecond / ceiling.nodesPerSecond))% (target ≥ 80%)")
+        }
+    }
+
+    /// `nodes` leaves under nodes/100 parents, written as multi batches with 8 in flight.
+    static func writeTree(_ zk: ZooKeeperClient, root: String, nodes: Int, size: Int) async throws {
+        try await zk.create(root)
+        let data = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+        var inFlight: [Submission] = []
+        var batch: [MultiOperation] = []
+        func flush() async throws {
+            guard !batch.isEmpty else { return }
+            inFlight.append(try zk.submit(batch))
+            batch = []
+            if inFlight.count > 8 { _ = try await inFlight.removeFirst().results() }
+        }
+        for parent in 0..<max(1, nodes / 100) {
+            let parentPath = "\(root)/p\(parent)"
+            batch.append(.create(CreateRequest(path: parentPath, data: data, acl: ACL.openUnsafe, mode: .persistent)))
+            for child in 0..<min(100, nodes - parent * 100) {
+                batch.append(.create(CreateRequest(path: "\(parentPath)/c\(child)", data: data, acl: ACL.openUnsafe, mode: .persistent)))
+                if batch.count >= 1000 { try await flush() }
+            }
+        }
+        try await flush()
+        for submission in inFlight { _ = try await submission.results() }
+    }
+}
+
+/// Peak resident memory of this process, in MiB.
+func peakResidentMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
