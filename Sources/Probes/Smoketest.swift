@@ -90,7 +90,8 @@ public struct Smoketest: Sendable {
         return report
     }
 
-    private var base: String {
+    /// A node path no other smoketest run uses.
+    private func freshNodePath() -> String {
         ZooKeeperPath.join(options.root, "mitosis-smoketest-\(UInt32.random(in: 0...UInt32.max))")
     }
 
@@ -100,7 +101,7 @@ public struct Smoketest: Sendable {
         report: inout SmoketestReport,
         progress: (String) -> Void
     ) async {
-        let node = base
+        let node = freshNodePath()
         let payload = Array("smoketest \(node)".utf8)
         progress("creating ephemeral \(node) through \(sessions[0].server)")
         do {
@@ -160,7 +161,7 @@ public struct Smoketest: Sendable {
     }
 
     private func measureLatencies(server: ConnectionString.Server, client: ZooKeeperClient, report: inout SmoketestReport) async {
-        let parent = base
+        let parent = freshNodePath()
         let count = options.operationsPerPhase
         let data = [UInt8](repeating: UInt8(ascii: "x"), count: options.dataSize)
         let paths = (0..<count).map { ZooKeeperPath.join(parent, "n\($0)") }

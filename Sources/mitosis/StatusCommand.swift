@@ -12,7 +12,7 @@ struct FourLetterWordCommand: AsyncParsableCommand {
     func run() async throws {
         for server in try connection.connectionString().servers {
             do {
-                let answer = try await FourLetterWords.send(word, to: server, timeout: .seconds(Int64(connection.connectTimeout)))
+                let answer = try await FourLetterWords.send(word, to: server, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)))
                 Output.line("== \(server)")
                 Output.line(answer)
             } catch {
