@@ -59,7 +59,7 @@ let package = Package(
         // Block & copy: streaming, batched, faithful subtree copy, and continuous follow.
         .target(name: "TreeCopy", dependencies: ["ZooKeeper", "Probes", .product(name: "Logging", package: "swift-log")]),
         // Kafka's metadata in ZooKeeper and reassignment planning (pure planners).
-        .target(name: "Kafka"),
+        .target(name: "Kafka", dependencies: ["ZooKeeper"]),
         .executableTarget(
             name: "mitosis",
             dependencies: [
@@ -67,6 +67,7 @@ let package = Package(
                 "Ensemble",
                 "Probes",
                 "TreeCopy",
+                "Kafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -99,7 +100,7 @@ let package = Package(
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy"],
+            dependencies: ["ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka"],
             exclude: ["Interop"]
         ),
     ],

@@ -1,0 +1,65 @@
+import Foundation
+import ZooKeeper
+
+/// Reads Kafka's metadata out of ZooKeeper (ZooKeeper mode, Kafka ≤ 3.x). The client's
+/// connection string carries Kafka's chroot (e.g. `zk1:2181,zk2:2181/kafka`).
+public enum KafkaMetadataReader {
+    public struct Snapshot: Sendable {
+        public var state: KafkaClusterState
+        /// When `/admin/reassign_partitions` was created (ms since 1970), if a reassignment runs.
+        public var reassignmentStarted: Int64?
+        /// Paths read, for the curious.
+        public var znodesRead: Int
+    }
+
+    /// Reads every znode `KafkaClusterState` understands, with reads pipelined.
+    public static func read(_ zk: ZooKeeperClient, staticMinInsyncReplicas: Int = 1) async throws -> Snapshot {
+        var paths = ["/controller", "/controller_epoch", "/admin/reassign_partitions", "/admin/preferred_replica_election", "/config/brokers/<default>"]
+        paths += try await children(zk, "/brokers/ids").map { "/brokers/ids/\($0)" }
+        paths += try await children(zk, "/config/topics").map { "/config/topics/\($0)" }
+        let topics = try await children(zk, "/brokers/topics")
+        paths += topics.map { "/brokers/topics/\($0)" }
+        let partitionLists = try await withThrowingTaskGroup(of: [String].self) { group in
+            for topic in topics {
+                group.addTask {
+                    try await children(zk, "/brokers/topics/\(topic)/partitions").map { "/brokers/topics/\(topic)/partitions/\($0)/state" }
+                }
+            }
+            var all: [String] = []
+            for try await list in group { all += list }
+            return all
+        }
+        paths += partitionLists
+        let read = try await withThrowingTaskGroup(of: (String, [UInt8], Stat)?.self) { group in
+            for path in paths {
+                group.addTask {
+                    do {
+                        let (data, stat) = try await zk.getData(path)
+                        return (path, data, stat)
+                    } catch let error as ZooKeeperError where error.code == .noNode {
+                        return nil
+                    }
+                }
+            }
+            var all: [(String, [UInt8], Stat)] = []
+            for try await entry in group { if let entry { all.append(entry) } }
+            return all
+        }
+        var znodes: [String: Data] = [:]
+        var reassignmentStarted: Int64? = nil
+        for (path, data, stat) in read {
+            znodes[path] = Data(data)
+            if path == "/admin/reassign_partitions" { reassignmentStarted = stat.ctime }
+        }
+        let state = try KafkaClusterState(znodes: znodes, staticMinInsyncReplicas: staticMinInsyncReplicas)
+        return Snapshot(state: state, reassignmentStarted: reassignmentStarted, znodesRead: znodes.count)
+    }
+
+    private static func children(_ zk: ZooKeeperClient, _ path: String) async throws -> [String] {
+        do {
+            return try await zk.getChildren(path).sorted()
+        } catch let error as ZooKeeperError where error.code == .noNode {
+            return []
+        }
+    }
+}
