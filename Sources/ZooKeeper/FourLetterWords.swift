@@ -45,11 +45,18 @@ public enum FourLetterWords {
         } catch {
             throw FourLetterWordError(word: word, server: server.description, kind: .unreachable, detail: "\(error)")
         }
+        return try checkedAnswer(answer, word: word, server: server.description)
+    }
+
+    /// Turns the answers that mean "refused" into errors: the whitelist refusal of 3.5.3+
+    /// ("mntr is not executed because it is not in the whitelist.") and an empty answer (the
+    /// server closed the connection: an unknown word, or a 3.4 server with a restricted list).
+    static func checkedAnswer(_ answer: String, word: String, server: String) throws(FourLetterWordError) -> String {
         if answer.contains("is not executed because it is not in the whitelist") {
-            throw FourLetterWordError(word: word, server: server.description, kind: .notWhitelisted, detail: answer.trimmingCharacters())
+            throw FourLetterWordError(word: word, server: server, kind: .notWhitelisted, detail: answer.trimmingCharacters())
         }
         if answer.isEmpty {
-            throw FourLetterWordError(word: word, server: server.description, kind: .noAnswer, detail: "the server closed the connection without answering")
+            throw FourLetterWordError(word: word, server: server, kind: .noAnswer, detail: "the server closed the connection without answering")
         }
         return answer
     }
@@ -151,6 +158,13 @@ public struct ServerStatus: Sendable, Hashable, Codable {
     public var nodeCount: Int
     /// Client lines of `stat`; empty for `srvr`.
     public var clients: [String]
+
+    /// The clients of `stat`, parsed like `cons` lines (`stat` prints no session details).
+    public var clientConnections: [ClientConnection] { ClientConnection.parse(clients.joined(separator: "\n")) }
+
+    /// The release without the packager's suffix: "3.4.13" for "3.4.13-6--1", "3.8.0" for
+    /// "3.8.0-${mvngit.commit.id}" (both as the Debian packages print them).
+    public var releaseVersion: String { String(version.prefix(while: { $0.isNumber || $0 == "." })) }
 
     /// A leader, follower, observer or standalone server serves clients; read-only serves reads.
     public var isServing: Bool { mode != .readOnly }
@@ -264,7 +278,8 @@ public struct ClientConnection: Sendable, Hashable, Codable {
     public var details: [String: String]
     public var sessionID: String? { details["sid"] }
 
-    static func parse(_ text: String) -> [ClientConnection] {
+    /// Parses the lines of `cons` (or the client lines of `stat`); other lines are skipped.
+    public static func parse(_ text: String) -> [ClientConnection] {
         text.split(separator: "\n").compactMap { rawLine in
             let line = String(rawLine).trimmingCharacters()
             guard line.hasPrefix("/"), let open = line.firstIndex(of: "(") else { return nil }
@@ -299,7 +314,8 @@ enum KeyValueText {
 final class CollectingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     private let promise: EventLoopPromise<String>
-    private var text = ""
+    // Bytes, not text, until the end: a chunk boundary may split a UTF-8 sequence.
+    private var received: ByteBuffer?
 
     init(promise: EventLoopPromise<String>) {
         self.promise = promise
@@ -307,11 +323,15 @@ final class CollectingHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        text += buffer.readString(length: buffer.readableBytes) ?? ""
+        if received == nil {
+            received = buffer
+        } else {
+            received!.writeBuffer(&buffer)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        promise.succeed(text)
+        promise.succeed(received.map { String(buffer: $0) } ?? "")
         context.fireChannelInactive()
     }
 
