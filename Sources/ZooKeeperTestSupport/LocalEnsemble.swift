@@ -181,14 +181,18 @@ public final class LocalEnsemble: Sendable {
             "-Dlog4j.configuration=file:\(directory)/log4j.properties",
             "-Dzookeeper.admin.enableServer=false",
         ]
+        // scripts/test sets this to kill its own leftovers, and only those, when it exits.
+        if let run = ProcessInfo.processInfo.environment["MITOSIS_RUN_ID"] { jvm.append("-Dmitosis.run=\(run)") }
         if distribution.supportsExtendedNodeTypes { jvm.append("-Dzookeeper.extendedTypesEnabled=true") }
         jvm += ["-cp", try distribution.classpath(), "org.apache.zookeeper.server.quorum.QuorumPeerMain", configurationPath(of: server.id)]
 
         // The watchdog: a background shell that kills the server when the process that started
         // it is gone; then the shell execs the JVM, so the JVM is our direct child (same pid).
+        // It stops watching as soon as the JVM has exited, and kills only after seeing the JVM
+        // alive a moment before, so a recycled pid is (practically) never hit.
         let watchdog = """
             parent=$1; shift
-            ( while kill -0 "$parent" 2>/dev/null && kill -0 $$ 2>/dev/null; do sleep 1; done; kill -9 $$ 2>/dev/null ) &
+            ( while kill -0 "$parent" 2>/dev/null; do kill -0 $$ 2>/dev/null || exit 0; sleep 1; done; kill -0 $$ 2>/dev/null && kill -9 $$ ) &
             exec "$@"
             """
         let process = try ChildProcess(["/bin/sh", "-c", watchdog, "watchdog", String(getpid())] + jvm, outputPath: logPath(of: id))

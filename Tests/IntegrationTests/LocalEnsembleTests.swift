@@ -44,6 +44,28 @@ extension RealServers {
             #expect(!FileManager.default.fileExists(atPath: ensemble.directory))
         }
 
+        @Test(arguments: ZooKeeperDistribution.testedVersions)
+        func anObserverServesAndComesBackAfterAStop(version: ZooKeeperDistribution) async throws {
+            try await withLocalEnsemble(servers: 4, observers: 1, distribution: version) { ensemble in
+                let observer = try #require(ensemble.servers.last)
+                #expect(observer.isObserver)
+                var modes: [ServerStatus.Mode] = []
+                for server in ensemble.servers {
+                    modes.append(try #require(await ensemble.status(of: server.id)).mode)
+                }
+                #expect(modes.filter { $0 == .leader }.count == 1)
+                #expect(modes.filter { $0 == .follower }.count == 2)
+                #expect(modes.last == .observer)
+
+                let pid = try #require(ensemble.javaProcessID(of: observer.id))
+                try await ensemble.stop(observer.id)
+                #expect(Glibc.kill(pid, 0) != 0, "SIGTERM ends the JVM")
+                #expect(await ensemble.status(of: observer.id) == nil)
+                try await ensemble.start(observer.id)
+                #expect(await ensemble.status(of: observer.id)?.mode == .observer)
+            }
+        }
+
         @Test func aServerThatCannotStartSaysWhy() async throws {
             let ensemble = try LocalEnsemble(servers: 1, distribution: .v3_8_0, extraConfig: ["tickTime": "not-a-number"])
             do {
