@@ -33,28 +33,66 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet zookeeper
     systemctl stop zookeeper || true
 fi
 
+# The first Debian archive (not the security archive) this machine's apt uses: a deb822 stanza
+# (*.sources) or a one-line entry whose suite is a Debian release; $MITOSIS_DEBIAN_MIRROR wins.
+debian_mirror() {
+    if [ -n "${MITOSIS_DEBIAN_MIRROR:-}" ]; then
+        echo "${MITOSIS_DEBIAN_MIRROR%/}"
+        return
+    fi
+    local apt_etc="${MITOSIS_APT_ETC:-/etc/apt}" file uri
+    local release='^(buster|bullseye|bookworm|trixie|forky|sid|oldoldstable|oldstable|stable|testing|unstable)(-updates|-backports)?$'
+    for file in "$apt_etc"/sources.list.d/*.sources; do
+        [ -f "$file" ] || continue
+        uri=$(awk -v release="$release" '
+            function flush(   n, i, list, ok) {
+                ok = 0
+                n = split(suites, list, " ")
+                for (i = 1; i <= n; i++) if (list[i] ~ release) ok = 1
+                if (ok && types ~ /(^| )deb( |$)/ && enabled != "no" && uris != "") {
+                    split(uris, list, " "); print list[1]; done = 1; exit
+                }
+                types = ""; uris = ""; suites = ""; enabled = ""
+            }
+            /^[ \t]*$/ { flush(); next }
+            /^[ \t]*#/ { next }
+            tolower($1) == "types:"   { $1 = ""; types = $0 }
+            tolower($1) == "uris:"    { $1 = ""; uris = $0 }
+            tolower($1) == "suites:"  { $1 = ""; suites = $0 }
+            tolower($1) == "enabled:" { enabled = tolower($2) }
+            END { if (!done) flush() }
+        ' "$file")
+        if [ -n "$uri" ]; then echo "${uri%/}"; return; fi
+    done
+    for file in "$apt_etc"/sources.list "$apt_etc"/sources.list.d/*.list; do
+        [ -f "$file" ] || continue
+        uri=$(awk -v release="$release" '
+            $1 == "deb" {
+                i = 2
+                if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
+                if ($(i + 1) ~ release) { print $i; exit }
+            }
+        ' "$file")
+        if [ -n "$uri" ]; then echo "${uri%/}"; return; fi
+    done
+}
+
 # ZooKeeper 3.4.13: the jar from Debian 11's libzookeeper-java, fetched through the mirror this
 # machine's apt already uses (no host name is written here).
 vendor="$root/vendor-zookeeper/3.4.13"
 if [ ! -f "$vendor/zookeeper-3.4.13.jar" ]; then
-    mirror=""
-    for file in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$file" ] || continue
-        mirror=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$file")
-        [ -n "$mirror" ] && break
-    done
-    if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-        mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { if ($i !~ /security/) { print $i; exit } } }' /etc/apt/sources.list)
-    fi
+    mirror="$(debian_mirror)"
     if [ -z "$mirror" ]; then
-        say "cannot find a Debian mirror in /etc/apt; add one, or put zookeeper-3.4.13.jar into $vendor"
+        say "cannot find a Debian archive in /etc/apt/sources.list or /etc/apt/sources.list.d;"
+        say "set MITOSIS_DEBIAN_MIRROR to one (the URL that ends in /debian), or put zookeeper-3.4.13.jar into $vendor"
         exit 1
     fi
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
     mkdir -p "$work/lists/partial" "$work/archives/partial"
     keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-    echo "deb [signed-by=$keyring] $mirror bullseye main" > "$work/sources.list"
+    if [ -f "$keyring" ]; then trust="signed-by=$keyring"; else trust="trusted=yes"; fi
+    echo "deb [$trust] $mirror bullseye main" > "$work/sources.list"
     apt_options=(
         -o "APT::Sandbox::User=root"
         -o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=/nonexistent"
