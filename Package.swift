@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Probes", targets: ["Probes"]),
         .library(name: "TreeCopy", targets: ["TreeCopy"]),
         .library(name: "Kafka", targets: ["Kafka"]),
+        .library(name: "Migration", targets: ["Migration"]),
         .executable(name: "mitosis", targets: ["mitosis"]),
         .executable(name: "MitosisBench", targets: ["MitosisBench"]),
     ],
@@ -60,6 +61,8 @@ let package = Package(
         .target(name: "TreeCopy", dependencies: ["ZooKeeper", "Probes", .product(name: "Logging", package: "swift-log")]),
         // Kafka's metadata in ZooKeeper and reassignment planning (pure planners).
         .target(name: "Kafka", dependencies: ["ZooKeeper"]),
+        // Plans, strategies, the prover and runbooks (pure).
+        .target(name: "Migration", dependencies: ["Ensemble", "ZooKeeperProtocol"]),
         .executableTarget(
             name: "mitosis",
             dependencies: [
@@ -97,6 +100,7 @@ let package = Package(
         ),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "Ensemble"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),
         .testTarget(
             name: "IntegrationTests",

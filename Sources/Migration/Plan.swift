@@ -1,0 +1,772 @@
+public import Ensemble
+
+/// How a plan moves clients from one ensemble to another.
+public enum StrategyKind: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
+    /// Yelp's mitosis: destination servers join the source as voters (some stay dormant),
+    /// replicate, take the clients, and are split off with firewall rules.
+    case mitosis
+    /// Mitosis with the destination servers joined as observers: the source's voters never change.
+    case mitosisObservers = "mitosis-observers"
+    /// HubSpot / Zalando: each server is replaced one for one behind a stable address, same `myid`.
+    case replace
+    /// ZooKeeper 3.5+ dynamic reconfiguration: add as observers, promote one at a time, remove.
+    case reconfig
+    /// Block & copy: copy and follow the data into a destination that already holds data,
+    /// stop the clients for a final catch-up, switch them.
+    case copy
+
+    public var description: String { rawValue }
+}
+
+/// The name of a step, unique within a plan (e.g. `join-4`, `split-firewall`).
+public struct StepID: RawRepresentable, Sendable, Hashable, Codable, Comparable, ExpressibleByStringLiteral,
+    CustomStringConvertible
+{
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+    public var description: String { rawValue }
+    public static func < (lhs: StepID, rhs: StepID) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// A length of time in a plan, written to JSON as seconds.
+public struct PlanDuration: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    public var milliseconds: Int64
+
+    public init(milliseconds: Int64) { self.milliseconds = milliseconds }
+    public static func seconds(_ seconds: Int64) -> PlanDuration { PlanDuration(milliseconds: seconds * 1000) }
+    public init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    public var duration: Duration { .milliseconds(milliseconds) }
+    public static func < (lhs: PlanDuration, rhs: PlanDuration) -> Bool { lhs.milliseconds < rhs.milliseconds }
+
+    public var description: String {
+        if milliseconds % 1000 == 0 {
+            let seconds = milliseconds / 1000
+            if seconds >= 60 && seconds % 60 == 0 { return "\(seconds / 60) min" }
+            return "\(seconds) s"
+        }
+        return "\(milliseconds) ms"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let seconds = try decoder.singleValueContainer().decode(Double.self)
+        milliseconds = Int64((seconds * 1000).rounded())
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if milliseconds % 1000 == 0 {
+            try container.encode(milliseconds / 1000)
+        } else {
+            try container.encode(Double(milliseconds) / 1000)
+        }
+    }
+}
+
+// MARK: - What the plan is about
+
+/// The commands that control one server, as the inventory gives them.
+public struct ServiceCommandSet: Sendable, Hashable, Codable {
+    public var start: String?
+    public var stop: String?
+    public var restart: String?
+    public var status: String?
+
+    public init(start: String? = nil, stop: String? = nil, restart: String? = nil, status: String? = nil) {
+        self.start = start
+        self.stop = stop
+        self.restart = restart
+        self.status = status
+    }
+
+    public init(_ commands: ServiceCommands) {
+        self.init(start: commands.start, stop: commands.stop, restart: commands.restart, status: commands.status)
+    }
+}
+
+/// One `server.N=…` line, as a plan writes it (a Codable mirror of ``QuorumServer``).
+public struct ServerLineSpec: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var id: ServerID
+    public var host: String
+    public var quorumPort: Int
+    public var electionPort: Int?
+    public var role: ServerRole
+    public var clientAddress: String?
+    public var clientPort: Int?
+
+    public init(
+        id: ServerID, host: String, quorumPort: Int, electionPort: Int?, role: ServerRole,
+        clientAddress: String? = nil, clientPort: Int? = nil
+    ) {
+        self.id = id
+        self.host = host
+        self.quorumPort = quorumPort
+        self.electionPort = electionPort
+        self.role = role
+        self.clientAddress = clientAddress
+        self.clientPort = clientPort
+    }
+
+    public init(_ server: QuorumServer) {
+        self.init(
+            id: server.id, host: server.host, quorumPort: server.quorumPort, electionPort: server.electionPort,
+            role: server.role, clientAddress: server.clientAddress, clientPort: server.clientPort)
+    }
+
+    public var quorumServer: QuorumServer {
+        QuorumServer(
+            id: id, host: host, quorumPort: quorumPort, electionPort: electionPort, role: role,
+            clientAddress: clientAddress, clientPort: clientPort)
+    }
+
+    /// `server.N=host:2888:3888[:observer][;2181]`.
+    public var description: String { quorumServer.description }
+
+    public func with(role: ServerRole) -> ServerLineSpec {
+        var copy = self
+        copy.role = role
+        return copy
+    }
+}
+
+/// Who votes and who observes, in one server's configuration.
+public struct Membership: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var voters: [ServerID]
+    public var observers: [ServerID]
+
+    public init(voters: [ServerID], observers: [ServerID] = []) {
+        self.voters = voters.sorted()
+        self.observers = observers.sorted()
+    }
+
+    public init(lines: [ServerLineSpec]) {
+        self.init(
+            voters: lines.filter { $0.role == .participant }.map(\.id),
+            observers: lines.filter { $0.role == .observer }.map(\.id))
+    }
+
+    /// The smallest number of voters that is a strict majority.
+    public var quorumSize: Int { voters.count / 2 + 1 }
+
+    public var description: String {
+        let voterText = voters.map(\.description).joined(separator: ",")
+        if observers.isEmpty { return "voters {\(voterText)}" }
+        return "voters {\(voterText)} observers {\(observers.map(\.description).joined(separator: ","))}"
+    }
+}
+
+/// One server of an ensemble, with everything a plan needs to act on it.
+public struct PlanServer: Sendable, Hashable, Codable {
+    public var id: ServerID
+    public var host: String
+    /// The address peers and clients use.
+    public var address: String
+    public var quorumPort: Int
+    public var electionPort: Int
+    public var clientPort: Int
+    public var clientAddress: String?
+    public var role: ServerRole
+    public var configPath: String
+    public var dynamicConfigPath: String?
+    public var dataDir: String
+    public var dataLogDir: String?
+    public var myidPath: String
+    public var commands: ServiceCommandSet
+
+    public init(
+        id: ServerID, host: String, address: String, quorumPort: Int = 2888, electionPort: Int = 3888,
+        clientPort: Int = 2181, clientAddress: String? = nil, role: ServerRole = .participant,
+        configPath: String = "/etc/zookeeper/conf/zoo.cfg", dynamicConfigPath: String? = nil,
+        dataDir: String = "/var/lib/zookeeper", dataLogDir: String? = nil, myidPath: String? = nil,
+        commands: ServiceCommandSet = ServiceCommandSet()
+    ) {
+        self.id = id
+        self.host = host
+        self.address = address
+        self.quorumPort = quorumPort
+        self.electionPort = electionPort
+        self.clientPort = clientPort
+        self.clientAddress = clientAddress
+        self.role = role
+        self.configPath = configPath
+        self.dynamicConfigPath = dynamicConfigPath
+        self.dataDir = dataDir
+        self.dataLogDir = dataLogDir
+        self.myidPath = myidPath ?? (dataDir.hasSuffix("/") ? dataDir + "myid" : dataDir + "/myid")
+        self.commands = commands
+    }
+
+    /// The `server.N` line for this server in the given role, with or without the 3.5+ client part.
+    public func line(role: ServerRole? = nil, clientPortInLine: Bool) -> ServerLineSpec {
+        ServerLineSpec(
+            id: id, host: address, quorumPort: quorumPort, electionPort: electionPort, role: role ?? self.role,
+            clientAddress: clientPortInLine ? clientAddress : nil, clientPort: clientPortInLine ? clientPort : nil)
+    }
+}
+
+/// What an ensemble holds before the plan starts.
+public enum InitialData: String, Sendable, Hashable, Codable {
+    /// Nothing but ZooKeeper's own `/zookeeper` node.
+    case empty
+    /// Data some client relies on.
+    case holdsData = "holds-data"
+}
+
+/// An ensemble as the plan found it.
+public struct PlanEnsemble: Sendable, Hashable, Codable {
+    public var name: String
+    public var version: ZooKeeperVersion
+    public var servers: [PlanServer]
+    public var initialData: InitialData
+    /// Whether its servers are running when the plan starts (as their own ensemble).
+    public var initiallyRunning: Bool
+
+    public init(
+        name: String, version: ZooKeeperVersion, servers: [PlanServer], initialData: InitialData,
+        initiallyRunning: Bool
+    ) {
+        self.name = name
+        self.version = version
+        self.servers = servers
+        self.initialData = initialData
+        self.initiallyRunning = initiallyRunning
+    }
+
+    public func server(_ id: ServerID) -> PlanServer? { servers.first { $0.id == id } }
+    public var voters: [PlanServer] { servers.filter { $0.role == .participant } }
+    public var membership: Membership { Membership(lines: servers.map { $0.line(clientPortInLine: false) }) }
+    public func ref(_ server: PlanServer) -> ServerRef { ServerRef(ensemble: name, id: server.id, host: server.host) }
+    public var refs: [ServerRef] { servers.map(ref) }
+
+    /// `host:port,…` over every server's client address.
+    public func connectionString(chroot: String?) -> String {
+        servers.map { server in
+            let host = server.clientAddress.flatMap { isWildcardAddress($0) ? nil : $0 } ?? server.address
+            return (host.contains(":") ? "[\(host)]" : host) + ":\(server.clientPort)"
+        }.joined(separator: ",") + (chroot ?? "")
+    }
+}
+
+func isWildcardAddress(_ address: String) -> Bool {
+    address == "0.0.0.0" || address == "::" || address == "0:0:0:0:0:0:0:0"
+}
+
+/// One process of a client group.
+public struct PlanClientMember: Sendable, Hashable, Codable {
+    public var name: String
+    public var host: String
+    public var configPath: String
+    public var connectionKey: String
+    public var restart: String?
+    public var healthCheck: String?
+    /// The connection string the member uses when the plan starts.
+    public var connectionString: String
+
+    public init(
+        name: String, host: String, configPath: String, connectionKey: String = "zookeeper.connect",
+        restart: String? = nil, healthCheck: String? = nil, connectionString: String
+    ) {
+        self.name = name
+        self.host = host
+        self.configPath = configPath
+        self.connectionKey = connectionKey
+        self.restart = restart
+        self.healthCheck = healthCheck
+        self.connectionString = connectionString
+    }
+}
+
+/// A client group and whether it moves.
+public struct PlanClientGroup: Sendable, Hashable, Codable {
+    public var name: String
+    public var chroot: String?
+    /// True for groups the plan moves to the destination; false for groups that stay on the source
+    /// (they must keep their quorum throughout).
+    public var moves: Bool
+    public var members: [PlanClientMember]
+
+    public init(name: String, chroot: String?, moves: Bool, members: [PlanClientMember]) {
+        self.name = name
+        self.chroot = chroot
+        self.moves = moves
+        self.members = members
+    }
+}
+
+// MARK: - References
+
+/// A server a step acts on: which ensemble's server, and the host it runs on.
+public struct ServerRef: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var ensemble: String
+    public var id: ServerID
+    public var host: String
+
+    public init(ensemble: String, id: ServerID, host: String) {
+        self.ensemble = ensemble
+        self.id = id
+        self.host = host
+    }
+
+    public var description: String { "\(ensemble) server \(id) on \(host)" }
+}
+
+/// A member of a client group a step acts on.
+public struct ClientRef: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var group: String
+    public var member: String
+    public var host: String
+
+    public init(group: String, member: String, host: String) {
+        self.group = group
+        self.member = member
+        self.host = host
+    }
+
+    public var description: String { "\(group)/\(member) on \(host)" }
+}
+
+// MARK: - Actions
+
+/// Writing a server's configuration: `zoo.cfg` (and for 3.5+ dynamic configurations, the
+/// dynamic file) and its `myid`.
+public struct ConfigWrite: Sendable, Hashable, Codable {
+    public var server: ServerRef
+    public var configPath: String
+    /// The server list the file holds afterwards. The executor applies this to the file on the
+    /// host (replacing only the `server.N` lines and ``settings``); ``text`` is what the planner
+    /// expects the result to be, for the runbook and for checking.
+    public var servers: [ServerLineSpec]
+    /// Settings set (non-nil) or removed (nil) besides the server list, e.g. `peerType`.
+    public var settings: [String: String?]
+    public var text: String
+    /// The file as the planner believes it is before this write, for a diff; nil when unknown.
+    public var previousText: String?
+    public var dynamicConfigPath: String?
+    public var dynamicText: String?
+    public var previousDynamicText: String?
+    public var myidPath: String?
+    public var myid: ServerID?
+
+    public init(
+        server: ServerRef, configPath: String, servers: [ServerLineSpec], settings: [String: String?] = [:],
+        text: String, previousText: String?, dynamicConfigPath: String? = nil, dynamicText: String? = nil,
+        previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil
+    ) {
+        self.server = server
+        self.configPath = configPath
+        self.servers = servers
+        self.settings = settings
+        self.text = text
+        self.previousText = previousText
+        self.dynamicConfigPath = dynamicConfigPath
+        self.dynamicText = dynamicText
+        self.previousDynamicText = previousDynamicText
+        self.myidPath = myidPath
+        self.myid = myid
+    }
+
+    public var membership: Membership { Membership(lines: servers) }
+}
+
+/// A peer a firewall rule cuts a server off from.
+public struct FirewallPeer: Sendable, Hashable, Codable {
+    public var server: ServerRef
+    public var address: String
+    /// The peer's quorum and election ports (what this host connects to).
+    public var ports: [Int]
+
+    public init(server: ServerRef, address: String, ports: [Int]) {
+        self.server = server
+        self.address = address
+        self.ports = ports
+    }
+}
+
+/// Rules on one host that reject ZooKeeper peer traffic between its server and `peers`, both ways.
+public struct FirewallRule: Sendable, Hashable, Codable {
+    public var server: ServerRef
+    /// This server's own quorum and election ports (what the peers connect to).
+    public var localPorts: [Int]
+    public var peers: [FirewallPeer]
+
+    public init(server: ServerRef, localPorts: [Int], peers: [FirewallPeer]) {
+        self.server = server
+        self.localPorts = localPorts
+        self.peers = peers
+    }
+
+    /// The comment every rule carries, so that rules can be found and removed.
+    public var tag: String { "mitosis-split-\(server.ensemble)-\(server.id)" }
+
+    /// The iptables commands that add (`-A`) or delete (`-D`) the rules.
+    public func iptablesCommands(adding: Bool) -> [String] {
+        let verb = adding ? "-A" : "-D"
+        var commands: [String] = []
+        for peer in peers {
+            commands.append(
+                "iptables \(verb) OUTPUT -p tcp -d \(peer.address) -m multiport --dports \(peer.ports.map(String.init).joined(separator: ",")) -m comment --comment \(tag) -j REJECT"
+            )
+            commands.append(
+                "iptables \(verb) INPUT -p tcp -s \(peer.address) -m multiport --dports \(localPorts.map(String.init).joined(separator: ",")) -m comment --comment \(tag) -j REJECT"
+            )
+        }
+        return commands
+    }
+}
+
+/// Pointing one member of a client group at another connection string, and restarting it.
+public struct ClientSwitch: Sendable, Hashable, Codable {
+    public var client: ClientRef
+    public var configPath: String
+    public var connectionKey: String
+    public var from: String
+    public var to: String
+    /// How the member is restarted to pick the new string up; nil when the inventory has none.
+    public var restart: String?
+
+    public init(client: ClientRef, configPath: String, connectionKey: String, from: String, to: String, restart: String?) {
+        self.client = client
+        self.configPath = configPath
+        self.connectionKey = connectionKey
+        self.from = from
+        self.to = to
+        self.restart = restart
+    }
+}
+
+/// An incremental `reconfig`: servers to add (or re-add with a new role: promotion) and ids to remove.
+public struct Reconfig: Sendable, Hashable, Codable {
+    public var ensemble: String
+    /// The server the request is sent to.
+    public var via: ServerRef
+    public var add: [ServerLineSpec]
+    public var remove: [ServerID]
+
+    public init(ensemble: String, via: ServerRef, add: [ServerLineSpec] = [], remove: [ServerID] = []) {
+        self.ensemble = ensemble
+        self.via = via
+        self.add = add
+        self.remove = remove
+    }
+
+    /// The `zkCli.sh` command line.
+    public var command: String {
+        var parts = ["reconfig"]
+        if !add.isEmpty { parts.append("-add " + add.map(\.description).joined(separator: ",")) }
+        if !remove.isEmpty { parts.append("-remove " + remove.map(\.description).joined(separator: ",")) }
+        return parts.joined(separator: " ")
+    }
+}
+
+/// A phase of block & copy.
+public enum CopyPhase: String, Sendable, Hashable, Codable {
+    /// The bulk copy, while clients keep writing to the source.
+    case initial
+    /// Start following the source: changes are applied to the destination as they happen.
+    case follow
+    /// With the clients stopped: the last changes, then stop following. Its length is the block window.
+    case finalCatchUp = "final-catch-up"
+}
+
+/// One phase of copying a subtree from the source to the destination.
+public struct CopyAction: Sendable, Hashable, Codable {
+    public var from: String
+    public var to: String
+    /// The subtree copied (the client group's chroot, or `/`).
+    public var path: String
+    public var phase: CopyPhase
+    /// The client group whose data this is.
+    public var group: String
+    /// The host the copy runs from (the one running `mitosis copy`).
+    public var host: String
+
+    public init(from: String, to: String, path: String, phase: CopyPhase, group: String, host: String) {
+        self.from = from
+        self.to = to
+        self.path = path
+        self.phase = phase
+        self.group = group
+        self.host = host
+    }
+}
+
+/// Time to let pass, and why.
+public struct Pause: Sendable, Hashable, Codable {
+    public var length: PlanDuration
+    public var reason: String
+
+    public init(_ length: PlanDuration, reason: String) {
+        self.length = length
+        self.reason = reason
+    }
+}
+
+/// Something a step does to one host. Actions in one step may run in any order, or together.
+public enum Action: Sendable, Hashable, Codable {
+    case writeConfig(ConfigWrite)
+    case startServer(ServerRef)
+    case stopServer(ServerRef)
+    /// Stop, then start: the server is down in between.
+    case restartServer(ServerRef)
+    case addFirewallRule(FirewallRule)
+    case removeFirewallRule(FirewallRule)
+    case switchClient(ClientSwitch)
+    /// Stop one member of a client group (block & copy's block window).
+    case stopClient(ClientRef)
+    case reconfig(Reconfig)
+    case copy(CopyAction)
+    /// Let time pass (e.g. between restarts of a rolling restart).
+    case wait(Pause)
+
+    /// The host the action runs on.
+    public var host: String {
+        switch self {
+        case .writeConfig(let write): return write.server.host
+        case .startServer(let server), .stopServer(let server), .restartServer(let server): return server.host
+        case .addFirewallRule(let rule), .removeFirewallRule(let rule): return rule.server.host
+        case .switchClient(let change): return change.client.host
+        case .stopClient(let client): return client.host
+        case .reconfig(let change): return change.via.host
+        case .copy(let copy): return copy.host
+        case .wait: return "-"
+        }
+    }
+
+    /// The servers the action touches (the server it runs on first).
+    public var servers: [ServerRef] {
+        switch self {
+        case .writeConfig(let write): return [write.server]
+        case .startServer(let server), .stopServer(let server), .restartServer(let server): return [server]
+        case .addFirewallRule(let rule), .removeFirewallRule(let rule): return [rule.server] + rule.peers.map(\.server)
+        case .switchClient, .stopClient, .copy, .wait: return []
+        case .reconfig(let change): return [change.via]
+        }
+    }
+
+    /// A one-line summary.
+    public var summary: String {
+        switch self {
+        case .writeConfig(let write):
+            let myid = write.myid.map { ", myid \($0)" } ?? ""
+            return "write \(write.server)'s config: \(write.membership)\(myid)"
+        case .startServer(let server): return "start \(server)"
+        case .stopServer(let server): return "stop \(server)"
+        case .restartServer(let server): return "restart \(server)"
+        case .addFirewallRule(let rule):
+            return "on \(rule.server.host): reject peer traffic between \(rule.server) and \(Self.list(rule.peers.map(\.server)))"
+        case .removeFirewallRule(let rule):
+            return "on \(rule.server.host): remove the rules between \(rule.server) and \(Self.list(rule.peers.map(\.server)))"
+        case .switchClient(let change): return "point \(change.client) at \(change.to) and restart it"
+        case .stopClient(let client): return "stop \(client)"
+        case .reconfig(let change): return "\(change.command) (via \(change.via))"
+        case .copy(let copy):
+            switch copy.phase {
+            case .initial: return "copy \(copy.path) from \(copy.from) to \(copy.to)"
+            case .follow: return "follow \(copy.path) from \(copy.from) into \(copy.to)"
+            case .finalCatchUp: return "final catch-up of \(copy.path) into \(copy.to), then stop following"
+            }
+        case .wait(let pause): return "wait \(pause.length): \(pause.reason)"
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case writeConfig, startServer, stopServer, restartServer, addFirewallRule, removeFirewallRule
+        case switchClient, stopClient, reconfig, copy, wait
+    }
+
+    /// JSON: an object with one key, the kind of action, holding its details.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        guard container.allKeys.count == 1, let key = container.allKeys.first else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "an action is an object with exactly one key, e.g. {\"startServer\": {…}}"))
+        }
+        switch key {
+        case .writeConfig: self = .writeConfig(try container.decode(ConfigWrite.self, forKey: key))
+        case .startServer: self = .startServer(try container.decode(ServerRef.self, forKey: key))
+        case .stopServer: self = .stopServer(try container.decode(ServerRef.self, forKey: key))
+        case .restartServer: self = .restartServer(try container.decode(ServerRef.self, forKey: key))
+        case .addFirewallRule: self = .addFirewallRule(try container.decode(FirewallRule.self, forKey: key))
+        case .removeFirewallRule: self = .removeFirewallRule(try container.decode(FirewallRule.self, forKey: key))
+        case .switchClient: self = .switchClient(try container.decode(ClientSwitch.self, forKey: key))
+        case .stopClient: self = .stopClient(try container.decode(ClientRef.self, forKey: key))
+        case .reconfig: self = .reconfig(try container.decode(Reconfig.self, forKey: key))
+        case .copy: self = .copy(try container.decode(CopyAction.self, forKey: key))
+        case .wait: self = .wait(try container.decode(Pause.self, forKey: key))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .writeConfig(let value): try container.encode(value, forKey: .writeConfig)
+        case .startServer(let value): try container.encode(value, forKey: .startServer)
+        case .stopServer(let value): try container.encode(value, forKey: .stopServer)
+        case .restartServer(let value): try container.encode(value, forKey: .restartServer)
+        case .addFirewallRule(let value): try container.encode(value, forKey: .addFirewallRule)
+        case .removeFirewallRule(let value): try container.encode(value, forKey: .removeFirewallRule)
+        case .switchClient(let value): try container.encode(value, forKey: .switchClient)
+        case .stopClient(let value): try container.encode(value, forKey: .stopClient)
+        case .reconfig(let value): try container.encode(value, forKey: .reconfig)
+        case .copy(let value): try container.encode(value, forKey: .copy)
+        case .wait(let value): try container.encode(value, forKey: .wait)
+        }
+    }
+
+    static func list(_ servers: [ServerRef]) -> String {
+        let ensembles = Set(servers.map(\.ensemble))
+        if ensembles.count == 1, let name = ensembles.first {
+            return "\(name) servers " + servers.map(\.id.description).joined(separator: ",")
+        }
+        return servers.map { "\($0.ensemble) \($0.id)" }.joined(separator: ", ")
+    }
+}
+
+// MARK: - Gates
+
+/// A condition the executor checks before or after a step; the step does not start (or is not
+/// done) until it holds. The prover assumes a gate, once passed, held.
+public enum Gate: Sendable, Hashable, Codable {
+    /// The listed servers are running and serve together in one quorum (`srvr` shows one leader
+    /// and the others following or observing it).
+    case quorumHealthy(ensemble: String, servers: [ServerRef])
+    /// Each server follows or observes a leader and its zxid has caught up with the leader's.
+    case followersSynced(servers: [ServerRef])
+    /// The servers hold no znodes besides `/zookeeper`.
+    case destinationEmpty(servers: [ServerRef])
+    /// The copy in `to` has applied every transaction `from` had when the check began.
+    case zxidCaughtUp(from: String, to: String, path: String)
+    /// Every member of the group is running, connected and healthy (its own health check).
+    case clientGroupHealthy(group: String)
+    /// The ensemble's configuration (`/zookeeper/config`) is the given membership.
+    case reconfigCommitted(ensemble: String, membership: Membership)
+    /// One write through the new configuration succeeded after a reconfig, so that every server
+    /// of the new configuration has activated it (before removed servers are stopped).
+    case writeAfterReconfig(ensemble: String, via: ServerRef)
+    /// `reconfigEnabled=true` on these servers (and the caller may reconfig).
+    case reconfigEnabled(servers: [ServerRef])
+
+    public var summary: String {
+        switch self {
+        case .quorumHealthy(let ensemble, let servers):
+            return "\(ensemble) quorum healthy: servers \(servers.map(\.id.description).joined(separator: ",")) serve under one leader"
+        case .followersSynced(let servers):
+            return "synced: \(Action.list(servers)) follow the leader with a caught-up zxid"
+        case .destinationEmpty(let servers): return "empty: \(Action.list(servers)) hold no znodes besides /zookeeper"
+        case .zxidCaughtUp(let from, let to, let path): return "\(to) has caught up with \(from) under \(path)"
+        case .clientGroupHealthy(let group): return "client group \(group) healthy: every member connected and its health check passing"
+        case .reconfigCommitted(let ensemble, let membership): return "\(ensemble) configuration is \(membership)"
+        case .writeAfterReconfig(let ensemble, let via): return "one write to \(ensemble) through server \(via.id) succeeded after the reconfig"
+        case .reconfigEnabled(let servers): return "reconfigEnabled=true on \(Action.list(servers))"
+        }
+    }
+}
+
+// MARK: - Steps and plans
+
+/// How a step affects clients.
+public enum ClientImpact: Sendable, Hashable, Codable {
+    case none
+    /// The step is part of a declared window (see ``Plan/impactWindows``).
+    case window(id: String)
+}
+
+/// A time in which some client groups may find no serving quorum, declared with its expected length.
+public struct ImpactWindow: Sendable, Hashable, Codable {
+    public var id: String
+    public var clientGroups: [String]
+    public var expectedLength: PlanDuration
+    public var reason: String
+
+    public init(id: String, clientGroups: [String], expectedLength: PlanDuration, reason: String) {
+        self.id = id
+        self.clientGroups = clientGroups
+        self.expectedLength = expectedLength
+        self.reason = reason
+    }
+}
+
+/// One step: gates before, actions that may run in any order, gates after.
+public struct Step: Sendable, Hashable, Codable {
+    public var id: StepID
+    public var title: String
+    /// Why the step exists and why it is safe, for the person reading the runbook.
+    public var why: String
+    public var gatesBefore: [Gate]
+    public var actions: [Action]
+    public var gatesAfter: [Gate]
+    public var impact: ClientImpact
+
+    public init(
+        id: StepID, title: String, why: String, gatesBefore: [Gate] = [], actions: [Action], gatesAfter: [Gate] = [],
+        impact: ClientImpact = .none
+    ) {
+        self.id = id
+        self.title = title
+        self.why = why
+        self.gatesBefore = gatesBefore
+        self.actions = actions
+        self.gatesAfter = gatesAfter
+        self.impact = impact
+    }
+}
+
+/// A migration as data: what exists, what it does step by step, and what clients will notice.
+public struct Plan: Sendable, Hashable, Codable {
+    /// The JSON layout version.
+    public var format: Int
+    public var strategy: StrategyKind
+    public var source: PlanEnsemble
+    public var destination: PlanEnsemble
+    public var clientGroups: [PlanClientGroup]
+    public var steps: [Step]
+    /// The first step after which `mitosis rollback` can no longer return to the start; nil when
+    /// every step can be undone.
+    public var pointOfNoReturn: StepID?
+    public var impactWindows: [ImpactWindow]
+    /// Things the planner wants a person to know (version hazards that apply but are planned around).
+    public var notes: [String]
+
+    public init(
+        strategy: StrategyKind, source: PlanEnsemble, destination: PlanEnsemble, clientGroups: [PlanClientGroup],
+        steps: [Step], pointOfNoReturn: StepID?, impactWindows: [ImpactWindow], notes: [String] = []
+    ) {
+        self.format = 1
+        self.strategy = strategy
+        self.source = source
+        self.destination = destination
+        self.clientGroups = clientGroups
+        self.steps = steps
+        self.pointOfNoReturn = pointOfNoReturn
+        self.impactWindows = impactWindows
+        self.notes = notes
+    }
+
+    public func step(_ id: StepID) -> Step? { steps.first { $0.id == id } }
+    public func index(of id: StepID) -> Int? { steps.firstIndex { $0.id == id } }
+    public func window(_ id: String) -> ImpactWindow? { impactWindows.first { $0.id == id } }
+    public func clientGroup(_ name: String) -> PlanClientGroup? { clientGroups.first { $0.name == name } }
+
+    /// The ensemble a reference names.
+    public func ensemble(named name: String) -> PlanEnsemble? {
+        if source.name == name { return source }
+        if destination.name == name { return destination }
+        return nil
+    }
+
+    public func server(_ ref: ServerRef) -> PlanServer? { ensemble(named: ref.ensemble)?.server(ref.id) }
+}

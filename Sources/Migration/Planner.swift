@@ -1,0 +1,358 @@
+public import Ensemble
+
+/// Why a plan could not be made, and what to do instead.
+public struct PlanningError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let unknownEnsemble = Code(rawValue: "unknown-ensemble")
+        /// The ZooKeeper versions cannot do what the strategy needs (e.g. reconfig on 3.4).
+        public static let unsupportedVersion = Code(rawValue: "unsupported-version")
+        /// A known bug of the version breaks the strategy (see ``KnownHazard``).
+        public static let versionHazard = Code(rawValue: "version-hazard")
+        /// The sizes of the ensembles do not allow the strategy.
+        public static let unsupportedSize = Code(rawValue: "unsupported-size")
+        public static let destinationNotEmpty = Code(rawValue: "destination-not-empty")
+        public static let serverIDConflict = Code(rawValue: "server-id-conflict")
+        public static let addressMismatch = Code(rawValue: "address-mismatch")
+        public static let invalidConfig = Code(rawValue: "invalid-config")
+        public static let unknownClientGroup = Code(rawValue: "unknown-client-group")
+    }
+
+    public var code: Code
+    public var strategy: StrategyKind
+    /// What is wrong and what to do instead.
+    public var message: String
+
+    public init(_ code: Code, strategy: StrategyKind, _ message: String) {
+        self.code = code
+        self.strategy = strategy
+        self.message = message
+    }
+
+    public var description: String { "cannot plan \(strategy): \(message)" }
+}
+
+/// Choices a planner leaves to the operator.
+public struct PlanningOptions: Sendable, Hashable {
+    /// The pause between two restarts of a rolling restart (Yelp: at least 10 seconds).
+    public var rollingRestartPause: PlanDuration
+    /// How long clients that move are expected to find no quorum at a mitosis split (the
+    /// destination's restart and leader election).
+    public var splitWindow: PlanDuration
+    /// How long the clients are expected to be stopped for block & copy's final catch-up.
+    public var copyBlockWindow: PlanDuration
+    /// The host that runs `mitosis copy` for block & copy.
+    public var copyHost: String
+    /// `standaloneEnabled` on the servers (3.5+ default true): reconfig may not go below two voters.
+    public var standaloneEnabled: Bool
+
+    public init(
+        rollingRestartPause: PlanDuration = .seconds(10), splitWindow: PlanDuration = .seconds(10),
+        copyBlockWindow: PlanDuration = .seconds(120), copyHost: String = "localhost", standaloneEnabled: Bool = true
+    ) {
+        self.rollingRestartPause = rollingRestartPause
+        self.splitWindow = splitWindow
+        self.copyBlockWindow = copyBlockWindow
+        self.copyHost = copyHost
+        self.standaloneEnabled = standaloneEnabled
+    }
+}
+
+/// Makes plans. Pure: it reads the description of what exists and returns data.
+public enum Planner {
+    /// Plans a migration between two ensembles of an inventory.
+    ///
+    /// - Parameters:
+    ///   - movingGroups: the client groups that move to the destination; nil means every group
+    ///     that uses the source. The other groups using the source stay on it.
+    ///   - destinationHoldsData: whether the destination already holds data (only `copy` allows it).
+    public static func plan(
+        _ strategy: StrategyKind, inventory: Inventory, source: String, destination: String,
+        movingGroups: [String]? = nil, destinationHoldsData: Bool = false, options: PlanningOptions = PlanningOptions()
+    ) throws(PlanningError) -> Plan {
+        guard let sourceSpec = inventory.ensemble(named: source) else {
+            throw PlanningError(
+                .unknownEnsemble, strategy: strategy,
+                "the inventory has no ensemble named '\(source)'; it has \(inventory.ensembles.map(\.name).joined(separator: ", "))")
+        }
+        guard let destinationSpec = inventory.ensemble(named: destination) else {
+            throw PlanningError(
+                .unknownEnsemble, strategy: strategy,
+                "the inventory has no ensemble named '\(destination)'; it has \(inventory.ensembles.map(\.name).joined(separator: ", "))")
+        }
+        let sourceGroups = inventory.clientGroups.filter { $0.ensemble == source }
+        if let movingGroups {
+            for name in movingGroups where !sourceGroups.contains(where: { $0.name == name }) {
+                throw PlanningError(
+                    .unknownClientGroup, strategy: strategy,
+                    "no client group named '\(name)' uses ensemble '\(source)'; groups using it: \(sourceGroups.map(\.name).joined(separator: ", "))")
+            }
+        }
+        let sourceEnsemble = planEnsemble(sourceSpec, inventory: inventory, data: .holdsData, running: true)
+        let destinationEnsemble = planEnsemble(
+            destinationSpec, inventory: inventory, data: destinationHoldsData ? .holdsData : .empty,
+            running: strategy == .copy)
+        let groups = sourceGroups.map { group in
+            PlanClientGroup(
+                name: group.name, chroot: group.chroot, moves: movingGroups.map { $0.contains(group.name) } ?? true,
+                members: group.members.map { member in
+                    PlanClientMember(
+                        name: member.name, host: member.host, configPath: member.configPath,
+                        connectionKey: member.connectionKey, restart: member.restart, healthCheck: member.healthCheck,
+                        connectionString: inventory.connectionString(for: sourceSpec, chroot: group.chroot).description)
+                })
+        }
+        return try plan(strategy, source: sourceEnsemble, destination: destinationEnsemble, clientGroups: groups, options: options)
+    }
+
+    /// Plans a migration from ensembles and client groups already in plan form.
+    public static func plan(
+        _ strategy: StrategyKind, source: PlanEnsemble, destination: PlanEnsemble, clientGroups: [PlanClientGroup],
+        options: PlanningOptions = PlanningOptions()
+    ) throws(PlanningError) -> Plan {
+        var builder = PlanBuilder(strategy: strategy, source: source, destination: destination, groups: clientGroups, options: options)
+        switch strategy {
+        case .mitosis: try builder.mitosis(observers: false)
+        case .mitosisObservers: try builder.mitosis(observers: true)
+        case .replace: try builder.replace()
+        case .reconfig: try builder.reconfig()
+        case .copy: try builder.copy()
+        }
+        return builder.finish()
+    }
+
+    /// An inventory ensemble in plan form.
+    public static func planEnsemble(_ spec: EnsembleSpec, inventory: Inventory, data: InitialData, running: Bool) -> PlanEnsemble {
+        PlanEnsemble(
+            name: spec.name, version: spec.version,
+            servers: spec.servers.map { server in
+                PlanServer(
+                    id: server.id, host: server.host, address: inventory.address(of: server), quorumPort: server.quorumPort,
+                    electionPort: server.electionPort, clientPort: server.clientPort, clientAddress: server.clientAddress,
+                    role: server.role, configPath: server.configPath, dynamicConfigPath: server.dynamicConfigPath,
+                    dataDir: server.dataDir, dataLogDir: server.dataLogDir, myidPath: server.myidPath,
+                    commands: ServiceCommandSet(server.commands))
+            },
+            initialData: data, initiallyRunning: running)
+    }
+
+    /// How many destination voters mitosis joins to an `n`-voter source for an `m`-voter
+    /// destination, or nil when no number works.
+    ///
+    /// The joined servers (carriers) must be
+    /// - a majority-blocking share of the destination (`k ≥ ⌈m/2⌉`), so that no quorum of the
+    ///   destination can consist of empty (dormant) servers only: such a quorum could elect a
+    ///   leader with no data and serve an empty tree to the moved clients;
+    /// - fewer than the source's voters (`k ≤ n − 1`), so that the source servers alone stay a
+    ///   strict majority of the joint configuration when the firewall cuts the carriers off, and
+    ///   the carriers cannot elect a leader on their own;
+    /// - when client groups stay on the source, few enough that the source still has a majority of
+    ///   the joint configuration with one of its own servers down (`n − 1 ≥ ⌊(n+k)/2⌋ + 1`, i.e.
+    ///   `k ≤ n − 3` for odd `n`): after the split the source servers are restarted one at a time
+    ///   into their own server list, and until then they count the cut-off carriers as voters.
+    /// The remaining `m − k` destination servers stay dormant until the split. Carriers are joined
+    /// one per rolling restart, so that the majorities of the old and the new server list always
+    /// intersect. 3→3 with no client staying gives Yelp's 2 joined + 1 dormant; 3→5 has no
+    /// solution, nor 3→3 with clients staying (use the observer variant).
+    public static func mitosisCarrierCount(sourceVoters n: Int, destinationVoters m: Int, clientsStay: Bool) -> Int? {
+        let needed = (m + 1) / 2
+        let allowed = clientsStay ? (0...n).last { k in n - 1 >= (n + k) / 2 + 1 } ?? -1 : n - 1
+        return needed <= allowed && needed >= 1 ? needed : nil
+    }
+}
+
+/// Builds a plan step by step, tracking what the planner believes each config file holds.
+struct PlanBuilder {
+    let strategy: StrategyKind
+    let source: PlanEnsemble
+    let destination: PlanEnsemble
+    var groups: [PlanClientGroup]
+    let options: PlanningOptions
+    var steps: [Step] = []
+    var windows: [ImpactWindow] = []
+    var notes: [String] = []
+    var pointOfNoReturn: StepID?
+    /// The config text the planner believes is on each server's disk, keyed by "ensemble/id".
+    var currentText: [String: String] = [:]
+    var currentDynamic: [String: String] = [:]
+
+    init(strategy: StrategyKind, source: PlanEnsemble, destination: PlanEnsemble, groups: [PlanClientGroup], options: PlanningOptions) {
+        self.strategy = strategy
+        self.source = source
+        self.destination = destination
+        self.groups = groups
+        self.options = options
+    }
+
+    func finish() -> Plan {
+        Plan(
+            strategy: strategy, source: source, destination: destination, clientGroups: groups, steps: steps,
+            pointOfNoReturn: pointOfNoReturn, impactWindows: windows, notes: notes)
+    }
+
+    func fail(_ code: PlanningError.Code, _ message: String) -> PlanningError {
+        PlanningError(code, strategy: strategy, message)
+    }
+
+    static func key(_ ensemble: PlanEnsemble, _ server: PlanServer) -> String { "\(ensemble.name)/\(server.id)" }
+
+    var movingGroups: [PlanClientGroup] { groups.filter(\.moves) }
+
+    mutating func add(_ step: Step) { steps.append(step) }
+
+    // MARK: Configs
+
+    /// Renders `zoo.cfg` (and for dynamic configurations the dynamic file) for `server`.
+    func render(
+        _ server: PlanServer, version: ZooKeeperVersion, lines: [ServerLineSpec], dynamic: Bool = false,
+        extra: [String: String?] = [:]
+    ) -> (text: String, dynamicText: String?, settings: [String: String?]) {
+        var config = ZooKeeperConfig(
+            tickTime: 2000, initLimit: 10, syncLimit: 5, dataDir: server.dataDir,
+            clientPort: dynamic ? nil : server.clientPort, servers: dynamic ? [] : lines.map(\.quorumServer))
+        var settings: [String: String?] = [:]
+        func set(_ key: String, _ value: String?) {
+            config.setValue(value, forKey: key)
+            settings[key] = value
+        }
+        if let dataLogDir = server.dataLogDir { set(ZooKeeperConfig.Key.dataLogDir, dataLogDir) }
+        if !dynamic, let address = server.clientAddress { set(ZooKeeperConfig.Key.clientPortAddress, address) }
+        if version.reconfigNeedsExplicitEnable { set(ZooKeeperConfig.Key.reconfigEnabled, dynamic ? "true" : "false") }
+        if version >= ZooKeeperVersion(3, 5, 3) {
+            set(ZooKeeperConfig.Key.fourLetterWordWhitelist, "srvr,mntr,conf,ruok,isro,stat,cons")
+        }
+        let ownRole = lines.first { $0.id == server.id }?.role ?? server.role
+        set(ZooKeeperConfig.Key.peerType, ownRole == .observer ? "observer" : nil)
+        var dynamicText: String?
+        if dynamic {
+            let path = server.dynamicConfigPath ?? server.configPath + ".dynamic"
+            set(ZooKeeperConfig.Key.dynamicConfigFile, path)
+            if !options.standaloneEnabled { set(ZooKeeperConfig.Key.standaloneEnabled, "false") }
+            dynamicText = DynamicConfig(servers: lines.map(\.quorumServer)).rendered
+        }
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { set(key, value) }
+        return (config.rendered, dynamicText, settings)
+    }
+
+    /// A config write for `server`, checked with Ensemble's validation.
+    mutating func write(
+        _ ensemble: PlanEnsemble, _ server: PlanServer, lines: [ServerLineSpec], version: ZooKeeperVersion? = nil,
+        dynamic: Bool = false, extra: [String: String?] = [:], myid: Bool = false
+    ) throws(PlanningError) -> Action {
+        let version = version ?? ensemble.version
+        let rendered = render(server, version: version, lines: lines, dynamic: dynamic, extra: extra)
+        let dynamicConfig = rendered.dynamicText.map { DynamicConfig(parsing: $0) }
+        let diagnostics = ZooKeeperConfig(parsing: rendered.text).validate(
+            version: version, myid: server.id, dynamicConfig: dynamicConfig, fileName: server.configPath)
+        if let error = diagnostics.first(where: { $0.severity == .error }) {
+            throw fail(
+                .invalidConfig,
+                "the config planned for \(ensemble.name) server \(server.id) would not work on ZooKeeper \(version): \(error.message); fix the inventory entry of server \(server.id)")
+        }
+        let key = Self.key(ensemble, server)
+        let action = Action.writeConfig(
+            ConfigWrite(
+                server: ensemble.ref(server), configPath: server.configPath, servers: lines, settings: rendered.settings,
+                text: rendered.text, previousText: currentText[key],
+                dynamicConfigPath: dynamic ? (server.dynamicConfigPath ?? server.configPath + ".dynamic") : nil,
+                dynamicText: rendered.dynamicText, previousDynamicText: dynamic ? currentDynamic[key] : nil,
+                myidPath: myid ? server.myidPath : nil, myid: myid ? server.id : nil))
+        currentText[key] = rendered.text
+        if let dynamicText = rendered.dynamicText { currentDynamic[key] = dynamicText }
+        return action
+    }
+
+    /// Records what the planner believes the initial config files hold.
+    mutating func assumeInitialConfigs() {
+        for ensemble in [source, destination] {
+            let lines = ensemble.servers.map { $0.line(clientPortInLine: false) }
+            for server in ensemble.servers {
+                currentText[Self.key(ensemble, server)] = render(server, version: ensemble.version, lines: lines).text
+            }
+        }
+    }
+
+    // MARK: Common steps
+
+    func sourceHealthy() -> Gate { .quorumHealthy(ensemble: source.name, servers: source.refs) }
+
+    /// Rejects hazards of `operation` on any of `versions`, with the hazard's advice.
+    func refuseHazards(_ operation: MigrationOperation, versions: [ZooKeeperVersion], instead: String) throws(PlanningError) {
+        for version in Set(versions).sorted() {
+            if let hazard = version.hazards(for: operation).first {
+                throw fail(
+                    .versionHazard,
+                    "ZooKeeper \(version) has \(hazard.id) (\(hazard.title)): \(hazard.advice). Instead: \(instead)")
+            }
+        }
+    }
+
+    mutating func noteHazards(_ operation: MigrationOperation, versions: [ZooKeeperVersion], context: String) {
+        for version in Set(versions).sorted() {
+            for hazard in version.hazards(for: operation) {
+                notes.append("\(context) on ZooKeeper \(version): \(hazard.id) (\(hazard.title)) applies: \(hazard.advice)")
+            }
+        }
+    }
+
+    mutating func checkMixedVersions(instead: String) throws(PlanningError) {
+        guard source.version != destination.version else { return }
+        try refuseHazards(.mixedVersionEnsemble, versions: [source.version, destination.version], instead: instead)
+        if source.version.line != destination.version.line {
+            notes.append(
+                "source servers run \(source.version) and destination servers \(destination.version) in one ensemble for a while; ZooKeeper supports mixed releases during rolling upgrades between adjacent release lines: rehearse this pair (mitosis rehearse) before running it")
+        }
+    }
+
+    /// One step per client member: point it at `to` and restart it, then check the group.
+    mutating func switchClients(to ensemble: PlanEnsemble, why: String, impact: ClientImpact = .none) {
+        for group in movingGroups {
+            let target = ensemble.connectionString(chroot: group.chroot)
+            for member in group.members {
+                add(
+                    Step(
+                        id: StepID("switch-\(group.name)-\(member.name)"),
+                        title: "Point \(group.name) member \(member.name) at \(ensemble.name)",
+                        why: why,
+                        gatesBefore: [.clientGroupHealthy(group: group.name)],
+                        actions: [.switchClient(clientSwitch(group, member, to: target))],
+                        gatesAfter: [.clientGroupHealthy(group: group.name)],
+                        impact: impact))
+            }
+        }
+    }
+
+    func clientSwitch(_ group: PlanClientGroup, _ member: PlanClientMember, to target: String) -> ClientSwitch {
+        ClientSwitch(
+            client: ClientRef(group: group.name, member: member.name, host: member.host), configPath: member.configPath,
+            connectionKey: member.connectionKey, from: member.connectionString, to: target, restart: member.restart)
+    }
+
+    /// Steps that restart `servers` one at a time, with a pause and a quorum check between them.
+    mutating func rollingRestart(
+        _ servers: [(PlanEnsemble, PlanServer)], idPrefix: String, title: String, why: String,
+        healthy: [ServerRef], ensembleName: String
+    ) {
+        for (index, (ensemble, server)) in servers.enumerated() {
+            add(
+                Step(
+                    id: StepID("\(idPrefix)-restart-\(server.id)"),
+                    title: "\(title): restart \(ensemble.name) server \(server.id)",
+                    why: why,
+                    gatesBefore: [.quorumHealthy(ensemble: ensembleName, servers: healthy)],
+                    actions: [.restartServer(ensemble.ref(server))],
+                    gatesAfter: [.quorumHealthy(ensemble: ensembleName, servers: healthy)]))
+            if index + 1 < servers.count {
+                add(
+                    Step(
+                        id: StepID("\(idPrefix)-pause-\(server.id)"),
+                        title: "\(title): pause",
+                        why: "A pause between restarts lets the restarted server settle before the next one goes down.",
+                        actions: [.wait(Pause(options.rollingRestartPause, reason: "let server \(server.id) settle"))]))
+            }
+        }
+    }
+}

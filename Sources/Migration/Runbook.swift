@@ -1,0 +1,232 @@
+import Ensemble
+
+/// A plan as a runbook a person can follow by hand: per step, per host, the exact commands and
+/// config diffs, the gates to check, the expected client impact, and the point of no return.
+public enum Runbook {
+    public static func render(_ plan: Plan, proof: ProofResult? = nil) -> String {
+        var out: [String] = []
+        let groups = plan.clientGroups
+        out.append("# Runbook: \(plan.strategy) from \(describe(plan.source)) to \(describe(plan.destination))")
+        out.append("")
+        if !groups.isEmpty {
+            out.append("Client groups:")
+            for group in groups {
+                out.append("  - \(group.name) (\(group.members.count) member\(group.members.count == 1 ? "" : "s")): \(group.moves ? "moves to \(plan.destination.name)" : "stays on \(plan.source.name) and must keep its quorum throughout")")
+            }
+            out.append("")
+        }
+        if plan.impactWindows.isEmpty {
+            out.append("Client impact: none expected.")
+        } else {
+            out.append("Client impact windows:")
+            for window in plan.impactWindows {
+                let steps = plan.steps.filter { $0.impact == .window(id: window.id) }.map(\.id.rawValue)
+                out.append("  - \(window.id): \(window.clientGroups.joined(separator: ", ")) for about \(window.expectedLength) (steps \(steps.joined(separator: ", "))): \(window.reason)")
+            }
+        }
+        if let point = plan.pointOfNoReturn {
+            out.append("Point of no return: step \(point). Before it, the migration can be rolled back; after it, it cannot.")
+        }
+        if let proof {
+            out.append(proof.isSafe ? "Proof: safe (\(proof.statesExplored) reachable states checked)." : "Proof: UNSAFE — do not run this plan.")
+        }
+        if !plan.notes.isEmpty {
+            out.append("")
+            out.append("Notes:")
+            for note in plan.notes { out.append("  - \(note)") }
+        }
+        for (number, step) in plan.steps.enumerated() {
+            out.append("")
+            if step.id == plan.pointOfNoReturn {
+                out.append("=================== POINT OF NO RETURN ===================")
+                out.append("From this step on there is no way back without copying data.")
+                out.append("")
+            }
+            out.append("## Step \(number + 1)/\(plan.steps.count) [\(step.id)] \(step.title)")
+            out.append("Why: \(step.why)")
+            if !step.gatesBefore.isEmpty {
+                out.append("Check before:")
+                for gate in step.gatesBefore { out.append("  [ ] \(gate.summary)") }
+            }
+            if !step.actions.isEmpty {
+                out.append(step.actions.count > 1 ? "Do (in any order):" : "Do:")
+                var hosts: [String] = []
+                for action in step.actions where !hosts.contains(action.host) { hosts.append(action.host) }
+                for host in hosts {
+                    out.append(host == "-" ? "  anywhere:" : "  on \(host):")
+                    for action in step.actions where action.host == host {
+                        out.append(contentsOf: commands(for: action, in: plan).map { "    " + $0 })
+                    }
+                }
+            }
+            if !step.gatesAfter.isEmpty {
+                out.append("Check after:")
+                for gate in step.gatesAfter { out.append("  [ ] \(gate.summary)") }
+            }
+            switch step.impact {
+            case .none: out.append("Client impact: none.")
+            case .window(let id):
+                if let window = plan.window(id) {
+                    out.append("Client impact: inside window \(id): \(window.clientGroups.joined(separator: ", ")) may find no quorum (expected \(window.expectedLength) in all).")
+                } else {
+                    out.append("Client impact: inside window \(id).")
+                }
+            }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func describe(_ ensemble: PlanEnsemble) -> String {
+        "\(ensemble.name) (ZooKeeper \(ensemble.version), servers \(ensemble.servers.map(\.id.description).joined(separator: ",")))"
+    }
+
+    /// The commands (and file changes) a person runs for one action.
+    public static func commands(for action: Action, in plan: Plan) -> [String] {
+        func command(_ ref: ServerRef, _ pick: (ServiceCommandSet) -> String?, _ verb: String) -> String {
+            if let text = plan.server(ref).flatMap({ pick($0.commands) }) { return "$ \(text)" }
+            return "(\(verb) ZooKeeper \(ref.ensemble) server \(ref.id): the inventory has no \(verb) command)"
+        }
+        switch action {
+        case .writeConfig(let write):
+            var lines = ["# \(action.summary)"]
+            lines += fileChange(path: write.configPath, before: write.previousText, after: write.text)
+            if let path = write.dynamicConfigPath, let text = write.dynamicText {
+                lines += fileChange(path: path, before: write.previousDynamicText, after: text)
+            }
+            if let path = write.myidPath, let id = write.myid {
+                lines.append("$ echo \(id) > \(path)")
+            }
+            return lines
+        case .startServer(let ref): return ["# \(action.summary)", command(ref, { $0.start }, "start")]
+        case .stopServer(let ref): return ["# \(action.summary)", command(ref, { $0.stop }, "stop")]
+        case .restartServer(let ref):
+            let restart = plan.server(ref).flatMap { server -> String? in
+                server.commands.restart ?? server.commands.stop.flatMap { stop in server.commands.start.map { "\(stop) && \($0)" } }
+            }
+            return ["# \(action.summary)", restart.map { "$ \($0)" } ?? "(restart ZooKeeper \(ref.ensemble) server \(ref.id): the inventory has no restart command)"]
+        case .addFirewallRule(let rule):
+            return ["# \(action.summary)"] + rule.iptablesCommands(adding: true).map { "$ sudo \($0)" }
+        case .removeFirewallRule(let rule):
+            return ["# \(action.summary)"] + rule.iptablesCommands(adding: false).map { "$ sudo \($0)" }
+        case .switchClient(let change):
+            var lines = ["# \(action.summary)", "edit \(change.configPath):", "  -\(change.connectionKey)=\(change.from)", "  +\(change.connectionKey)=\(change.to)"]
+            lines.append(change.restart.map { "$ \($0)" } ?? "(restart \(change.client): the inventory has no restart command)")
+            return lines
+        case .stopClient(let client):
+            return ["# \(action.summary)", "(stop \(client.group) member \(client.member) by hand: the inventory has a restart command only; keep it stopped until the switch)"]
+        case .reconfig(let change):
+            let server = plan.server(change.via)
+            let endpoint = server.map { "\($0.address):\($0.clientPort)" } ?? change.via.host
+            return ["# \(action.summary)", "$ zkCli.sh -server \(endpoint) \(change.command)"]
+        case .copy(let copy):
+            guard let from = plan.ensemble(named: copy.from), let to = plan.ensemble(named: copy.to) else { return ["# \(action.summary)"] }
+            let source = from.connectionString(chroot: copy.path == "/" ? nil : copy.path)
+            let destination = to.connectionString(chroot: copy.path == "/" ? nil : copy.path)
+            switch copy.phase {
+            case .initial:
+                return ["# \(action.summary)", "$ mitosis copy \(source) \(destination) --verify"]
+            case .follow:
+                return ["# \(action.summary) (keep it running)", "$ mitosis copy \(source) \(destination) --follow"]
+            case .finalCatchUp:
+                return ["# \(action.summary)", "stop the running `mitosis copy --follow` (Ctrl-C): it runs the final catch-up and prints its length"]
+            }
+        case .wait(let pause): return ["# \(action.summary)", "$ sleep \(max(1, pause.length.milliseconds / 1000))"]
+        }
+    }
+
+    /// A file change as a unified diff, or the whole file when its previous content is unknown.
+    static func fileChange(path: String, before: String?, after: String) -> [String] {
+        guard let before else {
+            return ["write \(path):"] + lines(after).map { "  " + $0 }
+        }
+        if before == after { return ["\(path) already has this content"] }
+        return ["change \(path):"] + unifiedDiff(before, after, path: path).map { "  " + $0 }
+    }
+
+    static func lines(_ text: String) -> [String] {
+        var result = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if result.last == "" { result.removeLast() }
+        return result
+    }
+
+    /// A unified diff (three lines of context) between two texts.
+    public static func unifiedDiff(_ before: String, _ after: String, path: String, context: Int = 3) -> [String] {
+        let old = lines(before)
+        let new = lines(after)
+        // Longest common subsequence table.
+        var table = [[Int]](repeating: [Int](repeating: 0, count: new.count + 1), count: old.count + 1)
+        for i in stride(from: old.count - 1, through: 0, by: -1) {
+            for j in stride(from: new.count - 1, through: 0, by: -1) {
+                table[i][j] = old[i] == new[j] ? table[i + 1][j + 1] + 1 : max(table[i + 1][j], table[i][j + 1])
+            }
+        }
+        enum Edit { case same(String), removed(String), added(String) }
+        var edits: [Edit] = []
+        var i = 0
+        var j = 0
+        while i < old.count || j < new.count {
+            if i < old.count && j < new.count && old[i] == new[j] {
+                edits.append(.same(old[i]))
+                i += 1
+                j += 1
+            } else if i < old.count && (j == new.count || table[i + 1][j] >= table[i][j + 1]) {
+                edits.append(.removed(old[i]))
+                i += 1
+            } else {
+                edits.append(.added(new[j]))
+                j += 1
+            }
+        }
+        var output = ["--- \(path)", "+++ \(path)"]
+        var index = 0
+        while index < edits.count {
+            guard let firstChange = edits[index...].firstIndex(where: { if case .same = $0 { return false } else { return true } }) else {
+                break
+            }
+            var start = max(index, firstChange - context)
+            if start < index { start = index }
+            var end = firstChange
+            var lastChange = firstChange
+            while end < edits.count {
+                if case .same = edits[end] {
+                    if end - lastChange > 2 * context { break }
+                } else {
+                    lastChange = end
+                }
+                end += 1
+            }
+            end = min(edits.count, lastChange + context + 1)
+            // Line numbers of the hunk.
+            var oldLine = 1
+            var newLine = 1
+            for edit in edits[..<start] {
+                switch edit {
+                case .same: oldLine += 1; newLine += 1
+                case .removed: oldLine += 1
+                case .added: newLine += 1
+                }
+            }
+            var oldCount = 0
+            var newCount = 0
+            var body: [String] = []
+            for edit in edits[start..<end] {
+                switch edit {
+                case .same(let line):
+                    body.append(" " + line)
+                    oldCount += 1
+                    newCount += 1
+                case .removed(let line):
+                    body.append("-" + line)
+                    oldCount += 1
+                case .added(let line):
+                    body.append("+" + line)
+                    newCount += 1
+                }
+            }
+            output.append("@@ -\(oldLine),\(oldCount) +\(newLine),\(newCount) @@")
+            output += body
+            index = end
+        }
+        return output
+    }
+}

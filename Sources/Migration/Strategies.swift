@@ -1,0 +1,459 @@
+import Ensemble
+
+extension PlanBuilder {
+    // MARK: Shared checks
+
+    func requireDistinctIDs(instead: String) throws(PlanningError) {
+        let sourceIDs = Set(source.servers.map(\.id))
+        if let clash = destination.servers.first(where: { sourceIDs.contains($0.id) }) {
+            throw fail(
+                .serverIDConflict,
+                "\(strategy) puts destination servers into the source's configuration, so their ids must differ from the source's, but destination server \(clash.id) (\(clash.host)) has the same id as a source server; give the destination servers other ids (their myid files are written by the plan) or \(instead)")
+        }
+    }
+
+    func requireEmptyDestination() throws(PlanningError) {
+        if destination.initialData == .holdsData {
+            throw fail(
+                .destinationNotEmpty,
+                "\(strategy) makes the destination servers sync from the source, which replaces whatever they hold, so the destination '\(destination.name)' must be empty; to move clients to an ensemble that already holds data use strategy copy (block & copy), or empty the destination's data directories first")
+        }
+    }
+
+    /// Stop the destination servers (a no-op for servers not running) after checking they are empty.
+    mutating func preflight(extraGates: [Gate] = [], why: String) {
+        add(
+            Step(
+                id: "preflight",
+                title: "Check the source, and stop the empty destination",
+                why: why,
+                gatesBefore: [sourceHealthy(), .destinationEmpty(servers: destination.refs)] + extraGates,
+                actions: destination.servers.map { .stopServer(destination.ref($0)) },
+                gatesAfter: [sourceHealthy()]))
+    }
+
+    // MARK: mitosis (Yelp)
+
+    /// - Parameter carriersOverride: join this many destination voters instead of the number the
+    ///   rule allows (only for showing, in tests, what the rule prevents).
+    mutating func mitosis(observers: Bool, carriersOverride: Int? = nil) throws(PlanningError) {
+        let n = source.voters.count
+        let destinationVoters = destination.voters.sorted { $0.id < $1.id }
+        if destination.servers.isEmpty || destinationVoters.isEmpty {
+            throw fail(.unsupportedSize, "the destination '\(destination.name)' has no participants; list its servers in the inventory")
+        }
+        try requireDistinctIDs(instead: "use strategy replace to keep the ids")
+        try requireEmptyDestination()
+        let instead =
+            observers
+            ? "upgrade first, or with 3.5+ use strategy reconfig (membership changes without restarts)"
+            : "upgrade first, or use strategy reconfig (3.5+, membership changes without restarts)"
+        try refuseHazards(.membershipChangeByRollingRestart, versions: [source.version, destination.version], instead: instead)
+        try checkMixedVersions(instead: "use strategy copy, which does not mix the releases in one ensemble")
+        var carriers: [PlanServer]
+        if observers {
+            carriers = destination.servers.sorted { $0.id < $1.id }
+        } else {
+            let staying = groups.filter { !$0.moves }.map(\.name)
+            guard
+                let k = carriersOverride
+                    ?? Planner.mitosisCarrierCount(
+                    sourceVoters: n, destinationVoters: destinationVoters.count, clientsStay: !staying.isEmpty)
+            else {
+                let needed = (destinationVoters.count + 1) / 2
+                let limit =
+                    staying.isEmpty
+                    ? "at most \(max(n - 1, 0)) may join the \(n) source voters (else the source loses its majority when the firewall splits them off)"
+                    : "with client group\(staying.count > 1 ? "s" : "") \(staying.joined(separator: ", ")) staying on the source, at most \(max((0...n).last { n - 1 >= (n + $0) / 2 + 1 } ?? 0, 0)) may join the \(n) source voters (after the split the source servers still count the cut-off carriers as voters until each is restarted, and restarting one must leave a majority)"
+                throw fail(
+                    .unsupportedSize,
+                    "mitosis joins k destination voters to the source: at least \(needed) of the destination's \(destinationVoters.count) voters must carry the data at the split (else a quorum of empty servers could elect a leader with no data), and \(limit); no k fits \(n)→\(destinationVoters.count). Use strategy mitosis-observers (destination servers join as observers, which never changes the source's quorum) or reconfig (3.5+)")
+            }
+            carriers = Array(destinationVoters.prefix(k))
+        }
+        noteHazards(.learnerSnapshotSync, versions: [destination.version], context: "every joining destination server syncs by snapshot")
+        assumeInitialConfigs()
+
+        preflight(
+            why: "The destination's data is replaced by the source's, so it must hold nothing; its servers are stopped so that they only start again as members of the joint ensemble.")
+
+        let sourceLines = source.servers.map { $0.line(clientPortInLine: false) }
+        var jointLines = sourceLines
+        var joint: [(PlanEnsemble, PlanServer)] = source.servers.map { (source, $0) }
+        let sourceRefs = source.refs
+
+        if observers {
+            jointLines += carriers.map { $0.line(role: .observer, clientPortInLine: false) }
+            var writes: [Action] = []
+            for carrier in carriers {
+                writes.append(try write(destination, carrier, lines: jointLines, myid: true))
+            }
+            for (ensemble, server) in joint {
+                writes.append(try write(ensemble, server, lines: jointLines))
+            }
+            add(
+                Step(
+                    id: "join-configs", title: "Write the joint configuration: destination servers as observers",
+                    why: "Every destination server joins the source ensemble as an observer: observers replicate but do not vote, so the source's voters and its quorum never change. Only files are written here; nothing restarts.",
+                    gatesBefore: [sourceHealthy()], actions: writes, gatesAfter: []))
+            add(
+                Step(
+                    id: "join-start", title: "Start the destination servers as observers",
+                    why: "They connect to the source's leader and replicate its data.",
+                    gatesBefore: [sourceHealthy()], actions: carriers.map { .startServer(destination.ref($0)) },
+                    gatesAfter: [sourceHealthy()]))
+            rollingRestart(
+                joint, idPrefix: "join", title: "Rolling restart of the source",
+                why: "The source servers learn about the observers (the observers' lines are in their configuration). One at a time, so the source keeps its quorum; the voters are the same before and after.",
+                healthy: sourceRefs, ensembleName: source.name)
+            joint += carriers.map { (destination, $0) }
+            add(
+                Step(
+                    id: "join-synced", title: "Check that the observers have the source's data",
+                    why: "Clients may only move to the destination servers once they serve the same data.",
+                    gatesBefore: [], actions: [],
+                    gatesAfter: [
+                        .followersSynced(servers: carriers.map { destination.ref($0) }),
+                        .quorumHealthy(ensemble: source.name, servers: joint.map { $0.0.ref($0.1) }),
+                    ]))
+        } else {
+            for carrier in carriers {
+                let running = joint.map { $0.0.ref($0.1) }
+                jointLines.append(carrier.line(role: .participant, clientPortInLine: false))
+                var writes: [Action] = [try write(destination, carrier, lines: jointLines, myid: true)]
+                for (ensemble, server) in joint {
+                    writes.append(try write(ensemble, server, lines: jointLines, version: ensemble.version))
+                }
+                add(
+                    Step(
+                        id: StepID("join-\(carrier.id)-configs"),
+                        title: "Add destination server \(carrier.id) to the joint configuration",
+                        why: "Destination server \(carrier.id) joins as a voter. One voter is added per round, so a majority of the old server list and a majority of the new one always share a server: whatever the order of the restarts, and whatever one server does if it crashes and comes back with the file on its disk, two leaders cannot be elected. Only files are written; nothing restarts.",
+                        gatesBefore: [.quorumHealthy(ensemble: source.name, servers: running)], actions: writes))
+                add(
+                    Step(
+                        id: StepID("join-\(carrier.id)-start"), title: "Start destination server \(carrier.id)",
+                        why: "The new server starts first (Yelp: destination nodes before source nodes): restarting source servers into a larger server list before the new voter runs would leave them short of a majority of it.",
+                        gatesBefore: [.quorumHealthy(ensemble: source.name, servers: running)],
+                        actions: [.startServer(destination.ref(carrier))],
+                        gatesAfter: [.quorumHealthy(ensemble: source.name, servers: running)]))
+                rollingRestart(
+                    joint, idPrefix: "join-\(carrier.id)", title: "Rolling restart for server \(carrier.id)",
+                    why: "Each server of the joint ensemble picks up the server list with \(carrier.id) in it. One at a time, with a pause, so a quorum is always up.",
+                    healthy: running, ensembleName: source.name)
+                joint.append((destination, carrier))
+                add(
+                    Step(
+                        id: StepID("join-\(carrier.id)-synced"), title: "Check that server \(carrier.id) has the source's data",
+                        why: "The next round, and the clients, rely on this server holding the source's data.",
+                        actions: [],
+                        gatesAfter: [
+                            .followersSynced(servers: [destination.ref(carrier)]),
+                            .quorumHealthy(ensemble: source.name, servers: joint.map { $0.0.ref($0.1) }),
+                        ]))
+            }
+        }
+
+        switchClients(
+            to: destination,
+            why: "The destination servers are members of the source ensemble and serve its data: this member sees the same tree through them. Members move one at a time (a rolling restart of the client group).")
+
+        // The split.
+        let moving = movingGroups.map(\.name)
+        windows.append(
+            ImpactWindow(
+                id: "split", clientGroups: moving, expectedLength: options.splitWindow,
+                reason: "from the firewall split until the destination has elected its own leader, the moved clients' servers are a minority of the joint ensemble and do not serve"))
+        let carrierRefs = carriers.map { destination.ref($0) }
+        let rules = destination.servers.map { server in
+            FirewallRule(
+                server: destination.ref(server), localPorts: [server.quorumPort, server.electionPort],
+                peers: source.servers.map { peer in
+                    FirewallPeer(server: source.ref(peer), address: peer.address, ports: [peer.quorumPort, peer.electionPort])
+                })
+        }
+        let dormant = destination.servers.filter { server in !carriers.contains { $0.id == server.id } }
+        add(
+            Step(
+                id: "split-firewall", title: "Split: firewall the destination servers off from the source",
+                why: observers
+                    ? "The observers stop hearing from the source's leader. The source's voters are unchanged and keep serving the clients that stay."
+                    : "The \(carriers.count) joined destination servers are a minority of the joint ensemble's \(n + carriers.count) voters, so they stop serving, and the \(n) source servers keep a majority and keep serving the clients that stay.",
+                gatesBefore: [
+                    .followersSynced(servers: carrierRefs), .quorumHealthy(ensemble: source.name, servers: joint.map { $0.0.ref($0.1) }),
+                ] + movingGroups.map { .clientGroupHealthy(group: $0.name) },
+                actions: rules.map { .addFirewallRule($0) }, impact: .window(id: "split")))
+        var finalWrites: [Action] = []
+        let destinationLines = destination.servers.map { $0.line(clientPortInLine: false) }
+        for server in destination.servers {
+            finalWrites.append(try write(destination, server, lines: destinationLines, myid: true))
+        }
+        for server in source.servers {
+            finalWrites.append(try write(source, server, lines: sourceLines))
+        }
+        add(
+            Step(
+                id: "split-configs", title: "Write the final configurations",
+                why: "The destination servers get the destination's own server list\(observers ? " (now as voters)" : "")\(dormant.isEmpty ? "" : ", including the dormant server\(dormant.count > 1 ? "s" : "") \(dormant.map(\.id.description).joined(separator: ","))"), the source servers their original one. Written only now that the firewall separates the two sides: a server that crashed and came back with its final file before the split could make a quorum with servers still on the joint list. Nothing restarts.",
+                actions: finalWrites, impact: .window(id: "split")))
+        let restartStep: StepID = "split-restart-destination"
+        add(
+            Step(
+                id: restartStep, title: "Restart every destination server together",
+                why: "They pick up the destination's server list and elect their own leader; the servers that carried the data are a majority-blocking share of it, so the leader has the data. From here the two ensembles are separate and writes go to both: there is no way back without copying data.",
+                actions: destination.servers.map { .restartServer(destination.ref($0)) },
+                gatesAfter: [.quorumHealthy(ensemble: destination.name, servers: destination.refs)]
+                    + movingGroups.map { .clientGroupHealthy(group: $0.name) },
+                impact: .window(id: "split")))
+        pointOfNoReturn = restartStep
+        rollingRestart(
+            source.servers.map { (source, $0) }, idPrefix: "split-source", title: "Restart the source",
+            why: "The source servers drop the destination servers from their server list. One at a time, so the clients that stay keep their quorum.",
+            healthy: sourceRefs, ensembleName: source.name)
+        add(
+            Step(
+                id: "split-remove-firewall", title: "Remove the firewall rules",
+                why: "Neither side lists the other's servers any more, so they cannot rejoin.",
+                gatesBefore: [sourceHealthy(), .quorumHealthy(ensemble: destination.name, servers: destination.refs)],
+                actions: rules.map { .removeFirewallRule($0) },
+                gatesAfter: [sourceHealthy(), .quorumHealthy(ensemble: destination.name, servers: destination.refs)]))
+    }
+
+    // MARK: replace (HubSpot, Zalando)
+
+    mutating func replace() throws(PlanningError) {
+        let sourceIDs = source.servers.map(\.id).sorted()
+        let destinationIDs = destination.servers.map(\.id).sorted()
+        guard sourceIDs == destinationIDs else {
+            throw fail(
+                .serverIDConflict,
+                "replace moves each server one for one and keeps its myid, so the destination must have the same ids as the source (source \(sourceIDs.map(\.description).joined(separator: ",")), destination \(destinationIDs.map(\.description).joined(separator: ","))); to change the number of servers use strategy reconfig (3.5+) or mitosis")
+        }
+        for server in source.servers {
+            guard let twin = destination.server(server.id) else { continue }
+            if twin.address != server.address || twin.quorumPort != server.quorumPort
+                || twin.electionPort != server.electionPort || twin.clientPort != server.clientPort
+            {
+                throw fail(
+                    .addressMismatch,
+                    "replace keeps every server behind a stable address, but destination server \(server.id) is at \(twin.address):\(twin.quorumPort):\(twin.electionPort) (client \(twin.clientPort)) and source server \(server.id) at \(server.address):\(server.quorumPort):\(server.electionPort) (client \(server.clientPort)); put server \(server.id) behind a stable address first (HubSpot: a ClusterIP service per server; Zalando: a movable network interface), give both servers that address in the inventory, or use strategy mitosis or reconfig")
+            }
+            if twin.host == server.host {
+                throw fail(
+                    .addressMismatch,
+                    "destination server \(server.id) is on the same host (\(server.host)) as the source server it replaces; replace moves servers to new hosts")
+            }
+        }
+        try requireEmptyDestination()
+        try checkMixedVersions(instead: "upgrade the source in place first, or use strategy copy")
+        noteHazards(.learnerSnapshotSync, versions: [destination.version], context: "every new server syncs by snapshot")
+        assumeInitialConfigs()
+        notes.append(
+            "the new servers listen on every address (quorumListenOnAllIPs=true): a stable address that is not bound on the host itself (a service address) cannot be bound directly")
+        preflight(why: "The new servers start empty and take their data from the ensemble; they must not run before their turn.")
+        let lines = source.servers.map { $0.line(clientPortInLine: false) }
+        var current: [ServerRef] = source.refs
+        for server in destination.servers.sorted(by: { $0.id < $1.id }) {
+            guard let old = source.server(server.id) else { continue }
+            let prepare = try write(
+                destination, server, lines: lines, extra: [ZooKeeperConfig.Key.quorumListenOnAllIPs: "true"], myid: true)
+            add(
+                Step(
+                    id: StepID("replace-\(server.id)-prepare"), title: "Prepare the new server \(server.id) on \(server.host)",
+                    why: "Same server list and same myid as the server it replaces; nothing runs yet.",
+                    actions: [prepare]))
+            add(
+                Step(
+                    id: StepID("replace-\(server.id)-stop-old"), title: "Stop the old server \(server.id) on \(old.host)",
+                    why: "The old and the new server share id \(server.id) and its address: the old one must be down before the new one starts. The rest of the ensemble keeps a quorum.",
+                    gatesBefore: [.quorumHealthy(ensemble: source.name, servers: current)],
+                    actions: [.stopServer(source.ref(old))]))
+            current = current.map { $0.id == server.id ? destination.ref(server) : $0 }
+            add(
+                Step(
+                    id: StepID("replace-\(server.id)-start-new"), title: "Start the new server \(server.id) on \(server.host)",
+                    why: "It syncs the data from the leader. The next server is replaced only once this one has caught up: two empty servers could otherwise be a quorum without the data.",
+                    actions: [.startServer(destination.ref(server))],
+                    gatesAfter: [
+                        .followersSynced(servers: [destination.ref(server)]),
+                        .quorumHealthy(ensemble: source.name, servers: current),
+                    ]))
+        }
+    }
+
+    // MARK: reconfig (3.5+)
+
+    mutating func reconfig() throws(PlanningError) {
+        for (ensemble, version) in [(source.name, source.version), (destination.name, destination.version)]
+        where !version.supports(.dynamicReconfiguration) {
+            throw fail(
+                .unsupportedVersion,
+                "ensemble '\(ensemble)' runs ZooKeeper \(version), which has no reconfig (dynamic reconfiguration came in 3.5.0); use strategy mitosis-observers or mitosis (membership changes by rolling restart), or upgrade to 3.5+ first")
+        }
+        try refuseHazards(
+            .reconfigAddParticipant, versions: [source.version, destination.version],
+            instead: "upgrade to 3.5.3 or later first, or use strategy mitosis-observers")
+        try requireDistinctIDs(instead: "use strategy replace to keep the ids")
+        try requireEmptyDestination()
+        try checkMixedVersions(instead: "use strategy copy, which does not mix the releases in one ensemble")
+        if let staying = groups.first(where: { !$0.moves }) {
+            throw fail(
+                .unsupportedSize,
+                "reconfig turns the source ensemble into the destination and removes the source servers, so client group \(staying.name) cannot stay on them; move it too, or use strategy mitosis-observers to leave it on a source that keeps running")
+        }
+        let destinationVoters = destination.voters.sorted { $0.id < $1.id }
+        let minimum = options.standaloneEnabled ? 2 : 1
+        if destinationVoters.count < minimum {
+            throw fail(
+                .unsupportedSize,
+                "the destination has \(destinationVoters.count) participant\(destinationVoters.count == 1 ? "" : "s"); with standaloneEnabled=true (the default) reconfig cannot shrink an ensemble below two participants: add destination servers, or set standaloneEnabled=false on every server first")
+        }
+        noteHazards(.learnerSnapshotSync, versions: [destination.version], context: "every joining destination server syncs by snapshot")
+        notes.append(
+            "reconfig must be called by a user allowed to: the super user, a user with write access to /zookeeper/config, or with skipACL=yes")
+        assumeInitialConfigs()
+        preflight(
+            extraGates: [.reconfigEnabled(servers: source.refs)],
+            why: "reconfig changes membership without restarts; the source must allow it (reconfigEnabled=true) and the destination must be empty and stopped until it joins.")
+
+        var lines = source.servers.map { $0.line(clientPortInLine: true) }
+        let joiners = destination.servers.sorted { $0.id < $1.id }
+        let observerLines = joiners.map { $0.line(role: .observer, clientPortInLine: true) }
+        var writes: [Action] = []
+        for joiner in joiners {
+            writes.append(try write(destination, joiner, lines: lines + observerLines, dynamic: true, myid: true))
+        }
+        add(
+            Step(
+                id: "join-configs", title: "Write the destination servers' configurations",
+                why: "Each lists the source ensemble and the destination servers as observers, in a dynamic config file with reconfigEnabled=true.",
+                actions: writes))
+        add(
+            Step(
+                id: "join-start", title: "Start the destination servers",
+                why: "They are not members yet; they connect to the source's leader and wait to be added.",
+                gatesBefore: [sourceHealthy()], actions: joiners.map { .startServer(destination.ref($0)) }))
+        let via = source.ref(source.voters.sorted { $0.id < $1.id }[0])
+        lines += observerLines
+        add(
+            Step(
+                id: "join-observers", title: "Add the destination servers as observers",
+                why: "Observers do not vote: adding them, all at once, leaves the source's quorum as it is. They sync before any of them is given a vote.",
+                gatesBefore: [sourceHealthy()],
+                actions: [.reconfig(Reconfig(ensemble: source.name, via: via, add: observerLines))],
+                gatesAfter: [
+                    .reconfigCommitted(ensemble: source.name, membership: Membership(lines: lines)),
+                    .writeAfterReconfig(ensemble: source.name, via: via),
+                    .followersSynced(servers: destination.refs),
+                ]))
+        var members = source.refs + destination.refs
+        for voter in destinationVoters {
+            let promoted = voter.line(role: .participant, clientPortInLine: true)
+            lines = lines.map { $0.id == voter.id ? promoted : $0 }
+            add(
+                Step(
+                    id: StepID("promote-\(voter.id)"), title: "Promote destination server \(voter.id) to participant",
+                    why: "One participant at a time: the majorities of the configurations before and after share a server, so no two leaders can be elected even if a server misses the change.",
+                    gatesBefore: [.followersSynced(servers: [destination.ref(voter)]), .quorumHealthy(ensemble: source.name, servers: members)],
+                    actions: [.reconfig(Reconfig(ensemble: source.name, via: via, add: [promoted]))],
+                    gatesAfter: [
+                        .reconfigCommitted(ensemble: source.name, membership: Membership(lines: lines)),
+                        .writeAfterReconfig(ensemble: source.name, via: via),
+                        .quorumHealthy(ensemble: source.name, servers: members),
+                    ]))
+        }
+        switchClients(
+            to: destination,
+            why: "The destination servers are members of the ensemble and serve its data; members move one at a time.")
+        let remover = destination.ref(destinationVoters[0])
+        for old in source.servers.sorted(by: { $0.id < $1.id }) {
+            lines.removeAll { $0.id == old.id }
+            members.removeAll { $0.ensemble == source.name && $0.id == old.id }
+            let step = StepID("remove-\(old.id)")
+            if pointOfNoReturn == nil { pointOfNoReturn = step }
+            add(
+                Step(
+                    id: step, title: "Remove source server \(old.id) from the ensemble",
+                    why: "One server at a time, through a destination server. A write after the committed change makes every remaining server activate the new configuration before the removed one stops.",
+                    gatesBefore: [.quorumHealthy(ensemble: source.name, servers: members)],
+                    actions: [.reconfig(Reconfig(ensemble: source.name, via: remover, remove: [old.id]))],
+                    gatesAfter: [
+                        .reconfigCommitted(ensemble: source.name, membership: Membership(lines: lines)),
+                        .writeAfterReconfig(ensemble: source.name, via: remover),
+                    ]))
+            add(
+                Step(
+                    id: StepID("remove-\(old.id)-stop"), title: "Stop source server \(old.id)",
+                    why: "It is no longer a member.",
+                    actions: [.stopServer(source.ref(old))],
+                    gatesAfter: [.quorumHealthy(ensemble: source.name, servers: members)]))
+        }
+    }
+
+    // MARK: copy (block & copy)
+
+    mutating func copy() throws(PlanningError) {
+        let moving = movingGroups
+        if moving.isEmpty {
+            throw fail(
+                .unknownClientGroup,
+                "block & copy moves client groups, and no group using '\(source.name)' moves; name the groups to move, or add them to the inventory")
+        }
+        assumeInitialConfigs()
+        add(
+            Step(
+                id: "preflight", title: "Check both ensembles",
+                why: "Both ensembles serve on their own; nothing joins them. The destination keeps what it holds.",
+                gatesBefore: [sourceHealthy(), .quorumHealthy(ensemble: destination.name, servers: destination.refs)],
+                actions: []))
+        func copies(_ phase: CopyPhase) -> [Action] {
+            moving.map { group in
+                .copy(
+                    CopyAction(
+                        from: source.name, to: destination.name, path: group.chroot ?? "/", phase: phase, group: group.name,
+                        host: options.copyHost))
+            }
+        }
+        func caughtUp() -> [Gate] {
+            moving.map { .zxidCaughtUp(from: source.name, to: destination.name, path: $0.chroot ?? "/") }
+        }
+        add(
+            Step(
+                id: "copy-initial", title: "Copy the data",
+                why: "The bulk copy runs while the clients keep working on the source.",
+                actions: copies(.initial)))
+        add(
+            Step(
+                id: "copy-follow", title: "Follow the source",
+                why: "Changes are applied to the destination as they happen, so the final catch-up is short.",
+                actions: copies(.follow), gatesAfter: caughtUp()))
+        windows.append(
+            ImpactWindow(
+                id: "block", clientGroups: moving.map(\.name), expectedLength: options.copyBlockWindow,
+                reason: "the moving clients are stopped from the block until they run again on the destination (final catch-up and restart)"))
+        add(
+            Step(
+                id: "block", title: "Block: stop the moving clients",
+                why: "No client may write to the source once the final catch-up begins: such a write would be lost.",
+                gatesBefore: caughtUp(),
+                actions: moving.flatMap { group in
+                    group.members.map { .stopClient(ClientRef(group: group.name, member: $0.name, host: $0.host)) }
+                },
+                impact: .window(id: "block")))
+        add(
+            Step(
+                id: "catch-up", title: "Final catch-up",
+                why: "The last changes are copied; the copy then stops following.",
+                actions: copies(.finalCatchUp), gatesAfter: caughtUp(), impact: .window(id: "block")))
+        let switchStep: StepID = "switch"
+        add(
+            Step(
+                id: switchStep, title: "Start the clients on the destination",
+                why: "Every member starts with the destination's connection string; from here the destination holds writes the source does not have.",
+                actions: moving.flatMap { group in
+                    group.members.map { .switchClient(clientSwitch(group, $0, to: destination.connectionString(chroot: group.chroot))) }
+                },
+                gatesAfter: moving.map { .clientGroupHealthy(group: $0.name) }, impact: .window(id: "block")))
+        pointOfNoReturn = switchStep
+    }
+}

@@ -1,0 +1,158 @@
+import Ensemble
+import Testing
+
+@testable import Migration
+
+/// Known-bad plans, each made by breaking a good plan the way an operator might, and each caught
+/// with a counterexample a person can follow.
+@Suite struct BadPlanCatalogue {
+    func counterexample(_ plan: Plan, crashes: Bool = true) throws -> Counterexample {
+        let result = try Prover.check(plan, options: ProverOptions(crashes: crashes))
+        return try #require(result.counterexample, "the prover accepted a bad plan")
+    }
+
+    func removing(_ ids: [StepID], from plan: Plan) -> Plan {
+        var copy = plan
+        copy.steps.removeAll { ids.contains($0.id) }
+        return copy
+    }
+
+    @Test func clientStillOnASourceServerAtTheSplit() throws {
+        let good = try Fixtures.plan(.mitosis, 3, 3, staying: false)
+        let bad = removing(["switch-kafka-broker-3"], from: good)
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noSplitBrain)
+        #expect(found.violation.message.contains("kafka"))
+        // Found at the earliest point: a destination server that crashes and comes back with its
+        // final configuration already forms the destination while broker-3 is on the source.
+        #expect(["split-configs", "split-restart-destination"].contains(found.step?.rawValue ?? ""))
+        #expect(found.description.contains("client kafka/broker-3: running, connects to source 1, source 2, source 3"))
+    }
+
+    @Test func destinationNotEmpty() throws {
+        var bad = try Fixtures.plan(.mitosis, 3, 3, staying: false)
+        bad.destination.initialData = .holdsData
+        // With the emptiness check in place the plan stops before touching anything...
+        let stopped = try counterexample(bad)
+        #expect(stopped.violation.invariant == .planProceeds)
+        #expect(stopped.violation.message.contains("hold no znodes"))
+        // ...and without it the first joined server brings its own history into the source.
+        bad.steps[0].gatesBefore.removeAll { if case .destinationEmpty = $0 { return true } else { return false } }
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noDataOverwritten)
+        #expect(found.step == "join-4-start")
+        #expect(found.violation.message.contains("destination 4"))
+    }
+
+    @Test func sourceRestartedBeforeTheDestinationJoined() throws {
+        var bad = try Fixtures.plan(.mitosis, 3, 3, staying: false)
+        let start = try #require(bad.index(of: "join-4-start"))
+        let step = bad.steps.remove(at: start)
+        let synced = try #require(bad.index(of: "join-4-synced"))
+        bad.steps.insert(step, at: synced)
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .clientsServed)
+        #expect(found.step == "join-4-restart-2")
+        #expect(found.trace.last?.text.contains("source 2 goes down") == true)
+    }
+
+    @Test func noDormantServerWhereOneIsNeeded() throws {
+        // What mitosis would do if it joined all three destination servers to a 3-server source.
+        let source = Fixtures.source(3)
+        let destination = Fixtures.destination(3, after: 3)
+        var builder = PlanBuilder(
+            strategy: .mitosis, source: source, destination: destination, groups: Fixtures.groups(source: source),
+            options: PlanningOptions())
+        try builder.mitosis(observers: false, carriersOverride: 3)
+        let found = try counterexample(builder.finish())
+        #expect(found.violation.invariant == .sourceKeepsQuorum)
+        #expect(found.violation.message.contains("smartstack"))
+        #expect(found.step == "split-firewall")
+    }
+
+    @Test func twoParticipantsAddedByOneReconfig() throws {
+        var bad = try Fixtures.plan(.reconfig, 3, 3, staying: false)
+        let first = try #require(bad.index(of: "promote-4"))
+        let second = try #require(bad.index(of: "promote-5"))
+        guard case .reconfig(var change) = bad.steps[first].actions[0], case .reconfig(let other) = bad.steps[second].actions[0] else {
+            Issue.record("promote steps hold reconfigs")
+            return
+        }
+        change.add += other.add
+        bad.steps[first].actions = [.reconfig(change)]
+        bad.steps[first].gatesAfter = bad.steps[second].gatesAfter
+        bad.steps.remove(at: second)
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noSplitBrain)
+        #expect(found.trace.contains { $0.kind == .crash }, "it takes a server that missed the change")
+        // Without crashes the same plan looks fine: the crash is what the prover adds.
+        #expect(try Prover.check(bad, options: ProverOptions(crashes: false)).isSafe)
+    }
+
+    @Test func rollingRestartThatDropsQuorum() throws {
+        var bad = try Fixtures.plan(.mitosisObservers, 3, 3, staying: true)
+        let first = try #require(bad.index(of: "join-restart-1"))
+        let second = try #require(bad.index(of: "join-restart-2"))
+        bad.steps[first].actions += bad.steps[second].actions
+        bad.steps.removeAll { $0.id == "join-restart-2" || $0.id == "join-pause-1" }
+        let found = try counterexample(bad, crashes: false)
+        #expect(found.violation.invariant == .sourceKeepsQuorum)
+        #expect(found.step == "join-restart-1")
+        let downs = found.trace.filter { $0.text.contains("goes down") }
+        #expect(downs.count == 2, "both servers are down at once")
+    }
+
+    @Test func firewallRemovedBeforeTheSourceRestarted() throws {
+        var bad = try Fixtures.plan(.mitosis, 3, 3, staying: false)
+        let removal = try #require(bad.index(of: "split-remove-firewall"))
+        let step = bad.steps.remove(at: removal)
+        let restart = try #require(bad.steps.firstIndex { $0.id.rawValue.hasPrefix("split-source-restart") })
+        bad.steps.insert(step, at: restart)
+        bad.steps[restart].gatesBefore = []
+        bad.steps[restart].gatesAfter = []
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noDataOverwritten)
+        #expect(found.violation.message.contains("branch"))
+    }
+
+    @Test func replaceWithoutWaitingForSync() throws {
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true)
+        for index in bad.steps.indices where bad.steps[index].id.rawValue.hasSuffix("-start-new") {
+            bad.steps[index].gatesAfter = []
+        }
+        for index in bad.steps.indices where bad.steps[index].id.rawValue.hasSuffix("-stop-old") {
+            bad.steps[index].gatesBefore = []
+        }
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noSplitBrain)
+        #expect(found.violation.message.contains("empty tree"))
+    }
+
+    @Test func copyWithoutBlockingTheClients() throws {
+        var bad = try Fixtures.plan(.copy, 3, 3)
+        bad.steps.removeAll { $0.id == "block" }
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noDataOverwritten)
+        #expect(found.violation.message.contains("lost"))
+    }
+
+    @Test func counterexamplesAreShortest() throws {
+        // The rolling-restart counterexample needs exactly: the steps up to the merged restart,
+        // and two stops. BFS finds no longer trace than the plan's own prefix requires.
+        var bad = try Fixtures.plan(.mitosisObservers, 3, 3, staying: true)
+        let first = try #require(bad.index(of: "join-restart-1"))
+        let second = try #require(bad.index(of: "join-restart-2"))
+        bad.steps[first].actions += bad.steps[second].actions
+        bad.steps.removeAll { $0.id == "join-restart-2" || $0.id == "join-pause-1" }
+        let found = try counterexample(bad, crashes: false)
+        let beforeStep = found.trace.prefix { $0.step != "join-restart-1" }
+        let expectedPrefix = bad.steps[..<first].reduce(0) { total, step in
+            total + 2 + step.actions.reduce(0) { count, action in
+                if case .restartServer = action { return count + 2 }
+                return count + 1
+            }
+        }
+        #expect(beforeStep.count == expectedPrefix)
+        #expect(found.trace.count == expectedPrefix + 3, "begin, stop, stop")
+    }
+}

@@ -1,0 +1,80 @@
+import Ensemble
+@testable import Migration
+
+/// Ensembles and client groups for the planner and prover tests: source servers 1…n on
+/// 10.1.0.x, destination servers on 10.2.0.x, Kafka brokers that move and a service that stays.
+enum Fixtures {
+    static func ensemble(
+        _ name: String, ids: [Int64], subnet: Int, version: ZooKeeperVersion, data: InitialData, running: Bool,
+        sameAddressesAs other: PlanEnsemble? = nil
+    ) -> PlanEnsemble {
+        PlanEnsemble(
+            name: name, version: version,
+            servers: ids.map { id in
+                let address = other?.server(ServerID(id))?.address ?? "10.\(subnet).0.\(id)"
+                return PlanServer(
+                    id: ServerID(id), host: "zk-\(name)-\(id)", address: address,
+                    configPath: "/etc/zookeeper/conf/zoo.cfg", dataDir: "/var/lib/zookeeper",
+                    commands: ServiceCommandSet(
+                        start: "systemctl start zookeeper", stop: "systemctl stop zookeeper",
+                        restart: "systemctl restart zookeeper", status: "echo srvr | nc -q 2 localhost 2181"))
+            },
+            initialData: data, initiallyRunning: running)
+    }
+
+    static func source(_ count: Int, version: ZooKeeperVersion = .v3_8_0) -> PlanEnsemble {
+        ensemble("source", ids: (1...Int64(count)).map { $0 }, subnet: 1, version: version, data: .holdsData, running: true)
+    }
+
+    /// Destination ids follow the source's (e.g. 4, 5, 6 after a 3-server source).
+    static func destination(
+        _ count: Int, after sourceCount: Int, version: ZooKeeperVersion = .v3_8_0, data: InitialData = .empty,
+        running: Bool = false
+    ) -> PlanEnsemble {
+        let first = Int64(sourceCount) + 1
+        return ensemble(
+            "destination", ids: (first..<(first + Int64(count))).map { $0 }, subnet: 2, version: version, data: data,
+            running: running)
+    }
+
+    static func groups(source: PlanEnsemble, brokers: Int = 3, staying: Bool = true) -> [PlanClientGroup] {
+        let all = [
+            PlanClientGroup(
+                name: "kafka", chroot: "/kafka", moves: true,
+                members: (1...brokers).map { number in
+                    PlanClientMember(
+                        name: "broker-\(number)", host: "kafka-\(number)", configPath: "/etc/kafka/server.properties",
+                        restart: "systemctl restart kafka", connectionString: source.connectionString(chroot: "/kafka"))
+                }),
+            PlanClientGroup(
+                name: "smartstack", chroot: nil, moves: false,
+                members: [
+                    PlanClientMember(
+                        name: "nerve-1", host: "svc-1", configPath: "/etc/nerve/nerve.conf", connectionKey: "zk_hosts",
+                        connectionString: source.connectionString(chroot: nil))
+                ]),
+        ]
+        return staying ? all : [all[0]]
+    }
+
+    static func plan(
+        _ strategy: StrategyKind, _ sourceCount: Int, _ destinationCount: Int, version: ZooKeeperVersion = .v3_8_0,
+        destinationData: InitialData = .empty, staying: Bool = true
+    ) throws -> Plan {
+        let source = source(sourceCount, version: version)
+        let destination: PlanEnsemble
+        switch strategy {
+        case .replace:
+            destination = ensemble(
+                "destination", ids: source.servers.map(\.id.rawValue), subnet: 2, version: version, data: destinationData,
+                running: false, sameAddressesAs: source)
+        case .copy:
+            destination = Self.destination(
+                destinationCount, after: sourceCount, version: version, data: destinationData == .empty ? .holdsData : destinationData,
+                running: true)
+        default:
+            destination = Self.destination(destinationCount, after: sourceCount, version: version, data: destinationData)
+        }
+        return try Planner.plan(strategy, source: source, destination: destination, clientGroups: groups(source: source, staying: staying))
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-@testable import Migration
-@Test func placeholder() {}

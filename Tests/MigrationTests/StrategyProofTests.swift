@@ -1,0 +1,202 @@
+import Ensemble
+import Foundation
+import Testing
+
+@testable import Migration
+
+/// A size, a version and whether a client group stays on the source.
+struct Case: CustomTestStringConvertible, Sendable {
+    var strategy: StrategyKind
+    var source: Int
+    var destination: Int
+    var version: ZooKeeperVersion
+    var staying: Bool
+
+    var testDescription: String {
+        "\(strategy) \(source)→\(destination) on \(version)\(staying ? " with a group staying" : "")"
+    }
+}
+
+let sizes = [(3, 3), (3, 5), (5, 3), (5, 5)]
+let versions: [ZooKeeperVersion] = [.v3_4_13, .v3_8_0]
+
+/// Every strategy, size and version the planner supports.
+let supportedCases: [Case] = {
+    var cases: [Case] = []
+    for version in versions {
+        for (n, m) in sizes {
+            cases.append(Case(strategy: .mitosisObservers, source: n, destination: m, version: version, staying: true))
+            cases.append(Case(strategy: .copy, source: n, destination: m, version: version, staying: true))
+            if version.supports(.dynamicReconfiguration) {
+                cases.append(Case(strategy: .reconfig, source: n, destination: m, version: version, staying: false))
+            }
+        }
+        for n in [3, 5] {
+            cases.append(Case(strategy: .replace, source: n, destination: n, version: version, staying: true))
+        }
+        // Plain mitosis: the sizes its carrier rule allows.
+        for (n, m, staying) in [(3, 3, false), (5, 3, false), (5, 3, true), (5, 5, false)] {
+            cases.append(Case(strategy: .mitosis, source: n, destination: m, version: version, staying: staying))
+        }
+    }
+    return cases
+}()
+
+@Suite struct StrategyProofs {
+    @Test(arguments: supportedCases)
+    func shippedStrategyProvesSafe(_ testCase: Case) throws {
+        let plan = try Fixtures.plan(
+            testCase.strategy, testCase.source, testCase.destination, version: testCase.version, staying: testCase.staying)
+        let result = try Prover.check(plan)
+        #expect(result.isSafe, "\(result)")
+        #expect(result.statesExplored > plan.steps.count)
+        // Every step names the hosts it acts on; every server-touching action names its server.
+        for step in plan.steps {
+            for action in step.actions {
+                #expect(!action.host.isEmpty)
+                switch action {
+                case .wait, .switchClient, .stopClient, .copy: break
+                default: #expect(!action.servers.isEmpty, "\(action.summary)")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: supportedCases)
+    func plansRoundTripThroughJSON(_ testCase: Case) throws {
+        let plan = try Fixtures.plan(
+            testCase.strategy, testCase.source, testCase.destination, version: testCase.version, staying: testCase.staying)
+        let data = try plan.jsonData()
+        let decoded = try Plan(jsonData: data)
+        #expect(decoded == plan)
+        #expect(try decoded.jsonData() == data, "the same plan must give the same bytes")
+    }
+
+    @Test func mitosisThreeToThreeIsYelpsTwoJoinedOneDormant() throws {
+        let plan = try Fixtures.plan(.mitosis, 3, 3, version: .v3_4_13, staying: false)
+        let started = plan.steps.flatMap(\.actions).compactMap { action -> ServerID? in
+            if case .startServer(let ref) = action, ref.ensemble == "destination" { return ref.id }
+            return nil
+        }
+        #expect(started == [4, 5], "servers 4 and 5 join, 6 stays dormant")
+        #expect(plan.pointOfNoReturn == "split-restart-destination")
+        #expect(plan.impactWindows.map(\.id) == ["split"])
+        // The firewall goes up before the final configs are written, and the source restarts
+        // before the rules are removed.
+        let order = plan.steps.map(\.id.rawValue)
+        let firewall = try #require(order.firstIndex(of: "split-firewall"))
+        let configs = try #require(order.firstIndex(of: "split-configs"))
+        let removal = try #require(order.firstIndex(of: "split-remove-firewall"))
+        let sourceRestart = try #require(order.firstIndex { $0.hasPrefix("split-source-restart") })
+        #expect(firewall < configs && sourceRestart < removal)
+    }
+
+    @Test func carrierRule() {
+        #expect(Planner.mitosisCarrierCount(sourceVoters: 3, destinationVoters: 3, clientsStay: false) == 2)
+        #expect(Planner.mitosisCarrierCount(sourceVoters: 3, destinationVoters: 3, clientsStay: true) == nil)
+        #expect(Planner.mitosisCarrierCount(sourceVoters: 3, destinationVoters: 5, clientsStay: false) == nil)
+        #expect(Planner.mitosisCarrierCount(sourceVoters: 5, destinationVoters: 3, clientsStay: true) == 2)
+        #expect(Planner.mitosisCarrierCount(sourceVoters: 5, destinationVoters: 5, clientsStay: false) == 3)
+        #expect(Planner.mitosisCarrierCount(sourceVoters: 5, destinationVoters: 5, clientsStay: true) == nil)
+        #expect(Planner.mitosisCarrierCount(sourceVoters: 7, destinationVoters: 7, clientsStay: true) == 4)
+        #expect(Planner.mitosisCarrierCount(sourceVoters: 1, destinationVoters: 1, clientsStay: false) == nil)
+    }
+
+    @Test func fivePlusFiveProofsAreFast() throws {
+        for strategy in [StrategyKind.mitosis, .mitosisObservers, .reconfig] {
+            let plan = try Fixtures.plan(strategy, 5, 5, staying: strategy == .mitosisObservers)
+            let result = try Prover.check(plan)
+            #expect(result.isSafe)
+            // Generous for debug builds on a shared machine; release builds are far faster.
+            #expect(result.elapsed < .seconds(20), "\(strategy) 5+5 took \(result.elapsed)")
+        }
+    }
+}
+
+@Suite struct PlannerRefusals {
+    func refusal(_ body: () throws -> Plan) -> PlanningError? {
+        do {
+            _ = try body()
+            return nil
+        } catch let error as PlanningError {
+            return error
+        } catch {
+            return nil
+        }
+    }
+
+    @Test func reconfigIsRefusedOn34() throws {
+        let error = try #require(refusal { try Fixtures.plan(.reconfig, 3, 3, version: .v3_4_13, staying: false) })
+        #expect(error.code == .unsupportedVersion)
+        #expect(error.message.contains("3.4.13"))
+        #expect(error.message.contains("mitosis-observers"), "says what to do instead")
+    }
+
+    @Test(arguments: ["3.5.0", "3.5.8", "3.6.0", "3.6.1"])
+    func rollingRestartMembershipChangeIsRefusedOn3829Versions(_ text: String) throws {
+        let version = try #require(ZooKeeperVersion(parsing: text))
+        for strategy in [StrategyKind.mitosis, .mitosisObservers] {
+            let error = try #require(refusal { try Fixtures.plan(strategy, 3, 3, version: version, staying: false) })
+            #expect(error.code == .versionHazard)
+            #expect(error.message.contains("ZOOKEEPER-3829"))
+            #expect(error.message.contains("reconfig"), "says what to do instead")
+        }
+    }
+
+    @Test(arguments: ["3.5.9", "3.6.2", "3.7.1"])
+    func fixedVersionsAreNotFlagged(_ text: String) throws {
+        let version = try #require(ZooKeeperVersion(parsing: text))
+        let plan = try Fixtures.plan(.mitosisObservers, 3, 3, version: version, staying: true)
+        #expect(!plan.notes.contains { $0.contains("ZOOKEEPER-3829") })
+    }
+
+    @Test func reconfigAddParticipantHazardIsRefused() throws {
+        let error = try #require(refusal { try Fixtures.plan(.reconfig, 3, 3, version: ZooKeeperVersion(3, 5, 2), staying: false) })
+        #expect(error.code == .versionHazard)
+        #expect(error.message.contains("ZOOKEEPER-2172"))
+    }
+
+    @Test func snapshotSyncHazardIsNoted() throws {
+        let plan = try Fixtures.plan(.reconfig, 3, 3, version: ZooKeeperVersion(3, 6, 2), staying: false)
+        #expect(plan.notes.contains { $0.contains("ZOOKEEPER-3642") })
+    }
+
+    @Test func mitosisRefusesANonEmptyDestination() throws {
+        let error = try #require(refusal { try Fixtures.plan(.mitosis, 3, 3, destinationData: .holdsData, staying: false) })
+        #expect(error.code == .destinationNotEmpty)
+        #expect(error.message.contains("copy"))
+    }
+
+    @Test func mitosisRefusesSizesWithoutACarrierCount() throws {
+        let error = try #require(refusal { try Fixtures.plan(.mitosis, 3, 5, staying: false) })
+        #expect(error.code == .unsupportedSize)
+        #expect(error.message.contains("mitosis-observers"))
+        let staying = try #require(refusal { try Fixtures.plan(.mitosis, 3, 3, staying: true) })
+        #expect(staying.message.contains("smartstack"), "names the group that stays")
+    }
+
+    @Test func reconfigRefusesGroupsThatStay() throws {
+        let error = try #require(refusal { try Fixtures.plan(.reconfig, 3, 3, staying: true) })
+        #expect(error.message.contains("smartstack"))
+    }
+
+    @Test func replaceNeedsStableAddresses() throws {
+        let source = Fixtures.source(3)
+        let destination = Fixtures.ensemble("destination", ids: [1, 2, 3], subnet: 2, version: .v3_8_0, data: .empty, running: false)
+        let error = try #require(refusal {
+            try Planner.plan(.replace, source: source, destination: destination, clientGroups: Fixtures.groups(source: source))
+        })
+        #expect(error.code == .addressMismatch)
+        #expect(error.message.contains("stable address"))
+    }
+
+    @Test func inventoryExamplePlansMitosisObservers() throws {
+        let inventory = try Inventory.parse(yaml: Inventory.example, fileName: "example.yaml")
+        let plan = try Planner.plan(.mitosisObservers, inventory: inventory, source: "source", destination: "destination")
+        #expect(plan.source.version == .v3_4_13 && plan.destination.version == .v3_8_0)
+        #expect(plan.notes.contains { $0.contains("rehearse") }, "mixed 3.4/3.8 ensemble is called out")
+        #expect(try Prover.check(plan).isSafe)
+        let unknown = refusal { try Planner.plan(.mitosis, inventory: inventory, source: "nope", destination: "destination") }
+        #expect(unknown?.code == .unknownEnsemble)
+    }
+}
