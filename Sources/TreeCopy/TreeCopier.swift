@@ -363,14 +363,7 @@ public struct TreeCopier: Sendable {
         for name in existing.sorted() where !keep.contains(name) {
             let child = ZooKeeperPath.join(relative, name)
             if options.exclude.contains(child) { continue }
-            var order: [String] = []
-            var pending = [destination.path(child)]
-            while let next = pending.popLast() {
-                order.append(next)
-                let grandchildren = (try? await destination.client.getChildren(next)) ?? []
-                pending.append(contentsOf: grandchildren.map { ZooKeeperPath.join(next, $0) })
-            }
-            for node in order.reversed() {
+            for node in try await destination.client.subtree(destination.path(child)).reversed() {
                 try writer.add(.delete(DeleteRequest(path: node)), bytes: 0)
                 state.report.deleted += 1
             }

@@ -162,19 +162,9 @@ public struct TreeFollower: Sendable {
     }
 
     private func deleteSubtree(_ path: String, report: inout FollowReport, onChange: @Sendable (String) -> Void) async throws {
-        var order: [String] = []
-        var pending = [path]
-        while let next = pending.popLast() {
-            guard let children = try? await destination.client.getChildren(next) else { continue }
-            order.append(next)
-            pending.append(contentsOf: children.map { ZooKeeperPath.join(next, $0) })
-        }
-        for node in order.reversed() {
-            do {
-                try await destination.client.delete(node)
-                report.deleted += 1
-                onChange("deleted \(node)")
-            } catch let error as ZooKeeperError where error.code == .noNode {}
+        for node in try await destination.client.deleteRecursively(path) {
+            report.deleted += 1
+            onChange("deleted \(node)")
         }
     }
 }

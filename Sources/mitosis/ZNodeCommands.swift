@@ -135,15 +135,9 @@ struct RemoveNode: AsyncParsableCommand {
                 try await zk.delete(path, version: version)
                 return [path]
             }
-            // Post-order: collect the subtree, delete deepest first.
-            var order: [String] = []
-            var stack = [path]
-            while let next = stack.popLast() {
-                order.append(next)
-                for child in try await zk.getChildren(next) { stack.append(ZooKeeperPath.join(next, child)) }
-            }
-            for node in order.reversed() { try await zk.delete(node) }
-            return order.reversed()
+            let deleted = try await zk.deleteRecursively(path)
+            if deleted.isEmpty { throw ZooKeeperError(.noNode, path: path) }
+            return deleted
         }
         if connection.json {
             try Output.json(DeletedJSON(deleted: deleted))

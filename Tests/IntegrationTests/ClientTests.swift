@@ -49,6 +49,16 @@ extension RealServers {
                     try await zk.delete("/ops", version: updated.version)
                     #expect(try await zk.exists("/ops") == nil)
 
+                    // Whole subtrees: parents first when listed, deepest first when deleted.
+                    try await zk.create("/tree")
+                    try await zk.create("/tree/a")
+                    try await zk.create("/tree/a/b")
+                    try await zk.create("/tree/c")
+                    #expect(try await zk.subtree("/tree") == ["/tree", "/tree/a", "/tree/a/b", "/tree/c"])
+                    #expect(try await zk.deleteRecursively("/tree") == ["/tree/c", "/tree/a/b", "/tree/a", "/tree"])
+                    #expect(try await zk.exists("/tree") == nil)
+                    #expect(try await zk.subtree("/tree") == [])
+
                     // Version-specific node types and calls.
                     if version.supportsExtendedNodeTypes {
                         let (created, createdStat) = try await zk.createReturningStat("/c2", data: [1, 2, 3])
