@@ -164,9 +164,6 @@ public enum Prover {
         let counterexample = explorer.run()
         return ProofResult(counterexample: counterexample, statesExplored: explorer.states.count, elapsed: clock.now - start)
     }
-
-    /// How many destination voters mitosis joins (see ``Planner/mitosisCarrierCount(sourceVoters:destinationVoters:)``).
-    public static func quorumSize(voters: Int) -> Int { voters / 2 + 1 }
 }
 
 // MARK: - Compiled model
@@ -892,18 +889,6 @@ struct Explorer {
     }
 
     /// Members that vote in `view` and in their own view.
-    func votes(_ members: UInt32, in view: View, _ state: State) -> Int {
-        var count = 0
-        var rest = members
-        while rest != 0 {
-            let server = rest.trailingZeroBitCount
-            rest &= rest - 1
-            let id = model.servers[server].idBit
-            if view.voters & id != 0 && state.views[server].voters & id != 0 { count += 1 }
-        }
-        return count
-    }
-
     func votes(_ members: UInt32, in view: View, views: [View]) -> Int {
         var count = 0
         var rest = members
