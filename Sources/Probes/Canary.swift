@@ -135,7 +135,7 @@ public struct CanaryRecorder: Sendable {
         histogram.record(micros)
         maximumMicroseconds = max(maximumMicroseconds, micros)
         var events: [CanaryEvent] = []
-        let tooSlow = latency > Double(slowThreshold.components.seconds) + Double(slowThreshold.components.attoseconds) / 1e18
+        let tooSlow = latency > slowThreshold.seconds
         if let error {
             failed += 1
             events.append(CanaryEvent(time: end, group: group, kind: .failed, latencyMilliseconds: latency * 1000, server: server, detail: error))

@@ -237,11 +237,3 @@ struct ConnectionStateMachine: Sendable {
         return .connect(server: server, timeout: connectTimeout)
     }
 }
-
-extension Duration {
-    /// Whole milliseconds, rounded down.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}

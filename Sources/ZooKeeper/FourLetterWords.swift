@@ -53,7 +53,7 @@ public enum FourLetterWords {
     /// server closed the connection: an unknown word, or a 3.4 server with a restricted list).
     static func checkedAnswer(_ answer: String, word: String, server: String) throws(FourLetterWordError) -> String {
         if answer.contains("is not executed because it is not in the whitelist") {
-            throw FourLetterWordError(word: word, server: server, kind: .notWhitelisted, detail: answer.trimmingCharacters())
+            throw FourLetterWordError(word: word, server: server, kind: .notWhitelisted, detail: answer.trimmingWhitespace())
         }
         if answer.isEmpty {
             throw FourLetterWordError(word: word, server: server, kind: .noAnswer, detail: "the server closed the connection without answering")
@@ -63,21 +63,20 @@ public enum FourLetterWords {
 
     /// `srvr`: version, latency, counters, zxid, mode, node count.
     public static func srvr(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> ServerStatus {
-        let text = try await send("srvr", to: server, timeout: timeout)
-        do {
-            return try ServerStatus(parsing: text)
-        } catch {
-            throw FourLetterWordError(word: "srvr", server: server.description, kind: .unexpectedAnswer, detail: "\(error)")
-        }
+        try await status("srvr", server, timeout: timeout)
     }
 
     /// `stat`: `srvr` plus the connected clients.
     public static func stat(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> ServerStatus {
-        let text = try await send("stat", to: server, timeout: timeout)
+        try await status("stat", server, timeout: timeout)
+    }
+
+    private static func status(_ word: String, _ server: ConnectionString.Server, timeout: Duration) async throws(FourLetterWordError) -> ServerStatus {
+        let text = try await send(word, to: server, timeout: timeout)
         do {
             return try ServerStatus(parsing: text)
         } catch {
-            throw FourLetterWordError(word: "stat", server: server.description, kind: .unexpectedAnswer, detail: "\(error)")
+            throw FourLetterWordError(word: word, server: server.description, kind: .unexpectedAnswer, detail: "\(error)")
         }
     }
 
@@ -98,12 +97,12 @@ public enum FourLetterWords {
 
     /// `ruok`: true when the server answers `imok` (it runs; it may still not be in a quorum).
     public static func ruok(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> Bool {
-        try await send("ruok", to: server, timeout: timeout).trimmingCharacters() == "imok"
+        try await send("ruok", to: server, timeout: timeout).trimmingWhitespace() == "imok"
     }
 
     /// `isro`: true when the server is in read-only mode.
     public static func isro(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> Bool {
-        try await send("isro", to: server, timeout: timeout).trimmingCharacters() == "ro"
+        try await send("isro", to: server, timeout: timeout).trimmingWhitespace() == "ro"
     }
 
     /// `cons`: one line per client connection.
@@ -179,7 +178,7 @@ public struct ServerStatus: Sendable, Hashable, Codable {
         var clients: [String] = []
         var inClients = false
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = String(rawLine).trimmingCharacters()
+            let line = String(rawLine).trimmingWhitespace()
             if line == "Clients:" {
                 inClients = true
                 continue
@@ -189,7 +188,7 @@ public struct ServerStatus: Sendable, Hashable, Codable {
                 continue
             }
             guard let colon = line.firstIndex(of: ":") else { continue }
-            values[String(line[..<colon])] = String(line[line.index(after: colon)...]).trimmingCharacters()
+            values[String(line[..<colon])] = String(line[line.index(after: colon)...]).trimmingWhitespace()
         }
         func value(_ key: String) throws(ParseError) -> String {
             guard let value = values[key] else { throw ParseError(missing: key) }
@@ -281,7 +280,7 @@ public struct ClientConnection: Sendable, Hashable, Codable {
     /// Parses the lines of `cons` (or the client lines of `stat`); other lines are skipped.
     public static func parse(_ text: String) -> [ClientConnection] {
         text.split(separator: "\n").compactMap { rawLine in
-            let line = String(rawLine).trimmingCharacters()
+            let line = String(rawLine).trimmingWhitespace()
             guard line.hasPrefix("/"), let open = line.firstIndex(of: "(") else { return nil }
             var address = String(line[line.index(after: line.startIndex)..<open])
             if let bracket = address.firstIndex(of: "[") { address = String(address[..<bracket]) }
@@ -302,9 +301,9 @@ enum KeyValueText {
         for rawLine in text.split(separator: "\n") {
             let line = String(rawLine)
             guard let index = line.firstIndex(of: separator) else { continue }
-            let key = String(line[..<index]).trimmingCharacters()
+            let key = String(line[..<index]).trimmingWhitespace()
             guard !key.isEmpty else { continue }
-            values[key] = String(line[line.index(after: index)...]).trimmingCharacters()
+            values[key] = String(line[line.index(after: index)...]).trimmingWhitespace()
         }
         return values
     }
@@ -337,14 +336,5 @@ final class CollectingHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
-        return String(slice)
     }
 }

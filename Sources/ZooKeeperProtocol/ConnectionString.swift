@@ -137,7 +137,8 @@ public struct ConnectionStringError: Error, Sendable, Hashable, CustomStringConv
     public var description: String { "invalid ZooKeeper connection string '\(input)': \(reason)" }
 }
 
-extension StringProtocol {
+package extension StringProtocol {
+    /// The text without leading and trailing white space.
     func trimmingWhitespace() -> String {
         var slice = Substring(self)
         while let first = slice.first, first.isWhitespace { slice.removeFirst() }

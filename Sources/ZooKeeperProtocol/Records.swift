@@ -182,8 +182,7 @@ public struct CreateRequest: ZooKeeperRequestRecord, Hashable {
         buffer.writeACLs(acl)
         buffer.writeInteger(mode.flags)
         if let ttl = mode.ttl {
-            let (seconds, attoseconds) = ttl.components
-            buffer.writeInteger(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+            buffer.writeInteger(ttl.milliseconds)
         }
     }
 

@@ -74,9 +74,7 @@ struct ConnectionOptions: ParsableArguments {
         var logger = Logger(label: "mitosis.zookeeper")
         logger.logLevel = verbose ? .debug : .warning
         var configuration = ZooKeeperConfiguration(connectionString: try connectionString(), sessionTimeout: .milliseconds(Int64(sessionTimeout * 1000)), logger: logger)
-        if let auth, let colon = auth.firstIndex(of: ":") {
-            configuration.authentication = [("digest", DigestAuth.credentials(user: String(auth[..<colon]), password: String(auth[auth.index(after: colon)...])))]
-        }
+        if let auth { configuration.authentication = digestAuthentication(auth) }
         return configuration
     }
 
@@ -89,4 +87,12 @@ struct ConnectionOptions: ParsableArguments {
             throw ExitCode.failure
         }
     }
+}
+
+/// `user:password` (validated to contain a colon) as digest credentials for a configuration.
+func digestAuthentication(_ userColonPassword: String) -> [(scheme: String, credentials: [UInt8])] {
+    guard let colon = userColonPassword.firstIndex(of: ":") else { return [] }
+    let user = String(userColonPassword[..<colon])
+    let password = String(userColonPassword[userColonPassword.index(after: colon)...])
+    return [("digest", DigestAuth.credentials(user: user, password: password))]
 }

@@ -46,9 +46,7 @@ struct CopyCommand: AsyncParsableCommand {
         var logger = Logger(label: "mitosis.copy")
         logger.logLevel = .warning
         var configuration = ZooKeeperConfiguration(connectionString: location.servers, logger: logger)
-        if let auth, let colon = auth.firstIndex(of: ":") {
-            configuration.authentication = [("digest", DigestAuth.credentials(user: String(auth[..<colon]), password: String(auth[auth.index(after: colon)...])))]
-        }
+        if let auth { configuration.authentication = digestAuthentication(auth) }
         return configuration
     }
 
