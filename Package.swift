@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "TreeCopy", targets: ["TreeCopy"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Migration", targets: ["Migration"]),
+        .library(name: "Hosts", targets: ["Hosts"]),
         .executable(name: "mitosis", targets: ["mitosis"]),
         .executable(name: "MitosisBench", targets: ["MitosisBench"]),
     ],
@@ -61,6 +62,16 @@ let package = Package(
         .target(name: "TreeCopy", dependencies: ["ZooKeeper", "Probes", .product(name: "Logging", package: "swift-log")]),
         // Kafka's metadata in ZooKeeper and reassignment planning (pure planners).
         .target(name: "Kafka", dependencies: ["ZooKeeper"]),
+        // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver.
+        .target(
+            name: "Hosts",
+            dependencies: [
+                "ZooKeeper", "ZooKeeperTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Plans, strategies, the prover and runbooks (pure).
         .target(name: "Migration", dependencies: ["Ensemble", "ZooKeeperProtocol"]),
         .executableTarget(
@@ -71,6 +82,8 @@ let package = Package(
                 "Probes",
                 "TreeCopy",
                 "Kafka",
+                "Hosts",
+                "ZooKeeperTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

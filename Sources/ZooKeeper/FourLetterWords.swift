@@ -62,17 +62,23 @@ public enum FourLetterWords {
     }
 
     /// `srvr`: version, latency, counters, zxid, mode, node count.
-    public static func srvr(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> ServerStatus {
-        try await status("srvr", server, timeout: timeout)
+    public static func srvr(_ server: ConnectionString.Server, timeout: Duration = .seconds(5),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(FourLetterWordError) -> ServerStatus {
+        try await status("srvr", server, timeout: timeout, group: group)
     }
 
     /// `stat`: `srvr` plus the connected clients.
-    public static func stat(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> ServerStatus {
-        try await status("stat", server, timeout: timeout)
+    public static func stat(_ server: ConnectionString.Server, timeout: Duration = .seconds(5),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(FourLetterWordError) -> ServerStatus {
+        try await status("stat", server, timeout: timeout, group: group)
     }
 
-    private static func status(_ word: String, _ server: ConnectionString.Server, timeout: Duration) async throws(FourLetterWordError) -> ServerStatus {
-        let text = try await send(word, to: server, timeout: timeout)
+    private static func status(
+        _ word: String, _ server: ConnectionString.Server, timeout: Duration, group: any EventLoopGroup
+    ) async throws(FourLetterWordError) -> ServerStatus {
+        let text = try await send(word, to: server, timeout: timeout, group: group)
         do {
             return try ServerStatus(parsing: text)
         } catch {
@@ -81,33 +87,45 @@ public enum FourLetterWords {
     }
 
     /// `mntr`: monitoring key/values.
-    public static func mntr(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> MonitoringData {
-        MonitoringData(parsing: try await send("mntr", to: server, timeout: timeout))
+    public static func mntr(_ server: ConnectionString.Server, timeout: Duration = .seconds(5),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(FourLetterWordError) -> MonitoringData {
+        MonitoringData(parsing: try await send("mntr", to: server, timeout: timeout, group: group))
     }
 
     /// `conf`: the server's configuration, with membership lines on 3.5+.
-    public static func conf(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> ServerConfiguration {
-        ServerConfiguration(parsing: try await send("conf", to: server, timeout: timeout))
+    public static func conf(_ server: ConnectionString.Server, timeout: Duration = .seconds(5),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(FourLetterWordError) -> ServerConfiguration {
+        ServerConfiguration(parsing: try await send("conf", to: server, timeout: timeout, group: group))
     }
 
     /// `envi`: the server's environment.
-    public static func envi(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> [String: String] {
-        KeyValueText.parse(try await send("envi", to: server, timeout: timeout), separator: "=")
+    public static func envi(_ server: ConnectionString.Server, timeout: Duration = .seconds(5),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(FourLetterWordError) -> [String: String] {
+        KeyValueText.parse(try await send("envi", to: server, timeout: timeout, group: group), separator: "=")
     }
 
     /// `ruok`: true when the server answers `imok` (it runs; it may still not be in a quorum).
-    public static func ruok(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> Bool {
-        try await send("ruok", to: server, timeout: timeout).trimmingWhitespace() == "imok"
+    public static func ruok(_ server: ConnectionString.Server, timeout: Duration = .seconds(5),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(FourLetterWordError) -> Bool {
+        try await send("ruok", to: server, timeout: timeout, group: group).trimmingWhitespace() == "imok"
     }
 
     /// `isro`: true when the server is in read-only mode.
-    public static func isro(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> Bool {
-        try await send("isro", to: server, timeout: timeout).trimmingWhitespace() == "ro"
+    public static func isro(_ server: ConnectionString.Server, timeout: Duration = .seconds(5),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(FourLetterWordError) -> Bool {
+        try await send("isro", to: server, timeout: timeout, group: group).trimmingWhitespace() == "ro"
     }
 
     /// `cons`: one line per client connection.
-    public static func cons(_ server: ConnectionString.Server, timeout: Duration = .seconds(5)) async throws(FourLetterWordError) -> [ClientConnection] {
-        ClientConnection.parse(try await send("cons", to: server, timeout: timeout))
+    public static func cons(_ server: ConnectionString.Server, timeout: Duration = .seconds(5),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(FourLetterWordError) -> [ClientConnection] {
+        ClientConnection.parse(try await send("cons", to: server, timeout: timeout, group: group))
     }
 }
 

@@ -1,0 +1,627 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ZooKeeper
+import ZooKeeperTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A set of sandboxes that share one network: a bridge in a switch namespace, a control
+/// namespace from which Mitosis talks to the servers, and one namespace per host. Every address
+/// lives only inside these namespaces. The network's state is a JSON file under ``root`` so any
+/// later `mitosis` process can find and drive its sandboxes.
+public struct SandboxNetwork: Sendable, Hashable {
+    /// Prefix of every namespace of this network, e.g. `mitosis` → `mitosis-src-1`.
+    public var id: String
+    /// Where state, configurations, data and logs live.
+    public var root: String
+
+    public init(id: String, root: String? = nil) {
+        self.id = id
+        self.root = root ?? "/run/\(id)"
+    }
+
+    /// `$MITOSIS_SANDBOX_NETWORK`, or `mitosis`.
+    public static func fromEnvironment() -> SandboxNetwork {
+        SandboxNetwork(id: ProcessInfo.processInfo.environment["MITOSIS_SANDBOX_NETWORK"] ?? "mitosis")
+    }
+
+    /// The first two octets of every address (a /16 that exists only inside the namespaces).
+    public static let subnetPrefix = "10.200"
+    public static let prefixLength = 16
+
+    public var switchNamespace: String { "\(id)-switch" }
+    public var controlNamespace: String { "\(id)-ctl" }
+    public var controlAddress: String { "\(Self.subnetPrefix).0.1" }
+    var statePath: String { "\(root)/network.json" }
+    var lockPath: String { "\(root)/lock" }
+    static let bridge = "br0"
+}
+
+/// One host of a sandbox: a network namespace with its own address, directory and server.
+public struct SandboxHost: Sendable, Hashable, Codable {
+    /// E.g. `src-2`.
+    public var name: String
+    public var namespace: String
+    public var address: String
+    /// The interface name on the switch side of its link.
+    public var link: String
+    public var directory: String
+    public var serverID: Int
+    /// A stable (movable) address this host held when the sandbox was made, if asked for.
+    public var stableAddress: String?
+
+    public var configPath: String { "\(directory)/conf/zoo.cfg" }
+    public var dataDir: String { "\(directory)/data" }
+    public var myidPath: String { "\(directory)/data/myid" }
+    public var logPath: String { "\(directory)/zookeeper.log" }
+    public var serviceScript: String { "\(directory)/zookeeper.sh" }
+    /// The device inside the namespace that carries its addresses.
+    public static let device = "eth0"
+}
+
+/// A sandbox: one ZooKeeper ensemble on hosts of its own.
+public struct Sandbox: Sendable, Hashable, Codable {
+    public var name: String
+    public var index: Int
+    public var version: String
+    public var hosts: [SandboxHost]
+    public var clientPort: Int
+    public var quorumPort: Int
+    public var electionPort: Int
+    /// Whether the servers accept `reconfig` (3.5+: `reconfigEnabled=true`, ACL checks skipped).
+    public var reconfigEnabled: Bool
+
+    public func host(named name: String) -> SandboxHost? { hosts.first { $0.name == name } }
+
+    /// The addresses clients use (the stable ones where the sandbox has them).
+    public var connectionString: String {
+        hosts.map { "\($0.stableAddress ?? $0.address):\(clientPort)" }.joined(separator: ",")
+    }
+
+    /// How the sandbox controls its ZooKeeper server on a host (commands run inside the host's namespace).
+    public func zookeeperService(on host: SandboxHost) -> ServiceSpec {
+        ServiceSpec(
+            name: "zookeeper", start: "\(host.serviceScript) start", stop: "\(host.serviceScript) stop",
+            status: "\(host.serviceScript) status", timeout: .seconds(60))
+    }
+}
+
+/// The persisted state of a network.
+struct NetworkState: Codable {
+    var sandboxes: [Sandbox] = []
+    /// Stable addresses handed out and the host holding each now.
+    var stableAddresses: [String: String] = [:]
+}
+
+/// One host's state for `mitosis sandbox status`.
+public struct SandboxHostStatus: Sendable, Hashable, Codable {
+    public var sandbox: String
+    public var host: String
+    public var address: String
+    public var stableAddresses: [String]
+    public var serverID: Int
+    public var serverRunning: Bool
+    /// `srvr`'s mode (leader, follower, observer, standalone) or why there is none.
+    public var mode: String
+    public var zxid: String?
+    public var firewallTags: [String]
+}
+
+/// Creates, drives and removes sandboxes. Needs root (network namespaces, iptables).
+public struct SandboxManager: Sendable {
+    public var network: SandboxNetwork
+    private let logger: Logger
+
+    public init(network: SandboxNetwork = .fromEnvironment(), logger: Logger = Logger(label: "mitosis.sandbox")) {
+        self.network = network
+        self.logger = logger
+    }
+
+    /// Throws a clear error unless this process can build namespaces.
+    public static func requireRoot() throws {
+        guard geteuid() == 0 else {
+            throw HostError(
+                .permissionDenied, host: "localhost", operation: "sandbox",
+                "the sandbox creates network namespaces, links and iptables rules, which needs root: run it with sudo (e.g. `sudo ./scripts/mitosis sandbox up …`)")
+        }
+    }
+
+    // MARK: State
+
+    func loadState() throws -> NetworkState {
+        guard let data = FileManager.default.contents(atPath: network.statePath) else { return NetworkState() }
+        do {
+            return try JSONDecoder().decode(NetworkState.self, from: data)
+        } catch {
+            throw HostError(.invalidRequest, host: "localhost", operation: "read \(network.statePath)", "unreadable sandbox state (\(error)); `mitosis sandbox down --all` removes everything of this network")
+        }
+    }
+
+    func saveState(_ state: NetworkState) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(state).write(to: URL(fileURLWithPath: network.statePath), options: .atomic)
+    }
+
+    /// Runs `body` holding the network's lock (an flock other `mitosis` processes respect).
+    func withLock<T>(_ body: () async throws -> T) async throws -> T {
+        try FileManager.default.createDirectory(atPath: network.root, withIntermediateDirectories: true)
+        let descriptor = open(network.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw HostError(.permissionDenied, host: "localhost", operation: "lock \(network.lockPath)", String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        let deadline = ContinuousClock.now + .seconds(120)
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard ContinuousClock.now < deadline else {
+                throw HostError(.timeout, host: "localhost", operation: "lock \(network.lockPath)", "another mitosis process has held the sandbox lock for 2 minutes")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        return try await body()
+    }
+
+    /// Every sandbox of the network.
+    public func sandboxes() throws -> [Sandbox] { try loadState().sandboxes }
+
+    public func sandbox(named name: String) throws -> Sandbox {
+        let all = try sandboxes()
+        guard let sandbox = all.first(where: { $0.name == name }) else {
+            let known = all.isEmpty ? "there are none; create one with `mitosis sandbox up --name \(name)`" : "there are \(all.map(\.name).joined(separator: ", "))"
+            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox \(name)", "no sandbox named '\(name)' in network \(network.id): \(known)")
+        }
+        return sandbox
+    }
+
+    /// The driver for a sandbox host (by host name, e.g. `src-2`).
+    public func driver(for hostName: String) throws -> SandboxHostDriver {
+        let state = try loadState()
+        for sandbox in state.sandboxes {
+            if let host = sandbox.host(named: hostName) { return SandboxHostDriver(host: host, network: network) }
+        }
+        throw HostError(.invalidRequest, host: hostName, operation: "find host", "no sandbox host named '\(hostName)' in network \(network.id)")
+    }
+
+    // MARK: Up
+
+    /// What `up` makes.
+    public struct Request: Sendable, Hashable {
+        public var name: String
+        public var servers: Int
+        public var version: ZooKeeperDistribution
+        /// Start the servers (false: configured, not started).
+        public var start: Bool
+        /// Give each host a stable address that can move to another host (clients and peers use it).
+        public var stableAddresses: Bool
+        /// The first server id; nil: one more than the highest id of the other sandboxes.
+        public var firstServerID: Int?
+        public var reconfigEnabled: Bool
+        public var tickTime: Int
+
+        public init(
+            name: String, servers: Int = 3, version: ZooKeeperDistribution = .v3_8_0, start: Bool = true,
+            stableAddresses: Bool = false, firstServerID: Int? = nil, reconfigEnabled: Bool = false, tickTime: Int = 1000
+        ) {
+            self.name = name
+            self.servers = servers
+            self.version = version
+            self.start = start
+            self.stableAddresses = stableAddresses
+            self.firstServerID = firstServerID
+            self.reconfigEnabled = reconfigEnabled
+            self.tickTime = tickTime
+        }
+    }
+
+    /// Creates a sandbox: its hosts, addresses, configurations; starts the servers unless asked not
+    /// to and waits until they serve. On failure, removes what it made.
+    @discardableResult
+    public func up(_ request: Request) async throws -> Sandbox {
+        try Self.requireRoot()
+        try validate(request)
+        _ = try request.version.classpath()
+        let sandbox: Sandbox = try await withLock {
+            var state = try loadState()
+            if state.sandboxes.contains(where: { $0.name == request.name }) {
+                throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "a sandbox named '\(request.name)' exists already; `mitosis sandbox down --name \(request.name)` removes it")
+            }
+            let index = (1...249).first { candidate in !state.sandboxes.contains { $0.index == candidate } } ?? 0
+            guard index > 0 else { throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "the network holds 249 sandboxes already") }
+            let firstID = request.firstServerID ?? ((state.sandboxes.flatMap { $0.hosts.map(\.serverID) }.max() ?? 0) + 1)
+            let usedIDs = Set(state.sandboxes.flatMap { $0.hosts.map(\.serverID) })
+            if let clash = (firstID..<(firstID + request.servers)).first(where: usedIDs.contains) {
+                throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "server id \(clash) is taken by another sandbox; choose another --first-id")
+            }
+            var hosts: [SandboxHost] = []
+            for offset in 0..<request.servers {
+                let name = "\(request.name)-\(offset + 1)"
+                var stable: String?
+                if request.stableAddresses {
+                    let used = Set(state.stableAddresses.keys)
+                    stable = (1...250).lazy.map { "\(SandboxNetwork.subnetPrefix).250.\($0)" }.first { !used.contains($0) }
+                    if let stable { state.stableAddresses[stable] = name }
+                }
+                hosts.append(
+                    SandboxHost(
+                        name: name, namespace: "\(network.id)-\(name)", address: "\(SandboxNetwork.subnetPrefix).\(index).\(offset + 11)",
+                        link: "v\(index)x\(offset + 1)", directory: "\(network.root)/\(request.name)/\(name)", serverID: firstID + offset,
+                        stableAddress: stable))
+            }
+            let sandbox = Sandbox(
+                name: request.name, index: index, version: request.version.version, hosts: hosts, clientPort: 2181, quorumPort: 2888,
+                electionPort: 3888, reconfigEnabled: request.reconfigEnabled)
+            // Recorded before anything is made, so `down` finds whatever a crash leaves behind.
+            state.sandboxes.append(sandbox)
+            try saveState(state)
+            do {
+                try await ensureNetwork()
+                for host in hosts { try await makeHost(host, of: sandbox, request: request) }
+            } catch {
+                logger.error("sandbox \(request.name) failed while being made: \(error); removing it")
+                try? await removeSandbox(named: request.name)
+                throw error
+            }
+            return sandbox
+        }
+        if request.start {
+            do {
+                try await start(sandbox)
+            } catch {
+                try? await down(name: sandbox.name)
+                throw error
+            }
+        }
+        return sandbox
+    }
+
+    func validate(_ request: Request) throws {
+        let name = request.name
+        guard !name.isEmpty, name.count <= 12, name.allSatisfy({ ($0.isLowercase && $0.isASCII) || ($0.isNumber && $0.isASCII) }),
+            name.first!.isLetter
+        else {
+            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "sandbox names are 1–12 lowercase letters and digits starting with a letter (they name namespaces and hosts); got '\(name)'")
+        }
+        guard (1...9).contains(request.servers) else {
+            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "a sandbox has 1 to 9 servers; got \(request.servers)")
+        }
+        if request.reconfigEnabled && !request.version.supportsReconfig {
+            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "ZooKeeper \(request.version.version) has no reconfig; use 3.8.0 or drop --reconfig")
+        }
+    }
+
+    /// The switch (a bridge in its own namespace) and the control namespace, if missing.
+    func ensureNetwork() async throws {
+        let sw = network.switchNamespace
+        if !NetworkNamespace.exists(sw) {
+            try await ip(["netns", "add", sw])
+            try await ip(["-n", sw, "link", "add", SandboxNetwork.bridge, "type", "bridge"])
+            try await ip(["-n", sw, "link", "set", SandboxNetwork.bridge, "up"])
+            try await ip(["-n", sw, "link", "set", "lo", "up"])
+        }
+        let control = network.controlNamespace
+        if !NetworkNamespace.exists(control) {
+            try await ip(["netns", "add", control])
+            try await connect(namespace: control, link: "vctl", address: network.controlAddress)
+        }
+    }
+
+    /// A link from the switch to `namespace` (its end named eth0 there) with `address`.
+    func connect(namespace: String, link: String, address: String) async throws {
+        let sw = network.switchNamespace
+        try await ip(["-n", sw, "link", "add", link, "type", "veth", "peer", "name", SandboxHost.device, "netns", namespace])
+        try await ip(["-n", sw, "link", "set", link, "master", SandboxNetwork.bridge])
+        try await ip(["-n", sw, "link", "set", link, "up"])
+        try await ip(["-n", namespace, "addr", "add", "\(address)/\(SandboxNetwork.prefixLength)", "dev", SandboxHost.device])
+        try await ip(["-n", namespace, "link", "set", SandboxHost.device, "up"])
+        try await ip(["-n", namespace, "link", "set", "lo", "up"])
+    }
+
+    func makeHost(_ host: SandboxHost, of sandbox: Sandbox, request: Request) async throws {
+        try await ip(["netns", "add", host.namespace])
+        try await connect(namespace: host.namespace, link: host.link, address: host.address)
+        if let stable = host.stableAddress {
+            try await ip(["-n", host.namespace, "addr", "add", "\(stable)/\(SandboxNetwork.prefixLength)", "dev", SandboxHost.device])
+        }
+        let files = FileManager.default
+        try files.createDirectory(atPath: "\(host.directory)/conf", withIntermediateDirectories: true)
+        try files.createDirectory(atPath: host.dataDir, withIntermediateDirectories: true)
+        try "\(host.serverID)\n".write(toFile: host.myidPath, atomically: true, encoding: .utf8)
+        try zooConfig(for: host, of: sandbox, tickTime: request.tickTime).write(toFile: host.configPath, atomically: true, encoding: .utf8)
+        try Self.log4j.write(toFile: "\(host.directory)/conf/log4j.properties", atomically: true, encoding: .utf8)
+        try serviceScript(for: host, of: sandbox, distribution: request.version).write(toFile: host.serviceScript, atomically: true, encoding: .utf8)
+        chmod(host.serviceScript, 0o755)
+    }
+
+    /// The host's `zoo.cfg`: its own sandbox's servers, by stable address where it has them.
+    public func zooConfig(for host: SandboxHost, of sandbox: Sandbox, tickTime: Int = 1000) -> String {
+        var lines = [
+            "# Written by `mitosis sandbox up` for \(host.name) (sandbox \(sandbox.name), network \(network.id)).",
+            "tickTime=\(tickTime)",
+            "initLimit=10",
+            "syncLimit=5",
+            "dataDir=\(host.dataDir)",
+            "clientPort=\(sandbox.clientPort)",
+            "maxClientCnxns=0",
+            "4lw.commands.whitelist=*",
+            "quorumListenOnAllIPs=true",
+        ]
+        if sandbox.version.hasPrefix("3.4") {
+            // 3.4 has neither the admin server nor reconfig.
+        } else {
+            lines.append("admin.enableServer=false")
+            lines.append("reconfigEnabled=\(sandbox.reconfigEnabled)")
+            if sandbox.reconfigEnabled { lines.append("standaloneEnabled=false") }
+        }
+        for server in sandbox.hosts {
+            lines.append("server.\(server.serverID)=\(server.stableAddress ?? server.address):\(sandbox.quorumPort):\(sandbox.electionPort)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static let log4j = """
+        log4j.rootLogger=INFO, CONSOLE
+        log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
+        log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
+        log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n
+
+        """
+
+    /// `zookeeper.sh start|stop|kill|status`, run inside the host's namespace. The JVM is started
+    /// in its own session so it outlives the `mitosis` process that started it.
+    func serviceScript(for host: SandboxHost, of sandbox: Sandbox, distribution: ZooKeeperDistribution) throws -> String {
+        let java = ProcessInfo.processInfo.environment["JAVA"] ?? "java"
+        var jvm = [
+            java, "-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",
+            "-Dmitosis.sandbox=\(network.id)/\(sandbox.name)/\(host.name)",
+            "-Dlog4j.configuration=file:\(host.directory)/conf/log4j.properties",
+            "-Dzookeeper.admin.enableServer=false",
+        ]
+        if let run = ProcessInfo.processInfo.environment["MITOSIS_RUN_ID"] { jvm.append("-Dmitosis.run=\(run)") }
+        if distribution.supportsExtendedNodeTypes { jvm.append("-Dzookeeper.extendedTypesEnabled=true") }
+        if sandbox.reconfigEnabled { jvm.append("-Dzookeeper.skipACL=yes") }
+        jvm += ["-cp", try distribution.classpath(), "org.apache.zookeeper.server.quorum.QuorumPeerMain", host.configPath]
+        let marker = "mitosis.sandbox=\(network.id)/\(sandbox.name)/\(host.name)"
+        return """
+            #!/bin/sh
+            # Controls the ZooKeeper server of sandbox host \(host.name); run inside namespace \(host.namespace).
+            pidfile=\(shellQuoted(host.directory))/zookeeper.pid
+            running() {
+                [ -f "$pidfile" ] || return 1
+                pid=$(cat "$pidfile")
+                [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\\0' ' ' < /proc/"$pid"/cmdline | grep -q -- \(shellQuoted(marker))
+            }
+            case "$1" in
+            start)
+                running && exit 0
+                setsid \(jvm.map(shellQuoted).joined(separator: " ")) >>\(shellQuoted(host.logPath)) 2>&1 </dev/null &
+                echo $! > "$pidfile"
+                ;;
+            stop)
+                running || exit 0
+                kill "$pid"
+                for i in $(seq 200); do running || exit 0; sleep 0.1; done
+                kill -9 "$pid"
+                ;;
+            kill)
+                running && kill -9 "$pid"
+                for i in $(seq 50); do running || exit 0; sleep 0.1; done
+                exit 1
+                ;;
+            status)
+                running
+                ;;
+            *)
+                echo "usage: $0 start|stop|kill|status" >&2
+                exit 2
+                ;;
+            esac
+
+            """
+    }
+
+    // MARK: Servers
+
+    /// Starts every server of the sandbox and waits until they serve under one leader.
+    public func start(_ sandbox: Sandbox, timeout: Duration = .seconds(90)) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for host in sandbox.hosts {
+                group.addTask {
+                    let driver = SandboxHostDriver(host: host, network: network)
+                    _ = try await driver.startService(sandbox.zookeeperService(on: host))
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await waitUntilServing(sandbox, hosts: sandbox.hosts, timeout: timeout)
+    }
+
+    /// Waits until every listed host's server serves (`srvr` answers with a serving mode) and
+    /// exactly one of the sandbox's servers leads.
+    public func waitUntilServing(_ sandbox: Sandbox, hosts: [SandboxHost], timeout: Duration = .seconds(90)) async throws {
+        try await withControlGroup { group in try await waitUntilServing(sandbox, hosts: hosts, timeout: timeout, group: group) }
+    }
+
+    /// Runs `body` with an event loop group inside the control namespace, shut down afterwards.
+    public func withControlGroup<T>(_ body: (MultiThreadedEventLoopGroup) async throws -> T) async throws -> T {
+        let group = try await NetworkNamespace.eventLoopGroup(joining: network.controlNamespace)
+        do {
+            let result = try await body(group)
+            try? await group.shutdownGracefully()
+            return result
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    func waitUntilServing(_ sandbox: Sandbox, hosts: [SandboxHost], timeout: Duration, group: any EventLoopGroup) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var last: [String: String] = [:]
+        while true {
+            var serving = true
+            var leaders = 0
+            for host in sandbox.hosts {
+                let server = ConnectionString.Server(host: host.stableAddress ?? host.address, port: sandbox.clientPort)
+                if let status = try? await FourLetterWords.srvr(server, timeout: .seconds(1), group: group) {
+                    last[host.name] = status.mode.rawValue
+                    if status.mode == .leader { leaders += 1 }
+                    if hosts.contains(host) && !status.isServing { serving = false }
+                } else {
+                    last[host.name] = "not answering"
+                    if hosts.contains(host) { serving = false }
+                }
+            }
+            if serving && (sandbox.hosts.count == 1 || leaders == 1) { return }
+            guard ContinuousClock.now < deadline else {
+                let states = last.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+                throw HostError(.timeout, host: sandbox.name, operation: "wait for the servers to serve", "not serving within \(timeout) (\(states)); see the logs under \(network.root)/\(sandbox.name)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    // MARK: Status
+
+    public func status(of sandbox: Sandbox) async throws -> [SandboxHostStatus] {
+        try await withControlGroup { group in try await status(of: sandbox, group: group) }
+    }
+
+    func status(of sandbox: Sandbox, group: any EventLoopGroup) async throws -> [SandboxHostStatus] {
+        let state = try loadState()
+        var rows: [SandboxHostStatus] = []
+        for host in sandbox.hosts {
+            let driver = SandboxHostDriver(host: host, network: network)
+            let running = (try? await driver.serviceState(sandbox.zookeeperService(on: host))) == .running
+            var mode = running ? "not answering" : "stopped"
+            var zxid: String?
+            let stable = state.stableAddresses.filter { $0.value == host.name }.map(\.key).sorted()
+            let address = stable.first ?? host.address
+            if running, let status = try? await FourLetterWords.srvr(ConnectionString.Server(host: address, port: sandbox.clientPort), timeout: .seconds(2), group: group) {
+                mode = status.mode.rawValue
+                zxid = status.zxid.description
+            }
+            let tags = (try? await driver.peerBlockTags()) ?? []
+            rows.append(
+                SandboxHostStatus(
+                    sandbox: sandbox.name, host: host.name, address: host.address, stableAddresses: stable, serverID: host.serverID,
+                    serverRunning: running, mode: mode, zxid: zxid, firewallTags: tags))
+        }
+        return rows
+    }
+
+    // MARK: Stable addresses
+
+    /// Moves a stable address to another host of the network: detached from its holder, attached
+    /// to `hostName`, and every namespace of the network forgets the old link-layer address, so
+    /// clients and peers reconnect to the new holder without any configuration change.
+    @discardableResult
+    public func moveAddress(_ address: String, to hostName: String) async throws -> [HostChange] {
+        try Self.requireRoot()
+        return try await withLock {
+            var state = try loadState()
+            guard let holder = state.stableAddresses[address] else {
+                let known = state.stableAddresses.keys.sorted().joined(separator: ", ")
+                throw HostError(.invalidRequest, host: hostName, operation: "move \(address)", "\(address) is not a stable address of network \(network.id) (known: \(known.isEmpty ? "none; create a sandbox with --stable-addresses" : known))")
+            }
+            let target = try driver(for: hostName)
+            var changes: [HostChange] = []
+            if holder != hostName {
+                let current = try driver(for: holder)
+                changes.append(try await current.detachAddress(address, prefixLength: SandboxNetwork.prefixLength, device: SandboxHost.device))
+            }
+            changes.append(try await target.attachAddress(address, prefixLength: SandboxNetwork.prefixLength, device: SandboxHost.device))
+            state.stableAddresses[address] = hostName
+            try saveState(state)
+            return changes
+        }
+    }
+
+    /// Who holds each stable address.
+    public func stableAddresses() throws -> [String: String] { try loadState().stableAddresses }
+
+    // MARK: Down
+
+    /// Stops the sandbox's servers and removes its hosts, links, rules and files. Removing the last
+    /// sandbox removes the network too.
+    public func down(name: String) async throws {
+        try Self.requireRoot()
+        try await withLock {
+            try await removeSandbox(named: name)
+            if try loadState().sandboxes.isEmpty { try await removeNetwork() }
+        }
+    }
+
+    /// Removes everything of this network, including what a crash left behind and the state
+    /// does not know: every namespace with the network's prefix and every process inside one.
+    public func downAll() async throws {
+        try Self.requireRoot()
+        try await withLock {
+            for sandbox in try loadState().sandboxes { try? await removeSandbox(named: sandbox.name) }
+            try await removeNetwork()
+        }
+        // Nothing of the network is left but the lock file; a process waiting for it would make
+        // the directory again.
+        try? FileManager.default.removeItem(atPath: network.lockPath)
+        try? FileManager.default.removeItem(atPath: network.root)
+    }
+
+    func removeSandbox(named name: String) async throws {
+        var state = try loadState()
+        guard let sandbox = state.sandboxes.first(where: { $0.name == name }) else {
+            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox down", "no sandbox named '\(name)' in network \(network.id)")
+        }
+        for host in sandbox.hosts {
+            try await killProcesses(in: host.namespace)
+            try await deleteNamespace(host.namespace)
+            // The switch-side end goes with its peer; remove it if a half-made host left it.
+            if NetworkNamespace.exists(network.switchNamespace) {
+                _ = try? await LocalCommand.run(["ip", "-n", network.switchNamespace, "link", "del", host.link], timeout: .seconds(10))
+            }
+        }
+        try? FileManager.default.removeItem(atPath: "\(network.root)/\(name)")
+        state.sandboxes.removeAll { $0.name == name }
+        let hostNames = Set(sandbox.hosts.map(\.name))
+        state.stableAddresses = state.stableAddresses.filter { !hostNames.contains($0.value) }
+        try saveState(state)
+    }
+
+    func removeNetwork() async throws {
+        for namespace in NetworkNamespace.all() where namespace.hasPrefix(network.id + "-") {
+            try await killProcesses(in: namespace)
+            try await deleteNamespace(namespace)
+        }
+        // Servers whose namespace is gone already (killed by marker).
+        _ = try? await LocalCommand.run(["pkill", "-9", "-f", "--", "-Dmitosis.sandbox=\(network.id)/"], timeout: .seconds(10))
+        try? FileManager.default.removeItem(atPath: network.statePath)
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: network.root)) ?? [] where entry != "lock" {
+            try? FileManager.default.removeItem(atPath: "\(network.root)/\(entry)")
+        }
+    }
+
+    func killProcesses(in namespace: String) async throws {
+        guard NetworkNamespace.exists(namespace) else { return }
+        for _ in 0..<50 {
+            let pids = try await LocalCommand.run(["ip", "netns", "pids", namespace], timeout: .seconds(10)).output
+                .split(whereSeparator: \.isNewline).compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+            if pids.isEmpty { return }
+            for pid in pids { _ = Glibc.kill(pid, SIGKILL) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HostError(.timeout, host: namespace, operation: "sandbox down", "processes in namespace \(namespace) survived SIGKILL for 5 s")
+    }
+
+    func deleteNamespace(_ namespace: String) async throws {
+        guard NetworkNamespace.exists(namespace) else { return }
+        try await ip(["netns", "del", namespace])
+    }
+
+    @discardableResult
+    func ip(_ arguments: [String]) async throws -> String {
+        try await LocalCommand.check(["ip"] + arguments, timeout: .seconds(30))
+    }
+}
