@@ -117,7 +117,10 @@ let package = Package(
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka"],
+            dependencies: [
+                "ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             exclude: ["Interop"]
         ),
     ],

@@ -446,8 +446,13 @@ public struct SandboxManager: Sendable {
         try await withControlGroup { group in try await waitUntilServing(sandbox, hosts: hosts, timeout: timeout, group: group) }
     }
 
-    /// Runs `body` with an event loop group inside the control namespace, shut down afterwards.
+    /// Runs `body` with an event loop group inside the control namespace (made if missing), shut
+    /// down afterwards.
     public func withControlGroup<T>(_ body: (MultiThreadedEventLoopGroup) async throws -> T) async throws -> T {
+        if !NetworkNamespace.exists(network.controlNamespace) {
+            try Self.requireRoot()
+            try await withLock { try await ensureNetwork() }
+        }
         let group = try await NetworkNamespace.eventLoopGroup(joining: network.controlNamespace)
         do {
             let result = try await body(group)
