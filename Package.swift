@@ -72,8 +72,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Plans, strategies, the prover and runbooks (pure).
-        .target(name: "Migration", dependencies: ["Ensemble", "ZooKeeperProtocol"]),
+        // Plans, strategies, the prover and runbooks (pure); the executor and its journal.
+        .target(
+            name: "Migration",
+            dependencies: [
+                "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "mitosis",
             dependencies: [
@@ -83,7 +89,10 @@ let package = Package(
                 "TreeCopy",
                 "Kafka",
                 "Hosts",
+                "Migration",
                 "ZooKeeperTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -171,6 +171,8 @@ public enum HostAccess: Sendable, Hashable {
     /// A host in a network-namespace sandbox on this machine.
     case sandbox
     case ssh(SSHAccess)
+    /// The machine Mitosis runs on (commands run here, files are local).
+    case local
 }
 
 public struct SSHAccess: Sendable, Hashable {

@@ -263,6 +263,11 @@ struct InventoryReader {
                 error(ssh, fieldPath(f, "ssh"), "this host is reached via sandbox, so its ssh settings would be ignored; remove them or write via: ssh")
             }
             access = .sandbox
+        case "local":
+            if let ssh = f.values["ssh"] {
+                error(ssh, fieldPath(f, "ssh"), "this host is this machine (via: local), so its ssh settings would be ignored; remove them or write via: ssh")
+            }
+            access = .local
         case "ssh":
             guard let sshNode = f.values["ssh"] else {
                 error(node, path, "a host reached via ssh needs an ssh mapping with at least user")
@@ -277,8 +282,8 @@ struct InventoryReader {
                 access = .ssh(SSHAccess(user: user, port: port, keyPath: string(s, "key"), knownHostsPath: string(s, "knownHosts"), sudo: sudo))
             }
         case let other?:
-            let suggestion = closestMatch(to: other, in: ["sandbox", "ssh"]).map { "; did you mean '\($0)'?" } ?? ""
-            error(f.values["via"], fieldPath(f, "via"), "via is '\(other)'; a host is reached via sandbox or ssh\(suggestion)")
+            let suggestion = closestMatch(to: other, in: ["sandbox", "ssh", "local"]).map { "; did you mean '\($0)'?" } ?? ""
+            error(f.values["via"], fieldPath(f, "via"), "via is '\(other)'; a host is reached via sandbox, ssh or local\(suggestion)")
         case nil:
             break
         }

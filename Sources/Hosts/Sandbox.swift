@@ -179,7 +179,7 @@ public struct SandboxManager: Sendable {
     }
 
     /// The driver for a sandbox host (by host name, e.g. `src-2`).
-    public func driver(for hostName: String) throws -> SandboxHostDriver {
+    public func hostDriver(for hostName: String) throws -> SandboxHostDriver {
         let state = try loadState()
         for sandbox in state.sandboxes {
             if let host = sandbox.host(named: hostName) { return SandboxHostDriver(host: host, network: network) }
@@ -533,10 +533,10 @@ public struct SandboxManager: Sendable {
                 let known = state.stableAddresses.keys.sorted().joined(separator: ", ")
                 throw HostError(.invalidRequest, host: hostName, operation: "move \(address)", "\(address) is not a stable address of network \(network.id) (known: \(known.isEmpty ? "none; create a sandbox with --stable-addresses" : known))")
             }
-            let target = try driver(for: hostName)
+            let target = try hostDriver(for: hostName)
             var changes: [HostChange] = []
             if holder != hostName {
-                let current = try driver(for: holder)
+                let current = try hostDriver(for: holder)
                 changes.append(try await current.detachAddress(address, prefixLength: SandboxNetwork.prefixLength, device: SandboxHost.device))
             }
             changes.append(try await target.attachAddress(address, prefixLength: SandboxNetwork.prefixLength, device: SandboxHost.device))

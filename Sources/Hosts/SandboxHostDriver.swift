@@ -36,18 +36,7 @@ public struct SandboxHostDriver: HostDriver {
     }
 
     public func writeFile(_ path: String, contents: String) async throws -> HostChange {
-        if try await readFile(path) == contents {
-            return HostChange(host: host, changed: false, summary: "\(path) already up to date")
-        }
-        do {
-            let directory = (path as NSString).deletingLastPathComponent
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            // Data.write(.atomic) writes a temporary file next to it and renames it into place.
-            try Data(contents.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw HostError(.commandFailed, host: host, operation: "write \(path)", "\(error)")
-        }
-        return HostChange(host: host, changed: true, summary: "wrote \(path)")
+        try await LocalFiles.write(path, contents: contents, host: host)
     }
 
     /// Attaches the address, then makes every namespace of the network forget the address's old

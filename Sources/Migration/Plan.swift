@@ -412,19 +412,10 @@ public struct FirewallRule: Sendable, Hashable, Codable {
     /// The comment every rule carries, so that rules can be found and removed.
     public var tag: String { "mitosis-split-\(server.ensemble)-\(server.id)" }
 
-    /// The iptables commands that add (`-A`) or delete (`-D`) the rules.
+    /// The iptables commands that add (`-A`) or delete (`-D`) the rules: exactly what the executor
+    /// applies through a host driver (``peerBlock``).
     public func iptablesCommands(adding: Bool) -> [String] {
-        let verb = adding ? "-A" : "-D"
-        var commands: [String] = []
-        for peer in peers {
-            commands.append(
-                "iptables \(verb) OUTPUT -p tcp -d \(peer.address) -m multiport --dports \(peer.ports.map(String.init).joined(separator: ",")) -m comment --comment \(tag) -j REJECT"
-            )
-            commands.append(
-                "iptables \(verb) INPUT -p tcp -s \(peer.address) -m multiport --dports \(localPorts.map(String.init).joined(separator: ",")) -m comment --comment \(tag) -j REJECT"
-            )
-        }
-        return commands
+        peerBlock.iptablesCommands(adding: adding)
     }
 }
 

@@ -859,9 +859,11 @@ struct Explorer {
             for server in 0..<serverCount where server != leader && state.running & (1 << UInt32(server)) != 0 {
                 let id = model.servers[server].idBit
                 let view = views[server]
-                if cuts[server] & (1 << UInt32(leader)) == 0, view.voters & leaderID != 0, view.members & id != 0,
-                    leaderView.members & id != 0
-                {
+                // The leader need not list the follower: a leader accepts any learner that connects,
+                // which is how a new server joins before the others restart into the larger list
+                // (Yelp's procedure; seen on 3.4 and 3.8). The follower still needs a majority of its
+                // own list among the members, checked below.
+                if cuts[server] & (1 << UInt32(leader)) == 0, view.voters & leaderID != 0, view.members & id != 0 {
                     members |= 1 << UInt32(server)
                 }
             }

@@ -103,7 +103,10 @@ extension PlanBuilder {
                     id: "join-start", title: "Start the destination servers as observers",
                     why: "They connect to the source's leader and replicate its data.",
                     gatesBefore: [sourceHealthy()], actions: carriers.map { .startServer(destination.ref($0)) },
-                    gatesAfter: [sourceHealthy()]))
+                    gatesAfter: [
+                        .quorumHealthy(ensemble: source.name, servers: sourceRefs + carriers.map { destination.ref($0) }),
+                        .followersSynced(servers: carriers.map { destination.ref($0) }),
+                    ]))
             rollingRestart(
                 joint, idPrefix: "join", title: "Rolling restart of the source",
                 why: "The source servers learn about the observers (the observers' lines are in their configuration). One at a time, so the source keeps its quorum; the voters are the same before and after.",
@@ -138,11 +141,18 @@ extension PlanBuilder {
                         why: "The new server starts first (Yelp: destination nodes before source nodes): restarting source servers into a larger server list before the new voter runs would leave them short of a majority of it.",
                         gatesBefore: [.quorumHealthy(ensemble: source.name, servers: running)],
                         actions: [.startServer(destination.ref(carrier))],
-                        gatesAfter: [.quorumHealthy(ensemble: source.name, servers: running)]))
+                        // The new server must follow the leader before any source server restarts:
+                        // a restarted server (and the new one) joins the running leader only when a
+                        // majority of its larger server list already follows it, and without the
+                        // new server that is one short (seen on real 3.8 servers: both stay LOOKING).
+                        gatesAfter: [
+                            .quorumHealthy(ensemble: source.name, servers: running + [destination.ref(carrier)]),
+                            .followersSynced(servers: [destination.ref(carrier)]),
+                        ]))
                 rollingRestart(
                     joint, idPrefix: "join-\(carrier.id)", title: "Rolling restart for server \(carrier.id)",
                     why: "Each server of the joint ensemble picks up the server list with \(carrier.id) in it. One at a time, with a pause, so a quorum is always up.",
-                    healthy: running, ensembleName: source.name)
+                    healthy: running + [destination.ref(carrier)], ensembleName: source.name)
                 joint.append((destination, carrier))
                 add(
                     Step(

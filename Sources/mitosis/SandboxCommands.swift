@@ -18,7 +18,7 @@ struct SandboxCommand: AsyncParsableCommand {
             MITOSIS_SANDBOX_NETWORK chooses the network (default: mitosis).
             """,
         subcommands: [
-            SandboxUp.self, SandboxDown.self, SandboxStatus.self, SandboxExec.self, SandboxServer.self, SandboxMoveAddress.self,
+            SandboxUp.self, SandboxDown.self, SandboxStatus.self, SandboxExec.self, SandboxServer.self, SandboxMoveAddress.self, SandboxInventoryCommand.self,
         ]
     )
 }
@@ -111,7 +111,7 @@ struct SandboxServer: AsyncParsableCommand {
 
     func run() async throws {
         let manager = SandboxManager()
-        let driver = try manager.driver(for: host)
+        let driver = try manager.hostDriver(for: host)
         let sandbox = try manager.sandboxes().first { $0.host(named: host) != nil }!
         let service = sandbox.zookeeperService(on: driver.sandboxHost)
         switch action {
@@ -148,7 +148,7 @@ struct SandboxExec: AsyncParsableCommand {
         var arguments = command
         if arguments.first == "--" { arguments.removeFirst() }
         guard !arguments.isEmpty else { throw ValidationError("give a command after --, e.g. `mitosis sandbox exec -- zkCli.sh`") }
-        let namespace = try host.map { try manager.driver(for: $0).sandboxHost.namespace } ?? manager.network.controlNamespace
+        let namespace = try host.map { try manager.hostDriver(for: $0).sandboxHost.namespace } ?? manager.network.controlNamespace
         guard NetworkNamespace.exists(namespace) else {
             throw ValidationError("namespace \(namespace) does not exist: create a sandbox first (`mitosis sandbox up --name src`)")
         }

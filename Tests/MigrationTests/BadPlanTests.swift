@@ -50,6 +50,19 @@ import Testing
         let step = bad.steps.remove(at: start)
         let synced = try #require(bad.index(of: "join-4-synced"))
         bad.steps.insert(step, at: synced)
+        // The restarts wait for server 4 to follow the leader, which it cannot before it starts.
+        let stuck = try counterexample(bad)
+        #expect(stuck.violation.invariant == .planProceeds)
+        #expect(stuck.violation.message.contains("1,2,3,4"))
+        // Without those gates the second restart takes the source's quorum away.
+        for index in bad.steps.indices where bad.steps[index].id.rawValue.hasPrefix("join-4-restart") {
+            for list in [\Step.gatesBefore, \Step.gatesAfter] {
+                bad.steps[index][keyPath: list] = bad.steps[index][keyPath: list].map { gate in
+                    guard case .quorumHealthy(let ensemble, let servers) = gate else { return gate }
+                    return .quorumHealthy(ensemble: ensemble, servers: servers.filter { $0.id != 4 })
+                }
+            }
+        }
         let found = try counterexample(bad)
         #expect(found.violation.invariant == .clientsServed)
         #expect(found.step == "join-4-restart-2")

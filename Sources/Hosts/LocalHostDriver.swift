@@ -1,0 +1,52 @@
+import Foundation
+
+/// Drives this machine itself: commands run here (`sh -c`), files are local. For hosts the
+/// inventory marks `via: local`, and for the processes a rehearsal runs on the machine.
+public struct LocalHostDriver: HostDriver {
+    public let host: String
+
+    public init(host: String = "localhost") {
+        self.host = host
+    }
+
+    public func run(_ command: String, timeout: Duration) async throws -> CommandResult {
+        do {
+            return try await LocalCommand.run(["/bin/sh", "-c", command], timeout: timeout)
+        } catch var error as HostError {
+            error.host = host
+            error.operation = command
+            throw error
+        }
+    }
+
+    public func readFile(_ path: String) async throws -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw HostError(.commandFailed, host: host, operation: "read \(path)", "\(error)")
+        }
+    }
+
+    public func writeFile(_ path: String, contents: String) async throws -> HostChange {
+        try await LocalFiles.write(path, contents: contents, host: host)
+    }
+}
+
+/// Atomic local file writes shared by the drivers whose files are this machine's.
+enum LocalFiles {
+    static func write(_ path: String, contents: String, host: String) async throws -> HostChange {
+        if FileManager.default.fileExists(atPath: path), (try? String(contentsOfFile: path, encoding: .utf8)) == contents {
+            return HostChange(host: host, changed: false, summary: "\(path) already up to date")
+        }
+        do {
+            let directory = (path as NSString).deletingLastPathComponent
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // Data.write(.atomic) writes a temporary file next to it and renames it into place.
+            try Data(contents.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw HostError(.commandFailed, host: host, operation: "write \(path)", "\(error)")
+        }
+        return HostChange(host: host, changed: true, summary: "wrote \(path)")
+    }
+}

@@ -1,0 +1,104 @@
+import Ensemble
+import Foundation
+public import Hosts
+
+/// Moves the members of a client group between ensembles: what `switchClient` and `stopClient`
+/// actions and `clientGroupHealthy` gates do.
+public protocol ClientGroupController: Sendable {
+    /// Points the member at `change.to` and restarts it; returns when it is healthy again.
+    func switchMember(_ change: ClientSwitch) async throws -> [HostChange]
+    /// Whether the member already uses `change.to` and is healthy (a resumed run skips it then).
+    func hasSwitched(_ change: ClientSwitch) async throws -> Bool
+    func stopMember(_ client: ClientRef) async throws -> [HostChange]
+    /// Whether every member of the group is healthy, and if not, why.
+    func health(of group: String) async throws -> (healthy: Bool, detail: String)
+}
+
+/// The client-group controller for real processes: the member's config file is rewritten on its
+/// host (only the connection key changes; every other byte stays), its restart command runs, and
+/// its health check must pass before the next member.
+public struct HostClientGroupController: ClientGroupController {
+    public var plan: Plan
+    public var hosts: any HostDirectory
+    /// How long a restarted member may take to report healthy.
+    public var healthTimeout: Duration
+
+    public init(plan: Plan, hosts: any HostDirectory, healthTimeout: Duration = .seconds(300)) {
+        self.plan = plan
+        self.hosts = hosts
+        self.healthTimeout = healthTimeout
+    }
+
+    func member(_ client: ClientRef) throws -> PlanClientMember {
+        guard let member = plan.clientGroup(client.group)?.members.first(where: { $0.name == client.member }) else {
+            throw HostError(.invalidRequest, host: client.host, operation: "find client \(client)", "the plan has no member \(client.member) in client group \(client.group)")
+        }
+        return member
+    }
+
+    public func switchMember(_ change: ClientSwitch) async throws -> [HostChange] {
+        let member = try member(change.client)
+        let driver = try hosts.driver(for: change.client.host)
+        var changes: [HostChange] = []
+        guard let text = try await driver.readFile(change.configPath) else {
+            throw HostError(.invalidRequest, host: driver.host, operation: "switch \(change.client)", "\(change.configPath) does not exist; check configPath of member \(member.name) in the inventory")
+        }
+        var document = PropertiesDocument(text)
+        if document.value(forKey: change.connectionKey) != change.to {
+            document.setValue(change.to, forKey: change.connectionKey)
+            changes.append(try await driver.writeFile(change.configPath, contents: document.rendered))
+        }
+        guard let restart = change.restart else {
+            throw HostError(.invalidRequest, host: driver.host, operation: "switch \(change.client)", "member \(member.name) has no restart command, so it would not pick up the new connection string; add restart: to it in the inventory")
+        }
+        try await driver.check(restart, timeout: healthTimeout, operation: "restart \(change.client)")
+        changes.append(HostChange(host: driver.host, changed: true, summary: "restarted \(change.client.member) with \(change.connectionKey)=\(change.to)"))
+        try await waitUntilHealthy(member, driver: driver)
+        return changes
+    }
+
+    public func hasSwitched(_ change: ClientSwitch) async throws -> Bool {
+        let member = try member(change.client)
+        let driver = try hosts.driver(for: change.client.host)
+        guard let text = try await driver.readFile(change.configPath), PropertiesDocument(text).value(forKey: change.connectionKey) == change.to else {
+            return false
+        }
+        guard let check = member.healthCheck else { return true }
+        return try await driver.run(check, timeout: .seconds(60)).succeeded
+    }
+
+    public func stopMember(_ client: ClientRef) async throws -> [HostChange] {
+        throw HostError(
+            .invalidRequest, host: client.host, operation: "stop \(client)",
+            "the inventory has no stop command for client members yet, so Mitosis cannot stop \(client.member) for the block window; stop it by hand (the runbook lists it) and run again with --resume")
+    }
+
+    public func health(of group: String) async throws -> (healthy: Bool, detail: String) {
+        guard let clientGroup = plan.clientGroup(group) else { return (false, "the plan has no client group \(group)") }
+        var unchecked: [String] = []
+        for member in clientGroup.members {
+            guard let check = member.healthCheck else {
+                unchecked.append(member.name)
+                continue
+            }
+            let result = try await hosts.driver(for: member.host).run(check, timeout: .seconds(60))
+            if !result.succeeded {
+                return (false, "\(member.name)'s health check failed (status \(result.status)): \(result.output.suffix(300))")
+            }
+        }
+        return (true, unchecked.isEmpty ? "every member's health check passes" : "health checks pass; \(unchecked.joined(separator: ", ")) have none")
+    }
+
+    func waitUntilHealthy(_ member: PlanClientMember, driver: any HostDriver) async throws {
+        guard let check = member.healthCheck else { return }
+        let deadline = ContinuousClock.now + healthTimeout
+        while true {
+            let result = try await driver.run(check, timeout: .seconds(60))
+            if result.succeeded { return }
+            guard ContinuousClock.now < deadline else {
+                throw HostError(.timeout, host: driver.host, operation: "wait for \(member.name) to be healthy", "its health check still fails after \(healthTimeout): \(result.output.suffix(300))")
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+    }
+}

@@ -1,0 +1,342 @@
+import Ensemble
+import Foundation
+public import Hosts
+public import NIOCore
+import Probes
+import TreeCopy
+import ZooKeeper
+
+/// How a run goes.
+public struct ExecutionOptions: Sendable {
+    /// Print what would be done; read the current files for diffs; change nothing, write no journal.
+    public var dryRun: Bool
+    /// Continue a journal that already has events (after the tool was stopped or killed).
+    public var resume: Bool
+    /// Stop after this step (the journal remembers; `resume` continues).
+    public var until: StepID?
+    /// How long a gate may take to hold before the run stops.
+    public var gateTimeout: Duration
+    /// Asked before each step (`--step`); false pauses the run.
+    public var confirm: (@Sendable (Step) async -> Bool)?
+
+    public init(
+        dryRun: Bool = false, resume: Bool = false, until: StepID? = nil, gateTimeout: Duration = .seconds(300),
+        confirm: (@Sendable (Step) async -> Bool)? = nil
+    ) {
+        self.dryRun = dryRun
+        self.resume = resume
+        self.until = until
+        self.gateTimeout = gateTimeout
+        self.confirm = confirm
+    }
+}
+
+/// How a run ended (errors are thrown).
+public enum ExecutionOutcome: Sendable, Hashable {
+    case finished
+    /// Stopped on purpose after a step (`until`, or a declined confirmation); resume to go on.
+    case paused(after: StepID?)
+    case dryRun
+}
+
+/// Executes a plan on real hosts: for each step, waits for its gates, runs its actions through
+/// the host drivers, checks the gates after, and journals every event so that a run that was
+/// killed resumes without redoing what was done.
+public struct MigrationExecutor: Sendable {
+    public var plan: Plan
+    public var hosts: any HostDirectory
+    public var clients: any ClientGroupController
+    public var eventLoopGroup: any EventLoopGroup
+    public var journal: Journal
+    public var options: ExecutionOptions
+    public var onEvent: @Sendable (ExecutionEvent) -> Void
+
+    public init(
+        plan: Plan, hosts: any HostDirectory, clients: (any ClientGroupController)? = nil, eventLoopGroup: any EventLoopGroup,
+        journal: Journal, options: ExecutionOptions = ExecutionOptions(), onEvent: @escaping @Sendable (ExecutionEvent) -> Void = { _ in }
+    ) {
+        self.plan = plan
+        self.hosts = hosts
+        self.clients = clients ?? HostClientGroupController(plan: plan, hosts: hosts)
+        self.eventLoopGroup = eventLoopGroup
+        self.journal = journal
+        self.options = options
+        self.onEvent = onEvent
+    }
+
+    var gates: GateChecker { GateChecker(plan: plan, hosts: hosts, clients: clients, eventLoopGroup: eventLoopGroup) }
+
+    func record(_ event: ExecutionEvent) throws {
+        if !options.dryRun { try journal.append(event) }
+        onEvent(event)
+    }
+
+    public func run() async throws -> ExecutionOutcome {
+        let state = try journal.load()
+        let fingerprint = try Journal.fingerprint(of: plan)
+        if !state.events.isEmpty {
+            if let recorded = state.planFingerprint, recorded != fingerprint {
+                throw ExecutionError(.journalMismatch, "the journal \(journal.path) belongs to another plan (fingerprint \(recorded.prefix(12)), this plan \(fingerprint.prefix(12))); use that plan, or another --journal for this one")
+            }
+            if state.rolledBack {
+                throw ExecutionError(.alreadyStarted, "the journal \(journal.path) records a rollback of this plan; start again with a new journal")
+            }
+            if state.planFinished { return .finished }
+            if !options.resume && !options.dryRun {
+                throw ExecutionError(.alreadyStarted, "the journal \(journal.path) shows this plan has run before (last finished step: \(state.lastFinishedStep(in: plan)?.rawValue ?? "none")); pass --resume to continue it")
+            }
+            try record(ExecutionEvent(kind: .resumed, summary: "resuming after \(state.lastFinishedStep(in: plan)?.rawValue ?? "the start")"))
+        } else {
+            try record(ExecutionEvent(kind: .planStarted, summary: "\(plan.strategy) from \(plan.source.name) to \(plan.destination.name), \(plan.steps.count) steps", plan: fingerprint))
+        }
+
+        for step in plan.steps {
+            if state.finishedSteps.contains(step.id) {
+                onEvent(ExecutionEvent(kind: .stepSkipped, step: step.id, summary: "done before"))
+                continue
+            }
+            if let confirm = options.confirm, !(await confirm(step)) {
+                try record(ExecutionEvent(kind: .paused, step: step.id, summary: "declined before \(step.id)"))
+                return .paused(after: state.lastFinishedStep(in: plan))
+            }
+            do {
+                try await execute(step, state: state)
+            } catch {
+                let message = "\(error)"
+                try? record(ExecutionEvent(kind: .failed, step: step.id, summary: message))
+                if let error = error as? ExecutionError { throw error }
+                throw ExecutionError(.actionFailed, step: step.id, message)
+            }
+            if options.until == step.id {
+                try record(ExecutionEvent(kind: .paused, step: step.id, summary: "stopped after \(step.id) as asked (--until)"))
+                return .paused(after: step.id)
+            }
+        }
+        if options.dryRun { return .dryRun }
+        try record(ExecutionEvent(kind: .planFinished, summary: "all \(plan.steps.count) steps done"))
+        return .finished
+    }
+
+    func execute(_ step: Step, state: JournalState) async throws {
+        try record(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
+        for gate in step.gatesBefore { try await wait(for: gate, step: step) }
+        let done = state.finishedActions[step.id] ?? []
+        let interrupted = state.interruptedActions[step.id] ?? []
+        var pending: [(index: Int, action: Action)] = []
+        for (index, action) in step.actions.enumerated() {
+            if done.contains(index) {
+                onEvent(ExecutionEvent(kind: .actionSkipped, step: step.id, action: index, summary: "done before: \(action.summary)"))
+            } else if interrupted.contains(index), try await alreadyDone(action) {
+                try record(ExecutionEvent(kind: .actionSkipped, step: step.id, action: index, summary: "found done after an interruption: \(action.summary)", changed: true))
+            } else if options.dryRun {
+                onEvent(ExecutionEvent(kind: .actionSkipped, step: step.id, action: index, summary: "would \(action.summary)\(try await preview(action))"))
+            } else {
+                pending.append((index, action))
+            }
+        }
+        // A step's actions may run in any order or together (the prover checked every order):
+        // servers and hosts are acted on together, so a step like "restart every destination
+        // server" takes as long as its slowest server. Client switches, reconfigs, copies and
+        // waits go one at a time, in the plan's order.
+        let together = pending.count > 1 && pending.allSatisfy { $0.action.runsTogether }
+        if together {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, action) in pending {
+                    group.addTask { try await self.perform(action, index: index, in: step) }
+                }
+                try await group.waitForAll()
+            }
+        } else {
+            for (index, action) in pending { try await perform(action, index: index, in: step) }
+        }
+        if options.dryRun {
+            onEvent(ExecutionEvent(kind: .stepFinished, step: step.id, summary: "dry run: gates after not checked"))
+            return
+        }
+        for gate in step.gatesAfter { try await wait(for: gate, step: step) }
+        try record(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
+    }
+
+    /// Polls the gate until it holds; throws after the gate timeout with what was last seen.
+    func wait(for gate: Gate, step: Step) async throws {
+        if options.dryRun {
+            let result = await gates.evaluate(gate)
+            onEvent(ExecutionEvent(kind: result.passed ? .gatePassed : .gateWaiting, step: step.id, summary: "\(gate.summary): \(result.detail)"))
+            return
+        }
+        let deadline = ContinuousClock.now + options.gateTimeout
+        var announced = false
+        while true {
+            let result = await gates.evaluate(gate)
+            if result.passed {
+                try record(ExecutionEvent(kind: .gatePassed, step: step.id, summary: "\(gate.summary): \(result.detail)"))
+                return
+            }
+            if !announced {
+                onEvent(ExecutionEvent(kind: .gateWaiting, step: step.id, summary: "\(gate.summary): \(result.detail)"))
+                announced = true
+            }
+            guard ContinuousClock.now < deadline else {
+                throw ExecutionError(.gateFailed, step: step.id, "gate did not hold within \(options.gateTimeout): \(gate.summary); last seen: \(result.detail)")
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    // MARK: Actions
+
+    func perform(_ action: Action, index: Int, in step: Step) async throws {
+        try record(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: action.summary))
+        let changes = try await perform(action)
+        let summary = changes.isEmpty ? action.summary : changes.map(\.description).joined(separator: "; ")
+        try record(ExecutionEvent(kind: .actionFinished, step: step.id, action: index, summary: summary, changed: changes.contains { $0.changed }))
+    }
+
+    func service(_ ref: ServerRef) throws -> ServiceSpec {
+        guard let server = plan.server(ref) else {
+            throw ExecutionError(.actionFailed, "the plan has no \(ref)")
+        }
+        let commands = server.commands
+        guard let start = commands.start, let stop = commands.stop, let status = commands.status else {
+            let missing = [("start", commands.start), ("stop", commands.stop), ("status", commands.status)].filter { $0.1 == nil }.map(\.0)
+            throw ExecutionError(.actionFailed, "\(ref) has no \(missing.joined(separator: ", ")) command; add them under commands: in the inventory")
+        }
+        return ServiceSpec(name: "zookeeper", start: start, stop: stop, restart: commands.restart, status: status, timeout: .seconds(120))
+    }
+
+    func perform(_ action: Action) async throws -> [HostChange] {
+        switch action {
+        case .writeConfig(let write):
+            return try await apply(write)
+        case .startServer(let ref):
+            return [try await hosts.driver(for: ref.host).startService(try service(ref))]
+        case .stopServer(let ref):
+            return [try await hosts.driver(for: ref.host).stopService(try service(ref))]
+        case .restartServer(let ref):
+            return [try await hosts.driver(for: ref.host).restartService(try service(ref))]
+        case .addFirewallRule(let rule):
+            return [try await hosts.driver(for: rule.server.host).blockPeers(rule.peerBlock)]
+        case .removeFirewallRule(let rule):
+            return [try await hosts.driver(for: rule.server.host).unblockPeers(tag: rule.tag)]
+        case .switchClient(let change):
+            return try await clients.switchMember(change)
+        case .stopClient(let client):
+            return try await clients.stopMember(client)
+        case .reconfig(let change):
+            return [try await reconfigure(change)]
+        case .copy(let copy):
+            return [try await self.copy(copy)]
+        case .wait(let pause):
+            try await Task.sleep(for: pause.length.duration)
+            return [HostChange(host: "-", changed: false, summary: "waited \(pause.length)")]
+        }
+    }
+
+    /// After an interruption: whether an action whose effect cannot be repeated safely already
+    /// took effect. Everything else is repeated (it is idempotent, or, for a restart, safe).
+    func alreadyDone(_ action: Action) async throws -> Bool {
+        switch action {
+        case .switchClient(let change):
+            return try await clients.hasSwitched(change)
+        case .reconfig(let change):
+            guard let address = gates.clientAddress(change.via) else { return false }
+            let text = try await gates.withClient(address.description) { try await $0.getConfig().config }
+            let current = DynamicConfig(parsing: text).servers
+            let added = change.add.allSatisfy { line in current.contains { $0.id == line.id && $0.role == line.role } }
+            let removed = change.remove.allSatisfy { id in !current.contains { $0.id == id } }
+            return added && removed
+        default:
+            return false
+        }
+    }
+
+    /// The server list and settings applied to the file on the host: every other line stays.
+    func apply(_ write: ConfigWrite) async throws -> [HostChange] {
+        let driver = try hosts.driver(for: write.server.host)
+        var changes: [HostChange] = []
+        let current = try await driver.readFile(write.configPath)
+        var config = ZooKeeperConfig(parsing: current ?? write.text)
+        if write.dynamicConfigPath == nil { config.setServers(write.servers.map(\.quorumServer)) }
+        for (key, value) in write.settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
+        changes.append(try await driver.writeFile(write.configPath, contents: config.rendered))
+        if let path = write.dynamicConfigPath {
+            let currentDynamic = try await driver.readFile(path)
+            var dynamic = DynamicConfig(parsing: currentDynamic ?? write.dynamicText ?? "")
+            dynamic.setServers(write.servers.map(\.quorumServer))
+            changes.append(try await driver.writeFile(path, contents: dynamic.rendered))
+        }
+        if let path = write.myidPath, let id = write.myid {
+            changes.append(try await driver.writeFile(path, contents: "\(id)\n"))
+        }
+        return changes
+    }
+
+    /// A dry run's view of an action: the config diff it would make.
+    func preview(_ action: Action) async throws -> String {
+        guard case .writeConfig(let write) = action else { return "" }
+        let driver = try hosts.driver(for: write.server.host)
+        let current = try await driver.readFile(write.configPath) ?? ""
+        var config = ZooKeeperConfig(parsing: current.isEmpty ? write.text : current)
+        if write.dynamicConfigPath == nil { config.setServers(write.servers.map(\.quorumServer)) }
+        for (key, value) in write.settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
+        let before = Set(current.split(separator: "\n"))
+        let after = Set(config.rendered.split(separator: "\n"))
+        let removed = current.split(separator: "\n").filter { !after.contains($0) }.map { "\n      - \($0)" }
+        let added = config.rendered.split(separator: "\n").filter { !before.contains($0) }.map { "\n      + \($0)" }
+        return (removed + added).joined()
+    }
+
+    func reconfigure(_ change: Reconfig) async throws -> HostChange {
+        guard let address = gates.clientAddress(change.via) else { throw ExecutionError(.actionFailed, "the plan has no \(change.via)") }
+        let joining = change.add.isEmpty ? nil : change.add.map { line in
+            // reconfig's syntax: server.N=host:quorum:election[:role];[clientAddress:]clientPort
+            var text = "server.\(line.id)=\(line.host):\(line.quorumPort):\(line.electionPort ?? 3888):\(line.role.rawValue)"
+            if let port = line.clientPort { text += ";" + (line.clientAddress.map { "\($0):" } ?? "") + "\(port)" }
+            return text
+        }.joined(separator: ",")
+        let leaving = change.remove.isEmpty ? nil : change.remove.map(\.description).joined(separator: ",")
+        let result = try await gates.withClient(address.description) { try await $0.reconfig(joining: joining, leaving: leaving) }
+        let membership = Membership(lines: DynamicConfig(parsing: result.config).servers.map(ServerLineSpec.init))
+        return HostChange(host: change.via.host, changed: true, summary: "\(change.command): configuration now \(membership)")
+    }
+
+    func copy(_ copy: CopyAction) async throws -> HostChange {
+        guard copy.phase == .initial else {
+            throw ExecutionError(
+                .unsupportedAction,
+                "the executor does not follow a copy across steps yet; run `mitosis copy --follow` from \(copy.from) to \(copy.to) beside it, and stop it after the clients stop")
+        }
+        guard let source = plan.ensemble(named: copy.from), let destination = plan.ensemble(named: copy.to) else {
+            throw ExecutionError(.actionFailed, "unknown ensemble in \(copy.summaryLine)")
+        }
+        let report = try await gates.withClient(source.connectionString(chroot: nil)) { from in
+            try await gates.withClient(destination.connectionString(chroot: nil)) { to in
+                try await TreeCopier(source: TreeLocation(client: from, root: copy.path), destination: TreeLocation(client: to, root: copy.path)).run()
+            }
+        }
+        return HostChange(host: copy.host, changed: report.created + report.dataUpdated + report.aclsUpdated > 0,
+            summary: "copied \(copy.path): \(report.created) created, \(report.dataUpdated) updated")
+    }
+}
+
+extension Action {
+    /// Whether the action may run at the same time as the step's other actions.
+    var runsTogether: Bool {
+        switch self {
+        case .writeConfig, .startServer, .stopServer, .restartServer, .addFirewallRule, .removeFirewallRule: return true
+        case .switchClient, .stopClient, .reconfig, .copy, .wait: return false
+        }
+    }
+}
+
+extension CopyAction {
+    var summaryLine: String { "copy \(path) from \(from) to \(to)" }
+}
+
+extension FirewallRule {
+    /// The rule as a host driver applies it.
+    public var peerBlock: PeerBlock {
+        PeerBlock(
+            tag: tag, peers: peers.map(\.address), peerPorts: Array(Set(peers.flatMap(\.ports))).sorted(), localPorts: localPorts)
+    }
+}

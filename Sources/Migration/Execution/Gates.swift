@@ -1,0 +1,171 @@
+import Ensemble
+import Foundation
+import Hosts
+public import NIOCore
+import Probes
+import ZooKeeper
+
+/// Whether a gate held, and what was seen.
+public struct GateResult: Sendable, Hashable, Codable {
+    public var passed: Bool
+    public var detail: String
+
+    public init(passed: Bool, detail: String) {
+        self.passed = passed
+        self.detail = detail
+    }
+}
+
+/// Checks a plan's gates against the real servers: four-letter words, client sessions, files on
+/// the hosts. Every check reads; only `writeAfterReconfig` writes (one node, created and deleted).
+public struct GateChecker: Sendable {
+    public var plan: Plan
+    public var hosts: any HostDirectory
+    public var clients: any ClientGroupController
+    public var eventLoopGroup: any EventLoopGroup
+
+    public init(plan: Plan, hosts: any HostDirectory, clients: any ClientGroupController, eventLoopGroup: any EventLoopGroup) {
+        self.plan = plan
+        self.hosts = hosts
+        self.clients = clients
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    func clientAddress(_ ref: ServerRef) -> ConnectionString.Server? {
+        guard let server = plan.server(ref) else { return nil }
+        let host = server.clientAddress.flatMap { isWildcardAddress($0) ? nil : $0 } ?? server.address
+        return ConnectionString.Server(host: host, port: server.clientPort)
+    }
+
+    func srvr(_ ref: ServerRef) async -> Result<ServerStatus, FourLetterWordError>? {
+        guard let address = clientAddress(ref) else { return nil }
+        do {
+            return .success(try await FourLetterWords.srvr(address, timeout: .seconds(2), group: eventLoopGroup))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    public func evaluate(_ gate: Gate) async -> GateResult {
+        do {
+            return try await check(gate)
+        } catch {
+            return GateResult(passed: false, detail: "\(error)")
+        }
+    }
+
+    func check(_ gate: Gate) async throws -> GateResult {
+        switch gate {
+        case .quorumHealthy(_, let servers):
+            // One leader among them, every other one following or observing. (Zxid epochs do not
+            // tell quorums apart: an idle follower reports the zxid of the last transaction it
+            // logged, which may be from an earlier epoch.)
+            var leaders: [ServerRef] = []
+            var problems: [String] = []
+            for ref in servers {
+                switch await srvr(ref) {
+                case .success(let status)?:
+                    if status.mode == .leader { leaders.append(ref) }
+                    if status.mode == .readOnly { problems.append("server \(ref.id) is read-only") }
+                    if status.mode == .standalone && servers.count > 1 { problems.append("server \(ref.id) runs standalone") }
+                case .failure(let error)?: problems.append("server \(ref.id) does not serve (\(error.kind.rawValue))")
+                case nil: problems.append("server \(ref.id) is not in the plan")
+                }
+            }
+            if leaders.count != 1 { problems.append(leaders.isEmpty ? "no leader among them" : "\(leaders.count) leaders: \(leaders.map(\.id.description).joined(separator: ", "))") }
+            return GateResult(passed: problems.isEmpty, detail: problems.isEmpty ? "servers \(servers.map(\.id.description).joined(separator: ",")) serve under leader \(leaders[0].id)" : problems.joined(separator: "; "))
+
+        case .followersSynced(let servers):
+            // The leader may be in either ensemble: look at every server of the plan.
+            var leaderZxid: Zxid?
+            for ref in plan.source.refs + plan.destination.refs {
+                if case .success(let status)? = await srvr(ref), status.mode == .leader { leaderZxid = status.zxid }
+            }
+            guard let leaderZxid else { return GateResult(passed: false, detail: "no server leads") }
+            var behind: [String] = []
+            for ref in servers {
+                switch await srvr(ref) {
+                case .success(let status)?:
+                    if status.mode != .follower && status.mode != .observer && status.mode != .leader {
+                        behind.append("server \(ref.id) is \(status.mode.rawValue)")
+                    } else if status.zxid < leaderZxid {
+                        behind.append("server \(ref.id) at \(status.zxid), leader at \(leaderZxid)")
+                    }
+                default: behind.append("server \(ref.id) does not answer")
+                }
+            }
+            return GateResult(passed: behind.isEmpty, detail: behind.isEmpty ? "caught up with the leader's \(leaderZxid)" : behind.joined(separator: "; "))
+
+        case .destinationEmpty(let servers):
+            var found: [String] = []
+            for ref in servers {
+                if case .success? = await srvr(ref), let address = clientAddress(ref) {
+                    let children = try await withClient(address.description) { try await $0.getChildren("/") }
+                    let extra = children.filter { $0 != "zookeeper" }
+                    if !extra.isEmpty { found.append("server \(ref.id) holds /\(extra.sorted().prefix(3).joined(separator: ", /"))") }
+                } else if let server = plan.server(ref) {
+                    let driver = try hosts.driver(for: ref.host)
+                    var files: [String] = []
+                    for directory in [server.dataDir, server.dataLogDir].compactMap({ $0 }) {
+                        let listing = try await driver.run("ls \(shellQuoted(directory))/version-2 2>/dev/null", timeout: .seconds(30)).output
+                        files += listing.split(whereSeparator: \.isNewline).map(String.init).filter { $0.hasPrefix("log.") || ($0.hasPrefix("snapshot.") && $0 != "snapshot.0") }
+                    }
+                    if !files.isEmpty { found.append("server \(ref.id) has transaction logs or snapshots (\(files.prefix(3).joined(separator: ", "))) in \(server.dataDir)/version-2") }
+                }
+            }
+            return GateResult(passed: found.isEmpty, detail: found.isEmpty ? "no data besides /zookeeper" : found.joined(separator: "; ") + "; empty those data directories or plan with strategy copy")
+
+        case .zxidCaughtUp(let from, let to, let path):
+            guard let source = plan.ensemble(named: from), let destination = plan.ensemble(named: to) else {
+                return GateResult(passed: false, detail: "unknown ensemble")
+            }
+            let report = try await withClient(source.connectionString(chroot: nil)) { left in
+                try await withClient(destination.connectionString(chroot: nil)) { right in
+                    try await TreeDiff(left: TreeLocation(client: left, root: path), right: TreeLocation(client: right, root: path)).run()
+                }
+            }
+            return GateResult(passed: report.identical, detail: report.identical ? "\(path) identical (\(report.nodesLeft) znodes)" : "\(report.differences.count + report.moreDifferences) differences under \(path)")
+
+        case .clientGroupHealthy(let group):
+            let (healthy, detail) = try await clients.health(of: group)
+            return GateResult(passed: healthy, detail: detail)
+
+        case .reconfigCommitted(let name, let membership):
+            guard let ensemble = plan.ensemble(named: name) else { return GateResult(passed: false, detail: "unknown ensemble \(name)") }
+            let text = try await withClient(ensemble.connectionString(chroot: nil)) { try await $0.getConfig().config }
+            let actual = Membership(lines: DynamicConfig(parsing: text).servers.map(ServerLineSpec.init))
+            return GateResult(passed: actual == membership, detail: "configuration is \(actual)")
+
+        case .writeAfterReconfig(_, let via):
+            guard let address = clientAddress(via) else { return GateResult(passed: false, detail: "server \(via.id) is not in the plan") }
+            try await withClient(address.description) { client in
+                let path = "/mitosis-write-check-\(UUID().uuidString.prefix(8))"
+                _ = try await client.create(path, data: [], mode: .ephemeral)
+                try await client.delete(path)
+            }
+            return GateResult(passed: true, detail: "a write through server \(via.id) succeeded")
+
+        case .reconfigEnabled(let servers):
+            var off: [String] = []
+            for ref in servers {
+                guard let server = plan.server(ref) else { continue }
+                let text = try await hosts.driver(for: ref.host).readFile(server.configPath) ?? ""
+                if ZooKeeperConfig(parsing: text).reconfigEnabled != true { off.append("server \(ref.id)") }
+            }
+            return GateResult(passed: off.isEmpty, detail: off.isEmpty ? "reconfigEnabled=true" : "reconfigEnabled is not true on \(off.joined(separator: ", "))")
+        }
+    }
+
+    func withClient<T: Sendable>(_ connectionString: String, _ body: (ZooKeeperClient) async throws -> T) async throws -> T {
+        let client = try await ZooKeeperClient.connect(
+            ZooKeeperConfiguration(connectionString, sessionTimeout: .seconds(6)), timeout: .seconds(10), eventLoopGroup: eventLoopGroup)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+}

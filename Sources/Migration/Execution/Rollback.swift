@@ -1,0 +1,110 @@
+import Ensemble
+
+/// The way back to the start, for a run stopped before its point of no return.
+///
+/// A plan changes membership in rounds: a step that writes configurations, then steps that
+/// apply them (start the new server, restart the others one at a time). A round is undone by
+/// writing the previous configurations first and then undoing the applying steps in reverse:
+/// the restarts run again (now into the previous configuration) while the new server still
+/// runs, and only then is the new server stopped — the mirror image of the way in, so the same
+/// one-voter-per-round argument keeps two majorities from forming. Rounds are undone last
+/// first. Only actions that changed something (the journal says) are undone.
+public enum Rollback {
+    public static func plan(for plan: Plan, journal: JournalState) throws -> Plan {
+        let finished = plan.steps.filter { step in
+            journal.finishedSteps.contains(step.id) || !(journal.finishedActions[step.id] ?? []).isEmpty
+                || !(journal.interruptedActions[step.id] ?? []).isEmpty
+        }
+        if let point = plan.pointOfNoReturn, let pointIndex = plan.index(of: point),
+            let past = finished.first(where: { (plan.index(of: $0.id) ?? 0) >= pointIndex })
+        {
+            throw ExecutionError(
+                .pastPointOfNoReturn, step: past.id,
+                "step \(past.id) is at or after the point of no return (\(point)): the clients and the data have moved on, so going back would lose writes. Finish the plan with --resume instead")
+        }
+        if journal.events.isEmpty || finished.isEmpty {
+            return Plan(strategy: plan.strategy, source: plan.source, destination: plan.destination, clientGroups: plan.clientGroups, steps: [], pointOfNoReturn: nil, impactWindows: [])
+        }
+
+        // Rounds: each starts at a step that writes configurations.
+        var rounds: [[Step]] = []
+        for step in finished {
+            let writes = step.actions.contains { if case .writeConfig = $0 { return true } else { return false } }
+            if writes || rounds.isEmpty { rounds.append([step]) } else { rounds[rounds.count - 1].append(step) }
+        }
+
+        var steps: [Step] = []
+        let sourceHealthy = Gate.quorumHealthy(ensemble: plan.source.name, servers: plan.source.refs)
+        for (roundIndex, round) in rounds.enumerated().reversed() {
+            var restoreWrites: [Action] = []
+            for step in round {
+                for action in step.appliedActions(journal: journal) {
+                    guard case .writeConfig(let write) = action else { continue }
+                    guard let previous = write.previousText else {
+                        throw ExecutionError(.unsupportedAction, step: step.id, "the plan does not know what \(write.server)'s \(write.configPath) held before, so it cannot be restored; restore it from your backup")
+                    }
+                    let config = ZooKeeperConfig(parsing: previous)
+                    // Each setting the write touched goes back to its previous value, or away.
+                    var settings: [String: String?] = [:]
+                    for key in write.settings.keys { settings.updateValue(config.value(forKey: key), forKey: key) }
+                    restoreWrites.append(
+                        .writeConfig(
+                            ConfigWrite(
+                                server: write.server, configPath: write.configPath, servers: config.servers.map(ServerLineSpec.init),
+                                settings: settings,
+                                text: previous, previousText: write.text, dynamicConfigPath: write.dynamicConfigPath,
+                                dynamicText: write.previousDynamicText, previousDynamicText: write.dynamicText)))
+                }
+            }
+            if !restoreWrites.isEmpty {
+                steps.append(
+                    Step(
+                        id: StepID("rollback-\(roundIndex + 1)-configs"), title: "Restore the configurations of round \(roundIndex + 1)",
+                        why: "Write back what the files held before this round, so that the restarts that follow take the servers back to the previous membership.",
+                        actions: restoreWrites))
+            }
+            for step in round.reversed() {
+                var inverse: [Action] = []
+                for action in step.appliedActions(journal: journal).reversed() {
+                    switch action {
+                    case .writeConfig, .wait, .copy: continue
+                    case .startServer(let ref): inverse.append(.stopServer(ref))
+                    case .stopServer(let ref): inverse.append(.startServer(ref))
+                    case .restartServer(let ref): inverse.append(.restartServer(ref))
+                    case .addFirewallRule(let rule): inverse.append(.removeFirewallRule(rule))
+                    case .removeFirewallRule(let rule): inverse.append(.addFirewallRule(rule))
+                    case .switchClient(let change):
+                        inverse.append(
+                            .switchClient(ClientSwitch(client: change.client, configPath: change.configPath, connectionKey: change.connectionKey, from: change.to, to: change.from, restart: change.restart)))
+                    case .stopClient(let client):
+                        throw ExecutionError(.unsupportedAction, step: step.id, "\(client) was stopped and Mitosis has no start command for client members; start it by hand, then roll back")
+                    case .reconfig(let change):
+                        throw ExecutionError(.unsupportedAction, step: step.id, "step \(step.id) ran `\(change.command)`; undo it with the inverse reconfig by hand (the runbook shows it), then roll back the rest")
+                    }
+                }
+                if inverse.isEmpty { continue }
+                let restarts = inverse.contains { if case .restartServer = $0 { return true } else { return false } }
+                steps.append(
+                    Step(
+                        id: StepID("rollback-\(step.id)"), title: "Undo: \(step.title)",
+                        why: "The mirror image of step \(step.id).", gatesBefore: [], actions: inverse,
+                        gatesAfter: restarts ? [sourceHealthy] : []))
+            }
+        }
+        if let last = steps.indices.last { steps[last].gatesAfter.append(sourceHealthy) }
+        return Plan(
+            strategy: plan.strategy, source: plan.source, destination: plan.destination, clientGroups: plan.clientGroups, steps: steps,
+            pointOfNoReturn: nil, impactWindows: [], notes: ["rollback of a \(plan.strategy) plan"])
+    }
+}
+
+extension Step {
+    /// The actions of this step that took effect, according to the journal: finished with a
+    /// change, or interrupted (they may have taken effect).
+    func appliedActions(journal: JournalState) -> [Action] {
+        let events = journal.events.filter { $0.step == id && ($0.kind == .actionFinished || $0.kind == .actionSkipped) }
+        let changed = Set(events.filter { $0.changed == true }.compactMap(\.action))
+        let interrupted = journal.interruptedActions[id] ?? []
+        return actions.enumerated().filter { changed.contains($0.offset) || interrupted.contains($0.offset) }.map(\.element)
+    }
+}

@@ -1,0 +1,206 @@
+import ArgumentParser
+import Ensemble
+import Foundation
+import Hosts
+import Migration
+import NIOCore
+import NIOPosix
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Plan a migration, prove it safe, and print it as a runbook (touches nothing).",
+        discussion: "An unsafe plan is refused with the shortest counterexample, step by step, and nothing is written.")
+
+    @Option(help: "The inventory (YAML) describing the ensembles, hosts and client groups.") var inventory: String
+    @Option(help: "mitosis, mitosis-observers, replace, reconfig or copy.") var strategy: String = "mitosis"
+    @Option(help: "The ensemble the clients leave.") var source: String
+    @Option(help: "The ensemble the clients move to.") var destination: String
+    @Option(help: "Client groups that move (comma-separated); default: every group of the source.") var moving: String?
+    @Flag(help: "The destination already holds data (only strategy copy allows it).") var destinationHoldsData = false
+    @Option(help: "Seconds between the restarts of a rolling restart.") var pause: Double = 10
+    @Option(help: "Write the plan as JSON to this file (what `mitosis run` executes).") var out: String?
+    @Flag(help: "Print the plan as JSON instead of a runbook.") var json = false
+
+    func run() async throws {
+        guard let kind = StrategyKind(rawValue: strategy) else {
+            throw ValidationError("unknown strategy '\(strategy)'; choose one of \(StrategyKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let parsed = try loadInventory(inventory)
+        var options = PlanningOptions()
+        options.rollingRestartPause = PlanDuration(milliseconds: Int64(pause * 1000))
+        let plan = try Planner.plan(
+            kind, inventory: parsed, source: source, destination: destination,
+            movingGroups: moving.map { $0.split(separator: ",").map(String.init) }, destinationHoldsData: destinationHoldsData, options: options)
+        let proof = try Prover.check(plan)
+        guard proof.isSafe else {
+            Output.note(Runbook.render(plan, proof: proof))
+            Output.error("the plan is unsafe; nothing was written:\n\(proof)")
+            throw ExitCode.failure
+        }
+        if let out {
+            try plan.jsonData().write(to: URL(fileURLWithPath: out))
+            Output.note("wrote \(out); run it with `mitosis run \(out) --inventory \(inventory)`")
+        }
+        if json {
+            Output.line(String(decoding: try plan.jsonData(), as: UTF8.self))
+        } else {
+            Output.line(Runbook.render(plan, proof: proof))
+        }
+    }
+}
+
+func loadInventory(_ path: String) throws -> Inventory {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("cannot read the inventory \(path); `mitosis sandbox inventory > inv.yaml` writes one for the sandboxes")
+    }
+    return try Inventory.parse(yaml: String(decoding: data, as: UTF8.self), fileName: path)
+}
+
+func loadPlan(_ path: String) throws -> Plan {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the plan \(path); write one with `mitosis plan … --out \(path)`") }
+    do {
+        return try Plan(jsonData: data)
+    } catch {
+        throw ValidationError("\(path) is not a plan: \(error)")
+    }
+}
+
+/// Options shared by `run` and `rollback`.
+struct ExecutionCommandOptions: ParsableArguments {
+    @Argument(help: "The plan (JSON, from `mitosis plan --out`).") var plan: String
+    @Option(help: "The inventory the plan was made from (how to reach the hosts). Without it, hosts are looked up in the sandbox network.") var inventory: String?
+    @Option(help: "The journal file (default: PLAN.journal).") var journal: String?
+    @Flag(help: "Show what would be done, with config diffs; change nothing.") var dryRun = false
+    @Option(help: "Seconds a gate may take to hold before the run stops.") var gateTimeout: Double = 300
+    @Flag(help: "Events as JSON lines on stdout.") var json = false
+
+    var journalPath: String { journal ?? plan + ".journal" }
+
+    /// Runs `body` with the host directory and an event loop group that reaches the hosts'
+    /// addresses (the sandbox's control namespace for sandbox hosts).
+    func withHosts<T>(_ plan: Plan, _ body: (any HostDirectory, any EventLoopGroup) async throws -> T) async throws -> T {
+        let sandbox = SandboxManager()
+        let directory: any HostDirectory
+        var usesSandbox: Bool
+        if let inventory {
+            let parsed = try loadInventory(inventory)
+            directory = InventoryHostDirectory(inventory: parsed, sandbox: sandbox)
+            usesSandbox = parsed.hosts.contains { if case .sandbox = $0.access { return true } else { return false } }
+        } else {
+            directory = sandbox
+            usesSandbox = true
+        }
+        if ProcessInfo.processInfo.environment["MITOSIS_IN_NETNS"] != nil { usesSandbox = false }
+        if usesSandbox {
+            return try await sandbox.withControlGroup { group in try await body(directory, group) }
+        }
+        return try await body(directory, MultiThreadedEventLoopGroup.singleton)
+    }
+
+    func printer() -> @Sendable (ExecutionEvent) -> Void {
+        let json = self.json
+        return { event in
+            if json {
+                try? Output.json(event)
+                return
+            }
+            let time = event.time.formatted(.dateTime.hour(.twoDigits(amPM: .omitted)).minute(.twoDigits).second(.twoDigits))
+            switch event.kind {
+            case .stepStarted: Output.note("\(time) ▶ \(event.step?.rawValue ?? ""): \(event.summary)")
+            case .gateWaiting: Output.note("\(time)   … waiting: \(event.summary)")
+            case .gatePassed: Output.note("\(time)   ✓ \(event.summary)")
+            case .actionStarted: break
+            case .actionFinished: Output.note("\(time)   → \(event.summary)")
+            case .actionSkipped: Output.note("\(time)   · \(event.summary)")
+            case .stepFinished: Output.note("\(time) ✔ \(event.step?.rawValue ?? "")")
+            case .stepSkipped: Output.note("\(time) · \(event.step?.rawValue ?? "") (done before)")
+            case .failed: Output.note("\(time) ✘ \(event.step?.rawValue ?? ""): \(event.summary)")
+            default: Output.note("\(time) \(event.kind.rawValue): \(event.summary)")
+            }
+        }
+    }
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Execute a plan: gates, actions through the host drivers, a journal after every action.",
+        discussion: "If the tool is stopped or killed, run it again with --resume: finished actions are not repeated; an action that was interrupted is checked and redone only if it had not taken effect.")
+
+    @OptionGroup var execution: ExecutionCommandOptions
+    @Flag(help: "Continue a run from its journal.") var resume = false
+    @Flag(help: "Ask before each step.") var step = false
+    @Option(help: "Stop after this step (resume later).") var until: String?
+
+    func run() async throws {
+        let plan = try loadPlan(execution.plan)
+        if let until, plan.step(StepID(until)) == nil {
+            throw ValidationError("the plan has no step '\(until)'; its steps are \(plan.steps.map(\.id.rawValue).joined(separator: ", "))")
+        }
+        let confirm: (@Sendable (Step) async -> Bool)? =
+            step
+            ? { @Sendable step in
+                Output.note("\nnext: \(step.id) — \(step.title)\n  \(step.why)")
+                for action in step.actions { Output.note("  • \(action.summary)") }
+                Output.note("run it? [y/N] ")
+                return readLine()?.lowercased().hasPrefix("y") == true
+            } : nil
+        let options = ExecutionOptions(
+            dryRun: execution.dryRun, resume: resume, until: until.map { StepID(rawValue: $0) }, gateTimeout: .milliseconds(Int64(execution.gateTimeout * 1000)),
+            confirm: confirm)
+        let outcome = try await execution.withHosts(plan) { hosts, group in
+            try await MigrationExecutor(
+                plan: plan, hosts: hosts, eventLoopGroup: group, journal: Journal(path: execution.journalPath), options: options,
+                onEvent: execution.printer()
+            ).run()
+        }
+        switch outcome {
+        case .finished: Output.note("plan finished; journal: \(execution.journalPath)")
+        case .paused(let after): Output.note("paused after \(after?.rawValue ?? "the start"); continue with `mitosis run \(execution.plan) --resume`")
+        case .dryRun: Output.note("dry run: nothing was changed")
+        }
+    }
+}
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Return to the start: undo what the journal says a run did (only before the plan's point of no return).")
+
+    @OptionGroup var execution: ExecutionCommandOptions
+
+    func run() async throws {
+        let plan = try loadPlan(execution.plan)
+        let journal = Journal(path: execution.journalPath)
+        let state = try journal.load()
+        if state.events.isEmpty { throw ValidationError("the journal \(execution.journalPath) is empty: nothing was done, nothing to undo") }
+        let back = try Rollback.plan(for: plan, journal: state)
+        if back.steps.isEmpty {
+            Output.note("nothing took effect; nothing to undo")
+            return
+        }
+        Output.note(Runbook.render(back))
+        let options = ExecutionOptions(dryRun: execution.dryRun, resume: true, gateTimeout: .milliseconds(Int64(execution.gateTimeout * 1000)))
+        let outcome = try await execution.withHosts(back) { hosts, group in
+            try await MigrationExecutor(
+                plan: back, hosts: hosts, clients: HostClientGroupController(plan: plan, hosts: hosts), eventLoopGroup: group,
+                journal: Journal(path: execution.journalPath + ".rollback"), options: options, onEvent: execution.printer()
+            ).run()
+        }
+        if outcome == .finished {
+            try journal.append(ExecutionEvent(kind: .rollbackFinished, summary: "rolled back \(back.steps.count) steps"))
+            Output.note("rolled back: the source is as it was")
+        }
+    }
+}
+
+struct SandboxInventoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "inventory", abstract: "Print the sandboxes as an inventory (YAML) for `mitosis plan`.")
+
+    func run() async throws {
+        let sandboxes = try SandboxManager().sandboxes()
+        if sandboxes.isEmpty { throw ValidationError("no sandboxes; create them with `mitosis sandbox up`") }
+        Output.line(SandboxInventory.yaml(SandboxInventory.inventory(sandboxes)))
+    }
+}
