@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "TreeCopy", targets: ["TreeCopy"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Migration", targets: ["Migration"]),
+        .library(name: "Reports", targets: ["Reports"]),
         .executable(name: "mitosis", targets: ["mitosis"]),
         .executable(name: "MitosisBench", targets: ["MitosisBench"]),
     ],
@@ -63,6 +64,9 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["ZooKeeper"]),
         // Plans, strategies, the prover and runbooks (pure).
         .target(name: "Migration", dependencies: ["Ensemble", "ZooKeeperProtocol"]),
+        // What happened during a run or rehearsal, rendered as text, JSON and HTML+SVG. Pure
+        // (Foundation only, no other Mitosis module): the executor maps its data into this model.
+        .target(name: "Reports"),
         .executableTarget(
             name: "mitosis",
             dependencies: [
@@ -101,6 +105,7 @@ let package = Package(
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "Ensemble"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),
         .testTarget(
             name: "IntegrationTests",
