@@ -3,18 +3,20 @@ import Foundation
 /// How numbers and times are written in every rendering, so the terminal, the tables and the
 /// timeline say the same thing the same way.
 enum Format {
-    /// A length of time for a person: `0 s`, `340 ms`, `1.4 s`, `12.3 s`, `2 min 05 s`, `1 h 02 min`.
-    static func length(_ seconds: Double) -> String {
+    /// A length of time for a person: `0 s`, `340 ms`, `1.4 s`, `12.0 s`, `2 min 05 s`, `1 h 02 min`.
+    /// `trimmed` drops a `.0` (`10 s`), for limits people write as whole numbers.
+    static func length(_ seconds: Double, trimmed: Bool = false) -> String {
         let s = finite(seconds)
         if s <= 0 { return "0 s" }
         if s < 1 {
             let ms = Int((s * 1000).rounded())
-            return ms >= 1000 ? "1 s" : "\(max(ms, 1)) ms"
+            if ms >= 1000 { return trimmed ? "1 s" : "1.0 s" }
+            return "\(max(ms, 1)) ms"
         }
         if s < 60 {
             let tenths = Int((s * 10).rounded())
             if tenths >= 600 { return "1 min 00 s" }
-            return tenths % 10 == 0 ? "\(tenths / 10) s" : "\(tenths / 10).\(tenths % 10) s"
+            return trimmed && tenths % 10 == 0 ? "\(tenths / 10) s" : "\(tenths / 10).\(tenths % 10) s"
         }
         let whole = Int(s.rounded())
         if whole < 3600 { return "\(whole / 60) min \(twoDigits(whole % 60)) s" }

@@ -71,7 +71,7 @@ extension VerdictItem.Outcome {
 private func header(_ report: RunReport, into m: inout Markup) {
     let outcome = report.outcome
     m.start("header", ["class": "verdict \(outcome.rawValue)"])
-    m.element("div", ["class": "badge"], text: "\(outcome.mark) \(outcome.headline)")
+    m.element("div", ["class": "badge"], text: outcome == .undecided ? outcome.headline : "\(outcome.mark) \(outcome.headline)")
     m.start("div", ["class": "headline"])
     m.element("h1", text: report.title)
     m.element(
@@ -154,13 +154,13 @@ private func stepTable(_ report: RunReport, into m: inout Markup) {
         m.element("td", ["class": "name"], text: step.id)
         m.element("td", text: step.title)
         m.element("td", ["class": "num"], text: Format.offset(step.start))
-        m.element("td", ["class": "num"], text: step.length.map(Format.length) ?? "unfinished")
+        m.element("td", ["class": "num"], text: step.length.map { Format.length($0) } ?? "unfinished")
         m.start("td")
         m.element("span", ["class": "pill \(step.outcome.rawValue)"], text: step.outcome.rawValue)
         m.close()
         var window = step.impactWindow ?? ""
         if step.impactWindow != nil, let expected = step.expectedWindowLength {
-            window += ", expected ≤ \(Format.length(expected))"
+            window += ", expected ≤ \(Format.length(expected, trimmed: true))"
         }
         m.element("td", text: window)
         m.close()

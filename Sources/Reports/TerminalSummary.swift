@@ -40,7 +40,7 @@ public func renderTerminalSummary(_ report: RunReport, colors: Bool = false, max
         let shown = stepsToShow(report.steps, limit: maxSteps)
         let rows = shown.map { step in
             [
-                printable(step.id), Format.offset(step.start), step.length.map(Format.length) ?? "unfinished",
+                printable(step.id), Format.offset(step.start), step.length.map { Format.length($0) } ?? "unfinished",
                 step.outcome.rawValue, printable(step.title),
             ]
         }

@@ -23,8 +23,19 @@ struct TimelineSVG {
     var impactWindows: [(step: StepSpan, start: Double, end: Double)] {
         report.steps.compactMap { step in
             guard step.impactWindow != nil else { return nil }
-            return (step, step.start, step.end ?? axis.end)
+            return (step, step.start, drawnEnd(step))
         }
+    }
+
+    /// Where a step's bar ends: at its end, or for a step that never finished, when mitosis was
+    /// killed during it, or else at the end of the run.
+    func drawnEnd(_ step: StepSpan) -> Double {
+        if let end = step.end { return end }
+        return killTime(during: step) ?? axis.end
+    }
+
+    func killTime(during step: StepSpan) -> Double? {
+        report.events.filter { $0.kind == .toolKilled && $0.time >= step.start }.map(\.time).min()
     }
 
     func render(into m: inout Markup) {
@@ -48,6 +59,12 @@ struct TimelineSVG {
             let top = y
             y = drawGroup(group, index: index, top: top, windows: windows, into: &body)
             laneBands.append((top, y))
+        }
+        if report.steps.isEmpty && report.clientGroups.isEmpty && report.events.isEmpty {
+            body.element(
+                "text",
+                ["class": "lane-note", "x": n((axis.left + axis.right) / 2), "y": n(stepsTop + 30), "text-anchor": "middle"],
+                text: "nothing was recorded in this run")
         }
         let chartBottom = y
 
@@ -194,7 +211,7 @@ struct TimelineSVG {
         var rowEnds: [Double] = []
         var assigned: [(step: StepSpan, row: Int)] = []
         for step in report.steps.sorted(by: { $0.start < $1.start }) {
-            let end = step.end ?? axis.end
+            let end = drawnEnd(step)
             if let row = rowEnds.firstIndex(where: { $0 <= step.start + 1e-9 }) {
                 rowEnds[row] = end
                 assigned.append((step, row))
@@ -226,7 +243,7 @@ struct TimelineSVG {
         for index in labelOrder {
             let step = assigned[index].step
             let x0 = axis.x(step.start)
-            let x1 = max(axis.x(step.end ?? axis.end), x0 + 1.5)
+            let x1 = max(axis.x(drawnEnd(step)), x0 + 1.5)
             let text = step.id.truncated(to: 24)
             if x1 - x0 < LabelRows.width(of: text) + 8, let placed = labelRows.placeTruncating(text, x: x0) {
                 outsidePlacements[index] = placed
@@ -235,7 +252,7 @@ struct TimelineSVG {
 
         for (index, (step, row)) in assigned.enumerated() {
             let x0 = axis.x(step.start)
-            let x1 = max(axis.x(step.end ?? axis.end), x0 + 1.5)
+            let x1 = max(axis.x(drawnEnd(step)), x0 + 1.5)
             let barY = y + Double(row) * rowPitch
             m.titled(
                 "rect",
@@ -455,6 +472,7 @@ struct TimelineSVG {
             text += "\n\(Format.offset(step.start)) → \(Format.offset(end)) (\(Format.length(end - step.start))), \(step.outcome)"
         } else {
             text += "\nfrom \(Format.offset(step.start)), never finished (\(step.outcome))"
+            if let killed = killTime(during: step) { text += "; mitosis was killed at \(Format.offset(killed))" }
         }
         if step.impactWindow != nil { text += "\n" + windowDescription(step) }
         return text
@@ -462,13 +480,13 @@ struct TimelineSVG {
 
     func windowLabel(_ step: StepSpan) -> String {
         let name = step.impactWindow ?? step.id
-        if let expected = step.expectedWindowLength { return "\(name) window · ≤ \(Format.length(expected))" }
+        if let expected = step.expectedWindowLength { return "\(name) window · ≤ \(Format.length(expected, trimmed: true))" }
         return "\(name) window"
     }
 
     func windowDescription(_ step: StepSpan) -> String {
         var text = "impact window \(step.impactWindow ?? step.id) declared by step \(step.id)"
-        if let expected = step.expectedWindowLength { text += "; clients may stall up to \(Format.length(expected))" }
+        if let expected = step.expectedWindowLength { text += "; clients may stall up to \(Format.length(expected, trimmed: true))" }
         return text
     }
 
@@ -490,7 +508,7 @@ struct TimelineSVG {
         if let window {
             text += ", during the \(window.impactWindow ?? window.id) window"
             if let expected = window.expectedWindowLength {
-                text += stall.length <= expected + 1e-9 ? " (expected ≤ \(Format.length(expected)))" : " — longer than the \(Format.length(expected)) declared"
+                text += stall.length <= expected + 1e-9 ? " (expected ≤ \(Format.length(expected, trimmed: true)))" : " — longer than the \(Format.length(expected, trimmed: true)) declared"
             }
         } else {
             text += ", outside any declared impact window"

@@ -21,9 +21,13 @@ import Testing
         let cells = Set(root.elements("td").map(\.allText))
         #expect(cells.isSuperset(of: ["acknowledged writes lost", "split-firewall", "dst-5 elected (epoch 1)"]))
 
-        // Written out for a person to look at, when asked.
+        // Written out for a person to look at, when asked (with the other renderings beside it).
         if let path = ProcessInfo.processInfo.environment["MITOSIS_SAMPLE_REPORT"] {
-            try Data(html.utf8).write(to: URL(fileURLWithPath: path))
+            let url = URL(fileURLWithPath: path)
+            try Data(html.utf8).write(to: url)
+            let base = url.deletingPathExtension()
+            try SampleReports.mitosisRehearsal().jsonData().write(to: base.appendingPathExtension("json"))
+            try Data(renderTerminalSummary(SampleReports.mitosisRehearsal()).utf8).write(to: base.appendingPathExtension("txt"))
         }
     }
 
@@ -133,6 +137,22 @@ import Testing
         #expect(!summary.contains("\u{0}"))
     }
 
+    @Test(arguments: ["failed", "long", "empty"])
+    func awkwardReportsAreWellFormed(_ name: String) throws {
+        let report =
+            switch name {
+            case "failed": SampleReports.failedRehearsal()
+            case "long": SampleReports.longRun()
+            default: RunReport(title: "empty", kind: .run, strategy: "copy", startedAt: SampleReports.start, duration: 0)
+            }
+        let html = renderHTML(report)
+        let root = try parseXML(html)
+        #expect(try #require(root.elements("header").first).classes.contains(report.outcome.rawValue))
+        if let directory = ProcessInfo.processInfo.environment["MITOSIS_REPORT_GALLERY"] {
+            try Data(html.utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("\(name).html"))
+        }
+    }
+
     @Test func zeroLengthRunAndUnfinishedStepStillDraw() throws {
         let empty = RunReport(title: "nothing", kind: .run, strategy: "mitosis", startedAt: SampleReports.start, duration: 0)
         let root = try parseXML(renderHTML(empty))
@@ -148,12 +168,22 @@ import Testing
             events: [TimelineEvent(time: 30, kind: .toolKilled, label: "mitosis killed (SIGKILL)")])
         let drawn = try parseXML(renderHTML(interrupted))
         let ticks = drawn.elements("line", class: "tick")
+        let x30 = try #require(ticks.first { $0.attributes["data-t"] == "30" }?.number("x1"))
         let x40 = try #require(ticks.first { $0.attributes["data-t"] == "40" }?.number("x1"))
         let bar = try #require(drawn.elements("rect", class: "step").first { $0.attributes["data-step"] == "join-5" })
         #expect(bar.classes.contains("interrupted"))
-        // It runs to the end of the run.
-        #expect(try abs(#require(bar.number("x")) + #require(bar.number("width")) - x40) < 0.01)
+        #expect(bar.allText.contains("mitosis was killed at 30.0 s"))
+        // It runs until mitosis was killed...
+        #expect(try abs(#require(bar.number("x")) + #require(bar.number("width")) - x30) < 0.01)
         #expect(drawn.elements("td").contains { $0.allText == "unfinished" })
+        // ...or, when nothing says when it stopped, to the end of the run.
+        var unexplained = interrupted
+        unexplained.events = []
+        let open = try #require(
+            try parseXML(renderHTML(unexplained)).elements("rect", class: "step").first {
+                $0.attributes["data-step"] == "join-5"
+            })
+        #expect(try abs(#require(open.number("x")) + #require(open.number("width")) - x40) < 0.01)
     }
 
     @Test func longRunIsAggregatedToThePixelColumns() throws {
@@ -325,6 +355,8 @@ import Testing
         #expect(Format.length(0) == "0 s")
         #expect(Format.length(0.34) == "340 ms")
         #expect(Format.length(1.4) == "1.4 s")
+        #expect(Format.length(8) == "8.0 s")
+        #expect(Format.length(10, trimmed: true) == "10 s")
         #expect(Format.length(59.99) == "1 min 00 s")
         #expect(Format.length(125) == "2 min 05 s")
         #expect(Format.length(3725) == "1 h 02 min")

@@ -149,3 +149,82 @@ struct SplitMix {
 
     mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
+
+extension SampleReports {
+    /// A rehearsal that goes wrong: mitosis is killed in the middle of a step and resumed, a
+    /// staying client stalls outside any declared window and loses its session.
+    static func failedRehearsal() -> RunReport {
+        var random = SplitMix(seed: 9)
+        var report = mitosisRehearsal()
+        report.title = "mitosis rehearsal with a crash of mitosis at 40 s"
+        report.steps[6] = StepSpan(
+            id: "switch-broker-1", title: "Point broker 1's zookeeper.connect at the destination and restart it",
+            start: 36, end: nil, outcome: .interrupted)
+        report.steps.insert(
+            StepSpan(
+                id: "switch-broker-1", title: "Point broker 1's zookeeper.connect at the destination (resumed)",
+                start: 45, end: 49, outcome: .resumed), at: 7)
+        report.steps[8].start = 49
+        report.steps[11].outcome = .failed
+        report.steps.removeLast()
+        report.steps.append(StepSpan(id: "cleanup-source", title: "Not run after the failed split", start: 66.5, end: 66.5, outcome: .skipped))
+        report.duration = 70
+        report.clientGroups[1] = ClientGroupTimeline(
+            name: "billing-service", moves: false,
+            buckets: buckets(rate: 410, until: 70, random: &random) { t in
+                if t >= 30 && t < 36.2 { return (0, Int(t * 10) % 5 == 0 ? 12 : 2) }
+                return (1, 0)
+            },
+            stalls: [Stall(start: 30, end: 36.2)])
+        report.clientGroups[0].buckets.removeAll { $0.start >= 70 }
+        report.events.removeAll { $0.time > 64 }
+        report.events += [
+            TimelineEvent(time: 36.1, kind: .sessionExpired, label: "billing session 0x1008 expired", subject: "billing-service"),
+            TimelineEvent(time: 40, kind: .toolKilled, label: "mitosis killed (SIGKILL)"),
+            TimelineEvent(time: 45, kind: .resumed, label: "resumed from the journal"),
+            TimelineEvent(time: 30, kind: .serverKilled, label: "src-2 killed", subject: "src-2"),
+        ]
+        report.verdict[2] = VerdictItem(
+            name: "longest stall, staying clients", value: "6.2 s", passed: false,
+            detail: "billing-service at 30.0 s, outside any declared window")
+        report.verdict[3] = VerdictItem(
+            name: "sessions expired", value: "1", passed: false, detail: "billing-service at 36.1 s")
+        report.servers = nil
+        return report
+    }
+
+    /// An hour of a plan with hundreds of steps and a bucket every 100 ms.
+    static func longRun() -> RunReport {
+        var random = SplitMix(seed: 3)
+        let steps = (0..<320).map { (index: Int) -> StepSpan in
+            let start = Double(index) * 11.25
+            let outcome: StepSpan.Outcome = index == 200 ? .failed : .succeeded
+            return StepSpan(
+                id: "restart-broker-\(index)", title: "Restart broker \(index)", start: start, end: start + 9,
+                outcome: outcome, impactWindow: index % 80 == 40 ? "controller" : nil,
+                expectedWindowLength: index % 80 == 40 ? 5 : nil)
+        }
+        var groups: [ClientGroupTimeline] = []
+        for (i, name) in ["kafka", "schema-registry", "billing"].enumerated() {
+            let rate = 300 + 200 * Double(i)
+            let timeline = buckets(rate: rate, until: 3600, random: &random) { (t: Double) -> (Double, Int) in
+                let fraction: Double = t.truncatingRemainder(dividingBy: 900) < 3 ? 0 : 1
+                let failures = t.truncatingRemainder(dividingBy: 450) < 0.5 ? 2 : 0
+                return (fraction, failures)
+            }
+            let stalls = stride(from: 0.0, to: 3600, by: 900).map { Stall(start: $0, end: $0 + 3) }
+            groups.append(ClientGroupTimeline(name: name, moves: i < 2, buckets: timeline, stalls: stalls))
+        }
+        let events = (0..<200).map { (index: Int) -> TimelineEvent in
+            let election = index % 20 == 0
+            let label = election ? "broker-\(index) became controller" : "broker-\(index) stopped"
+            return TimelineEvent(
+                time: Double(index) * 18, kind: election ? .leaderElection : .serverStopped, label: label,
+                subject: "broker-\(index)")
+        }
+        return RunReport(
+            title: "rolling restart of 320 brokers", kind: .run, strategy: "kafka-rolling-restart", startedAt: start,
+            duration: 3600, verdict: [VerdictItem(name: "under-replicated partitions", value: "0", passed: true)],
+            steps: steps, clientGroups: groups, events: events)
+    }
+}
