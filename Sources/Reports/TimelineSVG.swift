@@ -165,12 +165,16 @@ struct TimelineSVG {
             return a.element.time < b.element.time
         }
         var labels = Markup()
+        var markers: [String] = []
         for (_, event) in ordered {
             let x = axis.x(event.time)
-            m.start("g", ["class": "event \(Self.cssClass(event.kind))"])
-            m.element("title", text: eventDescription(event))
-            m.raw(Self.marker(event.kind, x: x, y: markerY))
-            m.close()
+            // Landmarks come first here but are drawn last, on top of routine markers.
+            var marker = Markup()
+            marker.start("g", ["class": "event \(Self.cssClass(event.kind))"])
+            marker.element("title", text: eventDescription(event))
+            marker.raw(Self.marker(event.kind, x: x, y: markerY))
+            marker.close()
+            markers.append(marker.text)
             let text = event.label.truncated(to: 26)
             if let placed = rows.place(x: x, width: LabelRows.width(of: text), anchor: .middle) {
                 let baseline = markerY - 11 - Double(placed.row) * rowHeight
@@ -182,6 +186,7 @@ struct TimelineSVG {
                     ], text: text)
             }
         }
+        m.raw(markers.reversed().joined())
         m.raw(labels.text)
         return markerY + 10
     }
@@ -298,7 +303,7 @@ struct TimelineSVG {
 
         m.start("g", ["class": "group", "data-group": group.name])
         laneTitle(
-            group.name.truncated(to: 22), subtitle: group.moves ? "moves to destination" : "stays on source",
+            group.name.truncated(to: 19), subtitle: group.moves ? "moves to destination" : "stays on source",
             top: top + 24, into: &m)
         m.element(
             "text", ["class": "lane-note", "x": n(Self.labelColumn), "y": n(top + 52)],

@@ -29,17 +29,27 @@ public func writeReport(_ report: RunReport, to directory: URL) throws -> Writte
         html: directory.appendingPathComponent("report.html"),
         json: directory.appendingPathComponent("report.json"),
         summary: directory.appendingPathComponent("summary.txt"))
+    let json: Data
+    do {
+        json = try report.jsonData(pretty: true)
+    } catch {
+        throw ReportWriteError(
+            path: written.json.path,
+            reason: "the report holds a number JSON cannot carry (NaN or infinity): \(error)")
+    }
+    // Everything is rendered before anything is written: a report that cannot be encoded
+    // leaves no files behind.
+    let contents: [(URL, Data)] = [
+        (written.html, Data(renderHTML(report).utf8)),
+        (written.json, json),
+        (written.summary, Data(renderTerminalSummary(report, colors: false).utf8)),
+    ]
     do {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     } catch {
         throw ReportWriteError(
             path: directory.path, reason: "the directory cannot be created (\(error.localizedDescription)); choose another")
     }
-    let contents: [(URL, Data)] = [
-        (written.html, Data(renderHTML(report).utf8)),
-        (written.json, try report.jsonData(pretty: true)),
-        (written.summary, Data(renderTerminalSummary(report, colors: false).utf8)),
-    ]
     for (url, data) in contents {
         do {
             try data.write(to: url, options: .atomic)

@@ -378,5 +378,13 @@ import Testing
         #expect(try RunReport(jsonData: Data(contentsOf: written.json)) == report)
         #expect(try String(contentsOf: written.html, encoding: .utf8) == renderHTML(report))
         #expect(try String(contentsOf: written.summary, encoding: .utf8) == renderTerminalSummary(report))
+
+        // A report JSON cannot carry is refused before anything is written.
+        var broken = report
+        broken.duration = .nan
+        let elsewhere = directory.appendingPathComponent("broken")
+        let error = try #require(throws: ReportWriteError.self) { try writeReport(broken, to: elsewhere) }
+        #expect(error.description.contains("report.json"))
+        #expect(!FileManager.default.fileExists(atPath: elsewhere.path))
     }
 }
