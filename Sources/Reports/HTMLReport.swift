@@ -47,6 +47,7 @@ public func renderHTML(_ report: RunReport) -> String {
     m.close()
     m.close()
     m.raw("\n")
+    assert(m.isBalanced, "the page leaves an element open")
     return m.text
 }
 

@@ -55,9 +55,9 @@ struct TimelineSVG {
         let stepsTop = y
         y = drawSteps(top: y, windows: windows, into: &body)
         var laneBands: [(top: Double, bottom: Double)] = [(stepsTop, y)]
-        for (index, group) in report.clientGroups.enumerated() {
+        for group in report.clientGroups {
             let top = y
-            y = drawGroup(group, index: index, top: top, windows: windows, into: &body)
+            y = drawGroup(group, top: top, windows: windows, into: &body)
             laneBands.append((top, y))
         }
         if report.steps.isEmpty && report.clientGroups.isEmpty && report.events.isEmpty {
@@ -285,7 +285,7 @@ struct TimelineSVG {
     // MARK: Client groups
 
     private func drawGroup(
-        _ group: ClientGroupTimeline, index: Int, top: Double, windows: [(step: StepSpan, start: Double, end: Double)],
+        _ group: ClientGroupTimeline, top: Double, windows: [(step: StepSpan, start: Double, end: Double)],
         into m: inout Markup
     ) -> Double {
         let stallLabelY = top + 13
