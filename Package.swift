@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Migration", targets: ["Migration"]),
         .library(name: "Hosts", targets: ["Hosts"]),
+        .library(name: "Reports", targets: ["Reports"]),
         .executable(name: "mitosis", targets: ["mitosis"]),
         .executable(name: "MitosisBench", targets: ["MitosisBench"]),
     ],
@@ -80,6 +81,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // What happened during a run or rehearsal, rendered as text, JSON and HTML+SVG. Pure
+        // (Foundation only, no other Mitosis module): the executor maps its data into this model.
+        .target(name: "Reports"),
         .executableTarget(
             name: "mitosis",
             dependencies: [
@@ -123,6 +127,7 @@ let package = Package(
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "Ensemble"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),
         .testTarget(
             name: "IntegrationTests",
