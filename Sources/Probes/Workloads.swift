@@ -313,6 +313,11 @@ public struct ClientGroupRecorder: Sendable {
         if let since = member.unsatisfiedSince, time - since > stallThreshold.seconds {
             stalls.append(StallInterval(member: name, start: since, end: time))
         }
+        if let previous = member.restart {
+            // The previous restart never completed: it ends, unfinished, where this one begins.
+            restarts.append(RestartInterval(member: name, start: previous.start, end: time, connectionString: previous.connectionString, completed: false))
+            member.restarts += 1
+        }
         member.unsatisfiedSince = nil
         member.restart = (time, connectionString)
         members[name] = member

@@ -179,11 +179,13 @@ public final class SimulatedKafkaCluster: Sendable {
         return probe.recorder.withValue { $0.restartEnded(member: name, at: probe.clock.now) }
     }
 
-    /// Stops every broker (closing its session) and returns the group's report. Calling it again
-    /// returns the same report.
+    /// Stops every broker (closing its session) and returns the group's report. Every broker stops
+    /// working before any session closes, so closing the controller's does not elect another.
+    /// Calling it again returns the same report.
     public func stop() async -> ClientGroupReport {
         if let report = finalReport.withLock({ $0 }) { return report }
         let stopped = context.probe.clock.now
+        for member in members { member.cancelTasks() }
         for member in members { await member.close() }
         let report = context.probe.recorder.withValue { $0.report(stopped: stopped) }
         return finalReport.withLock { stored in
@@ -376,6 +378,11 @@ final class KafkaMember: Sendable {
         state.withLock { $0.runner = runner }
     }
 
+    /// Asks the member's tasks to stop; they finish their current operation (or watch) first.
+    func cancelTasks() {
+        state.withLock { $0.runner }?.cancel()
+    }
+
     /// Stops the member's tasks and closes its session: its ephemerals go at once.
     func close() async {
         let (client, runner) = state.withLock { state in
@@ -500,6 +507,7 @@ final class KafkaMember: Sendable {
             current = try await probe.measure(name) { try await client.getData(epochPath) }
         }
         let epoch = (Int(String(decoding: current.data, as: UTF8.self).trimmingCharacters(in: .whitespaces)) ?? 0) + 1
+        if Task.isCancelled { return }  // stopping: do not take over from a controller that is closing
         do {
             try await probe.measure(name, answers: [.nodeExists, .badVersion]) {
                 try await client.multi([

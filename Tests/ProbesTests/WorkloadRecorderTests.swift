@@ -99,6 +99,19 @@ import ZooKeeper
         #expect(report.operations == 1, "interrupted operations are not counted")
     }
 
+    @Test func aRestartThatNeverCompletedIsKeptWhenTheMemberIsRestartedAgain() {
+        var recorder = ClientGroupRecorder(group: "kafka", started: 0)
+        recorder.restartBegan(member: "broker-1", at: 1, connectionString: "gone:1")
+        recorder.restartBegan(member: "broker-1", at: 5, connectionString: "b:2181")
+        recorder.restartEnded(member: "broker-1", at: 6)
+        let report = recorder.report(stopped: 7)
+        #expect(report.restarts == [
+            RestartInterval(member: "broker-1", start: 1, end: 5, connectionString: "gone:1", completed: false),
+            RestartInterval(member: "broker-1", start: 5, end: 6, connectionString: "b:2181"),
+        ])
+        #expect(report.members[0].restarts == 2)
+    }
+
     @Test func bucketsCoverTheRunAndCountByCompletion() {
         var recorder = ClientGroupRecorder(group: "g", started: 0, bucketWidth: .milliseconds(250))
         recorder.record(sample("a", 0.05, 0.1))
