@@ -186,7 +186,7 @@ public final class SimulatedKafkaCluster: Sendable {
         if let report = finalReport.withLock({ $0 }) { return report }
         let stopped = context.probe.clock.now
         for member in members { member.cancelTasks() }
-        for member in members { await member.close() }
+        for member in members { await member.close(retiring: true) }
         let report = context.probe.recorder.withValue { $0.report(stopped: stopped) }
         return finalReport.withLock { stored in
             if stored == nil { stored = report }
@@ -307,6 +307,8 @@ final class KafkaMember: Sendable {
         var registrations = 0
         var registeredBrokers: [Int] = []
         var restarting = false
+        /// Closed for good by the cluster's stop: a restart still under way must not reopen it.
+        var retired = false
     }
 
     private let state: Mutex<State>
@@ -361,10 +363,17 @@ final class KafkaMember: Sendable {
             await client.close()
             throw error
         }
-        state.withLock { state in
-            state.client = client
-            state.connectionString = connectionString
-            state.isController = false
+        let retired = state.withLock { state in
+            if !state.retired {
+                state.client = client
+                state.connectionString = connectionString
+                state.isController = false
+            }
+            return state.retired
+        }
+        if retired {
+            await client.close()
+            throw WorkloadError("\(name) was stopped while it started")
         }
         let states = await client.stateUpdates()
         let runner = Task {
@@ -375,7 +384,12 @@ final class KafkaMember: Sendable {
                 tasks.addTask { await self.produceLoad(client, context: context) }
             }
         }
-        state.withLock { $0.runner = runner }
+        let kept = state.withLock { state in
+            guard !state.retired, state.client === client else { return false }
+            state.runner = runner
+            return true
+        }
+        if !kept { runner.cancel() }  // closed meanwhile: the client is closed, the tasks end
     }
 
     /// Asks the member's tasks to stop; they finish their current operation (or watch) first.
@@ -383,10 +397,12 @@ final class KafkaMember: Sendable {
         state.withLock { $0.runner }?.cancel()
     }
 
-    /// Stops the member's tasks and closes its session: its ephemerals go at once.
-    func close() async {
+    /// Stops the member's tasks and closes its session: its ephemerals go at once. `retiring`
+    /// keeps it closed: a restart still under way will not reopen it.
+    func close(retiring: Bool = false) async {
         let (client, runner) = state.withLock { state in
             defer {
+                if retiring { state.retired = true }
                 state.client = nil
                 state.runner = nil
                 state.isController = false
