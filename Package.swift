@@ -54,10 +54,15 @@ let package = Package(
             name: "Ensemble",
             dependencies: ["ZooKeeperProtocol", .product(name: "Yams", package: "Yams")]
         ),
-        // Instruments: status, smoketest, availability watch (canary), tree diff.
+        // Instruments: status, smoketest, availability watch (canary), tree diff, live workloads.
         .target(
             name: "Probes",
-            dependencies: ["ZooKeeper", .product(name: "Histogram", package: "hdrhistogram-swift")]
+            dependencies: [
+                "ZooKeeper",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         // Block & copy: streaming, batched, faithful subtree copy, and continuous follow.
         .target(name: "TreeCopy", dependencies: ["ZooKeeper", "Probes", .product(name: "Logging", package: "swift-log")]),
