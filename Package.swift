@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Migration", targets: ["Migration"]),
         .library(name: "Hosts", targets: ["Hosts"]),
         .library(name: "Reports", targets: ["Reports"]),
+        .library(name: "Rehearsal", targets: ["Rehearsal"]),
         .executable(name: "mitosis", targets: ["mitosis"]),
         .executable(name: "MitosisBench", targets: ["MitosisBench"]),
     ],
@@ -89,6 +90,14 @@ let package = Package(
         // What happened during a run or rehearsal, rendered as text, JSON and HTML+SVG. Pure
         // (Foundation only, no other Mitosis module): the executor maps its data into this model.
         .target(name: "Reports"),
+        // `mitosis rehearse`: sandboxes, data, live clients, a plan executed, a verdict and a report.
+        .target(
+            name: "Rehearsal",
+            dependencies: [
+                "Migration", "Hosts", "Probes", "Reports", "ZooKeeper", "ZooKeeperTestSupport", "Ensemble",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "mitosis",
             dependencies: [
@@ -99,6 +108,8 @@ let package = Package(
                 "Kafka",
                 "Hosts",
                 "Migration",
+                "Rehearsal",
+                "Reports",
                 "ZooKeeperTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -332,19 +332,35 @@ struct PlanBuilder {
     }
 
     /// Steps that restart `servers` one at a time, with a pause and a quorum check between them.
+    /// - Parameter intoLargerList: the servers restart into a server list with a new voter. Then
+    ///   ZooKeeper may elect the new voter (elections prefer the highest id among equal zxids),
+    ///   which the servers not yet restarted do not list: they cannot follow it and wait for
+    ///   their own restart. So the gate after each restart asks only that the servers restarted
+    ///   so far and `joined` serve under one leader (seen on real 3.8 servers).
     mutating func rollingRestart(
         _ servers: [(PlanEnsemble, PlanServer)], idPrefix: String, title: String, why: String,
-        healthy: [ServerRef], ensembleName: String
+        healthy: [ServerRef], ensembleName: String, intoLargerList joined: [ServerRef]? = nil
     ) {
+        var restarted: [ServerRef] = []
         for (index, (ensemble, server)) in servers.enumerated() {
+            let gateBefore: Gate
+            let gateAfter: Gate
+            if let joined {
+                gateBefore = .quorumHealthy(ensemble: ensembleName, servers: index == 0 ? healthy : restarted + joined)
+                restarted.append(ensemble.ref(server))
+                gateAfter = .quorumHealthy(ensemble: ensembleName, servers: restarted + joined)
+            } else {
+                gateBefore = .quorumHealthy(ensemble: ensembleName, servers: healthy)
+                gateAfter = gateBefore
+            }
             add(
                 Step(
                     id: StepID("\(idPrefix)-restart-\(server.id)"),
                     title: "\(title): restart \(ensemble.name) server \(server.id)",
                     why: why,
-                    gatesBefore: [.quorumHealthy(ensemble: ensembleName, servers: healthy)],
+                    gatesBefore: [gateBefore],
                     actions: [.restartServer(ensemble.ref(server))],
-                    gatesAfter: [.quorumHealthy(ensemble: ensembleName, servers: healthy)]))
+                    gatesAfter: [gateAfter]))
             if index + 1 < servers.count {
                 add(
                     Step(

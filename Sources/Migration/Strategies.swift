@@ -152,7 +152,7 @@ extension PlanBuilder {
                 rollingRestart(
                     joint, idPrefix: "join-\(carrier.id)", title: "Rolling restart for server \(carrier.id)",
                     why: "Each server of the joint ensemble picks up the server list with \(carrier.id) in it. One at a time, with a pause, so a quorum is always up.",
-                    healthy: running + [destination.ref(carrier)], ensembleName: source.name)
+                    healthy: running + [destination.ref(carrier)], ensembleName: source.name, intoLargerList: [destination.ref(carrier)])
                 joint.append((destination, carrier))
                 add(
                     Step(

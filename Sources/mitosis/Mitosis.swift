@@ -33,7 +33,7 @@ struct Mitosis: AsyncParsableCommand {
         subcommands: [
             ListChildren.self, GetData.self, SetData.self, CreateNode.self, RemoveNode.self, StatNode.self,
             SmoketestCommand.self, WatchCommand.self, DiffCommand.self, CopyCommand.self, FourLetterWordCommand.self, StatusCommand.self, KafkaCommand.self,
-            SandboxCommand.self, PlanCommand.self, RunCommand.self, RollbackCommand.self,
+            RehearseCommand.self, PlanCommand.self, RunCommand.self, RollbackCommand.self, SandboxCommand.self,
         ]
     )
 }

@@ -101,6 +101,10 @@ public struct MigrationExecutor: Sendable {
             }
             do {
                 try await execute(step, state: state)
+            } catch is CancellationError {
+                // Stopped from outside, like a killed tool: the journal stays as it is, and
+                // --resume continues from it.
+                throw CancellationError()
             } catch {
                 let message = "\(error)"
                 try? record(ExecutionEvent(kind: .failed, step: step.id, summary: message))

@@ -72,7 +72,18 @@ public struct GateChecker: Sendable {
                 case nil: problems.append("server \(ref.id) is not in the plan")
                 }
             }
-            if leaders.count != 1 { problems.append(leaders.isEmpty ? "no leader among them" : "\(leaders.count) leaders: \(leaders.map(\.id.description).joined(separator: ", "))") }
+            if leaders.isEmpty && problems.isEmpty {
+                // They may follow a leader that is not listed (e.g. a rolling restart's gate names
+                // only the servers restarted so far): it must be the one leader of the plan's servers.
+                for ref in plan.source.refs + plan.destination.refs where !servers.contains(ref) {
+                    if case .success(let status)? = await srvr(ref), status.mode == .leader { leaders.append(ref) }
+                }
+                if leaders.count > 1 { problems.append("they follow one of \(leaders.count) leaders (\(leaders.map(\.id.description).joined(separator: ", "))), which srvr cannot tell apart") }
+            }
+            if leaders.isEmpty { problems.append("no leader") }
+            if leaders.count > 1 && !problems.contains(where: { $0.hasPrefix("they follow") }) {
+                problems.append("\(leaders.count) leaders: \(leaders.map(\.id.description).joined(separator: ", "))")
+            }
             return GateResult(passed: problems.isEmpty, detail: problems.isEmpty ? "servers \(servers.map(\.id.description).joined(separator: ",")) serve under leader \(leaders[0].id)" : problems.joined(separator: "; "))
 
         case .followersSynced(let servers):

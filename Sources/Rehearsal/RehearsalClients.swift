@@ -1,0 +1,106 @@
+import Foundation
+import Hosts
+import Migration
+import NIOCore
+import Probes
+import ZooKeeper
+
+/// The rehearsal's client groups, driven in-process: `kafka` (simulated brokers, each restarted
+/// onto the new connection string as a controlled broker restart would) and `writers`
+/// (numbered writers; one member that reconnects all of them).
+final class RehearsalClients: ClientGroupController {
+    static let kafkaGroup = "kafka"
+    static let writersGroup = "writers"
+    static let writersMember = "writers"
+
+    let kafka: SimulatedKafkaCluster
+    let writers: WriterRuns
+
+    init(kafka: SimulatedKafkaCluster, writers: WriterRuns) {
+        self.kafka = kafka
+        self.writers = writers
+    }
+
+    func switchMember(_ change: ClientSwitch) async throws -> [HostChange] {
+        let target = try ConnectionString(parsing: change.to)
+        switch change.client.group {
+        case Self.kafkaGroup:
+            let restart = try await kafka.restart(member: change.client.member, connectionString: target)
+            return [HostChange(host: change.client.host, changed: true, summary: "restarted \(change.client.member) onto \(change.to) (\(String(format: "%.1f", restart.seconds)) s)")]
+        case Self.writersGroup:
+            let seconds = try await writers.switchTo(target)
+            return [HostChange(host: change.client.host, changed: true, summary: "reconnected the writers to \(change.to) (\(String(format: "%.1f", seconds)) s)")]
+        default:
+            throw HostError(.invalidRequest, host: change.client.host, operation: "switch \(change.client)", "the rehearsal has no client group \(change.client.group)")
+        }
+    }
+
+    func hasSwitched(_ change: ClientSwitch) async throws -> Bool {
+        switch change.client.group {
+        case Self.kafkaGroup:
+            let target = try ConnectionString(parsing: change.to)
+            return await kafka.status().contains { $0.member == change.client.member && $0.connectionString == target.description && !$0.restarting }
+        default:
+            return await writers.connectionString == change.to
+        }
+    }
+
+    func stopMember(_ client: ClientRef) async throws -> [HostChange] {
+        throw HostError(.invalidRequest, host: client.host, operation: "stop \(client)", "the rehearsal's clients cannot be stopped for a block window yet (strategy copy is not rehearsed)")
+    }
+
+    func health(of group: String) async throws -> (healthy: Bool, detail: String) {
+        switch group {
+        case Self.kafkaGroup:
+            let status = await kafka.status()
+            let down = status.filter { $0.restarting || $0.sessionID == nil }.map(\.member)
+            let controllers = status.filter(\.isController).count
+            if !down.isEmpty { return (false, "\(down.joined(separator: ", ")) not registered") }
+            return (true, "\(status.count) brokers registered, \(controllers) controller")
+        case Self.writersGroup:
+            return (true, "writing through \(await writers.connectionString)")
+        default:
+            return (false, "no client group \(group)")
+        }
+    }
+}
+
+/// The numbered writers, as successive runs: a switch stops one run and starts the next on the
+/// new connection string (numbering continues), which is how a restarted client behaves.
+actor WriterRuns {
+    private var options: NumberedWritersOptions
+    private let origin: ContinuousClock.Instant
+    private let eventLoopGroup: any EventLoopGroup
+    private var current: NumberedWriters?
+    private(set) var finished: [NumberedWritesReport] = []
+
+    init(options: NumberedWritersOptions, origin: ContinuousClock.Instant, eventLoopGroup: any EventLoopGroup) {
+        self.options = options
+        self.origin = origin
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    var connectionString: String { options.connectionString.description }
+
+    func start() async throws {
+        current = try await NumberedWriters.start(options, origin: origin, eventLoopGroup: eventLoopGroup)
+    }
+
+    /// Stops the running writers and starts them on `target`; returns the gap in seconds.
+    func switchTo(_ target: ConnectionString) async throws -> Double {
+        let began = ContinuousClock.now
+        if let current { finished.append(await current.stop()) }
+        current = nil
+        options.connectionString = target
+        try await start()
+        let gap = ContinuousClock.now - began
+        return Double(gap.components.seconds) + Double(gap.components.attoseconds) / 1e18
+    }
+
+    /// Stops the writers; every run's report.
+    func stop() async -> [NumberedWritesReport] {
+        if let current { finished.append(await current.stop()) }
+        current = nil
+        return finished
+    }
+}

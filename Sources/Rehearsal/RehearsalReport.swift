@@ -1,0 +1,102 @@
+import Foundation
+import Migration
+import Probes
+import Reports
+
+extension Rehearsing {
+    func makeReport(
+        plan: Plan, proof: ProofResult, execution: ExecutionSummary, splitDiff: TreeDiffReport?, timeline: TimelineRecorder,
+        kafka: ClientGroupReport, writers: [NumberedWritesReport], lost: Int, acknowledged: Int, verificationProblems: [String],
+        finalStatus: [(ensemble: String, host: String, mode: String)]
+    ) -> RunReport {
+        let windowLengths = Dictionary(plan.impactWindows.map { ($0.id, Double($0.expectedLength.milliseconds) / 1000) }, uniquingKeysWith: { first, _ in first })
+        let allowedStall = plan.impactWindows.map { Double($0.expectedLength.milliseconds) / 1000 }.max() ?? 0
+        let groups = [Self.timeline(of: [kafka], moves: true), Self.timeline(of: writers.map(\.group), moves: true)]
+        let writerReports = writers.map(\.group)
+        var verdict: [VerdictItem] = []
+        verdict.append(
+            VerdictItem(
+                name: "plan proved safe", value: proof.isSafe ? "safe" : "UNSAFE", passed: proof.isSafe,
+                detail: proof.isSafe ? "\(proof.statesExplored) reachable states, every invariant holds" : proof.counterexample.map { "\($0.violation)" }))
+        verdict.append(
+            VerdictItem(
+                name: "plan completed", value: execution.finished ? "all \(plan.steps.count) steps" : "stopped", passed: execution.finished,
+                detail: execution.failure ?? (execution.toolKills > 0 ? "resumed from the journal after the tool was stopped \(execution.toolKills)×" : nil)))
+        verdict.append(
+            VerdictItem(
+                name: "acknowledged writes lost", value: "\(lost) of \(acknowledged)", passed: lost == 0 && verificationProblems.isEmpty && acknowledged > 0,
+                detail: verificationProblems.isEmpty ? "every numbered write acknowledged on the source or the destination is on the destination" : verificationProblems.joined(separator: "; ")))
+        for (name, reports) in [(RehearsalClients.kafkaGroup, [kafka]), (RehearsalClients.writersGroup, writerReports)] {
+            let longest = reports.map(\.longestStallSeconds).max() ?? 0
+            verdict.append(
+                VerdictItem(
+                    name: "longest stall (\(name))", value: String(format: "%.2f s", longest), passed: longest <= allowedStall,
+                    detail: "the plan declares client impact of up to \(String(format: "%.0f", allowedStall)) s (window \(plan.impactWindows.map(\.id).joined(separator: ", ")))"))
+        }
+        let failed = kafka.failedOperations + writerReports.map(\.failedOperations).reduce(0, +)
+        var codes: [String: Int] = kafka.failuresByCode
+        for report in writerReports { codes.merge(report.failuresByCode, uniquingKeysWith: +) }
+        verdict.append(
+            VerdictItem(
+                name: "failed client operations", value: "\(failed)", passed: nil,
+                detail: codes.isEmpty ? "none" : codes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
+        let expired = kafka.sessionExpirations.count + writerReports.map(\.sessionExpirations.count).reduce(0, +)
+        verdict.append(VerdictItem(name: "sessions expired (moving clients)", value: "\(expired)", passed: expired == 0))
+        let elections = timeline.events.filter { $0.kind == .leaderElection }.count
+        verdict.append(VerdictItem(name: "ZooKeeper leader elections", value: "\(elections)", passed: nil, detail: "counted from srvr every 0.5 s, including the first"))
+        verdict.append(VerdictItem(name: "Kafka controller elections", value: "\(kafka.controllerElections.count)", passed: nil))
+        if let splitDiff {
+            let differences = splitDiff.differences.count + splitDiff.moreDifferences
+            verdict.append(
+                VerdictItem(
+                    name: "data diff at the split", value: "\(differences) differences", passed: differences == 0 && splitDiff.nodesLeft > 0,
+                    detail: "\(Rehearsing.dataPath): \(splitDiff.nodesLeft) znodes on the source, \(splitDiff.nodesRight) on the destination"))
+        } else {
+            verdict.append(VerdictItem(name: "data diff at the split", value: "not compared", passed: false, detail: "the run did not reach the split"))
+        }
+        let destinationLeaders = finalStatus.filter { $0.ensemble == "dst" && $0.mode == "leader" }.count
+        let destinationServing = finalStatus.filter { $0.ensemble == "dst" && $0.mode != "not serving" }.count
+        verdict.append(
+            VerdictItem(
+                name: "destination serves on its own", value: "\(destinationServing) serving, \(destinationLeaders) leader",
+                passed: destinationLeaders == 1 && destinationServing == options.destinationServers))
+
+        var events = timeline.events
+        for election in kafka.controllerElections {
+            events.append(TimelineEvent(time: election.time, kind: .note, label: "controller: broker \(election.brokerID) (epoch \(election.epoch))", subject: election.member))
+        }
+        for expiry in kafka.sessionExpirations + writerReports.flatMap(\.sessionExpirations) {
+            events.append(TimelineEvent(time: expiry.time, kind: .sessionExpired, label: "\(expiry.member) session expired", subject: expiry.member))
+        }
+        let elapsed = ContinuousClock.now - origin
+        return RunReport(
+            title: "Rehearsal: \(plan.strategy) from \(options.sourceServers) × \(options.sourceVersion.version) to \(options.destinationServers) × \(options.destinationVersion.version)",
+            kind: .rehearsal, strategy: plan.strategy.rawValue, startedAt: startedAt,
+            duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            verdict: verdict, steps: timeline.steps(windowLengths: windowLengths), clientGroups: groups,
+            events: events.sorted { $0.time < $1.time },
+            servers: finalStatus.map { ServerRow(name: $0.host, ensemble: $0.ensemble, finalMode: $0.mode) },
+            notes: plan.notes + [
+                "data set: \(options.dataNodes) znodes; clients: \(options.brokers) simulated brokers under /kafka, \(options.writers) numbered writers at \(Int(options.writesPerSecond))/s each",
+                "sandbox network \(options.networkID); plan, runbook and journal beside this report",
+            ])
+    }
+
+    /// One client group's runs (a switch ends one run and starts the next) as a timeline.
+    static func timeline(of runs: [ClientGroupReport], moves: Bool) -> ClientGroupTimeline {
+        var buckets: [ThroughputBucket] = []
+        var stalls: [Reports.Stall] = []
+        var restarts: [MemberRestart] = []
+        for (index, run) in runs.enumerated() {
+            buckets += run.buckets.map {
+                ThroughputBucket(start: $0.start, end: $0.start + run.bucketSeconds, successes: $0.successes, failures: $0.failures, maxLatencyMs: $0.maxLatencyMilliseconds)
+            }
+            stalls += run.stalls.map { Reports.Stall(start: $0.start, end: $0.end) }
+            restarts += run.restarts.map { MemberRestart(member: $0.member, start: $0.start, end: $0.end) }
+            if index + 1 < runs.count {
+                restarts.append(MemberRestart(member: run.group, start: run.stopped, end: runs[index + 1].started))
+            }
+        }
+        return ClientGroupTimeline(name: runs.first?.group ?? "clients", moves: moves, buckets: buckets, stalls: stalls, restarts: restarts)
+    }
+}

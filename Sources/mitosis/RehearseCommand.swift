@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Hosts
+import Migration
+import Rehearsal
+import Reports
+import ZooKeeperTestSupport
+
+struct RehearseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rehearse",
+        abstract: "Rehearse a migration end to end on real ZooKeeper servers in a network-namespace sandbox (needs root).",
+        discussion: """
+            With no options: a 3-server ZooKeeper 3.8.0 source holding data, an empty 3-server destination, \
+            simulated Kafka brokers and numbered writers as live clients, and the mitosis strategy proved and \
+            executed end to end. Prints a verdict (acknowledged writes lost, longest stall per client group, \
+            failed operations, sessions expired, elections, data diff at the split) and writes an HTML report \
+            with a timeline. Exit code 1 when the verdict fails.
+            """)
+
+    @Option(help: "mitosis or mitosis-observers (replace, reconfig and copy are planned but not yet rehearsed).") var strategy: String = "mitosis"
+    @Option(help: "The source's ZooKeeper version: 3.8.0 or 3.4.13.") var zookeeper: String = "3.8.0"
+    @Option(help: "The destination's version (default: the source's).") var destinationZookeeper: String?
+    @Option(help: "Servers in the source.") var servers: Int = 3
+    @Option(help: "Servers in the destination.") var destinationServers: Int = 3
+    @Option(help: "Znodes in the data set.") var nodes: Int = 2000
+    @Option(help: "Simulated Kafka brokers.") var brokers: Int = 3
+    @Option(help: "Numbered writers.") var writers: Int = 2
+    @Option(help: "Writes per second per writer.") var rate: Double = 20
+    @Option(help: "Seconds between the restarts of a rolling restart.") var pause: Double = 3
+    @Option(help: "Kill a source server when this step starts (a step id, or random); it comes back after a few seconds.") var killServerAt: String?
+    @Option(help: "Stop the executor when this step starts, as if the tool were killed, then resume from the journal (a step id, or random).") var killToolAt: String?
+    @Option(help: "Where the report goes (default: ./mitosis-rehearsal-<time>).") var out: String?
+    @Flag(help: "Leave the sandboxes running afterwards.") var keep = false
+    @Flag(help: "Print the report as JSON on stdout.") var json = false
+
+    func validate() throws {
+        guard let kind = StrategyKind(rawValue: strategy) else {
+            throw ValidationError("unknown strategy '\(strategy)'; choose one of \(StrategyKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard kind == .mitosis || kind == .mitosisObservers else {
+            throw ValidationError("strategy \(strategy) can be planned (`mitosis plan`) but the rehearsal does not build it yet: it needs \(kind == .replace ? "stable addresses moved between hosts" : kind == .copy ? "a destination holding data and clients stopped for the block window" : "reconfig-enabled servers"); rehearse mitosis or mitosis-observers")
+        }
+        guard (1...7).contains(servers), (1...7).contains(destinationServers) else { throw ValidationError("--servers and --destination-servers are 1 to 7") }
+        guard nodes >= 1, brokers >= 1, writers >= 1, rate > 0, pause >= 0 else {
+            throw ValidationError("--nodes, --brokers and --writers must be at least 1, --rate positive and --pause not negative")
+        }
+    }
+
+    func run() async throws {
+        var options = RehearsalOptions(
+            strategy: StrategyKind(rawValue: strategy)!, sourceVersion: try ZooKeeperDistribution.named(zookeeper),
+            destinationVersion: try destinationZookeeper.map(ZooKeeperDistribution.named), sourceServers: servers,
+            destinationServers: destinationServers, dataNodes: nodes, brokers: brokers, writers: writers, writesPerSecond: rate,
+            rollingRestartPause: .milliseconds(Int64(pause * 1000)), killServerAt: killServerAt.map { StepID(rawValue: $0) },
+            killToolAt: killToolAt.map { StepID(rawValue: $0) }, outputDirectory: out, keepSandboxes: keep)
+        if let network = ProcessInfo.processInfo.environment["MITOSIS_SANDBOX_NETWORK"] { options.networkID = network }
+        let started = ContinuousClock.now
+        let result = try await Rehearsal.run(options) { message in
+            let elapsed = ContinuousClock.now - started
+            Output.note(String(format: "[%6.1f s] ", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) + message)
+        }
+        if json {
+            Output.line(String(decoding: try result.report.jsonData(), as: UTF8.self))
+        } else {
+            Output.line(renderTerminalSummary(result.report, colors: isatty(1) != 0))
+        }
+        Output.note("report: \(result.directory)/report.html")
+        if !result.passed { throw ExitCode.failure }
+    }
+}
