@@ -148,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts",
+                "ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts", "Migration", "Rehearsal", "Reports",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Interop"]

@@ -55,7 +55,7 @@ public struct ZooKeeperDistribution: Sendable, Hashable, CustomStringConvertible
             directory.deleteLastPathComponent()
         }
         var source = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { source.deleteLastPathComponent() }
+        for _ in 0..<3 { source.deleteLastPathComponent() }
         candidates.append(source.appendingPathComponent("vendor-zookeeper").path)
         for candidate in candidates {
             let path = "\(candidate)/\(version)"

@@ -1,0 +1,63 @@
+import Foundation
+import Hosts
+import Migration
+import Rehearsal
+import Reports
+import Testing
+import ZooKeeperTestSupport
+
+extension RealServers {
+    /// Every shipped strategy the rehearsal builds, on both ZooKeeper versions, end to end on
+    /// real servers with live clients: nothing acknowledged is lost, no moving client's session
+    /// expires, the data is identical at the split, and the destination serves on its own.
+    @Suite struct Rehearsals {
+        static func options(_ strategy: StrategyKind, _ version: ZooKeeperDistribution, label: String) -> RehearsalOptions {
+            RehearsalOptions(
+                strategy: strategy, sourceVersion: version, dataNodes: 200, brokers: 3, writers: 2, writesPerSecond: 10,
+                rollingRestartPause: .seconds(1), networkID: "mtreh\(label)\(getpid())",
+                outputDirectory: NSTemporaryDirectory() + "mitosis-rehearsal-test-\(label)-\(getpid())")
+        }
+
+        static func verdict(_ report: RunReport, _ name: String) -> VerdictItem? { report.verdict.first { $0.name == name } }
+
+        static func expectClean(_ result: RehearsalResult) {
+            let report = result.report
+            #expect(result.passed, "\(renderTerminalSummary(report))")
+            #expect(verdict(report, "acknowledged writes lost")?.value.hasPrefix("0 of ") == true)
+            #expect(verdict(report, "sessions expired (moving clients)")?.value == "0")
+            #expect(verdict(report, "data diff at the split")?.passed == true)
+            #expect(verdict(report, "destination serves on its own")?.passed == true)
+            for file in result.files { #expect(FileManager.default.fileExists(atPath: file), "missing \(file)") }
+        }
+
+        @Test(arguments: [
+            (StrategyKind.mitosis, ZooKeeperDistribution.v3_4_13), (.mitosisObservers, .v3_8_0), (.mitosisObservers, .v3_4_13),
+        ])
+        func strategyRehearsesCleanly(_ strategy: StrategyKind, _ version: ZooKeeperDistribution) async throws {
+            let label = "\(strategy.rawValue.filter(\.isLetter).prefix(4))\(version.version.filter(\.isNumber))"
+            let options = Self.options(strategy, version, label: label)
+            let result = try await Rehearsal.run(options)
+            Self.expectClean(result)
+            #expect(try await leftovers(of: SandboxNetwork(id: options.networkID)).isEmpty)
+            try? FileManager.default.removeItem(atPath: options.outputDirectory)
+        }
+
+        /// The default strategy with both faults: the tool stopped at a random step (resumed from
+        /// its journal) and a source server killed while a rolling restart runs.
+        @Test func mitosisSurvivesAKilledToolAndAKilledServer() async throws {
+            var options = Self.options(.mitosis, .v3_8_0, label: "faults")
+            options.killToolAt = "random"
+            options.killServerAt = "join-5-restart-2"
+            let result = try await Rehearsal.run(options)
+            Self.expectClean(result)
+            let report = result.report
+            #expect(Self.verdict(report, "plan completed")?.detail?.contains("resumed from the journal") == true)
+            #expect(report.events.contains { $0.kind == .toolKilled })
+            #expect(report.events.contains { $0.kind == .serverKilled })
+            #expect(report.steps.contains { $0.outcome == .resumed || $0.outcome == .interrupted })
+            let html = try String(contentsOfFile: result.directory + "/report.html", encoding: .utf8)
+            #expect(html.contains("<svg"))
+            try? FileManager.default.removeItem(atPath: options.outputDirectory)
+        }
+    }
+}
