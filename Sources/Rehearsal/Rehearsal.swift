@@ -60,10 +60,13 @@ struct Rehearsing {
     func run() async throws -> RehearsalResult {
         // 1. The sandboxes.
         progress("source: \(options.sourceServers) × ZooKeeper \(options.sourceVersion.version); destination: \(options.destinationServers) × \(options.destinationVersion.version), empty, not started")
+        let reconfig = options.strategy == .reconfig
         let source = try await manager.up(
-            .init(name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true, tickTime: options.tickTime))
+            .init(name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true, reconfigEnabled: reconfig, tickTime: options.tickTime))
         let destination = try await manager.up(
-            .init(name: "dst", servers: options.destinationServers, version: options.destinationVersion, start: false, tickTime: options.tickTime))
+            .init(
+                name: "dst", servers: options.destinationServers, version: options.destinationVersion, start: false, reconfigEnabled: reconfig,
+                tickTime: options.tickTime))
 
         // 2. Data, then live clients.
         progress("loading \(options.dataNodes) znodes under \(Self.dataPath)")

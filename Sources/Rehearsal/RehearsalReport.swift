@@ -31,7 +31,9 @@ extension Rehearsing {
             verdict.append(
                 VerdictItem(
                     name: "longest stall (\(name))", value: String(format: "%.2f s", longest), passed: longest <= allowedStall,
-                    detail: "the plan declares client impact of up to \(String(format: "%.0f", allowedStall)) s (window \(plan.impactWindows.map(\.id).joined(separator: ", ")))"))
+                    detail: plan.impactWindows.isEmpty
+                        ? "the plan declares no client impact; a stall is a member without a successful operation for over \(String(format: "%.0f", reports.first?.stallThresholdSeconds ?? 1)) s"
+                        : "the plan declares client impact of up to \(String(format: "%.0f", allowedStall)) s (window \(plan.impactWindows.map(\.id).joined(separator: ", ")))"))
         }
         let failed = kafka.failedOperations + writerReports.map(\.failedOperations).reduce(0, +)
         var codes: [String: Int] = kafka.failuresByCode

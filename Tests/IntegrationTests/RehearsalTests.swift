@@ -31,7 +31,7 @@ extension RealServers {
         }
 
         @Test(arguments: [
-            (StrategyKind.mitosis, ZooKeeperDistribution.v3_4_13), (.mitosisObservers, .v3_8_0), (.mitosisObservers, .v3_4_13),
+            (StrategyKind.mitosis, ZooKeeperDistribution.v3_4_13), (.mitosisObservers, .v3_8_0), (.mitosisObservers, .v3_4_13), (.reconfig, .v3_8_0),
         ])
         func strategyRehearsesCleanly(_ strategy: StrategyKind, _ version: ZooKeeperDistribution) async throws {
             let label = "\(strategy.rawValue.filter(\.isLetter).prefix(4))\(version.version.filter(\.isNumber))"

@@ -243,8 +243,13 @@ public struct MigrationExecutor: Sendable {
         case .switchClient(let change):
             return try await clients.hasSwitched(change)
         case .reconfig(let change):
-            guard let address = gates.clientAddress(change.via) else { return false }
-            let text = try await gates.withClient(address.description) { try await $0.getConfig().config }
+            // Any serving server of either ensemble knows the committed configuration (the one the
+            // request went through may have been removed by it).
+            let everyServer = (plan.source.refs + plan.destination.refs).compactMap { gates.clientAddress($0)?.description }.joined(separator: ",")
+            let text = try await gates.withClient(everyServer) { client in
+                try await client.sync("/zookeeper/config")
+                return try await client.getConfig().config
+            }
             let current = DynamicConfig(parsing: text).servers
             let added = change.add.allSatisfy { line in current.contains { $0.id == line.id && $0.role == line.role } }
             let removed = change.remove.allSatisfy { id in !current.contains { $0.id == id } }
@@ -260,7 +265,9 @@ public struct MigrationExecutor: Sendable {
         var changes: [HostChange] = []
         let current = try await driver.readFile(write.configPath)
         var config = ZooKeeperConfig(parsing: current ?? write.text)
-        if write.dynamicConfigPath == nil { config.setServers(write.servers.map(\.quorumServer)) }
+        // With a dynamic file the server list lives only there: 3.5+ refuses to start with
+        // server lines in both.
+        config.setServers(write.dynamicConfigPath == nil ? write.servers.map(\.quorumServer) : [])
         for (key, value) in write.settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
         changes.append(try await driver.writeFile(write.configPath, contents: config.rendered))
         if let path = write.dynamicConfigPath {
@@ -281,7 +288,7 @@ public struct MigrationExecutor: Sendable {
         let driver = try hosts.driver(for: write.server.host)
         let current = try await driver.readFile(write.configPath) ?? ""
         var config = ZooKeeperConfig(parsing: current.isEmpty ? write.text : current)
-        if write.dynamicConfigPath == nil { config.setServers(write.servers.map(\.quorumServer)) }
+        config.setServers(write.dynamicConfigPath == nil ? write.servers.map(\.quorumServer) : [])
         for (key, value) in write.settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
         let before = Set(current.split(separator: "\n"))
         let after = Set(config.rendered.split(separator: "\n"))
@@ -299,9 +306,23 @@ public struct MigrationExecutor: Sendable {
             return text
         }.joined(separator: ",")
         let leaving = change.remove.isEmpty ? nil : change.remove.map(\.description).joined(separator: ",")
-        let result = try await gates.withClient(address.description) { try await $0.reconfig(joining: joining, leaving: leaving) }
-        let membership = Membership(lines: DynamicConfig(parsing: result.config).servers.map(ServerLineSpec.init))
-        return HostChange(host: change.via.host, changed: true, summary: "\(change.command): configuration now \(membership)")
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let result = try await gates.withClient(address.description) { try await $0.reconfig(joining: joining, leaving: leaving) }
+                let membership = Membership(lines: DynamicConfig(parsing: result.config).servers.map(ServerLineSpec.init))
+                return HostChange(host: change.via.host, changed: true, summary: "\(change.command): configuration now \(membership)")
+            } catch let error as ZooKeeperError where error.code == .connectionLoss || error.code == .sessionExpired || error.code == .operationTimeout {
+                // Removing the leader ends its leadership while it answers: the reply is lost,
+                // the change usually committed. Look before trying again.
+                try await Task.sleep(for: .seconds(1))
+                if (try? await alreadyDone(.reconfig(change))) == true {
+                    return HostChange(host: change.via.host, changed: true, summary: "\(change.command): committed (the reply was lost: \(error.code))")
+                }
+                if attempt >= 5 { throw error }
+            }
+        }
     }
 
     func copy(_ copy: CopyAction) async throws -> HostChange {
