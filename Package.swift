@@ -124,6 +124,9 @@ let package = Package(
                 "ZooKeeperTestSupport",
                 "Probes",
                 "TreeCopy",
+                "Migration",
+                "Rehearsal",
+                "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
