@@ -232,4 +232,12 @@ struct ExecutionTests {
         #expect(String(decoding: try encoder.encode(counts), as: UTF8.self) == #"{"10":1,"2":5}"#)
         #expect(try JSONDecoder().decode([BrokerID: Int].self, from: encoder.encode(counts)) == counts)
     }
+
+    @Test func diffsShowTheChangedLineOnly() {
+        let old = "# Kafka\nbroker.id=1\nzookeeper.connect=old:2181/kafka\nlog.dirs=/data\n"
+        let new = "# Kafka\nbroker.id=1\nzookeeper.connect=new:2181/kafka\nlog.dirs=/data\n"
+        #expect(lineDiff(old, new) == ["@@ -3 +3 @@", "-zookeeper.connect=old:2181/kafka", "+zookeeper.connect=new:2181/kafka"])
+        #expect(lineDiff(old, old).isEmpty)
+        #expect(lineDiff("a=1", "a=1\nzookeeper.connect=z:2181") == ["@@ -2 +2 @@", "+zookeeper.connect=z:2181"])
+    }
 }
