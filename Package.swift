@@ -96,6 +96,7 @@ let package = Package(
                 "ZooKeeperTestSupport",
                 "Probes",
                 "TreeCopy",
+                "Kafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
