@@ -67,8 +67,9 @@ let package = Package(
         ),
         // Block & copy: streaming, batched, faithful subtree copy, and continuous follow.
         .target(name: "TreeCopy", dependencies: ["ZooKeeper", "Probes", .product(name: "Logging", package: "swift-log")]),
-        // Kafka's metadata in ZooKeeper and reassignment planning (pure planners).
-        .target(name: "Kafka", dependencies: ["ZooKeeper"]),
+        // Kafka's metadata in ZooKeeper, reassignment planning (pure planners) and execution,
+        // and the brokers' switch to another ensemble (server.properties rewrites, rolling restarts).
+        .target(name: "Kafka", dependencies: ["ZooKeeper", "Ensemble", "Hosts"]),
         // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver.
         .target(
             name: "Hosts",
@@ -127,6 +128,7 @@ let package = Package(
                 "Migration",
                 "Rehearsal",
                 "Reports",
+                "Kafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -144,14 +146,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "ZooKeeper"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "Ensemble"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts", "Migration", "Rehearsal", "Reports",
+                "ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts", "Ensemble", "Migration", "Rehearsal", "Reports",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Interop"]

@@ -171,6 +171,50 @@ public struct KafkaClusterState: Sendable, Hashable, Codable {
     }
 
     public var replicationFactors: [String: Int] { topics.mapValues(\.replicationFactor) }
+
+    /// Every partition being reassigned: those listed in `/admin/reassign_partitions` and those whose
+    /// topic znode carries `adding_replicas`/`removing_replicas` (reassignments started through the
+    /// Admin API, Kafka 2.4+, appear only there).
+    public var reassigningPartitions: [TopicPartition: ReassignmentInFlight] {
+        var result: [TopicPartition: ReassignmentInFlight] = [:]
+        for topic in topics.values {
+            for (partition, replicas) in topic.partitions {
+                let adding = topic.addingReplicas[partition] ?? [], removing = topic.removingReplicas[partition] ?? []
+                guard !adding.isEmpty || !removing.isEmpty else { continue }
+                result[TopicPartition(topic.name, partition)] = ReassignmentInFlight(
+                    target: replicas.filter { !removing.contains($0) }, adding: adding, removing: removing, listedInZNode: false)
+            }
+        }
+        for (partition, target) in reassignmentsInProgress {
+            let topic = topics[partition.topic]
+            result[partition] = ReassignmentInFlight(
+                target: target, adding: topic?.addingReplicas[partition.partition] ?? [],
+                removing: topic?.removingReplicas[partition.partition] ?? [], listedInZNode: true)
+        }
+        return result
+    }
+
+    /// Partitions with a live leader that is not their preferred (first) replica: what a preferred
+    /// leader election (or `auto.leader.rebalance.enable`) would move.
+    public var partitionsNotOnPreferredLeader: [TopicPartition] {
+        assignment.partitions.filter { partition in
+            guard let state = partitionStates[partition], state.leader != .noLeader,
+                  let preferred = replicas(of: partition)?.first else { return false }
+            return state.leader != preferred
+        }
+    }
+}
+
+/// A partition's reassignment as the znodes show it.
+public struct ReassignmentInFlight: Sendable, Hashable, Codable {
+    public var target: [BrokerID]
+    public var adding: [BrokerID]
+    public var removing: [BrokerID]
+    /// Listed in `/admin/reassign_partitions` (started through ZooKeeper) rather than only in the topic znode.
+    public var listedInZNode: Bool
+    public init(target: [BrokerID], adding: [BrokerID], removing: [BrokerID], listedInZNode: Bool) {
+        self.target = target; self.adding = adding; self.removing = removing; self.listedInZNode = listedInZNode
+    }
 }
 
 /// Partition → replicas (preferred leader first).

@@ -8,6 +8,9 @@ public enum KafkaMetadataReader {
         public var state: KafkaClusterState
         /// When `/admin/reassign_partitions` was created (ms since 1970), if a reassignment runs.
         public var reassignmentStarted: Int64?
+        /// When each `/brokers/topics/T` was last written (ms since 1970): for a reassignment started
+        /// through the Admin API, the controller's write that began it (or a later one).
+        public var topicModified: [String: Int64] = [:]
         /// Paths read, for the curious.
         public var znodesRead: Int
     }
@@ -47,12 +50,16 @@ public enum KafkaMetadataReader {
         }
         var znodes: [String: Data] = [:]
         var reassignmentStarted: Int64? = nil
+        var topicModified: [String: Int64] = [:]
         for (path, data, stat) in read {
             znodes[path] = Data(data)
             if path == "/admin/reassign_partitions" { reassignmentStarted = stat.ctime }
+            if path.hasPrefix("/brokers/topics/"), path.dropFirst("/brokers/topics/".count).split(separator: "/").count == 1 {
+                topicModified[String(path.dropFirst("/brokers/topics/".count))] = stat.mtime
+            }
         }
         let state = try KafkaClusterState(znodes: znodes, staticMinInsyncReplicas: staticMinInsyncReplicas)
-        return Snapshot(state: state, reassignmentStarted: reassignmentStarted, znodesRead: znodes.count)
+        return Snapshot(state: state, reassignmentStarted: reassignmentStarted, topicModified: topicModified, znodesRead: znodes.count)
     }
 
     private static func children(_ zk: ZooKeeperClient, _ path: String) async throws -> [String] {

@@ -19,6 +19,15 @@ public struct BrokerID: RawRepresentable, Sendable, Hashable, Comparable, Codabl
     public static let noLeader = BrokerID(-1)
 }
 
+/// Maps keyed by broker encode as JSON objects (`{"1":3}`), not as key-value arrays.
+extension BrokerID: CodingKeyRepresentable {
+    public var codingKey: any CodingKey { rawValue.codingKey }
+    public init?<T: CodingKey>(codingKey: T) {
+        guard let value = Int(codingKey: codingKey) else { return nil }
+        self.init(value)
+    }
+}
+
 /// One partition of one topic: `orders-3`.
 public struct TopicPartition: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
     public var topic: String

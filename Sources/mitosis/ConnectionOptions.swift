@@ -6,7 +6,7 @@ import ZooKeeper
 
 /// Options every command that talks to an ensemble shares.
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("server")], help: "Connection string: host:port[,host:port...][/chroot]. Default: $MITOSIS_ZOOKEEPER or 127.0.0.1:2181.")
+    @Option(name: [.short, .customLong("server"), .customLong("zookeeper")], help: "Connection string: host:port[,host:port...][/chroot]. Default: $MITOSIS_ZOOKEEPER or 127.0.0.1:2181.")
     var server: String?
 
     @Option(help: "An inventory file (YAML); with --ensemble, connect to that ensemble's servers.")

@@ -33,7 +33,7 @@ extension RealServers {
         @Test func statusReadsKafkasLayoutFromRealZooKeeper() async throws {
             try await withLocalEnsemble(servers: 1, distribution: .v3_8_0) { ensemble in
                 try await ZooKeeperClient.withClient(ensemble.connectionString) { root in
-                    try await root.create("/kafka")
+                    _ = try await root.create("/kafka")
                 }
                 try await ZooKeeperClient.withClient(ensemble.connectionString + "/kafka") { zk in
                     try await Self.writeKafkaLayout(zk)
@@ -50,6 +50,9 @@ extension RealServers {
                     #expect(state.underMinInsyncReplicasPartitions.contains(TopicPartition("orders", 1)), "ISR 1 < min.insync.replicas 2")
                     #expect(state.reassignmentsInProgress[TopicPartition("logs", 0)] == [1, 2])
                     #expect(snapshot.reassignmentStarted != nil)
+                    #expect(state.reassigningPartitions == [TopicPartition("logs", 0): ReassignmentInFlight(target: [1, 2], adding: [], removing: [], listedInZNode: true)])
+                    #expect(snapshot.topicModified.keys.sorted() == ["logs", "orders"])
+                    #expect(state.partitionsNotOnPreferredLeader.isEmpty)
                 }
             }
         }
