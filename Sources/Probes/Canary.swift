@@ -1,6 +1,8 @@
 import Foundation
 import Histogram
 import Logging
+public import NIOCore
+import NIOPosix
 import Synchronization
 import ZooKeeper
 
@@ -198,20 +200,31 @@ public struct CanaryRecorder: Sendable {
 public struct Canary: Sendable {
     public let options: CanaryOptions
     public let logger: Logger
+    public let eventLoopGroup: any EventLoopGroup
 
-    public init(options: CanaryOptions, logger: Logger = Logger(label: "mitosis.canary")) {
+    public init(
+        options: CanaryOptions, logger: Logger = Logger(label: "mitosis.canary"),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
         self.options = options
         self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
     }
 
     /// Runs until the calling task is cancelled. `onEvent` sees every timeline event as it happens
     /// (e.g. to print JSON lines); the summary includes whatever stall is still open at the end.
-    public func run(onEvent: @escaping @Sendable (CanaryEvent) -> Void = { _ in }) async -> CanarySummary {
+    ///
+    /// `onOperation` sees every write-and-read round: its start and end (seconds since 1970) and
+    /// whether it succeeded, for a throughput timeline.
+    public func run(
+        onEvent: @escaping @Sendable (CanaryEvent) -> Void = { _ in },
+        onOperation: @escaping @Sendable (_ start: Double, _ end: Double, _ succeeded: Bool) -> Void = { _, _, _ in }
+    ) async -> CanarySummary {
         let recorder = RecorderBox(CanaryRecorder(group: options.group, slowThreshold: options.slowThreshold, started: now()))
         onEvent(CanaryEvent(time: now(), group: options.group, kind: .started, detail: options.connectionString.description))
         var configuration = ZooKeeperConfiguration(connectionString: options.connectionString, sessionTimeout: options.sessionTimeout, logger: logger)
         configuration.shuffleServers = true
-        let client = ZooKeeperClient(configuration: configuration)
+        let client = ZooKeeperClient(configuration: configuration, eventLoopGroup: eventLoopGroup)
         client.start()
         let states = await client.stateUpdates()
         let group = options.group
@@ -224,7 +237,7 @@ public struct Canary: Sendable {
             }
             tasks.addTask {
                 await withTaskCancellationHandler {
-                    await loop(client: client, recorder: recorder, onEvent: onEvent)
+                    await loop(client: client, recorder: recorder, onEvent: onEvent, onOperation: onOperation)
                 } onCancel: {
                     client.beginClose()
                 }
@@ -239,7 +252,10 @@ public struct Canary: Sendable {
         return recorder.withValue { $0.summary(stopped: stopped) }
     }
 
-    private func loop(client: ZooKeeperClient, recorder: RecorderBox, onEvent: @Sendable (CanaryEvent) -> Void) async {
+    private func loop(
+        client: ZooKeeperClient, recorder: RecorderBox, onEvent: @Sendable (CanaryEvent) -> Void,
+        onOperation: @Sendable (Double, Double, Bool) -> Void
+    ) async {
         var counter = 0
         var pathReady = false
         while !Task.isCancelled {
@@ -269,6 +285,7 @@ public struct Canary: Sendable {
                 break
             }
             let end = now()
+            onOperation(start, end, error == nil)
             let server = await currentServer(client)
             let events = recorder.withValue { $0.record(start: start, end: end, error: error, server: server, zxid: zxid) }
             events.forEach(onEvent)

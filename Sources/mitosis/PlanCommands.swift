@@ -5,6 +5,10 @@ import Hosts
 import Migration
 import NIOCore
 import NIOPosix
+import Probes
+import Rehearsal
+import Reports
+import ZooKeeper
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -132,6 +136,10 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Continue a run from its journal.") var resume = false
     @Flag(help: "Ask before each step.") var step = false
     @Option(help: "Stop after this step (resume later).") var until: String?
+    @Option(help: "Where the report of the run goes (report.html with a timeline, report.json, summary.txt; default: PLAN.report).") var report: String?
+    @Option(
+        help: "Watch a client group while the plan runs: NAME=HOST:PORT,…[/chroot]. A canary writes and reads /mitosis-canary-NAME there (repeatable).")
+    var watch: [String] = []
 
     func run() async throws {
         let plan = try loadPlan(execution.plan)
@@ -149,11 +157,56 @@ struct RunCommand: AsyncParsableCommand {
         let options = ExecutionOptions(
             dryRun: execution.dryRun, resume: resume, until: until.map { StepID(rawValue: $0) }, gateTimeout: .milliseconds(Int64(execution.gateTimeout * 1000)),
             confirm: confirm)
-        let outcome = try await execution.withHosts(plan) { hosts, group in
-            try await MigrationExecutor(
-                plan: plan, hosts: hosts, eventLoopGroup: group, journal: Journal(path: execution.journalPath), options: options,
-                onEvent: execution.printer()
-            ).run()
+        let canaries = try watch.map { entry -> CanaryOptions in
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--watch takes NAME=HOST:PORT,…[/chroot]; got '\(entry)'") }
+            return CanaryOptions(group: parts[0], connectionString: try ConnectionString(parsing: parts[1]))
+        }
+        let printer = execution.printer()
+        let reportDirectory = report ?? execution.plan + ".report"
+        let dryRun = execution.dryRun
+        let outcome: ExecutionOutcome = try await execution.withHosts(plan) { hosts, group in
+            let observer = RunObserver(plan: plan, eventLoopGroup: group, canaries: canaries)
+            let result: Result<ExecutionOutcome, any Error> = await withTaskGroup(of: Result<ExecutionOutcome, any Error>?.self) { tasks in
+                tasks.addTask {
+                    await observer.run()
+                    return nil
+                }
+                tasks.addTask {
+                    do {
+                        return .success(
+                            try await MigrationExecutor(
+                                plan: plan, hosts: hosts, eventLoopGroup: group, journal: Journal(path: execution.journalPath), options: options,
+                                onEvent: { event in
+                                    observer.record(event)
+                                    printer(event)
+                                }
+                            ).run())
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                var result: Result<ExecutionOutcome, any Error> = .failure(CancellationError())
+                while let next = await tasks.next() {
+                    if let next {
+                        result = next
+                        tasks.cancelAll()
+                    }
+                }
+                return result
+            }
+            if !dryRun {
+                let (text, passed, detail): (String, Bool, String?) =
+                    switch result {
+                    case .success(.finished): ("finished", true, nil)
+                    case .success(.paused(let after)): ("paused after \(after?.rawValue ?? "the start")", true, "resume with --resume")
+                    case .success(.dryRun): ("dry run", true, nil)
+                    case .failure(let error): ("stopped", false, "\(error)")
+                    }
+                let written = try writeReport(observer.report(outcome: text, passed: passed, detail: detail), to: URL(fileURLWithPath: reportDirectory, isDirectory: true))
+                Output.note("report: \(written.html.path)")
+            }
+            return try result.get()
         }
         switch outcome {
         case .finished: Output.note("plan finished; journal: \(execution.journalPath)")

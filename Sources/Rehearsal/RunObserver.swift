@@ -1,0 +1,91 @@
+import Foundation
+public import Migration
+public import NIOCore
+public import Probes
+public import Reports
+import Synchronization
+import ZooKeeper
+
+/// Watches a `mitosis run` from the side and turns it into a report: the executor's events
+/// (steps, gates, firewall changes), every server's `srvr` (elections, servers going away and
+/// coming back; read-only), and, when asked, canaries that write and read one znode through a
+/// client group's connection string.
+public final class RunObserver: Sendable {
+    let plan: Plan
+    let timeline: TimelineRecorder
+    let group: any EventLoopGroup
+    let canaries: [CanaryOptions]
+    let startedAt = Date()
+    let wallOrigin = Date().timeIntervalSince1970
+    private let operations = Mutex<[String: [ThroughputBucket]]>([:])
+    private let summaries = Mutex<[CanarySummary]>([])
+    static let bucketSeconds = 0.25
+
+    public init(plan: Plan, eventLoopGroup: any EventLoopGroup, canaries: [CanaryOptions] = []) {
+        self.plan = plan
+        self.timeline = TimelineRecorder(origin: .now, plan: plan)
+        self.group = eventLoopGroup
+        self.canaries = canaries
+    }
+
+    /// Pass every executor event here.
+    public func record(_ event: ExecutionEvent) { timeline.record(event) }
+
+    /// Watches until the calling task is cancelled.
+    public func run() async {
+        let servers = (plan.source.servers + plan.destination.servers).map { server in
+            (server.host, ConnectionString.Server(host: server.clientAddress.flatMap { $0 == "0.0.0.0" ? nil : $0 } ?? server.address, port: server.clientPort))
+        }
+        let monitor = LeaderMonitor(servers: servers, timeline: timeline, group: group)
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await monitor.run() }
+            for options in canaries {
+                tasks.addTask { [self] in
+                    let summary = await Canary(options: options, eventLoopGroup: group).run(onOperation: { start, end, succeeded in
+                        self.count(group: options.group, at: end - self.wallOrigin, succeeded: succeeded, latency: (end - start) * 1000)
+                    })
+                    self.summaries.withLock { $0.append(summary) }
+                }
+            }
+        }
+    }
+
+    func count(group name: String, at time: Double, succeeded: Bool, latency: Double) {
+        let index = max(0, Int(time / Self.bucketSeconds))
+        operations.withLock { all in
+            var buckets = all[name] ?? []
+            while buckets.count <= index {
+                let start = Double(buckets.count) * Self.bucketSeconds
+                buckets.append(ThroughputBucket(start: start, end: start + Self.bucketSeconds, successes: 0, failures: 0, maxLatencyMs: 0))
+            }
+            if succeeded { buckets[index].successes += 1 } else { buckets[index].failures += 1 }
+            buckets[index].maxLatencyMs = max(buckets[index].maxLatencyMs, latency)
+            all[name] = buckets
+        }
+    }
+
+    /// The report of the run so far.
+    public func report(outcome: String, passed: Bool, detail: String?) -> RunReport {
+        let windowLengths = Dictionary(plan.impactWindows.map { ($0.id, Double($0.expectedLength.milliseconds) / 1000) }, uniquingKeysWith: { first, _ in first })
+        let summaries = self.summaries.withLock { $0 }
+        let buckets = operations.withLock { $0 }
+        var verdict = [VerdictItem(name: "plan", value: outcome, passed: passed, detail: detail)]
+        var groups: [ClientGroupTimeline] = []
+        var events = timeline.events
+        for summary in summaries.sorted(by: { $0.group < $1.group }) {
+            let stalls = summary.stalls.map { Reports.Stall(start: $0.start - wallOrigin, end: $0.end - wallOrigin) }
+            groups.append(ClientGroupTimeline(name: summary.group, moves: true, buckets: buckets[summary.group] ?? [], stalls: stalls))
+            verdict.append(
+                VerdictItem(
+                    name: "longest stall (\(summary.group))", value: String(format: "%.2f s", summary.longestStallMilliseconds / 1000), passed: nil,
+                    detail: "\(summary.operations) canary rounds, \(summary.failed) failed, \(summary.sessionsExpired) sessions expired"))
+        }
+        let elections = events.filter { $0.kind == .leaderElection }.count
+        verdict.append(VerdictItem(name: "ZooKeeper leader elections", value: "\(elections)", passed: nil, detail: "seen through srvr every 0.5 s"))
+        events.sort { $0.time < $1.time }
+        return RunReport(
+            title: "Run: \(plan.strategy) from \(plan.source.name) to \(plan.destination.name)", kind: .run, strategy: plan.strategy.rawValue,
+            startedAt: startedAt, duration: timeline.now, verdict: verdict, steps: timeline.steps(windowLengths: windowLengths),
+            clientGroups: groups, events: events, notes: plan.notes)
+    }
+}
