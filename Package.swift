@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssh.git", from: "0.15.1"),
+        // Curve25519, P-256, SHA-256 and HMAC-SHA1 for keys and known_hosts; the range swift-nio-ssh accepts.
+        .package(url: "https://github.com/apple/swift-crypto.git", "1.0.0"..<"6.0.0"),
     ],
     targets: [
         // The wire format and addressing: records, opcodes, error codes, framing,
@@ -62,7 +65,7 @@ let package = Package(
         .target(name: "TreeCopy", dependencies: ["ZooKeeper", "Probes", .product(name: "Logging", package: "swift-log")]),
         // Kafka's metadata in ZooKeeper and reassignment planning (pure planners).
         .target(name: "Kafka", dependencies: ["ZooKeeper"]),
-        // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver.
+        // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver, the SSH driver.
         .target(
             name: "Hosts",
             dependencies: [
@@ -70,6 +73,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSH", package: "swift-nio-ssh"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Plans, strategies, the prover and runbooks (pure).
@@ -112,12 +117,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
+        .testTarget(name: "HostsTests", dependencies: ["Hosts", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "Ensemble"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka"],
+            dependencies: ["ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts"],
             exclude: ["Interop"]
         ),
     ],
