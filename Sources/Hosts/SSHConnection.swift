@@ -106,35 +106,75 @@ actor SSHConnection {
             }
     }
 
-    /// Runs `command` as it is (the caller wraps it in `sh -c`, `sudo`, `timeout`) on a new
-    /// session channel, feeding it `input` on standard input. Retries once on a new connection
-    /// when the old one turns out to be closing before the command was sent.
+    /// Runs `command` with `sh` (and `sudo` when configured) on a new session channel, feeding it
+    /// `input` on standard input. Retries once on a new connection when the old one turns out to
+    /// be closing before the command was sent. After `timeout`, or when the task is cancelled, the
+    /// command's whole session is killed on the host before this returns.
     nonisolated func execute(_ command: String, input: ByteBuffer?, timeout: Duration, operation: String) async throws -> SSHCommandOutput {
+        let line = SSHCommandLine.exec(command, sudo: configuration.sudo, timeout: timeout)
         var attempt = 0
         while true {
             attempt += 1
             let channel = try await activeChannel()
             do {
-                return try await execute(command, on: channel, input: input, timeout: timeout, operation: operation)
+                let (result, child) = run(line, on: channel, input: input, timeout: timeout, operation: operation)
+                return try await withTaskCancellationHandler {
+                    try await result.get()
+                } onCancel: {
+                    child.whenSuccess { childChannel in
+                        childChannel.eventLoop.execute {
+                            (try? childChannel.pipeline.syncOperations.handler(type: SSHCommandHandler.self))?.cancel()
+                        }
+                    }
+                }
             } catch let error as SSHCommandNotStarted {
+                if channel.isActive {
+                    // The server refused the channel on a working connection; other commands may
+                    // be running on it, so it stays.
+                    throw HostError(
+                        .unreachable, host: configuration.host, operation: operation,
+                        "the SSH server refused a session channel (\(error.underlying)); sshd's MaxSessions (default 10) limits the commands running at once on one connection")
+                }
                 await discard(channel)
                 guard attempt < 2 else {
                     throw HostError(.unreachable, host: configuration.host, operation: operation, "could not open an SSH session channel: \(error.underlying)")
                 }
                 logger.debug("retrying on a new SSH connection", metadata: ["host": "\(configuration.host)", "reason": "\(error.underlying)"])
+            } catch let abandoned as SSHCommandAbandoned {
+                let killed = abandoned.started ? await kill(abandoned.session, on: channel) : true
+                if abandoned.cancelled { throw CancellationError() }
+                let outcome =
+                    !abandoned.started
+                    ? "the SSH server did not even open a channel for it"
+                    : killed
+                        ? "killed (SIGKILL to every process of its session), its SSH channel closed"
+                        : "its SSH channel closed, but it could not be killed (\(abandoned.session == nil ? "it had not reported its session yet" : "the kill command failed")): it may still run on the host"
+                throw HostError(.timeout, host: configuration.host, operation: operation, "did not finish within \(timeout); \(outcome)")
             }
         }
     }
 
-    private nonisolated func execute(
-        _ command: String, on channel: any Channel, input: ByteBuffer?, timeout: Duration, operation: String
-    ) async throws -> SSHCommandOutput {
+    /// Kills every process of a session the driver gave up on; whether that worked.
+    private nonisolated func kill(_ session: Int?, on channel: any Channel) async -> Bool {
+        guard let session else { return false }
+        let line = SSHCommandLine.kill(session: session, sudo: configuration.sudo)
+        logger.debug("killing an abandoned command", metadata: ["host": "\(configuration.host)", "session": "\(session)"])
+        // Not cancellable: it cleans up after a cancelled command too.
+        let result = try? await run(line, on: channel, input: nil, timeout: .seconds(5), operation: "kill session \(session)", markerExpected: false).result.get()
+        return result != nil
+    }
+
+    /// Opens a session channel on `channel` and runs `line` as the exec request.
+    private nonisolated func run(
+        _ line: String, on channel: any Channel, input: ByteBuffer?, timeout: Duration, operation: String, markerExpected: Bool = true
+    ) -> (result: EventLoopFuture<SSHCommandOutput>, child: EventLoopFuture<any Channel>) {
         let loop = channel.eventLoop
         let result = loop.makePromise(of: SSHCommandOutput.self)
         let child = loop.makePromise(of: Channel.self)
         let host = configuration.host
         loop.execute {
-            let handler = SSHCommandHandler(command: command, input: input, timeout: timeout, host: host, operation: operation, result: result)
+            let handler = SSHCommandHandler(
+                command: line, input: input, timeout: timeout, host: host, operation: operation, markerExpected: markerExpected, result: result)
             child.futureResult.assumeIsolated().whenFailure { error in handler.failIfPending(SSHCommandNotStarted(underlying: error)) }
             do {
                 let ssh = try channel.pipeline.syncOperations.handler(type: NIOSSHHandler.self)
@@ -145,15 +185,7 @@ actor SSHConnection {
                 child.fail(error)
             }
         }
-        return try await withTaskCancellationHandler {
-            try await result.futureResult.get()
-        } onCancel: {
-            child.futureResult.whenSuccess { childChannel in
-                childChannel.eventLoop.execute {
-                    (try? childChannel.pipeline.syncOperations.handler(type: SSHCommandHandler.self))?.cancel()
-                }
-            }
-        }
+        return (result.futureResult, child.futureResult)
     }
 }
 
@@ -170,6 +202,15 @@ struct SSHCommandOutput: Sendable {
 /// The command never reached the server (its channel could not be opened), so it is safe to retry.
 struct SSHCommandNotStarted: Error {
     var underlying: any Error
+}
+
+/// The driver gave up on a command (its timeout passed, or its task was cancelled) and closed its
+/// channel; `session` is the command's session on the host, when it was reported.
+struct SSHCommandAbandoned: Error {
+    /// Whether the exec request had gone out.
+    var started: Bool
+    var session: Int?
+    var cancelled: Bool
 }
 
 /// Offers the identity once; a second call means the server refused it.
@@ -336,8 +377,9 @@ final class SSHConnectionHandler: ChannelInboundHandler {
 
 /// Runs one command on a session channel: sends the exec request, then the input and an end
 /// of file, collects standard output and error, and completes with the exit status when the
-/// channel closes. After `timeout` it sends SIGKILL (OpenSSH signals the command's process
-/// group), closes the channel and fails with a timeout.
+/// channel closes. Takes the session id the command line reports first on standard error out
+/// of the output. After `timeout` it closes the channel and fails with ``SSHCommandAbandoned``
+/// (the connection then kills the session).
 final class SSHCommandHandler: ChannelInboundHandler {
     typealias InboundIn = SSHChannelData
     typealias OutboundOut = SSHChannelData
@@ -354,13 +396,20 @@ final class SSHCommandHandler: ChannelInboundHandler {
     private var error: (any Error)?
     private var timer: Scheduled<Void>?
     private weak var context: ChannelHandlerContext?
+    /// Standard error held back until its first lines show the session marker.
+    private var markerScan: ByteBuffer?
+    private var session: Int?
 
-    init(command: String, input: ByteBuffer?, timeout: Duration, host: String, operation: String, result: EventLoopPromise<SSHCommandOutput>) {
+    init(
+        command: String, input: ByteBuffer?, timeout: Duration, host: String, operation: String, markerExpected: Bool,
+        result: EventLoopPromise<SSHCommandOutput>
+    ) {
         self.command = command
         self.input = input
         self.timeout = timeout
         self.host = host
         self.operation = operation
+        self.markerScan = markerExpected ? ByteBuffer() : nil
         self.result = result
     }
 
@@ -370,9 +419,7 @@ final class SSHCommandHandler: ChannelInboundHandler {
         // server's end of file, before its exit status arrives.
         _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) { [self] in
-            finish(with: HostError(.timeout, host: host, operation: operation, "did not finish within \(timeout); killed, and its SSH channel closed"))
-            if execRequested { context.triggerUserOutboundEvent(SSHChannelRequestEvent.SignalRequest(signal: "KILL"), promise: nil) }
-            context.close(promise: nil)
+            abandon(cancelled: false)
         }
     }
 
@@ -411,11 +458,48 @@ final class SSHCommandHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let message = unwrapInboundIn(data)
         guard case .byteBuffer(var bytes) = message.data else { return }
-        output.combined.writeBuffer(&bytes)
-        bytes.moveReaderIndex(to: 0)
         switch message.type {
-        case .stdErr: output.standardError.writeBuffer(&bytes)
-        default: output.standardOutput.writeBuffer(&bytes)
+        case .stdErr:
+            if markerScan != nil {
+                markerScan!.writeBuffer(&bytes)
+                scanForMarker(final: false)
+            } else {
+                append(&bytes, standardError: true)
+            }
+        default:
+            append(&bytes, standardError: false)
+        }
+    }
+
+    private func append(_ bytes: inout ByteBuffer, standardError: Bool) {
+        output.combined.writeImmutableBuffer(bytes)
+        if standardError {
+            output.standardError.writeBuffer(&bytes)
+        } else {
+            output.standardOutput.writeBuffer(&bytes)
+        }
+    }
+
+    /// Takes complete lines of standard error off `markerScan` until the marker line, which sets
+    /// `session` and ends the scan; other lines (a login script's chatter) are output.
+    private func scanForMarker(final: Bool) {
+        guard var scan = markerScan else { return }
+        while let newline = scan.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+            var line = scan.readSlice(length: newline - scan.readerIndex + 1)!
+            let text = String(decoding: line.readableBytesView, as: UTF8.self)
+            if text.hasPrefix(SSHCommandLine.sessionMarker) {
+                session = Int(text.dropFirst(SSHCommandLine.sessionMarker.count).dropLast())
+                markerScan = nil
+                if scan.readableBytes > 0 { append(&scan, standardError: true) }
+                return
+            }
+            append(&line, standardError: true)
+        }
+        if final || scan.readableBytes > 4096 {
+            if scan.readableBytes > 0 { append(&scan, standardError: true) }
+            markerScan = nil
+        } else {
+            markerScan = scan
         }
     }
 
@@ -435,11 +519,15 @@ final class SSHCommandHandler: ChannelInboundHandler {
         finish(with: error)
     }
 
+    /// Gives up on the command: fails with what the connection needs to kill it, closes the channel.
+    private func abandon(cancelled: Bool) {
+        finish(with: SSHCommandAbandoned(started: execRequested, session: session, cancelled: cancelled))
+        context?.close(promise: nil)
+    }
+
     /// The task awaiting the command was cancelled.
     func cancel() {
-        finish(with: CancellationError())
-        if execRequested { context?.triggerUserOutboundEvent(SSHChannelRequestEvent.SignalRequest(signal: "KILL"), promise: nil) }
-        context?.close(promise: nil)
+        abandon(cancelled: true)
     }
 
     private func finish(with failure: (any Error)? = nil) {
@@ -447,6 +535,7 @@ final class SSHCommandHandler: ChannelInboundHandler {
         self.result = nil
         timer?.cancel()
         timer = nil
+        scanForMarker(final: true)
         if let failure {
             result.fail(failure)
         } else if let exitStatus {

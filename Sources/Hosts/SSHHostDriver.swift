@@ -40,7 +40,10 @@ public struct SSHHostConfiguration: Sendable, Hashable {
 
 /// Drives a host over SSH (swift-nio-ssh): public-key login, strict host-key checking against a
 /// `known_hosts` file, one connection reused by every command (opened when first needed, again
-/// after it dropped), one session channel per command.
+/// after it dropped), one session channel per command. A command that outlives its timeout (or
+/// whose task is cancelled) is killed with every process of its session before `run` returns.
+/// The user's login shell must be a POSIX shell; the host needs coreutils (`timeout`, `mktemp`,
+/// `stat`), `cmp` and `pkill`, as every common Linux distribution has.
 ///
 /// Commands are logged at debug level; pass what a command carries that must stay secret as
 /// `redacting`, and it is replaced in logs and errors. File contents travel on standard input and
@@ -81,8 +84,7 @@ public struct SSHHostDriver: HostDriver {
     public func run(_ command: String, timeout: Duration, redacting secrets: [String]) async throws -> CommandResult {
         let shown = Self.redact(command, secrets)
         logger.debug("run", metadata: ["host": "\(host)", "command": "\(shown)", "sudo": "\(configuration.sudo)"])
-        let output = try await connection.execute(
-            Self.remoteCommand(command, sudo: configuration.sudo, timeout: timeout), input: nil, timeout: timeout, operation: shown)
+        let output = try await connection.execute(command, input: nil, timeout: timeout, operation: shown)
         return CommandResult(status: output.status, output: String(decoding: output.combined.readableBytesView, as: UTF8.self))
     }
 
@@ -90,9 +92,7 @@ public struct SSHHostDriver: HostDriver {
         let operation = "read \(path)"
         try Self.validate(path, host: host, operation: operation)
         logger.debug("read file", metadata: ["host": "\(host)", "path": "\(path)"])
-        let output = try await connection.execute(
-            Self.remoteCommand("LC_ALL=C cat -- \(shellQuoted(path))", sudo: configuration.sudo, timeout: Self.fileTimeout), input: nil,
-            timeout: Self.fileTimeout, operation: operation)
+        let output = try await connection.execute("LC_ALL=C cat -- \(shellQuoted(path))", input: nil, timeout: Self.fileTimeout, operation: operation)
         let errors = String(decoding: output.standardError.readableBytesView, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard output.status == 0 else {
             // ENOENT: the file or one of its directories is missing. Anything else (permissions,
@@ -121,9 +121,7 @@ public struct SSHHostDriver: HostDriver {
         try Self.validate(path, host: host, operation: operation)
         logger.debug("write file", metadata: ["host": "\(host)", "path": "\(path)", "bytes": "\(contents.utf8.count)"])
         let script = Self.writeScript(path: path, mode: mode ?? 0o644)
-        let output = try await connection.execute(
-            Self.remoteCommand(script, sudo: configuration.sudo, timeout: Self.fileTimeout), input: ByteBuffer(string: contents),
-            timeout: Self.fileTimeout, operation: operation)
+        let output = try await connection.execute(script, input: ByteBuffer(string: contents), timeout: Self.fileTimeout, operation: operation)
         let text = String(decoding: output.combined.readableBytesView, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard output.status == 0 else {
             throw HostError(
@@ -134,19 +132,10 @@ public struct SSHHostDriver: HostDriver {
         return HostChange(host: host, changed: true, summary: "wrote \(path)")
     }
 
-    // MARK: Command lines
+    // MARK: Scripts
 
     /// How long reading or writing one file may take.
     static let fileTimeout: Duration = .seconds(60)
-
-    /// The exec request's command for `command`: run by `sh`, under `timeout` as a backstop that
-    /// kills its process group shortly after the driver gave up on it (should the server ignore
-    /// the driver's kill signal), and through `sudo -n` when asked.
-    static func remoteCommand(_ command: String, sudo: Bool, timeout: Duration) -> String {
-        let backstop = Int(timeout.components.seconds) + 2
-        let line = "timeout -k 5 \(backstop) sh -c \(shellQuoted(command))"
-        return sudo ? "sudo -n \(line)" : line
-    }
 
     /// The script `writeFile` runs (contents on standard input); prints `changed` or `unchanged`.
     static func writeScript(path: String, mode: Int) -> String {
@@ -187,5 +176,28 @@ public struct SSHHostDriver: HostDriver {
     static func sudoHint(_ message: String, sudo: Bool) -> String {
         guard sudo, message.contains("sudo:") else { return "" }
         return "; the driver runs `sudo -n`, which needs a NOPASSWD sudoers rule for this user"
+    }
+}
+
+/// The command lines the SSH driver sends.
+enum SSHCommandLine {
+    /// What the exec request carries for `command`. The login shell first reports its process id
+    /// on standard error (sshd made it a session leader, so that id names the command's session),
+    /// then becomes `timeout`, which runs the command with `sh` and kills it shortly after the
+    /// driver gave up on it (a backstop for when the driver cannot reach the host to kill it),
+    /// through `sudo -n` when asked. The login shell must be a POSIX shell.
+    static func exec(_ command: String, sudo: Bool, timeout: Duration) -> String {
+        let backstop = Int(timeout.components.seconds) + 2
+        let line = "timeout -k 5 \(backstop) sh -c \(shellQuoted(command))"
+        return "printf '\(sessionMarker)%s\\n' $$ >&2; exec \(sudo ? "sudo -n " : "")\(line)"
+    }
+
+    /// The start of the line on standard error that carries the session id.
+    static let sessionMarker = "mitosis-ssh-session "
+
+    /// Kills every process of the command's session (what `timeout` and `sh` started too).
+    static func kill(session: Int, sudo: Bool) -> String {
+        let line = "pkill -KILL -s \(session) || kill -KILL -- -\(session)"
+        return sudo ? "sudo -n sh -c \(shellQuoted(line))" : line
     }
 }

@@ -23,13 +23,17 @@ import Testing
         #expect(SSHKnownHostsValidator.refusal(for: .trusted(line: 1), key: key, configuration: configuration) == nil)
     }
 
-    @Test func commandsRunUnderShWithATimeoutBackstop() {
-        #expect(SSHHostDriver.remoteCommand("echo 'a b'; exit 3", sudo: false, timeout: .seconds(30)) == #"timeout -k 5 32 sh -c 'echo '\''a b'\''; exit 3'"#)
-        #expect(SSHHostDriver.remoteCommand("id -u", sudo: false, timeout: .milliseconds(500)) == "timeout -k 5 2 sh -c 'id -u'")
+    @Test func commandsReportTheirSessionAndRunUnderShWithATimeoutBackstop() {
+        #expect(
+            SSHCommandLine.exec("echo 'a b'; exit 3", sudo: false, timeout: .seconds(30))
+                == #"printf 'mitosis-ssh-session %s\n' $$ >&2; exec timeout -k 5 32 sh -c 'echo '\''a b'\''; exit 3'"#)
+        #expect(SSHCommandLine.exec("id -u", sudo: false, timeout: .milliseconds(500)).hasSuffix("; exec timeout -k 5 2 sh -c 'id -u'"))
+        #expect(SSHCommandLine.kill(session: 4711, sudo: false) == "pkill -KILL -s 4711 || kill -KILL -- -4711")
     }
 
     @Test func sudoWrapsTheWholeCommand() {
-        #expect(SSHHostDriver.remoteCommand("cat /etc/shadow", sudo: true, timeout: .seconds(10)) == "sudo -n timeout -k 5 12 sh -c 'cat /etc/shadow'")
+        #expect(SSHCommandLine.exec("cat /etc/shadow", sudo: true, timeout: .seconds(10)).hasSuffix("; exec sudo -n timeout -k 5 12 sh -c 'cat /etc/shadow'"))
+        #expect(SSHCommandLine.kill(session: 4711, sudo: true) == "sudo -n sh -c 'pkill -KILL -s 4711 || kill -KILL -- -4711'")
     }
 
     @Test func redactionReplacesEverySecret() {
