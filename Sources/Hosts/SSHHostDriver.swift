@@ -97,7 +97,9 @@ public struct SSHHostDriver: HostDriver {
         guard output.status == 0 else {
             // ENOENT: the file or one of its directories is missing. Anything else (permissions,
             // a directory, sudo wanting a password) is an error.
-            if errors.hasSuffix("No such file or directory") && !errors.contains("\n") { return nil }
+            // (sudo may have warned first, e.g. that it cannot resolve the host's name.)
+            let missing = errors.split(separator: "\n").contains { $0.hasPrefix("cat: ") && $0.hasSuffix(": No such file or directory") }
+            if missing { return nil }
             throw HostError(
                 .commandFailed, host: host, operation: operation,
                 "cannot read it (exit \(output.status)): \(errors.isEmpty ? "no message" : String(errors.suffix(2000)))\(Self.sudoHint(errors, sudo: configuration.sudo))")
