@@ -399,6 +399,9 @@ final class SSHCommandHandler: ChannelInboundHandler {
     /// Standard error held back until its first lines show the session marker.
     private var markerScan: ByteBuffer?
     private var session: Int?
+    /// Set while the handler waits for the session marker to give up on the command (whether
+    /// it was cancelled).
+    private var givingUp: Bool?
 
     init(
         command: String, input: ByteBuffer?, timeout: Duration, host: String, operation: String, markerExpected: Bool,
@@ -419,7 +422,7 @@ final class SSHCommandHandler: ChannelInboundHandler {
         // server's end of file, before its exit status arrives.
         _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) { [self] in
-            abandon(cancelled: false)
+            giveUp(cancelled: false)
         }
     }
 
@@ -491,6 +494,7 @@ final class SSHCommandHandler: ChannelInboundHandler {
                 session = Int(text.dropFirst(SSHCommandLine.sessionMarker.count).dropLast())
                 markerScan = nil
                 if scan.readableBytes > 0 { append(&scan, standardError: true) }
+                if let cancelled = givingUp { abandon(cancelled: cancelled) }
                 return
             }
             append(&line, standardError: true)
@@ -519,15 +523,33 @@ final class SSHCommandHandler: ChannelInboundHandler {
         finish(with: error)
     }
 
-    /// Gives up on the command: fails with what the connection needs to kill it, closes the channel.
+    /// The task awaiting the command was cancelled.
+    func cancel() {
+        giveUp(cancelled: true)
+    }
+
+    /// Gives up on the command (its time is up, or its task was cancelled). When the command
+    /// started but has not reported its session yet (a slow login on a loaded host), waits up to
+    /// `markerGrace` for it, so the session can be killed.
+    private func giveUp(cancelled: Bool) {
+        guard result != nil, givingUp == nil else { return }
+        guard execRequested, session == nil, markerScan != nil, let context else {
+            abandon(cancelled: cancelled)
+            return
+        }
+        givingUp = cancelled
+        timer?.cancel()
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.markerGrace) { [self] in
+            abandon(cancelled: cancelled)
+        }
+    }
+
+    static let markerGrace = TimeAmount.seconds(3)
+
+    /// Fails with what the connection needs to kill the command, and closes the channel.
     private func abandon(cancelled: Bool) {
         finish(with: SSHCommandAbandoned(started: execRequested, session: session, cancelled: cancelled))
         context?.close(promise: nil)
-    }
-
-    /// The task awaiting the command was cancelled.
-    func cancel() {
-        abandon(cancelled: true)
     }
 
     private func finish(with failure: (any Error)? = nil) {
@@ -538,6 +560,8 @@ final class SSHCommandHandler: ChannelInboundHandler {
         scanForMarker(final: true)
         if let failure {
             result.fail(failure)
+        } else if let cancelled = givingUp {
+            result.fail(SSHCommandAbandoned(started: execRequested, session: session, cancelled: cancelled))
         } else if let exitStatus {
             output.status = exitStatus
             result.succeed(output)

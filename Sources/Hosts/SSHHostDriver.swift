@@ -197,9 +197,13 @@ enum SSHCommandLine {
     /// The start of the line on standard error that carries the session id.
     static let sessionMarker = "mitosis-ssh-session "
 
-    /// Kills every process of the command's session (what `timeout` and `sh` started too).
+    /// Kills every process of the command's session (what `timeout` and `sh` started too): stops
+    /// them all first, so none can start another between the kill's look at the process table
+    /// and its signals, then kills twice. Without pkill, kills the session leader's group.
     static func kill(session: Int, sudo: Bool) -> String {
-        let line = "pkill -KILL -s \(session) || kill -KILL -- -\(session)"
+        let line =
+            "if command -v pkill >/dev/null; then pkill -STOP -s \(session); pkill -KILL -s \(session); pkill -KILL -s \(session); true; "
+            + "else kill -KILL -- -\(session); fi"
         return sudo ? "sudo -n sh -c \(shellQuoted(line))" : line
     }
 }

@@ -129,8 +129,25 @@ extension RealServers {
                 try await Task.sleep(for: .milliseconds(500))
                 task.cancel()
                 await #expect(throws: CancellationError.self) { try await task.value }
-                #expect(try await fixture.waitUntilGone("sleep 28.5", on: fixture.first, within: .milliseconds(300)))
+                let left = try await fixture.leftovers("sleep 28.5", on: fixture.first, within: .seconds(1))
+                #expect(left == nil, "still running:\n\(left ?? "")")
                 #expect(try await driver.check("echo after") == "after\n")
+                await driver.close()
+            }
+        }
+
+        /// A command whose time is up before it even reported its session (a slow login) is
+        /// still found and killed.
+        @Test func slowLoginIsStillKilled() async throws {
+            try await SSHSandbox.with { fixture async throws in
+                let first = fixture.first
+                let knownHosts = try fixture.knownHostsFile("slow", ["[\(first.address)]:2224 \(fixture.hostKeys[first.name]!)"])
+                let driver = fixture.sshDriver(first, port: 2224, knownHosts: knownHosts)
+                #expect(try await driver.check("echo slow") == "slow\n")
+                let error = await #expect(throws: HostError.self) { try await driver.run("sleep 27.5", timeout: .milliseconds(500)) }
+                #expect(error?.message.contains("killed (SIGKILL to every process of its session)") == true, "\(String(describing: error))")
+                let left = try await fixture.leftovers("sleep 27.5", on: first, within: .seconds(1))
+                #expect(left == nil, "still running after \(String(describing: error)):\n\(left ?? "")")
                 await driver.close()
             }
         }
@@ -193,7 +210,8 @@ extension RealServers {
                 #expect(try await driver.readFile(path + ".missing") == nil)
                 // A timeout kills what sudo runs too.
                 await #expect(throws: HostError.self) { try await driver.run("sleep 20.5", timeout: .milliseconds(500)) }
-                #expect(try await fixture.waitUntilGone("sleep 20.5", on: fixture.first, within: .milliseconds(300)))
+                let left = try await fixture.leftovers("sleep 20.5", on: fixture.first, within: .seconds(1))
+                #expect(left == nil, "still running:\n\(left ?? "")")
                 await driver.close()
             }
         }

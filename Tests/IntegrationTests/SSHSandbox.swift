@@ -80,7 +80,7 @@ struct SSHSandbox {
             knownHosts += "\(host.address) \(publicKey)\n"
             let config = """
                 ListenAddress \(host.address):22
-                \(index == 0 ? "ListenAddress \(host.address):2222" : "")
+                \(index == 0 ? "ListenAddress \(host.address):2222\nListenAddress \(host.address):2224" : "")
                 HostKey \(key)
                 PidFile \(directory)/sshd_\(host.name).pid
                 AuthorizedKeysFile \(directory)/authorized_keys
@@ -91,6 +91,9 @@ struct SSHSandbox {
                 StrictModes no
                 PrintMotd no
                 MaxStartups 50
+                # Port 2224 logs in slowly: every command starts 1.5 s late.
+                Match LocalPort 2224
+                    ForceCommand sleep 1.5; eval "$SSH_ORIGINAL_COMMAND"
 
                 """
             try config.write(toFile: "\(directory)/sshd_\(host.name).conf", atomically: true, encoding: .utf8)
@@ -138,15 +141,19 @@ struct SSHSandbox {
         return path
     }
 
-    /// Waits until no process of the machine has a command line starting with `command`;
-    /// false if one still runs after `within`.
-    func waitUntilGone(_ command: String, on host: SandboxHost, within: Duration) async throws -> Bool {
+    /// Waits until no process of the machine has a command line starting with `command`. Nil
+    /// when none is left; else, after `within`, what is left (for the failure message).
+    func leftovers(_ command: String, on host: SandboxHost, within: Duration) async throws -> String? {
         let deadline = ContinuousClock.now + within
         let count = #"for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c "^$0" || true"#
         while true {
             let left = try await sandboxDriver(host).run("sh -c \(shellQuoted(count)) \(shellQuoted(command))", timeout: .seconds(10)).output
-            if left.hasPrefix("0") { return true }
-            guard ContinuousClock.now < deadline else { return false }
+            if left.hasPrefix("0") { return nil }
+            guard ContinuousClock.now < deadline else {
+                return try await sandboxDriver(host).run(
+                    "ps -eo pid,ppid,pgid,sid,stat,etimes,cmd | grep -e \(shellQuoted(command)) -e timeout -e 'sshd: root' | grep -v grep", timeout: .seconds(10)
+                ).output
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
     }
