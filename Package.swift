@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssh.git", from: "0.15.1"),
+        // Curve25519, P-256, SHA-256 and HMAC-SHA1 for keys and known_hosts; the range swift-nio-ssh accepts.
+        .package(url: "https://github.com/apple/swift-crypto.git", "1.0.0"..<"6.0.0"),
     ],
     targets: [
         // The wire format and addressing: records, opcodes, error codes, framing,
@@ -70,7 +73,7 @@ let package = Package(
         // Kafka's metadata in ZooKeeper, reassignment planning (pure planners) and execution,
         // and the brokers' switch to another ensemble (server.properties rewrites, rolling restarts).
         .target(name: "Kafka", dependencies: ["ZooKeeper", "Ensemble", "Hosts"]),
-        // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver.
+        // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver, the SSH driver.
         .target(
             name: "Hosts",
             dependencies: [
@@ -78,6 +81,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSH", package: "swift-nio-ssh"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Plans, strategies, the prover and runbooks (pure); the executor and its journal.
@@ -146,6 +151,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
+        .testTarget(name: "HostsTests", dependencies: ["Hosts", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "ZooKeeper"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "Ensemble"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),

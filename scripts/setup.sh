@@ -4,7 +4,7 @@
 #
 #   Java, ZooKeeper 3.8.0 (Debian 12 package), ZooKeeper 3.4.13 (Debian 11 package, unpacked into
 #   vendor-zookeeper/3.4.13, the mirror taken from this machine's apt configuration), kazoo,
-#   iproute2, iptables, OpenSSH server.
+#   iproute2, iptables, OpenSSH server, sudo.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -22,6 +22,7 @@ command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)   # interop 
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v sudo >/dev/null 2>&1 || missing+=(sudo)   # the SSH driver's sudo test
 command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
