@@ -85,21 +85,26 @@ struct ExecutionCommandOptions: ParsableArguments {
     /// addresses (the sandbox's control namespace for sandbox hosts).
     func withHosts<T>(_ plan: Plan, _ body: (any HostDirectory, any EventLoopGroup) async throws -> T) async throws -> T {
         let sandbox = SandboxManager()
-        let directory: any HostDirectory
-        var usesSandbox: Bool
-        if let inventory {
-            let parsed = try loadInventory(inventory)
-            directory = InventoryHostDirectory(inventory: parsed, sandbox: sandbox)
-            usesSandbox = parsed.hosts.contains { if case .sandbox = $0.access { return true } else { return false } }
-        } else {
-            directory = sandbox
-            usesSandbox = true
+        guard let inventory else {
+            if ProcessInfo.processInfo.environment["MITOSIS_IN_NETNS"] != nil { return try await body(sandbox, MultiThreadedEventLoopGroup.singleton) }
+            return try await sandbox.withControlGroup { group in try await body(sandbox, group) }
         }
+        let parsed = try loadInventory(inventory)
+        var usesSandbox = parsed.hosts.contains { if case .sandbox = $0.access { return true } else { return false } }
         if ProcessInfo.processInfo.environment["MITOSIS_IN_NETNS"] != nil { usesSandbox = false }
-        if usesSandbox {
-            return try await sandbox.withControlGroup { group in try await body(directory, group) }
+        let run = { (group: any EventLoopGroup) async throws -> T in
+            let directory = InventoryHostDirectory(inventory: parsed, sandbox: sandbox, eventLoopGroup: group)
+            do {
+                let result = try await body(directory, group)
+                await directory.close()
+                return result
+            } catch {
+                await directory.close()
+                throw error
+            }
         }
-        return try await body(directory, MultiThreadedEventLoopGroup.singleton)
+        if usesSandbox { return try await sandbox.withControlGroup { group in try await run(group) } }
+        return try await run(MultiThreadedEventLoopGroup.singleton)
     }
 
     func printer() -> @Sendable (ExecutionEvent) -> Void {

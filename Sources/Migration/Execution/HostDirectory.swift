@@ -1,5 +1,9 @@
+import Foundation
 public import Ensemble
 public import Hosts
+public import NIOCore
+import NIOPosix
+import Synchronization
 
 /// Finds the driver for a host named in a plan.
 public protocol HostDirectory: Sendable {
@@ -13,23 +17,22 @@ extension SandboxManager: HostDirectory {
 }
 
 /// Drivers for an inventory's hosts: sandbox hosts through the sandbox network, `local` hosts
-/// on this machine. Hosts reached over SSH need an SSH driver factory.
-public struct InventoryHostDirectory: HostDirectory {
-    public var hosts: [String: HostAccess]
-    public var sandbox: SandboxManager
-    /// Makes the driver for an SSH host; nil when this build has no SSH driver wired in.
-    public var ssh: (@Sendable (String, String, SSHAccess) throws -> any HostDriver)?
+/// on this machine, SSH hosts over one SSH connection each (made on first use and kept).
+public final class InventoryHostDirectory: HostDirectory {
+    public let hosts: [String: HostAccess]
+    public let sandbox: SandboxManager
+    let addresses: [String: String]
+    let eventLoopGroup: any EventLoopGroup
+    private let sshDrivers = Mutex<[String: SSHHostDriver]>([:])
 
-    public init(inventory: Inventory, sandbox: SandboxManager = SandboxManager(), ssh: (@Sendable (String, String, SSHAccess) throws -> any HostDriver)? = nil) {
+    public init(inventory: Inventory, sandbox: SandboxManager = SandboxManager(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         var hosts: [String: HostAccess] = [:]
         for host in inventory.hosts { hosts[host.name] = host.access }
         self.hosts = hosts
         self.sandbox = sandbox
-        self.ssh = ssh
+        self.eventLoopGroup = eventLoopGroup
         self.addresses = Dictionary(inventory.hosts.map { ($0.name, $0.address ?? $0.name) }, uniquingKeysWith: { first, _ in first })
     }
-
-    var addresses: [String: String]
 
     public func driver(for host: String) throws -> any HostDriver {
         switch hosts[host] {
@@ -38,12 +41,28 @@ public struct InventoryHostDirectory: HostDirectory {
         case .local?:
             return LocalHostDriver(host: host)
         case .ssh(let access)?:
-            guard let ssh else {
-                throw HostError(.invalidRequest, host: host, operation: "connect", "host \(host) is reached over SSH, but no SSH driver is configured")
+            let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
+            let configuration = SSHHostConfiguration(
+                host: host, address: addresses[host], port: access.port, user: access.user,
+                identityFile: access.keyPath ?? "\(home)/.ssh/id_ed25519", knownHostsFile: access.knownHostsPath ?? "\(home)/.ssh/known_hosts",
+                sudo: access.sudo)
+            return sshDrivers.withLock { drivers in
+                if let existing = drivers[host] { return existing }
+                let created = SSHHostDriver(configuration, group: eventLoopGroup)
+                drivers[host] = created
+                return created
             }
-            return try ssh(host, addresses[host] ?? host, access)
         case nil:
             throw HostError(.invalidRequest, host: host, operation: "find host", "the inventory has no host named '\(host)'; add it under hosts: with via: sandbox, ssh or local")
         }
+    }
+
+    /// Closes the SSH connections.
+    public func close() async {
+        let drivers = sshDrivers.withLock { drivers in
+            defer { drivers = [:] }
+            return Array(drivers.values)
+        }
+        for driver in drivers { await driver.close() }
     }
 }
