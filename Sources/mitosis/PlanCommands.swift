@@ -92,19 +92,22 @@ struct ExecutionCommandOptions: ParsableArguments {
         let parsed = try loadInventory(inventory)
         var usesSandbox = parsed.hosts.contains { if case .sandbox = $0.access { return true } else { return false } }
         if ProcessInfo.processInfo.environment["MITOSIS_IN_NETNS"] != nil { usesSandbox = false }
-        let run = { (group: any EventLoopGroup) async throws -> T in
-            let directory = InventoryHostDirectory(inventory: parsed, sandbox: sandbox, eventLoopGroup: group)
-            do {
-                let result = try await body(directory, group)
-                await directory.close()
-                return result
-            } catch {
-                await directory.close()
-                throw error
-            }
+        if usesSandbox { return try await sandbox.withControlGroup { group in try await Self.run(parsed, sandbox, group, body) } }
+        return try await Self.run(parsed, sandbox, MultiThreadedEventLoopGroup.singleton, body)
+    }
+
+    private static func run<T>(
+        _ inventory: Inventory, _ sandbox: SandboxManager, _ group: any EventLoopGroup, _ body: (any HostDirectory, any EventLoopGroup) async throws -> T
+    ) async throws -> T {
+        let directory = InventoryHostDirectory(inventory: inventory, sandbox: sandbox, eventLoopGroup: group)
+        do {
+            let result = try await body(directory, group)
+            await directory.close()
+            return result
+        } catch {
+            await directory.close()
+            throw error
         }
-        if usesSandbox { return try await sandbox.withControlGroup { group in try await run(group) } }
-        return try await run(MultiThreadedEventLoopGroup.singleton)
     }
 
     func printer() -> @Sendable (ExecutionEvent) -> Void {
