@@ -20,12 +20,7 @@ public struct LocalHostDriver: HostDriver {
     }
 
     public func readFile(_ path: String) async throws -> String? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            return try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw HostError(.commandFailed, host: host, operation: "read \(path)", "\(error)")
-        }
+        try LocalFiles.read(path, host: host)
     }
 
     public func writeFile(_ path: String, contents: String) async throws -> HostChange {
@@ -35,6 +30,15 @@ public struct LocalHostDriver: HostDriver {
 
 /// Atomic local file writes shared by the drivers whose files are this machine's.
 enum LocalFiles {
+    static func read(_ path: String, host: String) throws -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw HostError(.commandFailed, host: host, operation: "read \(path)", "\(error)")
+        }
+    }
+
     static func write(_ path: String, contents: String, host: String) async throws -> HostChange {
         if FileManager.default.fileExists(atPath: path), (try? String(contentsOfFile: path, encoding: .utf8)) == contents {
             return HostChange(host: host, changed: false, summary: "\(path) already up to date")

@@ -27,12 +27,7 @@ public struct SandboxHostDriver: HostDriver {
     }
 
     public func readFile(_ path: String) async throws -> String? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            return try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw HostError(.commandFailed, host: host, operation: "read \(path)", "\(error)")
-        }
+        try LocalFiles.read(path, host: host)
     }
 
     public func writeFile(_ path: String, contents: String) async throws -> HostChange {

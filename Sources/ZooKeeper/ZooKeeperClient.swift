@@ -61,9 +61,10 @@ public final class ZooKeeperClient: Sendable {
     public static func withClient<Result: Sendable>(
         _ configuration: ZooKeeperConfiguration,
         timeout: Duration = .seconds(15),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         _ body: (ZooKeeperClient) async throws -> Result
     ) async throws -> Result {
-        let client = try await connect(configuration, timeout: timeout)
+        let client = try await connect(configuration, timeout: timeout, eventLoopGroup: eventLoopGroup)
         do {
             let result = try await body(client)
             await client.close()

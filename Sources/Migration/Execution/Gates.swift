@@ -168,15 +168,7 @@ public struct GateChecker: Sendable {
     }
 
     func withClient<T: Sendable>(_ connectionString: String, _ body: (ZooKeeperClient) async throws -> T) async throws -> T {
-        let client = try await ZooKeeperClient.connect(
-            ZooKeeperConfiguration(connectionString, sessionTimeout: .seconds(6)), timeout: .seconds(10), eventLoopGroup: eventLoopGroup)
-        do {
-            let result = try await body(client)
-            await client.close()
-            return result
-        } catch {
-            await client.close()
-            throw error
-        }
+        try await ZooKeeperClient.withClient(
+            ZooKeeperConfiguration(connectionString, sessionTimeout: .seconds(6)), timeout: .seconds(10), eventLoopGroup: eventLoopGroup, body)
     }
 }
