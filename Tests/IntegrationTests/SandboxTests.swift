@@ -114,7 +114,19 @@ extension RealServers {
                 #expect(try manager.stableAddresses()[stable] == sandbox.hosts[0].name)
                 #expect(try await manager.moveAddress(stable, to: sandbox.hosts[0].name).allSatisfy { !$0.changed })
 
-                _ = try await client.create("/after-move", data: [])
+                // The client reconnects by itself; a request that meets the reconnection fails with
+                // connectionLoss and is retried, as any ZooKeeper client does.
+                let written = try await eventually(timeout: .seconds(30)) {
+                    do {
+                        _ = try await client.create("/after-move", data: [])
+                        return true
+                    } catch let error as ZooKeeperError where error.code == .connectionLoss {
+                        return false
+                    } catch let error as ZooKeeperError where error.code == .nodeExists {
+                        return true
+                    }
+                }
+                #expect(written, "no write through the moved address within 30 s")
                 #expect(await client.sessionID == session)
                 #expect(try await client.exists("/before-move") != nil)
                 await client.close()
