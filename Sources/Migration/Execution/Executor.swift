@@ -119,9 +119,19 @@ public struct MigrationExecutor: Sendable {
 
     func execute(_ step: Step, state: JournalState) async throws {
         try record(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
-        for gate in step.gatesBefore { try await wait(for: gate, step: step) }
         let done = state.finishedActions[step.id] ?? []
         let interrupted = state.interruptedActions[step.id] ?? []
+        if done.isEmpty && interrupted.isEmpty {
+            for gate in step.gatesBefore { try await wait(for: gate, step: step) }
+        } else {
+            // The step's actions had begun when the tool stopped, so its gates held then; what
+            // those actions did may break them now (a restart stopped a server and was killed
+            // before starting it again), and waiting for them would wait forever. The gates after
+            // the step check the outcome.
+            for gate in step.gatesBefore {
+                try record(ExecutionEvent(kind: .gatePassed, step: step.id, summary: "\(gate.summary): held before the interruption, when the step's actions began; not checked again"))
+            }
+        }
         var pending: [(index: Int, action: Action)] = []
         for (index, action) in step.actions.enumerated() {
             if done.contains(index) {
