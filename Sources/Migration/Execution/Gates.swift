@@ -59,13 +59,14 @@ public struct GateChecker: Sendable {
         case .quorumHealthy(_, let servers):
             // One leader among them, every other one following or observing. (Zxid epochs do not
             // tell quorums apart: an idle follower reports the zxid of the last transaction it
-            // logged, which may be from an earlier epoch.)
+            // logged, which may be from an earlier epoch.) An ensemble of one server has no
+            // leader: it serves standalone.
             var leaders: [ServerRef] = []
             var problems: [String] = []
             for ref in servers {
                 switch await srvr(ref) {
                 case .success(let status)?:
-                    if status.mode == .leader { leaders.append(ref) }
+                    if status.mode == .leader || (status.mode == .standalone && servers.count == 1) { leaders.append(ref) }
                     if status.mode == .readOnly { problems.append("server \(ref.id) is read-only") }
                     if status.mode == .standalone && servers.count > 1 { problems.append("server \(ref.id) runs standalone") }
                 case .failure(let error)?: problems.append("server \(ref.id) does not serve (\(error.kind.rawValue))")
@@ -73,7 +74,9 @@ public struct GateChecker: Sendable {
                 }
             }
             if leaders.count != 1 { problems.append(leaders.isEmpty ? "no leader among them" : "\(leaders.count) leaders: \(leaders.map(\.id.description).joined(separator: ", "))") }
-            return GateResult(passed: problems.isEmpty, detail: problems.isEmpty ? "servers \(servers.map(\.id.description).joined(separator: ",")) serve under leader \(leaders[0].id)" : problems.joined(separator: "; "))
+            guard problems.isEmpty else { return GateResult(passed: false, detail: problems.joined(separator: "; ")) }
+            if servers.count == 1 { return GateResult(passed: true, detail: "server \(servers[0].id) serves on its own") }
+            return GateResult(passed: true, detail: "servers \(servers.map(\.id.description).joined(separator: ",")) serve under leader \(leaders[0].id)")
 
         case .followersSynced(let servers):
             // The leader may be in either ensemble: look at every server of the plan.
