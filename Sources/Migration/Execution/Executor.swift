@@ -183,7 +183,8 @@ public struct MigrationExecutor: Sendable {
                 return
             }
             if !announced {
-                onEvent(ExecutionEvent(kind: .gateWaiting, step: step.id, summary: "\(gate.summary): \(result.detail)"))
+                // Journaled, so a run's record shows where it waited and what it saw first.
+                try record(ExecutionEvent(kind: .gateWaiting, step: step.id, summary: "\(gate.summary): \(result.detail)"))
                 announced = true
             }
             guard ContinuousClock.now < deadline else {
