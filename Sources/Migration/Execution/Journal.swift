@@ -128,11 +128,23 @@ public final class Journal: Sendable {
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
             _ = FileManager.default.createFile(atPath: path, contents: nil)
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
+        guard let handle = FileHandle(forUpdatingAtPath: path) else {
             throw ExecutionError(.badJournal, "cannot open the journal \(path) for writing")
         }
         defer { try? handle.close() }
-        try handle.seekToEnd()
+        let end = try handle.seekToEnd()
+        if end > 0 {
+            // A last line cut short (the tool killed while writing it) is dropped, as `load` drops
+            // it; appending after it would glue the next event to it and make both unreadable.
+            try handle.seek(toOffset: end - 1)
+            if try handle.read(upToCount: 1) != Data([UInt8(ascii: "\n")]) {
+                try handle.seek(toOffset: 0)
+                let contents = try handle.readToEnd() ?? Data()
+                let keep = contents.lastIndex(of: UInt8(ascii: "\n")).map { UInt64($0 - contents.startIndex + 1) } ?? 0
+                try handle.truncate(atOffset: keep)
+            }
+            try handle.seekToEnd()
+        }
         try handle.write(contentsOf: line)
         try handle.synchronize()
     }
