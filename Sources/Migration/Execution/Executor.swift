@@ -198,9 +198,18 @@ public struct MigrationExecutor: Sendable {
 
     func perform(_ action: Action, index: Int, in step: Step) async throws {
         try record(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: action.summary))
-        let changes = try await perform(action)
+        let changes: [HostChange]
+        var previous: [String: String]?
+        if case .writeConfig(let write) = action {
+            (changes, previous) = try await apply(write)
+        } else {
+            changes = try await perform(action)
+        }
         let summary = changes.isEmpty ? action.summary : changes.map(\.description).joined(separator: "; ")
-        try record(ExecutionEvent(kind: .actionFinished, step: step.id, action: index, summary: summary, changed: changes.contains { $0.changed }))
+        try record(
+            ExecutionEvent(
+                kind: .actionFinished, step: step.id, action: index, summary: summary, changed: changes.contains { $0.changed },
+                previousContents: previous?.isEmpty == false ? previous : nil))
     }
 
     func service(_ ref: ServerRef) throws -> ServiceSpec {
@@ -218,7 +227,7 @@ public struct MigrationExecutor: Sendable {
     func perform(_ action: Action) async throws -> [HostChange] {
         switch action {
         case .writeConfig(let write):
-            return try await apply(write)
+            return try await apply(write).changes
         case .startServer(let ref):
             return [try await hosts.driver(for: ref.host).startService(try service(ref))]
         case .stopServer(let ref):
@@ -262,24 +271,31 @@ public struct MigrationExecutor: Sendable {
     }
 
     /// The server list and settings applied to the file on the host: every other line stays.
-    func apply(_ write: ConfigWrite) async throws -> [HostChange] {
+    /// Returns what changed and what each changed file held before (for a rollback).
+    func apply(_ write: ConfigWrite) async throws -> (changes: [HostChange], previous: [String: String]) {
         let driver = try hosts.driver(for: write.server.host)
         var changes: [HostChange] = []
+        var previous: [String: String] = [:]
+        func store(_ path: String, _ contents: String, replacing current: String?) async throws {
+            let change = try await driver.writeFile(path, contents: contents)
+            if change.changed, let current { previous[path] = current }
+            changes.append(change)
+        }
         let current = try await driver.readFile(write.configPath)
         var config = ZooKeeperConfig(parsing: current ?? write.text)
         if write.dynamicConfigPath == nil { config.setServers(write.servers.map(\.quorumServer)) }
         for (key, value) in write.settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
-        changes.append(try await driver.writeFile(write.configPath, contents: config.rendered))
+        try await store(write.configPath, config.rendered, replacing: current)
         if let path = write.dynamicConfigPath {
             let currentDynamic = try await driver.readFile(path)
             var dynamic = DynamicConfig(parsing: currentDynamic ?? write.dynamicText ?? "")
             dynamic.setServers(write.servers.map(\.quorumServer))
-            changes.append(try await driver.writeFile(path, contents: dynamic.rendered))
+            try await store(path, dynamic.rendered, replacing: currentDynamic)
         }
         if let path = write.myidPath, let id = write.myid {
-            changes.append(try await driver.writeFile(path, contents: "\(id)\n"))
+            try await store(path, "\(id)\n", replacing: try await driver.readFile(path))
         }
-        return changes
+        return (changes, previous)
     }
 
     /// A dry run's view of an action: the config diff it would make.

@@ -32,8 +32,14 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
     public var changed: Bool?
     /// On `plan-started`: the plan's fingerprint, so a journal is never resumed with another plan.
     public var plan: String?
+    /// On `action-finished` of a configuration write: what each file it changed held before, by
+    /// path (a file that did not exist is not listed). A rollback writes these back.
+    public var previousContents: [String: String]?
 
-    public init(time: Date = Date(), kind: Kind, step: StepID? = nil, action: Int? = nil, summary: String, changed: Bool? = nil, plan: String? = nil) {
+    public init(
+        time: Date = Date(), kind: Kind, step: StepID? = nil, action: Int? = nil, summary: String, changed: Bool? = nil, plan: String? = nil,
+        previousContents: [String: String]? = nil
+    ) {
         self.time = time
         self.kind = kind
         self.step = step
@@ -41,6 +47,7 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
         self.summary = summary
         self.changed = changed
         self.plan = plan
+        self.previousContents = previousContents
     }
 }
 

@@ -17,7 +17,8 @@ import Ensemble
 /// source to four voters (quorum 3), the source has no quorum while each of its servers
 /// restarts. Each restart waits until the round's previous membership serves again.
 ///
-/// Rounds are undone last first. Only actions that changed something (the journal says) are undone.
+/// Rounds are undone last first. Only actions that changed something (the journal says) are
+/// undone; configuration files go back to what the journal recorded they held before.
 public enum Rollback {
     public static func plan(for plan: Plan, journal: JournalState) throws -> Plan {
         let finished = plan.steps.filter { step in
@@ -47,9 +48,12 @@ public enum Rollback {
         for (roundIndex, round) in rounds.enumerated().reversed() {
             var restoreWrites: [Action] = []
             for step in round {
-                for action in step.appliedActions(journal: journal) {
+                for (index, action) in step.appliedActions(journal: journal) {
                     guard case .writeConfig(let write) = action else { continue }
-                    guard let previous = write.previousText else {
+                    // What the file held, as the journal recorded it when the write changed it;
+                    // else what the planner believed it held (an interrupted write).
+                    let recorded = journal.previousContents(step: step.id, action: index)?[write.configPath]
+                    guard let previous = recorded ?? write.previousText else {
                         throw ExecutionError(.unsupportedAction, step: step.id, "the plan does not know what \(write.server)'s \(write.configPath) held before, so it cannot be restored; restore it from your backup")
                     }
                     let config = ZooKeeperConfig(parsing: previous)
@@ -78,7 +82,7 @@ public enum Rollback {
             var undo: [Step] = []
             for step in round.reversed() {
                 var inverse: [Action] = []
-                for action in step.appliedActions(journal: journal).reversed() {
+                for (_, action) in step.appliedActions(journal: journal).reversed() {
                     switch action {
                     case .writeConfig, .wait, .copy: continue
                     case .startServer(let ref): inverse.append(.stopServer(ref))
@@ -120,10 +124,17 @@ public enum Rollback {
 extension Step {
     /// The actions of this step that took effect, according to the journal: finished with a
     /// change, or interrupted (they may have taken effect).
-    func appliedActions(journal: JournalState) -> [Action] {
+    func appliedActions(journal: JournalState) -> [(index: Int, action: Action)] {
         let events = journal.events.filter { $0.step == id && ($0.kind == .actionFinished || $0.kind == .actionSkipped) }
         let changed = Set(events.filter { $0.changed == true }.compactMap(\.action))
         let interrupted = journal.interruptedActions[id] ?? []
-        return actions.enumerated().filter { changed.contains($0.offset) || interrupted.contains($0.offset) }.map(\.element)
+        return actions.enumerated().filter { changed.contains($0.offset) || interrupted.contains($0.offset) }.map { ($0.offset, $0.element) }
+    }
+}
+
+extension JournalState {
+    /// What the files a configuration write changed held before it, as its `action-finished` recorded.
+    func previousContents(step: StepID, action: Int) -> [String: String]? {
+        events.last { $0.kind == .actionFinished && $0.step == step && $0.action == action && $0.previousContents != nil }?.previousContents
     }
 }
