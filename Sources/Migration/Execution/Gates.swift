@@ -91,7 +91,11 @@ public struct GateChecker: Sendable {
                 case .success(let status)?:
                     if status.mode != .follower && status.mode != .observer && status.mode != .leader {
                         behind.append("server \(ref.id) is \(status.mode.rawValue)")
-                    } else if status.zxid < leaderZxid {
+                    } else if status.zxid < leaderZxid && leaderZxid.counter != 0 {
+                        // A newly elected leader reports its new epoch with counter 0 until the
+                        // first transaction, while its followers report the last transaction they
+                        // logged, from an earlier epoch. A follower serves only after it synced
+                        // with the leader, so until then serving is being caught up.
                         behind.append("server \(ref.id) at \(status.zxid), leader at \(leaderZxid)")
                     }
                 default: behind.append("server \(ref.id) does not answer")
