@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts",
+                "ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts", "Migration", "Ensemble",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Interop"]
