@@ -32,8 +32,14 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
     public var changed: Bool?
     /// On `plan-started`: the plan's fingerprint, so a journal is never resumed with another plan.
     public var plan: String?
+    /// On `action-finished` of a configuration write: what each file it changed held before, by
+    /// path (a file that did not exist is not listed). A rollback writes these back.
+    public var previousContents: [String: String]?
 
-    public init(time: Date = Date(), kind: Kind, step: StepID? = nil, action: Int? = nil, summary: String, changed: Bool? = nil, plan: String? = nil) {
+    public init(
+        time: Date = Date(), kind: Kind, step: StepID? = nil, action: Int? = nil, summary: String, changed: Bool? = nil, plan: String? = nil,
+        previousContents: [String: String]? = nil
+    ) {
         self.time = time
         self.kind = kind
         self.step = step
@@ -41,6 +47,7 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
         self.summary = summary
         self.changed = changed
         self.plan = plan
+        self.previousContents = previousContents
     }
 }
 
@@ -128,11 +135,23 @@ public final class Journal: Sendable {
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
             _ = FileManager.default.createFile(atPath: path, contents: nil)
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
+        guard let handle = FileHandle(forUpdatingAtPath: path) else {
             throw ExecutionError(.badJournal, "cannot open the journal \(path) for writing")
         }
         defer { try? handle.close() }
-        try handle.seekToEnd()
+        let end = try handle.seekToEnd()
+        if end > 0 {
+            // A last line cut short (the tool killed while writing it) is dropped, as `load` drops
+            // it; appending after it would glue the next event to it and make both unreadable.
+            try handle.seek(toOffset: end - 1)
+            if try handle.read(upToCount: 1) != Data([UInt8(ascii: "\n")]) {
+                try handle.seek(toOffset: 0)
+                let contents = try handle.readToEnd() ?? Data()
+                let keep = contents.lastIndex(of: UInt8(ascii: "\n")).map { UInt64($0 - contents.startIndex + 1) } ?? 0
+                try handle.truncate(atOffset: keep)
+            }
+            try handle.seekToEnd()
+        }
         try handle.write(contentsOf: line)
         try handle.synchronize()
     }
