@@ -36,6 +36,9 @@ public struct RehearsalOptions: Sendable {
     public var gateTimeout: Duration
     /// The rehearsal's own tick: ZooKeeper's tickTime in the sandbox.
     public var tickTime: Int
+    /// Restart the source's first leader before the plan runs, so that another server leads (a
+    /// fresh ensemble elects its highest id, which rolling restarts reach last anyway).
+    public var moveLeadership: Bool = false
 
     public init(
         strategy: StrategyKind = .mitosis, sourceVersion: ZooKeeperDistribution = .v3_8_0, destinationVersion: ZooKeeperDistribution? = nil,

@@ -90,7 +90,16 @@ public struct MigrationExecutor: Sendable {
             try record(ExecutionEvent(kind: .planStarted, summary: "\(plan.strategy) from \(plan.source.name) to \(plan.destination.name), \(plan.steps.count) steps", plan: fingerprint))
         }
 
-        for step in plan.steps {
+        var steps = plan.steps
+        for index in steps.indices {
+            if !options.dryRun, let later = try await laterRestart(insteadOf: steps[index], at: index, in: steps, state: state) {
+                try record(
+                    ExecutionEvent(
+                        kind: .reordered, step: steps[later].id,
+                        summary: "\(steps[later].id) before \(steps[index].id): its server leads, and a rolling restart restarts the leader last"))
+                steps.swapAt(index, later)
+            }
+            let step = steps[index]
             if state.finishedSteps.contains(step.id) {
                 onEvent(ExecutionEvent(kind: .stepSkipped, step: step.id, summary: "done before"))
                 continue
@@ -119,6 +128,21 @@ public struct MigrationExecutor: Sendable {
         if options.dryRun { return .dryRun }
         try record(ExecutionEvent(kind: .planFinished, summary: "all \(plan.steps.count) steps done"))
         return .finished
+    }
+
+    /// When `step` restarts the current leader as part of a rolling restart and a later step of
+    /// the same rolling restart has not started, that later step's index (the last such one).
+    func laterRestart(insteadOf step: Step, at index: Int, in steps: [Step], state: JournalState) async throws -> Int? {
+        guard let group = step.rollingRestart, !state.startedSteps.contains(step.id), step.actions.count == 1,
+            case .restartServer(let ref)? = step.actions.first
+        else { return nil }
+        let candidates = steps.indices.filter { other in
+            other > index && steps[other].rollingRestart == group && !state.startedSteps.contains(steps[other].id)
+                && !state.finishedSteps.contains(steps[other].id)
+        }
+        guard let last = candidates.last else { return nil }
+        guard case .success(let status)? = await gates.srvr(ref), status.mode == .leader else { return nil }
+        return last
     }
 
     func execute(_ step: Step, state: JournalState) async throws {

@@ -15,6 +15,8 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
         case actionSkipped = "action-skipped"
         case stepFinished = "step-finished"
         case stepSkipped = "step-skipped"
+        /// A rolling restart's step runs earlier than planned, so that the leader restarts last.
+        case reordered
         /// `--until` reached, or the person declined a step.
         case paused
         case planFinished = "plan-finished"
@@ -55,6 +57,8 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
 public struct JournalState: Sendable, Hashable {
     public var planFingerprint: String?
     public var finishedSteps: Set<StepID> = []
+    /// Steps with a `step-started` event (finished or not).
+    public var startedSteps: Set<StepID> = []
     public var finishedActions: [StepID: Set<Int>] = [:]
     /// Actions started but not recorded as finished: the tool stopped in the middle of them.
     public var interruptedActions: [StepID: Set<Int>] = [:]
@@ -68,6 +72,8 @@ public struct JournalState: Sendable, Hashable {
             switch event.kind {
             case .planStarted:
                 planFingerprint = event.plan
+            case .stepStarted:
+                if let step = event.step { startedSteps.insert(step) }
             case .actionStarted:
                 if let step = event.step, let action = event.action { interruptedActions[step, default: []].insert(action) }
             case .actionFinished, .actionSkipped:
