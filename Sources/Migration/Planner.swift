@@ -101,7 +101,7 @@ public enum Planner {
                 members: group.members.map { member in
                     PlanClientMember(
                         name: member.name, host: member.host, configPath: member.configPath,
-                        connectionKey: member.connectionKey, restart: member.restart, healthCheck: member.healthCheck,
+                        connectionKey: member.connectionKey, restart: member.restart, stop: member.stop, healthCheck: member.healthCheck,
                         connectionString: inventory.connectionString(for: sourceSpec, chroot: group.chroot).description)
                 })
         }
