@@ -19,6 +19,8 @@ public struct PlanningError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let addressMismatch = Code(rawValue: "address-mismatch")
         public static let invalidConfig = Code(rawValue: "invalid-config")
         public static let unknownClientGroup = Code(rawValue: "unknown-client-group")
+        /// Block & copy into an ensemble holding data needs each moving group under a chroot.
+        public static let chrootRequired = Code(rawValue: "chroot-required")
     }
 
     public var code: Code
