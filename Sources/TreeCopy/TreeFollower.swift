@@ -42,8 +42,13 @@ public struct TreeFollower: Sendable {
         case stop
     }
 
-    /// Follows until `stop` yields a value or finishes; `onChange` hears about each applied change.
-    public func run(stop: AsyncStream<Void>, onChange: @escaping @Sendable (String) -> Void = { _ in }) async throws -> FollowReport {
+    /// Follows until `stop` yields a value or finishes; `onChange` hears about each applied change,
+    /// `onInitialCopy` about the first full pass once it is done (from then on every change is
+    /// applied as it happens). Cancelled, it ends without the final catch-up (CancellationError).
+    public func run(
+        stop: AsyncStream<Void>, onChange: @escaping @Sendable (String) -> Void = { _ in },
+        onInitialCopy: @escaping @Sendable (CopyReport) -> Void = { _ in }
+    ) async throws -> FollowReport {
         let events = await source.client.watchEvents()
         let states = await source.client.stateUpdates()
         let (inputs, input) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
@@ -65,6 +70,7 @@ public struct TreeFollower: Sendable {
             defer { group.cancelAll() }
 
             var report = FollowReport(initial: try await TreeCopier(source: source, destination: destination, options: watching, logger: logger).run())
+            onInitialCopy(report.initial)
             loop: for await next in inputs {
                 switch next {
                 case .stop:
@@ -80,6 +86,9 @@ public struct TreeFollower: Sendable {
                 }
             }
             input.finish()
+            // The stream also ends when the task is cancelled: that is no stop request, and a
+            // final catch-up must not run then.
+            try Task.checkCancellation()
 
             let clock = ContinuousClock()
             let began = clock.now
@@ -148,11 +157,20 @@ public struct TreeFollower: Sendable {
                 // A new subtree: copy it, arming watches on it.
                 var subtree = watching
                 subtree.reproduceSequenceCounters = false
-                let copied = try await TreeCopier(
-                    source: TreeLocation(client: source.client, root: source.path(child)),
-                    destination: TreeLocation(client: destination.client, root: ZooKeeperPath.join(target, name)),
-                    options: subtree, logger: logger
-                ).run()
+                let copied: CopyReport
+                do {
+                    copied = try await TreeCopier(
+                        source: TreeLocation(client: source.client, root: source.path(child)),
+                        destination: TreeLocation(client: destination.client, root: ZooKeeperPath.join(target, name)),
+                        options: subtree, logger: logger
+                    ).run()
+                } catch let error as ZooKeeperError where error.code == .noNode {
+                    // Deleted again before it could be read (e.g. a controller registration that
+                    // came and went): the parent's next child event says so. Anything else missing
+                    // is a real failure.
+                    if try await source.client.exists(source.path(child)) == nil { continue }
+                    throw error
+                }
                 report.created += copied.created
                 if copied.created > 0 { onChange("created \(ZooKeeperPath.join(target, name)) (\(copied.created) nodes)") }
             }
