@@ -15,6 +15,8 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
         case actionSkipped = "action-skipped"
         case stepFinished = "step-finished"
         case stepSkipped = "step-skipped"
+        /// A resumed run started a block & copy follower again (its follow action ran before).
+        case followRestarted = "follow-restarted"
         /// `--until` reached, or the person declined a step.
         case paused
         case planFinished = "plan-finished"
