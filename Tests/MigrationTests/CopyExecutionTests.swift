@@ -32,6 +32,25 @@ import ZooKeeper
         #expect(restarted(following + [Self.event(.actionStarted, "catch-up", 0), Self.event(.actionFinished, "catch-up", 0)]).isEmpty)
     }
 
+    @Test func rollingBackAfterTheBlockStartsTheMembersAgainOnTheSource() throws {
+        let plan = try Fixtures.plan(.copy, 3, 3)
+        var events: [ExecutionEvent] = []
+        for step in ["preflight", "copy-initial", "copy-follow", "block", "catch-up"] as [StepID] {
+            for index in plan.step(step)!.actions.indices {
+                events.append(ExecutionEvent(kind: .actionFinished, step: step, action: index, summary: "", changed: true))
+            }
+            events.append(Self.event(.stepFinished, step))
+        }
+        let back = try Rollback.plan(for: plan, journal: JournalState(events: events))
+        #expect(back.steps.map(\.id) == ["rollback-block"])
+        let starts = back.steps[0].actions.compactMap { action -> ClientSwitch? in
+            if case .switchClient(let change) = action { return change }
+            return nil
+        }
+        #expect(starts.map(\.client.member) == ["broker-3", "broker-2", "broker-1"])
+        #expect(starts.allSatisfy { $0.from == $0.to && $0.to == plan.clientGroups[0].members[0].connectionString && $0.restart == "systemctl restart kafka" })
+    }
+
     @Test func theCatchUpGateExcusesOnlyChangesAfterItsWatermark() {
         let watermark = Zxid(100)
         func verdict(_ kind: TreeDifference.Kind, node: Stat?, ancestor: Stat? = nil, acls: Bool = false) -> CatchUpCheck.Verdict {
