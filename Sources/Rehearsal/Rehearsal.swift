@@ -247,7 +247,10 @@ struct Rehearsing {
         var splitDiff: TreeDiffReport?
         var diffDone = false
         var resume = false
-        let faults = FaultTriggers(killTool: resolve(options.killToolAt, in: plan), killServer: resolve(options.killServerAt, in: plan))
+        // Both faults fire when their step starts; a tool stopped at the server kill's step would
+        // take the server kill with it, so a random tool kill picks another step.
+        let serverKillStep = resolve(options.killServerAt, in: plan)
+        let faults = FaultTriggers(killTool: resolve(options.killToolAt, in: plan, avoiding: serverKillStep), killServer: serverKillStep)
         while true {
             let until = diffDone ? nil : pauseForDiff
             let outcome: ExecutionOutcome?
@@ -353,9 +356,11 @@ struct Rehearsing {
 
     /// A fault's step: `random` picks one of the plan's steps that act (printed, so the run can
     /// be repeated with that step).
-    func resolve(_ step: StepID?, in plan: Plan) -> StepID? {
+    func resolve(_ step: StepID?, in plan: Plan, avoiding taken: StepID? = nil) -> StepID? {
         guard let step, step.rawValue == "random" else { return step }
-        let candidates = plan.steps.filter { step in !step.actions.isEmpty && !step.actions.allSatisfy { if case .wait = $0 { return true } else { return false } } }
+        let candidates = plan.steps.filter { step in
+            step.id != taken && !step.actions.isEmpty && !step.actions.allSatisfy { if case .wait = $0 { return true } else { return false } }
+        }
         guard let chosen = candidates.randomElement()?.id else { return nil }
         progress("fault step chosen at random: \(chosen) (pass it instead of random to repeat)")
         return chosen
