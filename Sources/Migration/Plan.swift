@@ -705,10 +705,15 @@ public struct Step: Sendable, Hashable, Codable {
     public var actions: [Action]
     public var gatesAfter: [Gate]
     public var impact: ClientImpact
+    /// Steps that share this name each restart one server of one rolling restart, and may run in
+    /// any order among themselves (the prover checks every order): the executor restarts the
+    /// current leader last, which spares an election per round and, when the servers restart
+    /// into a larger server list, keeps the ones not yet restarted able to follow the leader.
+    public var rollingRestart: String?
 
     public init(
         id: StepID, title: String, why: String, gatesBefore: [Gate] = [], actions: [Action], gatesAfter: [Gate] = [],
-        impact: ClientImpact = .none
+        impact: ClientImpact = .none, rollingRestart: String? = nil
     ) {
         self.id = id
         self.title = title
@@ -717,6 +722,7 @@ public struct Step: Sendable, Hashable, Codable {
         self.actions = actions
         self.gatesAfter = gatesAfter
         self.impact = impact
+        self.rollingRestart = rollingRestart
     }
 }
 

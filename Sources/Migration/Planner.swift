@@ -334,23 +334,25 @@ struct PlanBuilder {
     }
 
     /// Steps that restart `servers` one at a time, with a pause and a quorum check between them.
-    /// - Parameter intoLargerList: the servers restart into a server list with a new voter. Then
-    ///   ZooKeeper may elect the new voter (elections prefer the highest id among equal zxids),
-    ///   which the servers not yet restarted do not list: they cannot follow it and wait for
-    ///   their own restart. So the gate after each restart asks only that the servers restarted
-    ///   so far and `joined` serve under one leader (seen on real 3.8 servers).
+    /// The restart steps may run in any order (``Step/rollingRestart``), so their gates name no
+    /// other server of the rolling restart: each asks that the restarted server serve again.
+    ///
+    /// - Parameter intoLargerList: the servers restart into a server list with new voters
+    ///   (`joined`). A server restarted into it follows a leader only when a majority of the larger
+    ///   list does, and a server not yet restarted cannot follow a new voter it does not list (if
+    ///   the new voter, with the highest id, wins an election): so the gate after a restart asks
+    ///   that the restarted server and `joined` serve under one leader, not every server (seen on
+    ///   real 3.8 servers), and the executor restarts the leader last.
     mutating func rollingRestart(
         _ servers: [(PlanEnsemble, PlanServer)], idPrefix: String, title: String, why: String,
         healthy: [ServerRef], ensembleName: String, intoLargerList joined: [ServerRef]? = nil
     ) {
-        var restarted: [ServerRef] = []
         for (index, (ensemble, server)) in servers.enumerated() {
             let gateBefore: Gate
             let gateAfter: Gate
             if let joined {
-                gateBefore = .quorumHealthy(ensemble: ensembleName, servers: index == 0 ? healthy : restarted + joined)
-                restarted.append(ensemble.ref(server))
-                gateAfter = .quorumHealthy(ensemble: ensembleName, servers: restarted + joined)
+                gateBefore = .quorumHealthy(ensemble: ensembleName, servers: joined)
+                gateAfter = .quorumHealthy(ensemble: ensembleName, servers: [ensemble.ref(server)] + joined)
             } else {
                 gateBefore = .quorumHealthy(ensemble: ensembleName, servers: healthy)
                 gateAfter = gateBefore
@@ -362,7 +364,8 @@ struct PlanBuilder {
                     why: why,
                     gatesBefore: [gateBefore],
                     actions: [.restartServer(ensemble.ref(server))],
-                    gatesAfter: [gateAfter]))
+                    gatesAfter: [gateAfter],
+                    rollingRestart: idPrefix))
             if index + 1 < servers.count {
                 add(
                     Step(

@@ -80,6 +80,15 @@ struct Rehearsing {
             otherApp = try await loadOtherApp(into: destination.connectionString)
         }
 
+        if options.moveLeadership {
+            let leader = try await manager.status(of: source).first { $0.mode == "leader" }
+            if let leader, let host = source.host(named: leader.host) {
+                progress("moving leadership away from \(host.name)")
+                _ = try await SandboxHostDriver(host: host, network: manager.network).restartService(source.zookeeperService(on: host))
+                try await manager.waitUntilServing(source, hosts: source.hosts)
+            }
+        }
+
         // 2. Data, then live clients.
         progress("loading \(options.dataNodes) znodes under \(Self.dataPath)")
         try await loadData(into: source.connectionString)

@@ -40,6 +40,9 @@ public struct RehearsalOptions: Sendable {
     /// Block & copy: how long the plan declares the clients stopped (the block window). The
     /// rehearsal's data set is small, so its window is far shorter than a production plan's.
     public var copyBlockWindow: Duration
+    /// Restart the source's first leader before the plan runs, so that another server leads (a
+    /// fresh ensemble elects its highest id, which rolling restarts reach last anyway).
+    public var moveLeadership: Bool = false
 
     public init(
         strategy: StrategyKind = .mitosis, sourceVersion: ZooKeeperDistribution = .v3_8_0, destinationVersion: ZooKeeperDistribution? = nil,

@@ -31,6 +31,7 @@ struct RehearseCommand: AsyncParsableCommand {
     @Option(help: "Kill a source server when this step starts (a step id, or random); it comes back after a few seconds.") var killServerAt: String?
     @Option(help: "Stop the executor when this step starts, as if the tool were killed, then resume from the journal (a step id, or random).") var killToolAt: String?
     @Option(help: "Where the report goes (default: ./mitosis-rehearsal-<time>).") var out: String?
+    @Flag(help: "Restart the source's first leader before the plan, so that the leader is not the server a rolling restart reaches last.") var moveLeadership = false
     @Flag(help: "Leave the sandboxes running afterwards.") var keep = false
     @Flag(help: "Print the report as JSON on stdout.") var json = false
 
@@ -58,6 +59,7 @@ struct RehearseCommand: AsyncParsableCommand {
             rollingRestartPause: .milliseconds(Int64(pause * 1000)), killServerAt: killServerAt.map { StepID(rawValue: $0) },
             killToolAt: killToolAt.map { StepID(rawValue: $0) }, outputDirectory: out, keepSandboxes: keep)
         if let network = ProcessInfo.processInfo.environment["MITOSIS_SANDBOX_NETWORK"] { options.networkID = network }
+        options.moveLeadership = moveLeadership
         let started = ContinuousClock.now
         let result = try await Rehearsal.run(options) { message in
             let elapsed = ContinuousClock.now - started

@@ -51,11 +51,13 @@ extension RealServers {
         }
 
         /// The default strategy with both faults: the tool stopped at a random step (resumed from
-        /// its journal) and a source server killed while a rolling restart runs.
+        /// its journal) and a source server killed while a rolling restart runs; and a leader that
+        /// is not the highest id, which the executor restarts last.
         @Test func mitosisSurvivesAKilledToolAndAKilledServer() async throws {
             var options = Self.options(.mitosis, .v3_8_0, label: "faults")
             options.killToolAt = "random"
             options.killServerAt = "join-5-restart-2"
+            options.moveLeadership = true
             let result = try await Rehearsal.run(options)
             Self.expectClean(result)
             let report = result.report

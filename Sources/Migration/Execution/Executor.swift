@@ -112,7 +112,16 @@ public struct MigrationExecutor: Sendable {
     }
 
     func runSteps(_ state: JournalState) async throws -> ExecutionOutcome {
-        for step in plan.steps {
+        var steps = plan.steps
+        for index in steps.indices {
+            if !options.dryRun, let later = try await laterRestart(insteadOf: steps[index], at: index, in: steps, state: state) {
+                try record(
+                    ExecutionEvent(
+                        kind: .reordered, step: steps[later].id,
+                        summary: "\(steps[later].id) before \(steps[index].id): its server leads, and a rolling restart restarts the leader last"))
+                steps.swapAt(index, later)
+            }
+            let step = steps[index]
             if state.finishedSteps.contains(step.id) {
                 onEvent(ExecutionEvent(kind: .stepSkipped, step: step.id, summary: "done before"))
                 continue
@@ -143,11 +152,36 @@ public struct MigrationExecutor: Sendable {
         return .finished
     }
 
+    /// When `step` restarts the current leader as part of a rolling restart and a later step of
+    /// the same rolling restart has not started, that later step's index (the last such one).
+    func laterRestart(insteadOf step: Step, at index: Int, in steps: [Step], state: JournalState) async throws -> Int? {
+        guard let group = step.rollingRestart, !state.startedSteps.contains(step.id), step.actions.count == 1,
+            case .restartServer(let ref)? = step.actions.first
+        else { return nil }
+        let candidates = steps.indices.filter { other in
+            other > index && steps[other].rollingRestart == group && !state.startedSteps.contains(steps[other].id)
+                && !state.finishedSteps.contains(steps[other].id)
+        }
+        guard let last = candidates.last else { return nil }
+        guard case .success(let status)? = await gates.srvr(ref), status.mode == .leader else { return nil }
+        return last
+    }
+
     func execute(_ step: Step, state: JournalState) async throws {
         try record(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
-        for gate in step.gatesBefore { try await wait(for: gate, step: step) }
         let done = state.finishedActions[step.id] ?? []
         let interrupted = state.interruptedActions[step.id] ?? []
+        if done.isEmpty && interrupted.isEmpty {
+            for gate in step.gatesBefore { try await wait(for: gate, step: step) }
+        } else {
+            // The step's actions had begun when the tool stopped, so its gates held then; what
+            // those actions did may break them now (a restart stopped a server and was killed
+            // before starting it again), and waiting for them would wait forever. The gates after
+            // the step check the outcome.
+            for gate in step.gatesBefore {
+                try record(ExecutionEvent(kind: .gatePassed, step: step.id, summary: "\(gate.summary): held before the interruption, when the step's actions began; not checked again"))
+            }
+        }
         var pending: [(index: Int, action: Action)] = []
         for (index, action) in step.actions.enumerated() {
             if done.contains(index) {
@@ -199,7 +233,8 @@ public struct MigrationExecutor: Sendable {
                 return
             }
             if !announced {
-                onEvent(ExecutionEvent(kind: .gateWaiting, step: step.id, summary: "\(gate.summary): \(result.detail)"))
+                // Journaled, so a run's record shows where it waited and what it saw first.
+                try record(ExecutionEvent(kind: .gateWaiting, step: step.id, summary: "\(gate.summary): \(result.detail)"))
                 announced = true
             }
             guard ContinuousClock.now < deadline else {
@@ -213,9 +248,18 @@ public struct MigrationExecutor: Sendable {
 
     func perform(_ action: Action, index: Int, in step: Step) async throws {
         try record(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: action.summary))
-        let changes = try await perform(action)
+        let changes: [HostChange]
+        var previous: [String: String]?
+        if case .writeConfig(let write) = action {
+            (changes, previous) = try await apply(write)
+        } else {
+            changes = try await perform(action)
+        }
         let summary = changes.isEmpty ? action.summary : changes.map(\.description).joined(separator: "; ")
-        try record(ExecutionEvent(kind: .actionFinished, step: step.id, action: index, summary: summary, changed: changes.contains { $0.changed }))
+        try record(
+            ExecutionEvent(
+                kind: .actionFinished, step: step.id, action: index, summary: summary, changed: changes.contains { $0.changed },
+                previousContents: previous?.isEmpty == false ? previous : nil))
     }
 
     func service(_ ref: ServerRef) throws -> ServiceSpec {
@@ -233,7 +277,7 @@ public struct MigrationExecutor: Sendable {
     func perform(_ action: Action) async throws -> [HostChange] {
         switch action {
         case .writeConfig(let write):
-            return try await apply(write)
+            return try await apply(write).changes
         case .startServer(let ref):
             return [try await hosts.driver(for: ref.host).startService(try service(ref))]
         case .stopServer(let ref):
@@ -282,26 +326,33 @@ public struct MigrationExecutor: Sendable {
     }
 
     /// The server list and settings applied to the file on the host: every other line stays.
-    func apply(_ write: ConfigWrite) async throws -> [HostChange] {
+    /// Returns what changed and what each changed file held before (for a rollback).
+    func apply(_ write: ConfigWrite) async throws -> (changes: [HostChange], previous: [String: String]) {
         let driver = try hosts.driver(for: write.server.host)
         var changes: [HostChange] = []
+        var previous: [String: String] = [:]
+        func store(_ path: String, _ contents: String, replacing current: String?) async throws {
+            let change = try await driver.writeFile(path, contents: contents)
+            if change.changed, let current { previous[path] = current }
+            changes.append(change)
+        }
         let current = try await driver.readFile(write.configPath)
         var config = ZooKeeperConfig(parsing: current ?? write.text)
         // With a dynamic file the server list lives only there: 3.5+ refuses to start with
         // server lines in both.
         config.setServers(write.dynamicConfigPath == nil ? write.servers.map(\.quorumServer) : [])
         for (key, value) in write.settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
-        changes.append(try await driver.writeFile(write.configPath, contents: config.rendered))
+        try await store(write.configPath, config.rendered, replacing: current)
         if let path = write.dynamicConfigPath {
             let currentDynamic = try await driver.readFile(path)
             var dynamic = DynamicConfig(parsing: currentDynamic ?? write.dynamicText ?? "")
             dynamic.setServers(write.servers.map(\.quorumServer))
-            changes.append(try await driver.writeFile(path, contents: dynamic.rendered))
+            try await store(path, dynamic.rendered, replacing: currentDynamic)
         }
         if let path = write.myidPath, let id = write.myid {
-            changes.append(try await driver.writeFile(path, contents: "\(id)\n"))
+            try await store(path, "\(id)\n", replacing: try await driver.readFile(path))
         }
-        return changes
+        return (changes, previous)
     }
 
     /// A dry run's view of an action: the config diff it would make.

@@ -62,13 +62,14 @@ public struct GateChecker: Sendable {
         case .quorumHealthy(_, let servers):
             // One leader among them, every other one following or observing. (Zxid epochs do not
             // tell quorums apart: an idle follower reports the zxid of the last transaction it
-            // logged, which may be from an earlier epoch.)
+            // logged, which may be from an earlier epoch.) An ensemble of one server has no
+            // leader: it serves standalone.
             var leaders: [ServerRef] = []
             var problems: [String] = []
             for ref in servers {
                 switch await srvr(ref) {
                 case .success(let status)?:
-                    if status.mode == .leader { leaders.append(ref) }
+                    if status.mode == .leader || (status.mode == .standalone && servers.count == 1) { leaders.append(ref) }
                     if status.mode == .readOnly { problems.append("server \(ref.id) is read-only") }
                     if status.mode == .standalone && servers.count > 1 { problems.append("server \(ref.id) runs standalone") }
                 case .failure(let error)?: problems.append("server \(ref.id) does not serve (\(error.kind.rawValue))")
@@ -87,7 +88,9 @@ public struct GateChecker: Sendable {
             if leaders.count > 1 && !problems.contains(where: { $0.hasPrefix("they follow") }) {
                 problems.append("\(leaders.count) leaders: \(leaders.map(\.id.description).joined(separator: ", "))")
             }
-            return GateResult(passed: problems.isEmpty, detail: problems.isEmpty ? "servers \(servers.map(\.id.description).joined(separator: ",")) serve under leader \(leaders[0].id)" : problems.joined(separator: "; "))
+            guard problems.isEmpty else { return GateResult(passed: false, detail: problems.joined(separator: "; ")) }
+            if servers.count == 1 && leaders == servers { return GateResult(passed: true, detail: "server \(servers[0].id) serves on its own") }
+            return GateResult(passed: true, detail: "servers \(servers.map(\.id.description).joined(separator: ",")) serve under leader \(leaders[0].id)")
 
         case .followersSynced(let servers):
             // The leader may be in either ensemble: look at every server of the plan.
@@ -102,7 +105,11 @@ public struct GateChecker: Sendable {
                 case .success(let status)?:
                     if status.mode != .follower && status.mode != .observer && status.mode != .leader {
                         behind.append("server \(ref.id) is \(status.mode.rawValue)")
-                    } else if status.zxid < leaderZxid {
+                    } else if status.zxid < leaderZxid && leaderZxid.counter != 0 {
+                        // A newly elected leader reports its new epoch with counter 0 until the
+                        // first transaction, while its followers report the last transaction they
+                        // logged, from an earlier epoch. A follower serves only after it synced
+                        // with the leader, so until then serving is being caught up.
                         behind.append("server \(ref.id) at \(status.zxid), leader at \(leaderZxid)")
                     }
                 default: behind.append("server \(ref.id) does not answer")

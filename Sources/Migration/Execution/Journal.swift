@@ -17,6 +17,8 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
         case stepSkipped = "step-skipped"
         /// A resumed run started a block & copy follower again (its follow action ran before).
         case followRestarted = "follow-restarted"
+        /// A rolling restart's step runs earlier than planned, so that the leader restarts last.
+        case reordered
         /// `--until` reached, or the person declined a step.
         case paused
         case planFinished = "plan-finished"
@@ -34,8 +36,14 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
     public var changed: Bool?
     /// On `plan-started`: the plan's fingerprint, so a journal is never resumed with another plan.
     public var plan: String?
+    /// On `action-finished` of a configuration write: what each file it changed held before, by
+    /// path (a file that did not exist is not listed). A rollback writes these back.
+    public var previousContents: [String: String]?
 
-    public init(time: Date = Date(), kind: Kind, step: StepID? = nil, action: Int? = nil, summary: String, changed: Bool? = nil, plan: String? = nil) {
+    public init(
+        time: Date = Date(), kind: Kind, step: StepID? = nil, action: Int? = nil, summary: String, changed: Bool? = nil, plan: String? = nil,
+        previousContents: [String: String]? = nil
+    ) {
         self.time = time
         self.kind = kind
         self.step = step
@@ -43,6 +51,7 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
         self.summary = summary
         self.changed = changed
         self.plan = plan
+        self.previousContents = previousContents
     }
 }
 
@@ -50,6 +59,8 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
 public struct JournalState: Sendable, Hashable {
     public var planFingerprint: String?
     public var finishedSteps: Set<StepID> = []
+    /// Steps with a `step-started` event (finished or not).
+    public var startedSteps: Set<StepID> = []
     public var finishedActions: [StepID: Set<Int>] = [:]
     /// Actions started but not recorded as finished: the tool stopped in the middle of them.
     public var interruptedActions: [StepID: Set<Int>] = [:]
@@ -63,6 +74,8 @@ public struct JournalState: Sendable, Hashable {
             switch event.kind {
             case .planStarted:
                 planFingerprint = event.plan
+            case .stepStarted:
+                if let step = event.step { startedSteps.insert(step) }
             case .actionStarted:
                 if let step = event.step, let action = event.action { interruptedActions[step, default: []].insert(action) }
             case .actionFinished, .actionSkipped:
@@ -130,11 +143,23 @@ public final class Journal: Sendable {
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
             _ = FileManager.default.createFile(atPath: path, contents: nil)
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
+        guard let handle = FileHandle(forUpdatingAtPath: path) else {
             throw ExecutionError(.badJournal, "cannot open the journal \(path) for writing")
         }
         defer { try? handle.close() }
-        try handle.seekToEnd()
+        let end = try handle.seekToEnd()
+        if end > 0 {
+            // A last line cut short (the tool killed while writing it) is dropped, as `load` drops
+            // it; appending after it would glue the next event to it and make both unreadable.
+            try handle.seek(toOffset: end - 1)
+            if try handle.read(upToCount: 1) != Data([UInt8(ascii: "\n")]) {
+                try handle.seek(toOffset: 0)
+                let contents = try handle.readToEnd() ?? Data()
+                let keep = contents.lastIndex(of: UInt8(ascii: "\n")).map { UInt64($0 - contents.startIndex + 1) } ?? 0
+                try handle.truncate(atOffset: keep)
+            }
+            try handle.seekToEnd()
+        }
         try handle.write(contentsOf: line)
         try handle.synchronize()
     }

@@ -4,11 +4,21 @@ import Ensemble
 ///
 /// A plan changes membership in rounds: a step that writes configurations, then steps that
 /// apply them (start the new server, restart the others one at a time). A round is undone by
-/// writing the previous configurations first and then undoing the applying steps in reverse:
-/// the restarts run again (now into the previous configuration) while the new server still
-/// runs, and only then is the new server stopped — the mirror image of the way in, so the same
-/// one-voter-per-round argument keeps two majorities from forming. Rounds are undone last
-/// first. Only actions that changed something (the journal says) are undone.
+/// writing the previous configurations first, then stopping the servers the round started, then
+/// undoing its other steps in reverse: the restarts run again, now into the previous
+/// configuration. Every running server holds the round's membership or the previous one, whose
+/// majorities share a server, so two leaders cannot be elected.
+///
+/// The new server is stopped before the restarts, not after them as a mirror image of the way
+/// in would have it: the new server has the highest id, so it usually leads after the rolling
+/// restart that brought it in, and a server restarted into a membership without the leader
+/// ignores it and stays LOOKING (seen on real 3.8 servers). With the new server stopped, the
+/// leader is always in the previous membership. The price: when the round took a three-server
+/// source to four voters (quorum 3), the source has no quorum while each of its servers
+/// restarts. Each restart waits until the round's previous membership serves again.
+///
+/// Rounds are undone last first. Only actions that changed something (the journal says) are
+/// undone; configuration files go back to what the journal recorded they held before.
 public enum Rollback {
     public static func plan(for plan: Plan, journal: JournalState) throws -> Plan {
         let finished = plan.steps.filter { step in
@@ -38,9 +48,12 @@ public enum Rollback {
         for (roundIndex, round) in rounds.enumerated().reversed() {
             var restoreWrites: [Action] = []
             for step in round {
-                for action in step.appliedActions(journal: journal) {
+                for (index, action) in step.appliedActions(journal: journal) {
                     guard case .writeConfig(let write) = action else { continue }
-                    guard let previous = write.previousText else {
+                    // What the file held, as the journal recorded it when the write changed it;
+                    // else what the planner believed it held (an interrupted write).
+                    let recorded = journal.previousContents(step: step.id, action: index)?[write.configPath]
+                    guard let previous = recorded ?? write.previousText else {
                         throw ExecutionError(.unsupportedAction, step: step.id, "the plan does not know what \(write.server)'s \(write.configPath) held before, so it cannot be restored; restore it from your backup")
                     }
                     let config = ZooKeeperConfig(parsing: previous)
@@ -63,9 +76,13 @@ public enum Rollback {
                         why: "Write back what the files held before this round, so that the restarts that follow take the servers back to the previous membership.",
                         actions: restoreWrites))
             }
+            // The membership before this round: what the round's first step required to serve.
+            let previousMembership = round.first.map { $0.gatesBefore.filter { if case .quorumHealthy = $0 { return true } else { return false } } } ?? []
+            let roundHealthy = previousMembership.isEmpty ? [sourceHealthy] : previousMembership
+            var undo: [Step] = []
             for step in round.reversed() {
                 var inverse: [Action] = []
-                for action in step.appliedActions(journal: journal).reversed() {
+                for (_, action) in step.appliedActions(journal: journal).reversed() {
                     switch action {
                     case .writeConfig, .wait, .copy: continue
                     case .startServer(let ref): inverse.append(.stopServer(ref))
@@ -91,14 +108,20 @@ public enum Rollback {
                 }
                 if inverse.isEmpty { continue }
                 let restarts = inverse.contains { if case .restartServer = $0 { return true } else { return false } }
-                steps.append(
+                undo.append(
                     Step(
                         id: StepID("rollback-\(step.id)"), title: "Undo: \(step.title)",
                         why: "The mirror image of step \(step.id).", gatesBefore: [], actions: inverse,
-                        gatesAfter: restarts ? [sourceHealthy] : []))
+                        gatesAfter: restarts ? roundHealthy : []))
             }
+            // The servers the round started stop before anything restarts (see above); then the
+            // previous membership must serve (it elects a leader of its own if one of them led).
+            let stopsStarted = { (step: Step) in step.actions.allSatisfy { if case .stopServer = $0 { return true } else { return false } } }
+            var stops = undo.filter(stopsStarted)
+            if let last = stops.indices.last { stops[last].gatesAfter = previousMembership }
+            steps += stops + undo.filter { !stopsStarted($0) }
         }
-        if let last = steps.indices.last { steps[last].gatesAfter.append(sourceHealthy) }
+        if let last = steps.indices.last, !steps[last].gatesAfter.contains(sourceHealthy) { steps[last].gatesAfter.append(sourceHealthy) }
         return Plan(
             strategy: plan.strategy, source: plan.source, destination: plan.destination, clientGroups: plan.clientGroups, steps: steps,
             pointOfNoReturn: nil, impactWindows: [], notes: ["rollback of a \(plan.strategy) plan"])
@@ -108,10 +131,17 @@ public enum Rollback {
 extension Step {
     /// The actions of this step that took effect, according to the journal: finished with a
     /// change, or interrupted (they may have taken effect).
-    func appliedActions(journal: JournalState) -> [Action] {
+    func appliedActions(journal: JournalState) -> [(index: Int, action: Action)] {
         let events = journal.events.filter { $0.step == id && ($0.kind == .actionFinished || $0.kind == .actionSkipped) }
         let changed = Set(events.filter { $0.changed == true }.compactMap(\.action))
         let interrupted = journal.interruptedActions[id] ?? []
-        return actions.enumerated().filter { changed.contains($0.offset) || interrupted.contains($0.offset) }.map(\.element)
+        return actions.enumerated().filter { changed.contains($0.offset) || interrupted.contains($0.offset) }.map { ($0.offset, $0.element) }
+    }
+}
+
+extension JournalState {
+    /// What the files a configuration write changed held before it, as its `action-finished` recorded.
+    func previousContents(step: StepID, action: Int) -> [String: String]? {
+        events.last { $0.kind == .actionFinished && $0.step == step && $0.action == action && $0.previousContents != nil }?.previousContents
     }
 }
