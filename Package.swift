@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "HostsTests", dependencies: ["Hosts", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "ZooKeeper"]),
-        .testTarget(name: "MigrationTests", dependencies: ["Migration", "Ensemble"]),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "Ensemble", "TreeCopy", "Probes", "ZooKeeper"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),
         .testTarget(

@@ -220,20 +220,25 @@ public struct ClientGroupMember: Sendable, Hashable {
     public var configPath: String
     /// The key in the config file that holds the connection string.
     public var connectionKey: String
+    /// Restarts the member so that it reads its config file again; for a stopped member (see
+    /// ``stop``) it must start it.
     public var restart: String?
+    /// Stops the member (block & copy's block window) until `restart` starts it again.
+    public var stop: String?
     /// A command that exits 0 when the member is healthy (e.g. no under-replicated partitions).
     public var healthCheck: String?
     public var location: SourceLocation?
 
     public init(
         name: String, host: String, configPath: String, connectionKey: String = ClientGroupMember.defaultConnectionKey,
-        restart: String? = nil, healthCheck: String? = nil, location: SourceLocation? = nil
+        restart: String? = nil, stop: String? = nil, healthCheck: String? = nil, location: SourceLocation? = nil
     ) {
         self.name = name
         self.host = host
         self.configPath = configPath
         self.connectionKey = connectionKey
         self.restart = restart
+        self.stop = stop
         self.healthCheck = healthCheck
         self.location = location
     }

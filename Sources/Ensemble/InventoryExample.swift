@@ -93,6 +93,7 @@ extension Inventory {
                 configPath: /etc/kafka/server.properties
                 connectionKey: zookeeper.connect
                 restart: systemctl restart kafka
+                stop: systemctl stop kafka
                 healthCheck: /usr/local/bin/kafka-healthy --no-under-replicated-partitions
 
         """

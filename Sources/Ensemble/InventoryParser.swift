@@ -402,7 +402,7 @@ struct InventoryReader {
         }
         for (memberNode, memberPath) in memberList {
             guard let m = fields(memberNode, memberPath, what: "a client group member",
-                                 allowed: ["name", "host", "configPath", "connectionKey", "restart", "healthCheck"],
+                                 allowed: ["name", "host", "configPath", "connectionKey", "restart", "stop", "healthCheck"],
                                  required: ["host", "configPath"]) else { continue }
             let host = string(m, "host")
             if let host, !hostNames.contains(host) {
@@ -416,10 +416,19 @@ struct InventoryReader {
                 continue
             }
             memberNodes[memberName] = memberNode
+            let restart = string(m, "restart")
+            let stop = string(m, "stop")
+            if stop != nil && restart == nil {
+                // A stopped member comes back only through the switch's restart.
+                error(m.values["stop"], fieldPath(m, "stop"), "member '\(memberName)' has a stop command but no restart command; block & copy stops it for the block window and starts it again on the destination with restart:, so add restart: (a command that also starts the member when it is stopped, e.g. systemctl restart kafka)")
+            }
+            if let stop, let restart, stop == restart {
+                error(m.values["stop"], fieldPath(m, "stop"), "member '\(memberName)' has the same command for stop and restart ('\(stop)'); stop: must leave the member stopped until the switch restarts it")
+            }
             members.append(ClientGroupMember(
                 name: memberName, host: host, configPath: configPath,
                 connectionKey: string(m, "connectionKey") ?? ClientGroupMember.defaultConnectionKey,
-                restart: string(m, "restart"), healthCheck: string(m, "healthCheck"), location: location(memberNode)))
+                restart: restart, stop: stop, healthCheck: string(m, "healthCheck"), location: location(memberNode)))
         }
         guard let name, let ensemble, ensembleNames.contains(ensemble) else { return nil }
         return ClientGroup(name: name, ensemble: ensemble, chroot: chroot, members: members, location: location(node))

@@ -271,20 +271,24 @@ public struct PlanClientMember: Sendable, Hashable, Codable {
     public var host: String
     public var configPath: String
     public var connectionKey: String
+    /// Restarts the member (and starts it when it is stopped).
     public var restart: String?
+    /// Stops the member for block & copy's block window; nil when the inventory gives none.
+    public var stop: String?
     public var healthCheck: String?
     /// The connection string the member uses when the plan starts.
     public var connectionString: String
 
     public init(
         name: String, host: String, configPath: String, connectionKey: String = "zookeeper.connect",
-        restart: String? = nil, healthCheck: String? = nil, connectionString: String
+        restart: String? = nil, stop: String? = nil, healthCheck: String? = nil, connectionString: String
     ) {
         self.name = name
         self.host = host
         self.configPath = configPath
         self.connectionKey = connectionKey
         self.restart = restart
+        self.stop = stop
         self.healthCheck = healthCheck
         self.connectionString = connectionString
     }

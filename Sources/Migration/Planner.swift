@@ -19,6 +19,8 @@ public struct PlanningError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let addressMismatch = Code(rawValue: "address-mismatch")
         public static let invalidConfig = Code(rawValue: "invalid-config")
         public static let unknownClientGroup = Code(rawValue: "unknown-client-group")
+        /// Block & copy into an ensemble holding data needs each moving group under a chroot.
+        public static let chrootRequired = Code(rawValue: "chroot-required")
     }
 
     public var code: Code
@@ -101,7 +103,7 @@ public enum Planner {
                 members: group.members.map { member in
                     PlanClientMember(
                         name: member.name, host: member.host, configPath: member.configPath,
-                        connectionKey: member.connectionKey, restart: member.restart, healthCheck: member.healthCheck,
+                        connectionKey: member.connectionKey, restart: member.restart, stop: member.stop, healthCheck: member.healthCheck,
                         connectionString: inventory.connectionString(for: sourceSpec, chroot: group.chroot).description)
                 })
         }

@@ -113,7 +113,11 @@ public enum Runbook {
             lines.append(change.restart.map { "$ \($0)" } ?? "(restart \(change.client): the inventory has no restart command)")
             return lines
         case .stopClient(let client):
-            return ["# \(action.summary)", "(stop \(client.group) member \(client.member) by hand: the inventory has a restart command only; keep it stopped until the switch)"]
+            let member = plan.clientGroup(client.group)?.members.first { $0.name == client.member }
+            guard let stop = member?.stop else {
+                return ["# \(action.summary)", "(stop \(client.group) member \(client.member) by hand and keep it stopped until the switch: the inventory has no stop command for it; add stop: to the member)"]
+            }
+            return ["# \(action.summary) (it stays stopped until the switch starts it on the destination)", "$ \(stop)"]
         case .reconfig(let change):
             let server = plan.server(change.via)
             let endpoint = server.map { "\($0.address):\($0.clientPort)" } ?? change.via.host

@@ -411,7 +411,15 @@ extension PlanBuilder {
                 .unknownClientGroup,
                 "block & copy moves client groups, and no group using '\(source.name)' moves; name the groups to move, or add them to the inventory")
         }
+        if destination.initialData == .holdsData, let whole = moving.first(where: { ($0.chroot ?? "/") == "/" }) {
+            throw fail(
+                .chrootRequired,
+                "block & copy copies each moving group's chroot and keeps the destination's copy of it identical to the source's, but client group \(whole.name) has no chroot: its tree is the whole of '\(source.name)', and copying it would delete or overwrite what '\(destination.name)' already holds; give the group a chroot (chroot: in the inventory, and the same suffix in its members' connection strings), or empty the destination and use strategy mitosis")
+        }
         assumeInitialConfigs()
+        let copied = moving.map { $0.chroot ?? "/" }
+        notes.append(
+            "block & copy makes \(copied.joined(separator: ", ")) on '\(destination.name)' identical to the source's: whatever '\(destination.name)' holds under \(copied.count == 1 ? "that path" : "those paths") now is replaced; everything else it holds stays as it is")
         add(
             Step(
                 id: "preflight", title: "Check both ensembles",

@@ -45,6 +45,13 @@ public struct TreeDifference: Sendable, Codable, Hashable, CustomStringConvertib
     public var left: String?
     public var right: String?
 
+    public init(path: String, kind: Kind, left: String? = nil, right: String? = nil) {
+        self.path = path
+        self.kind = kind
+        self.left = left
+        self.right = right
+    }
+
     public var description: String {
         switch kind {
         case .onlyLeft: "only in left:  \(path)"
@@ -85,6 +92,8 @@ public struct TreeDiffReport: Sendable, Codable, Hashable {
     /// Digests of each top-level subtree, per side, to see where two trees part.
     public var subtreeDigests: [String: [String]] = [:]
     public var identical: Bool { differences.isEmpty && moreDifferences == 0 }
+
+    public init() {}
 }
 
 /// Compares two trees, streaming: it walks both depth first, one directory at a time, so memory

@@ -323,6 +323,13 @@ public struct ClientGroupRecorder: Sendable {
         members[name] = member
     }
 
+    /// A restart that began with the member stopped (no connection string yet) now starts it on
+    /// `connectionString`: the interval goes on, and records where the member went.
+    public mutating func restartTarget(member name: String, connectionString: String) {
+        guard let began = members[name]?.restart else { return }
+        members[name]!.restart = (began.start, connectionString)
+    }
+
     /// The member works again (its new session is registered); returns the restart's interval.
     @discardableResult
     public mutating func restartEnded(member name: String, at time: Double) -> RestartInterval {

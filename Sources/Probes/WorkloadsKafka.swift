@@ -81,6 +81,8 @@ public struct KafkaMemberStatus: Sendable, Codable, Hashable {
     /// What it last read from `/brokers/ids` while controller (sorted), else empty.
     public var registeredBrokers: [Int]
     public var restarting: Bool
+    /// Stopped (block & copy's block window) until a restart starts it.
+    public var stopped: Bool = false
 }
 
 /// Runs simulated Kafka brokers from `start` until `stop`; `restart(member:connectionString:)`
@@ -169,14 +171,36 @@ public final class SimulatedKafkaCluster: Sendable {
         guard member.beginRestart() else { throw WorkloadError("simulated Kafka \(options.group): \(name) is already restarting") }
         defer { member.endRestart() }
         let probe = context.probe
-        probe.recorder.withValue { $0.restartBegan(member: name, at: probe.clock.now, connectionString: connectionString.description) }
-        await member.close()
+        if member.takeStopped() {
+            // Stopped by `stop(member:)`: its restart interval began then and ends when it is back.
+            probe.recorder.withValue { $0.restartTarget(member: name, connectionString: connectionString.description) }
+        } else {
+            probe.recorder.withValue { $0.restartBegan(member: name, at: probe.clock.now, connectionString: connectionString.description) }
+            await member.close()
+        }
         do {
             try await member.open(connectionString, context: context)
         } catch {
             throw WorkloadError("simulated Kafka \(options.group): \(name) did not come back on \(connectionString): \(error); it stays down")
         }
         return probe.recorder.withValue { $0.restartEnded(member: name, at: probe.clock.now) }
+    }
+
+    /// Stops one broker, as `systemctl stop kafka` would for block & copy's block window: its
+    /// session closes (its ephemerals go at once; if it was the controller another broker takes
+    /// over) and it stays down until `restart(member:connectionString:)` starts it, on any
+    /// connection string. The gap is reported as one restart, from the stop until it is back.
+    public func stop(member name: String) async throws {
+        guard let member = members.first(where: { $0.name == name }) else {
+            throw WorkloadError("simulated Kafka \(options.group): no member \(name); members are \(memberNames.joined(separator: ", "))")
+        }
+        guard finalReport.withLock({ $0 == nil }) else { throw WorkloadError("simulated Kafka \(options.group): stopped; cannot stop \(name)") }
+        guard member.beginRestart() else { throw WorkloadError("simulated Kafka \(options.group): \(name) is restarting; stop it afterwards") }
+        defer { member.endRestart() }
+        guard member.markStopped() else { return }  // stopped before: nothing to do
+        let probe = context.probe
+        probe.recorder.withValue { $0.restartBegan(member: name, at: probe.clock.now, connectionString: "(stopped)") }
+        await member.close()
     }
 
     /// Stops every broker (closing its session) and returns the group's report. Every broker stops
@@ -309,6 +333,8 @@ final class KafkaMember: Sendable {
         var restarting = false
         /// Closed for good by the cluster's stop: a restart still under way must not reopen it.
         var retired = false
+        /// Stopped by `stop(member:)` until a restart starts it.
+        var stopped = false
     }
 
     private let state: Mutex<State>
@@ -332,6 +358,24 @@ final class KafkaMember: Sendable {
 
     func endRestart() { state.withLock { $0.restarting = false } }
 
+    /// Marks the member stopped; false when it already was.
+    func markStopped() -> Bool {
+        state.withLock { state in
+            defer { state.stopped = true }
+            return !state.stopped
+        }
+    }
+
+    /// Whether the member was stopped, clearing the mark (it is being started).
+    func takeStopped() -> Bool {
+        state.withLock { state in
+            defer { state.stopped = false }
+            return state.stopped
+        }
+    }
+
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
     func status() async -> KafkaMemberStatus {
         let (client, snapshot) = state.withLock { ($0.client, $0) }
         var server: String? = nil
@@ -345,7 +389,8 @@ final class KafkaMember: Sendable {
         return KafkaMemberStatus(
             member: name, brokerID: brokerID, connectionString: snapshot.connectionString.description,
             server: server, sessionID: session, isController: snapshot.isController,
-            registeredBrokers: snapshot.isController ? snapshot.registeredBrokers : [], restarting: snapshot.restarting
+            registeredBrokers: snapshot.isController ? snapshot.registeredBrokers : [], restarting: snapshot.restarting,
+            stopped: snapshot.stopped
         )
     }
 

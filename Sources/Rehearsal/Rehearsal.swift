@@ -52,21 +52,33 @@ struct Rehearsing {
     let origin = ContinuousClock.now
 
     static let dataPath = "/rehearsal/data"
-    static let writesPath = "/rehearsal/writes"
+    /// The writers' chroot (with the data set under it) and their path inside it.
+    static let writersChroot = "/rehearsal"
+    static let writesPath = "/writes"
     static let kafkaChroot = "/kafka"
+    /// Block & copy's destination already serves another application: its data must survive.
+    static let otherAppPath = "/other-app"
+    static let otherAppNodes = 40
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     func run() async throws -> RehearsalResult {
-        // 1. The sandboxes.
-        progress("source: \(options.sourceServers) × ZooKeeper \(options.sourceVersion.version); destination: \(options.destinationServers) × \(options.destinationVersion.version), empty, not started")
+        // 1. The sandboxes. Block & copy moves clients to an ensemble that already serves
+        // another application; every other strategy needs an empty destination.
+        let copy = options.strategy == .copy
+        progress("source: \(options.sourceServers) × ZooKeeper \(options.sourceVersion.version); destination: \(options.destinationServers) × \(options.destinationVersion.version), \(copy ? "running and holding another application's data" : "empty, not started")")
         let reconfig = options.strategy == .reconfig
         let source = try await manager.up(
             .init(name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true, reconfigEnabled: reconfig, tickTime: options.tickTime))
         let destination = try await manager.up(
             .init(
-                name: "dst", servers: options.destinationServers, version: options.destinationVersion, start: false, reconfigEnabled: reconfig,
+                name: "dst", servers: options.destinationServers, version: options.destinationVersion, start: copy, reconfigEnabled: reconfig,
                 tickTime: options.tickTime))
+        var otherApp: OtherAppData?
+        if copy {
+            progress("loading \(Self.otherAppNodes) znodes of another application under \(Self.otherAppPath) on the destination; they must survive")
+            otherApp = try await loadOtherApp(into: destination.connectionString)
+        }
 
         if options.moveLeadership {
             let leader = try await manager.status(of: source).first { $0.mode == "leader" }
@@ -88,7 +100,7 @@ struct Rehearsing {
             origin: origin, eventLoopGroup: group)
         let writers = WriterRuns(
             options: NumberedWritersOptions(
-                group: RehearsalClients.writersGroup, connectionString: try ConnectionString(parsing: source.connectionString),
+                group: RehearsalClients.writersGroup, connectionString: try ConnectionString(parsing: source.connectionString + Self.writersChroot),
                 basePath: Self.writesPath, writers: options.writers, writesPerSecond: options.writesPerSecond, sessionTimeout: .seconds(10)),
             origin: origin, eventLoopGroup: group)
         do {
@@ -106,19 +118,28 @@ struct Rehearsing {
                 ClientGroup(
                     name: RehearsalClients.kafkaGroup, ensemble: "src", chroot: Self.kafkaChroot,
                     members: kafka.memberNames.map {
-                        ClientGroupMember(name: $0, host: "rehearsal", configPath: path("clients/\($0).properties"), restart: "in-process broker restart")
+                        ClientGroupMember(
+                            name: $0, host: "rehearsal", configPath: path("clients/\($0).properties"), restart: "in-process broker restart",
+                            stop: "in-process broker stop")
                     }),
                 ClientGroup(
-                    name: RehearsalClients.writersGroup, ensemble: "src",
-                    members: [ClientGroupMember(name: RehearsalClients.writersMember, host: "rehearsal", configPath: path("clients/writers.properties"), restart: "in-process reconnect")]),
+                    name: RehearsalClients.writersGroup, ensemble: "src", chroot: Self.writersChroot,
+                    members: [
+                        ClientGroupMember(
+                            name: RehearsalClients.writersMember, host: "rehearsal", configPath: path("clients/writers.properties"), restart: "in-process reconnect",
+                            stop: "in-process stop")
+                    ]),
             ],
             localHosts: ["rehearsal"])
         var planning = PlanningOptions()
         planning.rollingRestartPause = PlanDuration(options.rollingRestartPause)
+        planning.copyHost = "rehearsal"
+        planning.copyBlockWindow = PlanDuration(options.copyBlockWindow)
         let plan: Plan
         let proof: ProofResult
         do {
-            plan = try Planner.plan(options.strategy, inventory: inventory, source: "src", destination: "dst", options: planning)
+            plan = try Planner.plan(
+                options.strategy, inventory: inventory, source: "src", destination: "dst", destinationHoldsData: copy, options: planning)
             proof = try Prover.check(plan)
         } catch {
             _ = await kafka.stop()
@@ -155,7 +176,8 @@ struct Rehearsing {
         var verificationProblems: [String] = []
         for report in writerReports {
             do {
-                let verification = try await report.verify(connectionString: try ConnectionString(parsing: destination.connectionString), eventLoopGroup: group)
+                let target = try ConnectionString(parsing: destination.connectionString + (report.chroot ?? ""))
+                let verification = try await report.verify(connectionString: target, eventLoopGroup: group)
                 lost += verification.lost
                 acknowledged += verification.acknowledged
                 if verification.wrongData > 0 { verificationProblems.append("\(verification.wrongData) nodes with wrong data") }
@@ -164,11 +186,16 @@ struct Rehearsing {
             }
         }
         let finalStatus = await Self.finalModes(source: source, destination: destination, group: group)
+        var otherAppCheck: OtherAppCheck?
+        if let otherApp {
+            otherAppCheck = await checkOtherApp(otherApp, on: destination.connectionString)
+        }
 
         // 6. The verdict and the report.
         let report = makeReport(
             plan: plan, proof: proof, execution: execution, splitDiff: splitDiff, timeline: timeline, kafka: kafkaReport, writers: writerReports,
-            lost: lost, acknowledged: acknowledged, verificationProblems: verificationProblems, finalStatus: finalStatus)
+            lost: lost, acknowledged: acknowledged, verificationProblems: verificationProblems, finalStatus: finalStatus,
+            otherApp: otherAppCheck)
         let written = try writeReport(report, to: directory)
         return RehearsalResult(
             report: report, directory: directory.path,
@@ -212,17 +239,27 @@ struct Rehearsing {
         var failure: String?
         var toolKills = 0
         var serverKills = 0
+        /// How long the run was paused for the data diff (block & copy: inside the block window).
+        var diffPauseSeconds: Double?
     }
 
     func execute(_ plan: Plan, clients: RehearsalClients, timeline: TimelineRecorder, source: Sandbox, destination: Sandbox) async throws -> (ExecutionSummary, TreeDiffReport?) {
         var summary = ExecutionSummary()
         let journal = Journal(path: path("journal.jsonl"))
         try? FileManager.default.removeItem(atPath: journal.path)
-        let pauseForDiff = plan.pointOfNoReturn
+        // The data is compared where the two ensembles are last meant to agree: mitosis after its
+        // split, block & copy after its final catch-up (the switch then writes to the destination).
+        var pauseForDiff = plan.pointOfNoReturn
+        if plan.strategy == .copy, let point = plan.pointOfNoReturn, let index = plan.index(of: point), index > 0 {
+            pauseForDiff = plan.steps[index - 1].id
+        }
         var splitDiff: TreeDiffReport?
         var diffDone = false
         var resume = false
-        let faults = FaultTriggers(killTool: resolve(options.killToolAt, in: plan), killServer: resolve(options.killServerAt, in: plan))
+        // Both faults fire when their step starts; a tool stopped at the server kill's step would
+        // take the server kill with it, so a random tool kill picks another step.
+        let serverKillStep = resolve(options.killServerAt, in: plan)
+        let faults = FaultTriggers(killTool: resolve(options.killToolAt, in: plan, avoiding: serverKillStep), killServer: serverKillStep)
         while true {
             let until = diffDone ? nil : pauseForDiff
             let outcome: ExecutionOutcome?
@@ -243,13 +280,16 @@ struct Rehearsing {
             }
             switch outcome {
             case .paused:
-                progress("at the point of no return: comparing \(Self.dataPath) on the source and the destination")
-                splitDiff = try? await diff(source: source, destination: destination)
-                if splitDiff == nil { progress("the data diff at the split could not run") }
+                progress("\(plan.strategy == .copy ? "before the switch" : "at the point of no return"): comparing \(diffPaths(plan).joined(separator: ", ")) on the source and the destination")
+                let began = ContinuousClock.now
+                splitDiff = try? await diff(plan, source: source, destination: destination)
+                let paused = ContinuousClock.now - began
+                summary.diffPauseSeconds = Double(paused.components.seconds) + Double(paused.components.attoseconds) / 1e18
+                if splitDiff == nil { progress("the data diff could not run") }
                 diffDone = true
             case .finished, .dryRun:
                 summary.finished = true
-                if splitDiff == nil { splitDiff = try? await diff(source: source, destination: destination) }
+                if splitDiff == nil { splitDiff = try? await diff(plan, source: source, destination: destination) }
                 return (summary, splitDiff)
             }
         }
@@ -325,9 +365,11 @@ struct Rehearsing {
 
     /// A fault's step: `random` picks one of the plan's steps that act (printed, so the run can
     /// be repeated with that step).
-    func resolve(_ step: StepID?, in plan: Plan) -> StepID? {
+    func resolve(_ step: StepID?, in plan: Plan, avoiding taken: StepID? = nil) -> StepID? {
         guard let step, step.rawValue == "random" else { return step }
-        let candidates = plan.steps.filter { step in !step.actions.isEmpty && !step.actions.allSatisfy { if case .wait = $0 { return true } else { return false } } }
+        let candidates = plan.steps.filter { step in
+            step.id != taken && !step.actions.isEmpty && !step.actions.allSatisfy { if case .wait = $0 { return true } else { return false } }
+        }
         guard let chosen = candidates.randomElement()?.id else { return nil }
         progress("fault step chosen at random: \(chosen) (pass it instead of random to repeat)")
         return chosen
@@ -382,7 +424,13 @@ struct Rehearsing {
         }
     }
 
-    func diff(source: Sandbox, destination: Sandbox) async throws -> TreeDiffReport {
+    /// What the data diff compares: the data set, or for block & copy every copied subtree (the
+    /// moving groups' chroots, which hold the data set too).
+    func diffPaths(_ plan: Plan) -> [String] {
+        plan.strategy == .copy ? plan.clientGroups.filter(\.moves).map { $0.chroot ?? "/" } : [Self.dataPath]
+    }
+
+    func diff(_ plan: Plan, source: Sandbox, destination: Sandbox) async throws -> TreeDiffReport {
         let left = try await ZooKeeperClient.connect(ZooKeeperConfiguration(source.connectionString), eventLoopGroup: group)
         let right: ZooKeeperClient
         do {
@@ -391,12 +439,103 @@ struct Rehearsing {
             await left.close()
             throw error
         }
+        var options = TreeDiffOptions()
+        if plan.strategy == .copy {
+            // The copy leaves ephemeral nodes out (they belong to the source's sessions); the
+            // stopped clients' are gone anyway. Data, ACLs and child versions must match.
+            options.ignoreEphemeralNodes = true
+            options.compareEphemeralFlag = false
+        }
+        let paths = diffPaths(plan)
         let result = await Result(catching: {
-            try await TreeDiff(left: TreeLocation(client: left, root: Self.dataPath), right: TreeLocation(client: right, root: Self.dataPath)).run()
+            var total = TreeDiffReport()
+            for root in paths {
+                let report = try await TreeDiff(left: TreeLocation(client: left, root: root), right: TreeLocation(client: right, root: root), options: options).run()
+                total.nodesLeft += report.nodesLeft
+                total.nodesRight += report.nodesRight
+                total.differences += report.differences.map { difference in
+                    var difference = difference
+                    difference.path = root == "/" ? difference.path : (difference.path == "/" ? root : root + difference.path)
+                    return difference
+                }
+                total.moreDifferences += report.moreDifferences
+            }
+            return total
         })
         await left.close()
         await right.close()
         return try result.get()
+    }
+
+    // MARK: Another application's data (block & copy)
+
+    /// What the other application's subtree held: each node's data, ACL and versions.
+    typealias OtherAppData = [String: OtherAppNode]
+
+    struct OtherAppNode: Equatable {
+        var data: [UInt8]
+        var acl: [ACL]
+        var version: Int32
+        var cversion: Int32
+        var aversion: Int32
+        var mzxid: Zxid
+    }
+
+    struct OtherAppCheck {
+        var nodes: Int
+        var problems: [String]
+    }
+
+    /// Writes another application's tree on the destination (configs, a nested service registry,
+    /// a read-only node) and returns what it holds.
+    func loadOtherApp(into connectionString: String) async throws -> OtherAppData {
+        let client = try await ZooKeeperClient.connect(ZooKeeperConfiguration(connectionString), eventLoopGroup: group)
+        let result = await Result(catching: {
+            _ = try await client.create(Self.otherAppPath, data: Array("another application, not part of the migration".utf8))
+            _ = try await client.create(Self.otherAppPath + "/services")
+            for index in 0..<Self.otherAppNodes - 3 {
+                let parent = index % 2 == 0 ? Self.otherAppPath : Self.otherAppPath + "/services"
+                _ = try await client.create(String(format: "%@/node-%03d", parent, index), data: Array("other-app value \(index)".utf8))
+            }
+            _ = try await client.create(
+                Self.otherAppPath + "/read-only", data: Array("nobody may change this".utf8),
+                acl: ACL.readUnsafe)
+            return try await Self.snapshot(Self.otherAppPath, client: client)
+        })
+        await client.close()
+        return try result.get()
+    }
+
+    static func snapshot(_ root: String, client: ZooKeeperClient) async throws -> OtherAppData {
+        var nodes: OtherAppData = [:]
+        for path in try await client.subtree(root) {
+            let (data, stat) = try await client.getData(path)
+            let (acl, _) = try await client.getACL(path)
+            nodes[path] = OtherAppNode(data: data, acl: acl, version: stat.version, cversion: stat.cversion, aversion: stat.aversion, mzxid: stat.mzxid)
+        }
+        return nodes
+    }
+
+    /// Whether the other application's tree is exactly as loaded.
+    func checkOtherApp(_ before: OtherAppData, on connectionString: String) async -> OtherAppCheck {
+        do {
+            let client = try await ZooKeeperClient.connect(ZooKeeperConfiguration(connectionString), eventLoopGroup: group)
+            let after = await Result(catching: { try await Self.snapshot(Self.otherAppPath, client: client) })
+            await client.close()
+            let now = try after.get()
+            var problems: [String] = []
+            for path in before.keys.sorted() {
+                guard let node = now[path] else {
+                    problems.append("\(path) is gone")
+                    continue
+                }
+                if node != before[path] { problems.append("\(path) changed") }
+            }
+            for path in now.keys.sorted() where before[path] == nil { problems.append("\(path) appeared") }
+            return OtherAppCheck(nodes: now.count, problems: problems)
+        } catch {
+            return OtherAppCheck(nodes: 0, problems: ["cannot read \(Self.otherAppPath) on the destination: \(error)"])
+        }
     }
 
     // MARK: Servers

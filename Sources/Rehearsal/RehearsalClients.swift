@@ -39,14 +39,29 @@ final class RehearsalClients: ClientGroupController {
         switch change.client.group {
         case Self.kafkaGroup:
             let target = try ConnectionString(parsing: change.to)
-            return await kafka.status().contains { $0.member == change.client.member && $0.connectionString == target.description && !$0.restarting }
+            return await kafka.status().contains {
+                $0.member == change.client.member && $0.connectionString == target.description && !$0.restarting && !$0.stopped
+            }
         default:
+            guard await writers.isWriting else { return false }
             return await writers.connectionString == change.to
         }
     }
 
+    /// Block & copy's block: a broker stops as `systemctl stop kafka` would (its session closes);
+    /// the writers stop writing (their acknowledged writes are kept for the verification). Both
+    /// stay stopped until the switch starts them on the destination.
     func stopMember(_ client: ClientRef) async throws -> [HostChange] {
-        throw HostError(.invalidRequest, host: client.host, operation: "stop \(client)", "the rehearsal's clients cannot be stopped for a block window yet (strategy copy is not rehearsed)")
+        switch client.group {
+        case Self.kafkaGroup:
+            try await kafka.stop(member: client.member)
+            return [HostChange(host: client.host, changed: true, summary: "stopped \(client.member)")]
+        case Self.writersGroup:
+            let stopped = await writers.pause()
+            return [HostChange(host: client.host, changed: stopped, summary: stopped ? "stopped the writers" : "the writers were stopped before")]
+        default:
+            throw HostError(.invalidRequest, host: client.host, operation: "stop \(client)", "the rehearsal has no client group \(client.group)")
+        }
     }
 
     func health(of group: String) async throws -> (healthy: Bool, detail: String) {
@@ -58,6 +73,7 @@ final class RehearsalClients: ClientGroupController {
             if !down.isEmpty { return (false, "\(down.joined(separator: ", ")) not registered") }
             return (true, "\(status.count) brokers registered, \(controllers) controller")
         case Self.writersGroup:
+            guard await writers.isWriting else { return (false, "the writers are stopped") }
             return (true, "writing through \(await writers.connectionString)")
         default:
             return (false, "no client group \(group)")
@@ -81,6 +97,7 @@ actor WriterRuns {
     }
 
     var connectionString: String { options.connectionString.description }
+    var isWriting: Bool { current != nil }
 
     func start() async throws {
         current = try await NumberedWriters.start(options, origin: origin, eventLoopGroup: eventLoopGroup)
@@ -95,6 +112,15 @@ actor WriterRuns {
         try await start()
         let gap = ContinuousClock.now - began
         return Double(gap.components.seconds) + Double(gap.components.attoseconds) / 1e18
+    }
+
+    /// Stops the running writers until the next `switchTo` (block & copy's block window); false
+    /// when they were not running.
+    func pause() async -> Bool {
+        guard let current else { return false }
+        finished.append(await current.stop())
+        self.current = nil
+        return true
     }
 
     /// Stops the writers; every run's report.

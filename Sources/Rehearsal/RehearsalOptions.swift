@@ -4,7 +4,8 @@ public import ZooKeeperTestSupport
 
 /// What a rehearsal builds, loads and does. The defaults are `mitosis rehearse` with no
 /// arguments: a 3-server 3.8.0 source, an empty 3-server destination, Kafka-shaped load and
-/// numbered writers, the mitosis strategy end to end.
+/// numbered writers, the mitosis strategy end to end. With strategy copy the destination runs
+/// and holds another application's data from the start.
 public struct RehearsalOptions: Sendable {
     public var strategy: StrategyKind
     public var sourceVersion: ZooKeeperDistribution
@@ -36,6 +37,9 @@ public struct RehearsalOptions: Sendable {
     public var gateTimeout: Duration
     /// The rehearsal's own tick: ZooKeeper's tickTime in the sandbox.
     public var tickTime: Int
+    /// Block & copy: how long the plan declares the clients stopped (the block window). The
+    /// rehearsal's data set is small, so its window is far shorter than a production plan's.
+    public var copyBlockWindow: Duration
     /// Restart the source's first leader before the plan runs, so that another server leads (a
     /// fresh ensemble elects its highest id, which rolling restarts reach last anyway).
     public var moveLeadership: Bool = false
@@ -45,7 +49,8 @@ public struct RehearsalOptions: Sendable {
         sourceServers: Int = 3, destinationServers: Int = 3, dataNodes: Int = 2000, brokers: Int = 3, writers: Int = 2,
         writesPerSecond: Double = 20, rollingRestartPause: Duration = .seconds(3), killServerAt: StepID? = nil,
         serverDowntime: Duration = .seconds(4), killToolAt: StepID? = nil, networkID: String? = nil, outputDirectory: String? = nil,
-        keepSandboxes: Bool = false, gateTimeout: Duration = .seconds(120), tickTime: Int = 1000
+        keepSandboxes: Bool = false, gateTimeout: Duration = .seconds(120), tickTime: Int = 1000,
+        copyBlockWindow: Duration = .seconds(30)
     ) {
         self.strategy = strategy
         self.sourceVersion = sourceVersion
@@ -66,5 +71,6 @@ public struct RehearsalOptions: Sendable {
         self.keepSandboxes = keepSandboxes
         self.gateTimeout = gateTimeout
         self.tickTime = tickTime
+        self.copyBlockWindow = copyBlockWindow
     }
 }

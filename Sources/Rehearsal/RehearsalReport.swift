@@ -7,7 +7,7 @@ extension Rehearsing {
     func makeReport(
         plan: Plan, proof: ProofResult, execution: ExecutionSummary, splitDiff: TreeDiffReport?, timeline: TimelineRecorder,
         kafka: ClientGroupReport, writers: [NumberedWritesReport], lost: Int, acknowledged: Int, verificationProblems: [String],
-        finalStatus: [(ensemble: String, host: String, mode: String)]
+        finalStatus: [(ensemble: String, host: String, mode: String)], otherApp: OtherAppCheck? = nil
     ) -> RunReport {
         let windowLengths = Dictionary(plan.impactWindows.map { ($0.id, Double($0.expectedLength.milliseconds) / 1000) }, uniquingKeysWith: { first, _ in first })
         let allowedStall = plan.impactWindows.map { Double($0.expectedLength.milliseconds) / 1000 }.max() ?? 0
@@ -47,14 +47,30 @@ extension Rehearsing {
         let elections = timeline.events.filter { $0.kind == .leaderElection }.count
         verdict.append(VerdictItem(name: "ZooKeeper leader elections", value: "\(elections)", passed: nil, detail: "counted from srvr every 0.5 s, including the first"))
         verdict.append(VerdictItem(name: "Kafka controller elections", value: "\(kafka.controllerElections.count)", passed: nil))
+        let copy = plan.strategy == .copy
+        let diffName = copy ? "data diff at the switch" : "data diff at the split"
         if let splitDiff {
             let differences = splitDiff.differences.count + splitDiff.moreDifferences
+            let shown = splitDiff.differences.prefix(3).map(\.description).joined(separator: "; ")
             verdict.append(
                 VerdictItem(
-                    name: "data diff at the split", value: "\(differences) differences", passed: differences == 0 && splitDiff.nodesLeft > 0,
-                    detail: "\(Rehearsing.dataPath): \(splitDiff.nodesLeft) znodes on the source, \(splitDiff.nodesRight) on the destination"))
+                    name: diffName, value: "\(differences) differences", passed: differences == 0 && splitDiff.nodesLeft > 0,
+                    detail: "\(diffPaths(plan).joined(separator: ", ")): \(splitDiff.nodesLeft) znodes on the source, \(splitDiff.nodesRight) on the destination"
+                        + (copy ? " (after the final catch-up, with the clients stopped; ephemeral nodes left out)" : "") + (shown.isEmpty ? "" : "; \(shown)")))
         } else {
-            verdict.append(VerdictItem(name: "data diff at the split", value: "not compared", passed: false, detail: "the run did not reach the split"))
+            verdict.append(VerdictItem(name: diffName, value: "not compared", passed: false, detail: "the run did not reach the \(copy ? "switch" : "split")"))
+        }
+        if let otherApp {
+            verdict.append(
+                VerdictItem(
+                    name: "unrelated data on the destination", value: otherApp.problems.isEmpty ? "\(otherApp.nodes) znodes untouched" : "\(otherApp.problems.count) changed",
+                    passed: otherApp.problems.isEmpty && otherApp.nodes == Self.otherAppNodes,
+                    detail: otherApp.problems.isEmpty
+                        ? "\(Self.otherAppPath), which the destination held before the migration: same data, ACLs and versions"
+                        : otherApp.problems.prefix(5).joined(separator: "; ")))
+        }
+        if copy, let block = plan.window("block") {
+            verdict.append(blockWindow(declared: Double(block.expectedLength.milliseconds) / 1000, kafka: kafka, writers: writerReports, timeline: timeline, execution: execution))
         }
         let destinationLeaders = finalStatus.filter { $0.ensemble == "dst" && $0.mode == "leader" }.count
         let destinationServing = finalStatus.filter { $0.ensemble == "dst" && $0.mode != "not serving" }.count
@@ -82,6 +98,33 @@ extension Rehearsing {
                 "data set: \(options.dataNodes) znodes; clients: \(options.brokers) simulated brokers under /kafka, \(options.writers) numbered writers at \(Int(options.writesPerSecond))/s each",
                 "sandbox network \(options.networkID); plan, runbook and journal beside this report",
             ])
+    }
+
+    /// Block & copy's block window as the clients felt it: from the first member stopped to the
+    /// last one working again on the destination, against the length the plan declares.
+    func blockWindow(declared: Double, kafka: ClientGroupReport, writers: [ClientGroupReport], timeline: TimelineRecorder, execution: ExecutionSummary) -> VerdictItem {
+        // The brokers' stops: a restart interval each, from the stop until it is registered again.
+        let brokerStops = kafka.restarts
+        // The writers: the gap between the run on the source and the next one, on the destination.
+        let writerGaps = zip(writers, writers.dropFirst()).map { (stopped: $0.stopped, started: $1.started) }
+        let starts = brokerStops.map(\.start) + writerGaps.map(\.stopped)
+        let ends = brokerStops.map(\.end) + writerGaps.map(\.started)
+        guard let first = starts.min(), let last = ends.max(), !brokerStops.isEmpty, !writerGaps.isEmpty else {
+            return VerdictItem(name: "block window (clients stopped)", value: "not measured", passed: false, detail: "the clients were not stopped and started again")
+        }
+        let measured = last - first
+        let incomplete = brokerStops.filter { !$0.completed }.map(\.member)
+        let longestBroker = brokerStops.map(\.seconds).max() ?? 0
+        let longestWriters = writerGaps.map { $0.started - $0.stopped }.max() ?? 0
+        let steps = timeline.steps(windowLengths: [:])
+        let catchUp = steps.first { $0.id == "catch-up" }.flatMap { step in step.end.map { $0 - step.start } }
+        var detail = "declared \(String(format: "%.0f", declared)) s; from the first stop to the last client working on the destination; longest broker down \(String(format: "%.2f", longestBroker)) s, writers stopped \(String(format: "%.2f", longestWriters)) s"
+        if let catchUp { detail += "; final catch-up step \(String(format: "%.2f", catchUp)) s" }
+        if let pause = execution.diffPauseSeconds { detail += "; includes \(String(format: "%.2f", pause)) s the rehearsal paused to compare the data before the switch" }
+        if !incomplete.isEmpty { detail += "; never back: \(incomplete.joined(separator: ", "))" }
+        return VerdictItem(
+            name: "block window (clients stopped)", value: String(format: "%.2f s of %.0f s declared", measured, declared),
+            passed: measured <= declared && incomplete.isEmpty, detail: detail)
     }
 
     /// One client group's runs (a switch ends one run and starts the next) as a timeline.

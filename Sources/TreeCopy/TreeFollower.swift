@@ -42,8 +42,13 @@ public struct TreeFollower: Sendable {
         case stop
     }
 
-    /// Follows until `stop` yields a value or finishes; `onChange` hears about each applied change.
-    public func run(stop: AsyncStream<Void>, onChange: @escaping @Sendable (String) -> Void = { _ in }) async throws -> FollowReport {
+    /// Follows until `stop` yields a value or finishes; `onChange` hears about each applied change,
+    /// `onInitialCopy` about the first full pass once it is done (from then on every change is
+    /// applied as it happens). Cancelled, it ends without the final catch-up (CancellationError).
+    public func run(
+        stop: AsyncStream<Void>, onChange: @escaping @Sendable (String) -> Void = { _ in },
+        onInitialCopy: @escaping @Sendable (CopyReport) -> Void = { _ in }
+    ) async throws -> FollowReport {
         let events = await source.client.watchEvents()
         let states = await source.client.stateUpdates()
         let (inputs, input) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
@@ -65,6 +70,7 @@ public struct TreeFollower: Sendable {
             defer { group.cancelAll() }
 
             var report = FollowReport(initial: try await TreeCopier(source: source, destination: destination, options: watching, logger: logger).run())
+            onInitialCopy(report.initial)
             loop: for await next in inputs {
                 switch next {
                 case .stop:
@@ -80,6 +86,9 @@ public struct TreeFollower: Sendable {
                 }
             }
             input.finish()
+            // The stream also ends when the task is cancelled: that is no stop request, and a
+            // final catch-up must not run then.
+            try Task.checkCancellation()
 
             let clock = ContinuousClock()
             let began = clock.now
@@ -142,23 +151,124 @@ public struct TreeFollower: Sendable {
                 try await deleteSubtree(ZooKeeperPath.join(target, name), report: &report, onChange: onChange)
             }
             let present = Set(destinationChildren)
-            for name in sourceChildren.sorted() where !present.contains(name) {
-                let child = ZooKeeperPath.join(relative, name)
-                if excluded(child) { continue }
-                // A new subtree: copy it, arming watches on it.
-                var subtree = watching
-                subtree.reproduceSequenceCounters = false
-                let copied = try await TreeCopier(
-                    source: TreeLocation(client: source.client, root: source.path(child)),
-                    destination: TreeLocation(client: destination.client, root: ZooKeeperPath.join(target, name)),
-                    options: subtree, logger: logger
-                ).run()
-                report.created += copied.created
-                if copied.created > 0 { onChange("created \(ZooKeeperPath.join(target, name)) (\(copied.created) nodes)") }
-            }
+            let fresh = sourceChildren.sorted().filter { !present.contains($0) && !excluded(ZooKeeperPath.join(relative, $0)) }
+            try await copyNewChildren(fresh, relative: relative, target: target, report: &report, options: watching, onChange: onChange)
         default:
             break
         }
+    }
+
+    /// A new source child as read, its watches armed.
+    struct NewChild: Sendable {
+        var name: String
+        var data: [UInt8]
+        var acl: [ACL]
+        var stat: Stat
+    }
+
+    /// Copies children new on the source: read together (arming their watches), leaves created in
+    /// multi transactions, deeper subtrees through the copier. Writers that add a child at a time
+    /// make most changes leaves; one copier pass per leaf would fall behind them.
+    private func copyNewChildren(
+        _ names: [String], relative: String, target: String, report: inout FollowReport, options watching: CopyOptions,
+        onChange: @Sendable (String) -> Void
+    ) async throws {
+        var start = 0
+        while start < names.count {
+            let chunk = Array(names[start..<min(start + max(1, watching.readConcurrency), names.count)])
+            start += chunk.count
+            let read = try await withThrowingTaskGroup(of: (Int, NewChild?).self) { group in
+                for (index, name) in chunk.enumerated() {
+                    let path = source.path(ZooKeeperPath.join(relative, name))
+                    let client = source.client
+                    group.addTask {
+                        do {
+                            async let data = client.getData(path, watch: true)
+                            async let acl = client.getACL(path)
+                            async let children = client.getChildren(path, watch: true)
+                            let (bytes, stat) = try await data
+                            _ = try await children
+                            return (index, NewChild(name: name, data: bytes, acl: try await acl.acl, stat: stat))
+                        } catch let error as ZooKeeperError where error.code == .noNode {
+                            return (index, nil)  // gone again: the parent's next child event says so
+                        }
+                    }
+                }
+                var results = [NewChild?](repeating: nil, count: chunk.count)
+                for try await (index, child) in group { results[index] = child }
+                return results
+            }
+            var leaves: [NewChild] = []
+            for child in read.compactMap({ $0 }) {
+                if child.stat.isEphemeral && options.ephemerals == .skip { continue }
+                if child.stat.numChildren == 0 {
+                    leaves.append(child)
+                    continue
+                }
+                // A subtree: the copier copies it, arming watches on it.
+                var subtree = watching
+                subtree.reproduceSequenceCounters = false
+                let childRelative = ZooKeeperPath.join(relative, child.name)
+                let copied: CopyReport
+                do {
+                    copied = try await TreeCopier(
+                        source: TreeLocation(client: source.client, root: source.path(childRelative)),
+                        destination: TreeLocation(client: destination.client, root: ZooKeeperPath.join(target, child.name)),
+                        options: subtree, logger: logger
+                    ).run()
+                } catch let error as ZooKeeperError where error.code == .noNode {
+                    // Deleted again before it could be read (e.g. a controller registration that
+                    // came and went): the parent's next child event says so. Anything else missing
+                    // is a real failure.
+                    if try await source.client.exists(source.path(childRelative)) == nil { continue }
+                    throw error
+                }
+                report.created += copied.created
+                if copied.created > 0 { onChange("created \(ZooKeeperPath.join(target, child.name)) (\(copied.created) nodes)") }
+            }
+            try await createLeaves(leaves, under: target, report: &report, options: watching, onChange: onChange)
+        }
+    }
+
+    private func createLeaves(_ leaves: [NewChild], under target: String, report: inout FollowReport, options: CopyOptions, onChange: @Sendable (String) -> Void) async throws {
+        var batch: [MultiOperation] = []
+        var bytes = 0
+        func flush() async throws {
+            guard !batch.isEmpty else { return }
+            defer {
+                batch = []
+                bytes = 0
+            }
+            do {
+                try await destination.client.multi(batch)
+                report.created += batch.count
+                for operation in batch { onChange("created \(operation.path)") }
+            } catch let error as ZooKeeperError where error.code == .nodeExists || error.code == .noNode {
+                // One of them is there already (another event made it) or lost its parent (deleted
+                // meanwhile, its own event follows): the others one by one.
+                for operation in batch {
+                    guard case .create(let request) = operation else { continue }
+                    do {
+                        _ = try await destination.client.create(request.path, data: request.data, acl: request.acl, mode: request.mode)
+                        report.created += 1
+                        onChange("created \(request.path)")
+                    } catch let error as ZooKeeperError where error.code == .nodeExists || error.code == .noNode {}
+                }
+            }
+        }
+        for leaf in leaves {
+            var mode = CreateMode.persistent
+            switch leaf.stat.kind {
+            case .container: mode = .container
+            case .ttl(let milliseconds): mode = .persistentWithTTL(.milliseconds(milliseconds))
+            case .persistent, .ephemeral: break
+            }
+            let size = leaf.data.count + leaf.name.utf8.count + target.utf8.count + 96
+            if !batch.isEmpty && (bytes + size > options.batchBytes || batch.count >= options.batchOperations) { try await flush() }
+            batch.append(.create(CreateRequest(path: ZooKeeperPath.join(target, leaf.name), data: leaf.data, acl: leaf.acl.isEmpty ? ACL.openUnsafe : leaf.acl, mode: mode)))
+            bytes += size
+        }
+        try await flush()
     }
 
     private func deleteSubtree(_ path: String, report: inout FollowReport, onChange: @Sendable (String) -> Void) async throws {

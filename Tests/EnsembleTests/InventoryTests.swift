@@ -72,6 +72,8 @@ struct InventoryTests {
         #expect(kafka.chroot == "/kafka")
         #expect(kafka.members.first?.connectionKey == "zookeeper.connect")
         #expect(kafka.members.first?.healthCheck?.contains("under-replicated") == true)
+        #expect(kafka.members.first?.restart == "systemctl restart kafka")
+        #expect(kafka.members.first?.stop == "systemctl stop kafka")
         #expect(source.servers[0].location?.line == 40)
         // The model turns into the server lines of the configuration files.
         #expect(inventory.quorumServer(for: destination.servers[0], clientPortInLine: true).description == "server.4=10.77.2.1:2888:3888;2181")
@@ -119,6 +121,29 @@ struct InventoryTests {
         #expect(duplicateHost.first?.message.contains("a host named 'a' is already defined at line 2") == true)
         let duplicateMember = inventoryErrors(base + "      - host: a\n        configPath: /other\n")
         #expect(duplicateMember.map(\.location?.line) == [32])
+    }
+
+    @Test("a member's stop command, for block & copy's block window, needs a restart that brings it back")
+    func memberStop() throws {
+        let member = "        configPath: /etc/kafka/server.properties\n"
+        let both = try Inventory.parse(yaml: base.replacingFirst(member, with: member + "        restart: systemctl restart kafka\n        stop: systemctl stop kafka\n"))
+        #expect(both.clientGroups[0].members[0].stop == "systemctl stop kafka")
+        #expect(both.clientGroups[0].members[0].restart == "systemctl restart kafka")
+        #expect(try Inventory.parse(yaml: base).clientGroups[0].members[0].stop == nil)
+
+        let stopOnly = inventoryErrors(base.replacingFirst(member, with: member + "        stop: systemctl stop kafka\n"))
+        #expect(stopOnly.map(\.description) == [
+            "inv.yaml:32:15: error: clientGroups[0].members[0].stop: member 'a' has a stop command but no restart command; block & copy stops it for the block window and starts it again on the destination with restart:, so add restart: (a command that also starts the member when it is stopped, e.g. systemctl restart kafka)",
+        ])
+        let same = inventoryErrors(base.replacingFirst(member, with: member + "        restart: kafkactl bounce\n        stop: kafkactl bounce\n"))
+        #expect(same.map(\.message) == ["member 'a' has the same command for stop and restart ('kafkactl bounce'); stop: must leave the member stopped until the switch restarts it"])
+        let empty = inventoryErrors(base.replacingFirst(member, with: member + "        restart: systemctl restart kafka\n        stop: \"  \"\n"))
+        #expect(empty.map(\.message) == ["stop is empty; give it a value or remove the key"])
+        let list = inventoryErrors(base.replacingFirst(member, with: member + "        restart: systemctl restart kafka\n        stop: [systemctl, stop]\n"))
+        #expect(list.count == 1 && list[0].message.hasPrefix("stop must be text, not "))
+        #expect(list.first?.location?.line == 33)
+        let typo = inventoryErrors(base.replacingFirst(member, with: member + "        sotp: systemctl stop kafka\n"))
+        #expect(typo.map(\.message) == ["unknown key 'sotp' in a client group member; did you mean 'stop'?"])
     }
 
     @Test("ports used twice on one host, across servers")

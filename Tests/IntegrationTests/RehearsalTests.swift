@@ -25,13 +25,21 @@ extension RealServers {
             #expect(result.passed, "\(renderTerminalSummary(report))")
             #expect(verdict(report, "acknowledged writes lost")?.value.hasPrefix("0 of ") == true)
             #expect(verdict(report, "sessions expired (moving clients)")?.value == "0")
-            #expect(verdict(report, "data diff at the split")?.passed == true)
+            #expect((verdict(report, "data diff at the split") ?? verdict(report, "data diff at the switch"))?.passed == true)
             #expect(verdict(report, "destination serves on its own")?.passed == true)
+            if report.strategy == StrategyKind.copy.rawValue {
+                // Block & copy: the destination's own data survives, the copied subtrees are
+                // identical before the switch, and the clients were stopped no longer than declared.
+                #expect(verdict(report, "data diff at the switch")?.value == "0 differences")
+                #expect(verdict(report, "unrelated data on the destination")?.passed == true)
+                #expect(verdict(report, "block window (clients stopped)")?.passed == true)
+            }
             for file in result.files { #expect(FileManager.default.fileExists(atPath: file), "missing \(file)") }
         }
 
         @Test(arguments: [
             (StrategyKind.mitosis, ZooKeeperDistribution.v3_4_13), (.mitosisObservers, .v3_8_0), (.mitosisObservers, .v3_4_13), (.reconfig, .v3_8_0),
+            (.copy, .v3_8_0), (.copy, .v3_4_13),
         ])
         func strategyRehearsesCleanly(_ strategy: StrategyKind, _ version: ZooKeeperDistribution) async throws {
             let label = "\(strategy.rawValue.filter(\.isLetter).prefix(4))\(version.version.filter(\.isNumber))"
@@ -59,6 +67,19 @@ extension RealServers {
             #expect(report.steps.contains { $0.outcome == .resumed || $0.outcome == .interrupted })
             let html = try String(contentsOfFile: result.directory + "/report.html", encoding: .utf8)
             #expect(html.contains("<svg"))
+            try? FileManager.default.removeItem(atPath: options.outputDirectory)
+        }
+
+        /// Block & copy with the tool stopped while the followers run (at the block, before the
+        /// clients stop): the resumed run starts following again, and nothing is lost.
+        @Test func copySurvivesAKilledToolWhileFollowing() async throws {
+            var options = Self.options(.copy, .v3_8_0, label: "copykill")
+            options.killToolAt = "block"
+            let result = try await Rehearsal.run(options)
+            Self.expectClean(result)
+            #expect(Self.verdict(result.report, "plan completed")?.detail?.contains("resumed from the journal") == true)
+            let journal = try String(contentsOfFile: result.directory + "/journal.jsonl", encoding: .utf8)
+            #expect(journal.components(separatedBy: "\"kind\":\"follow-restarted\"").count - 1 == 2, "both followers started again")
             try? FileManager.default.removeItem(atPath: options.outputDirectory)
         }
     }

@@ -44,7 +44,7 @@ enum Fixtures {
                 members: (1...brokers).map { number in
                     PlanClientMember(
                         name: "broker-\(number)", host: "kafka-\(number)", configPath: "/etc/kafka/server.properties",
-                        restart: "systemctl restart kafka", connectionString: source.connectionString(chroot: "/kafka"))
+                        restart: "systemctl restart kafka", stop: "systemctl stop kafka", connectionString: source.connectionString(chroot: "/kafka"))
                 }),
             PlanClientGroup(
                 name: "smartstack", chroot: nil, moves: false,

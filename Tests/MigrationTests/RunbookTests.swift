@@ -43,6 +43,11 @@ import Testing
         let text = Runbook.render(plan)
         #expect(text.contains("$ mitosis copy 10.1.0.1:2181,10.1.0.2:2181,10.1.0.3:2181/kafka 10.2.0.4:2181,10.2.0.5:2181,10.2.0.6:2181/kafka --follow"))
         #expect(text.contains("block: kafka for about 2 min"))
+        // The block step stops each broker with its own stop command; the switch starts it again.
+        #expect(text.contains("  on kafka-2:\n    # stop kafka/broker-2 on kafka-2 (it stays stopped until the switch starts it on the destination)\n    $ systemctl stop kafka\n"))
+        var byHand = plan
+        byHand.clientGroups[0].members[1].stop = nil
+        #expect(Runbook.render(byHand).contains("(stop kafka member broker-2 by hand and keep it stopped until the switch: the inventory has no stop command for it; add stop: to the member)"))
     }
 
     @Test func unifiedDiffOfKnownTexts() {

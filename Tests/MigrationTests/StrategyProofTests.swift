@@ -167,6 +167,22 @@ let supportedCases: [Case] = {
         #expect(error.message.contains("copy"))
     }
 
+    @Test func copyIntoADestinationWithDataNeedsEveryMovingGroupUnderAChroot() throws {
+        let source = Fixtures.source(3)
+        let destination = Fixtures.destination(3, after: 3, data: .holdsData, running: true)
+        var groups = Fixtures.groups(source: source)
+        groups[1].moves = true  // smartstack has no chroot
+        let error = try #require(refusal { try Planner.plan(.copy, source: source, destination: destination, clientGroups: groups) })
+        #expect(error.code == .chrootRequired)
+        #expect(error.message.contains("client group smartstack has no chroot"))
+        // Into an empty destination the whole tree may be copied.
+        let empty = Fixtures.destination(3, after: 3, data: .empty, running: true)
+        #expect(try Planner.plan(.copy, source: source, destination: empty, clientGroups: groups).steps.contains { $0.id == "block" })
+        // With chroots, the plan says what on the destination it replaces.
+        let plan = try Fixtures.plan(.copy, 3, 3)
+        #expect(plan.notes.contains { $0.contains("/kafka on 'destination' identical to the source's") })
+    }
+
     @Test func mitosisRefusesSizesWithoutACarrierCount() throws {
         let error = try #require(refusal { try Fixtures.plan(.mitosis, 3, 5, staying: false) })
         #expect(error.code == .unsupportedSize)

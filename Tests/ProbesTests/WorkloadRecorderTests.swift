@@ -80,6 +80,21 @@ import ZooKeeper
         #expect(report.unknown == 2)
     }
 
+    @Test func aStoppedMemberIsOneRestartFromItsStopUntilItIsBackElsewhere() {
+        var recorder = ClientGroupRecorder(group: "kafka", started: 0)
+        recorder.record(sample("broker-1", 1, 1.1))
+        recorder.restartBegan(member: "broker-1", at: 2, connectionString: "(stopped)")
+        recorder.restartTarget(member: "broker-1", connectionString: "dst:2181/kafka")
+        let interval = recorder.restartEnded(member: "broker-1", at: 6.5)
+        #expect(interval == RestartInterval(member: "broker-1", start: 2, end: 6.5, connectionString: "dst:2181/kafka"))
+        let report = recorder.report(stopped: 8)
+        #expect(report.restarts == [interval])
+        #expect(report.stalls.isEmpty)
+        // A target for a member that is not restarting changes nothing.
+        recorder.restartTarget(member: "broker-1", connectionString: "elsewhere:1")
+        #expect(recorder.report(stopped: 8).restarts == [interval])
+    }
+
     @Test func aStallInProgressWhenARestartBeginsEndsThere() {
         var recorder = ClientGroupRecorder(group: "kafka", started: 0)
         recorder.record(sample("broker-2", 20, 20.5, .unknown(.connectionLoss)))

@@ -67,10 +67,19 @@ public struct HostClientGroupController: ClientGroupController {
         return try await driver.run(check, timeout: .seconds(60)).succeeded
     }
 
+    /// Runs the member's stop command. It stays stopped until a switch restarts it (its restart
+    /// command starts a stopped member). Stopping a stopped member is harmless, so a resumed run
+    /// simply stops it again.
     public func stopMember(_ client: ClientRef) async throws -> [HostChange] {
-        throw HostError(
-            .invalidRequest, host: client.host, operation: "stop \(client)",
-            "the inventory has no stop command for client members yet, so Mitosis cannot stop \(client.member) for the block window; stop it by hand (the runbook lists it) and run again with --resume")
+        let member = try member(client)
+        guard let stop = member.stop else {
+            throw HostError(
+                .invalidRequest, host: client.host, operation: "stop \(client)",
+                "member \(member.name) of client group \(client.group) has no stop command, so Mitosis cannot stop it for the block window; add stop: to it in the inventory and plan again, or stop it by hand (the runbook lists it) and run again with --resume")
+        }
+        let driver = try hosts.driver(for: client.host)
+        try await driver.check(stop, timeout: healthTimeout, operation: "stop \(client)")
+        return [HostChange(host: driver.host, changed: true, summary: "stopped \(client.member) (\(stop))")]
     }
 
     public func health(of group: String) async throws -> (healthy: Bool, detail: String) {

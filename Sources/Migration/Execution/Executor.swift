@@ -50,6 +50,8 @@ public struct MigrationExecutor: Sendable {
     public var journal: Journal
     public var options: ExecutionOptions
     public var onEvent: @Sendable (ExecutionEvent) -> Void
+    /// The block & copy followers of the run under way (set by ``run()``).
+    var followers: CopyFollowers?
 
     public init(
         plan: Plan, hosts: any HostDirectory, clients: (any ClientGroupController)? = nil, eventLoopGroup: any EventLoopGroup,
@@ -64,7 +66,11 @@ public struct MigrationExecutor: Sendable {
         self.onEvent = onEvent
     }
 
-    var gates: GateChecker { GateChecker(plan: plan, hosts: hosts, clients: clients, eventLoopGroup: eventLoopGroup) }
+    var gates: GateChecker {
+        var checker = GateChecker(plan: plan, hosts: hosts, clients: clients, eventLoopGroup: eventLoopGroup)
+        checker.followers = followers
+        return checker
+    }
 
     func record(_ event: ExecutionEvent) throws {
         if !options.dryRun { try journal.append(event) }
@@ -89,7 +95,23 @@ public struct MigrationExecutor: Sendable {
         } else {
             try record(ExecutionEvent(kind: .planStarted, summary: "\(plan.strategy) from \(plan.source.name) to \(plan.destination.name), \(plan.steps.count) steps", plan: fingerprint))
         }
+        if options.dryRun { return try await runSteps(state) }
 
+        // Block & copy's followers run beside the steps, as child tasks of this run: a follow
+        // action starts one, the final catch-up stops it, and whatever still follows when the
+        // run ends (paused, failed, cancelled) stops with it.
+        let followers = CopyFollowers(eventLoopGroup: eventLoopGroup)
+        var executor = self
+        executor.followers = followers
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await followers.serve() }
+            defer { followers.finish() }
+            try await executor.restartFollows(state)
+            return try await executor.runSteps(state)
+        }
+    }
+
+    func runSteps(_ state: JournalState) async throws -> ExecutionOutcome {
         var steps = plan.steps
         for index in steps.indices {
             if !options.dryRun, let later = try await laterRestart(insteadOf: steps[index], at: index, in: steps, state: state) {
@@ -377,21 +399,87 @@ public struct MigrationExecutor: Sendable {
     }
 
     func copy(_ copy: CopyAction) async throws -> HostChange {
-        guard copy.phase == .initial else {
-            throw ExecutionError(
-                .unsupportedAction,
-                "the executor does not follow a copy across steps yet; run `mitosis copy --follow` from \(copy.from) to \(copy.to) beside it, and stop it after the clients stop")
-        }
         guard let source = plan.ensemble(named: copy.from), let destination = plan.ensemble(named: copy.to) else {
             throw ExecutionError(.actionFailed, "unknown ensemble in \(copy.summaryLine)")
         }
-        let report = try await gates.withClient(source.connectionString(chroot: nil)) { from in
+        let key = FollowKey(copy)
+        switch copy.phase {
+        case .initial:
+            let report = try await fullCopy(copy, source: source, destination: destination, mirror: false)
+            return HostChange(
+                host: copy.host, changed: report.written > 0,
+                summary: "copied \(copy.path) from \(copy.from) to \(copy.to): \(report.created) created, \(report.dataUpdated) updated in \(Self.seconds(report.seconds))")
+        case .follow:
+            guard let followers else {
+                throw ExecutionError(.unsupportedAction, "following \(key) needs a run to host the follower; use MigrationExecutor.run()")
+            }
+            let initial = try await followers.start(key, source: source.connectionString(chroot: nil), destination: destination.connectionString(chroot: nil))
+            return HostChange(
+                host: copy.host, changed: initial.written > 0,
+                summary: "following \(key): the first full compare wrote \(initial.created) created, \(initial.dataUpdated + initial.aclsUpdated) updated, \(initial.deleted) deleted in \(Self.seconds(initial.seconds)); the source's changes are applied as they happen until the final catch-up")
+        case .finalCatchUp:
+            if let (report, status) = try await followers?.stop(key) {
+                let final = report.finalCatchUp ?? report.initial
+                var summary = "final catch-up of \(key) in \(Self.seconds(report.finalCatchUpSeconds)) (the copy's share of the block window): \(final.created) created, \(final.dataUpdated + final.aclsUpdated) updated, \(final.deleted) deleted; stopped following after applying \(status.changesApplied) changes"
+                if status.attempts > 1 {
+                    summary += " (the follower started \(status.attempts) times, each with a full compare; last error: \(status.lastError ?? "none"))"
+                }
+                return HostChange(host: copy.host, changed: final.written > 0, summary: summary)
+            }
+            // No follower ran (the plan has no follow phase): one full compare that mirrors.
+            let report = try await fullCopy(copy, source: source, destination: destination, mirror: true)
+            return HostChange(
+                host: copy.host, changed: report.written > 0,
+                summary: "final catch-up of \(key) in \(Self.seconds(report.seconds)) (a full compare; no follower ran): \(report.created) created, \(report.dataUpdated + report.aclsUpdated) updated, \(report.deleted) deleted")
+        }
+    }
+
+    func fullCopy(_ copy: CopyAction, source: PlanEnsemble, destination: PlanEnsemble, mirror: Bool) async throws -> CopyReport {
+        var options = CopyOptions()
+        options.mirror = mirror
+        return try await gates.withClient(source.connectionString(chroot: nil)) { from in
             try await gates.withClient(destination.connectionString(chroot: nil)) { to in
-                try await TreeCopier(source: TreeLocation(client: from, root: copy.path), destination: TreeLocation(client: to, root: copy.path)).run()
+                try await TreeCopier(source: TreeLocation(client: from, root: copy.path), destination: TreeLocation(client: to, root: copy.path), options: options).run()
             }
         }
-        return HostChange(host: copy.host, changed: report.created + report.dataUpdated + report.aclsUpdated > 0,
-            summary: "copied \(copy.path): \(report.created) created, \(report.dataUpdated) updated")
+    }
+
+    static func seconds(_ value: Double) -> String { String(format: "%.2f s", value) }
+
+    /// A resumed run starts again the followers its journal shows started and not yet stopped by
+    /// their final catch-up. A follower begins with a full compare, so what changed on the source
+    /// while none ran is copied before the run goes on.
+    func restartFollows(_ state: JournalState) async throws {
+        for (step, index, copy) in Self.followsToRestart(plan: plan, journal: state) {
+            let action = Action.copy(copy)
+            let change: HostChange
+            do {
+                change = try await self.copy(copy)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                let message = "cannot \(action.summary) again after the interruption: \(error); check that both ensembles serve, then run again with --resume"
+                try? record(ExecutionEvent(kind: .failed, step: step, summary: message))
+                throw ExecutionError(.actionFailed, step: step, message)
+            }
+            try record(ExecutionEvent(kind: .followRestarted, step: step, action: index, summary: "\(action.summary) again after the interruption: \(change.summary)", changed: change.changed))
+        }
+    }
+
+    /// The follow actions a journal shows started (finished or interrupted) whose subtree's final
+    /// catch-up has not finished.
+    static func followsToRestart(plan: Plan, journal: JournalState) -> [(StepID, Int, CopyAction)] {
+        var started: [(StepID, Int, CopyAction)] = []
+        var caughtUp = Set<FollowKey>()
+        for step in plan.steps {
+            let touched = (journal.finishedActions[step.id] ?? []).union(journal.interruptedActions[step.id] ?? [])
+            for (index, action) in step.actions.enumerated() {
+                guard case .copy(let copy) = action else { continue }
+                if copy.phase == .follow && touched.contains(index) { started.append((step.id, index, copy)) }
+                if copy.phase == .finalCatchUp && journal.finishedActions[step.id]?.contains(index) == true { caughtUp.insert(FollowKey(copy)) }
+            }
+        }
+        return started.filter { !caughtUp.contains(FollowKey($0.2)) }
     }
 }
 
@@ -407,6 +495,11 @@ extension Action {
 
 extension CopyAction {
     var summaryLine: String { "copy \(path) from \(from) to \(to)" }
+}
+
+extension CopyReport {
+    /// Nodes created, updated (data or ACL) or deleted.
+    var written: Int { created + dataUpdated + aclsUpdated + deleted }
 }
 
 extension FirewallRule {

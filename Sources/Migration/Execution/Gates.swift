@@ -3,6 +3,7 @@ import Foundation
 import Hosts
 public import NIOCore
 import Probes
+import TreeCopy
 import ZooKeeper
 
 /// Whether a gate held, and what was seen.
@@ -23,6 +24,8 @@ public struct GateChecker: Sendable {
     public var hosts: any HostDirectory
     public var clients: any ClientGroupController
     public var eventLoopGroup: any EventLoopGroup
+    /// The block & copy followers of the run, when the checker serves one.
+    var followers: CopyFollowers?
 
     public init(plan: Plan, hosts: any HostDirectory, clients: any ClientGroupController, eventLoopGroup: any EventLoopGroup) {
         self.plan = plan
@@ -137,12 +140,19 @@ public struct GateChecker: Sendable {
             guard let source = plan.ensemble(named: from), let destination = plan.ensemble(named: to) else {
                 return GateResult(passed: false, detail: "unknown ensemble")
             }
+            // While a follower runs, ACL differences wait for its final catch-up (ACL changes
+            // fire no watch); once it has stopped, everything must match.
+            let follower = followers?.status(FollowKey(from: from, to: to, path: path))
             let report = try await withClient(source.connectionString(chroot: nil)) { left in
                 try await withClient(destination.connectionString(chroot: nil)) { right in
-                    try await TreeDiff(left: TreeLocation(client: left, root: path), right: TreeLocation(client: right, root: path)).run()
+                    try await CatchUpCheck(
+                        source: TreeLocation(client: left, root: path), destination: TreeLocation(client: right, root: path),
+                        acceptACLDifferences: follower != nil
+                    ).run()
                 }
             }
-            return GateResult(passed: report.identical, detail: report.identical ? "\(path) identical (\(report.nodesLeft) znodes)" : "\(report.differences.count + report.moreDifferences) differences under \(path)")
+            let following = follower.map { "; follower: \($0)" } ?? ""
+            return GateResult(passed: report.caughtUp, detail: "\(path): \(report.summary)\(following)")
 
         case .clientGroupHealthy(let group):
             let (healthy, detail) = try await clients.health(of: group)

@@ -15,6 +15,8 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
         case actionSkipped = "action-skipped"
         case stepFinished = "step-finished"
         case stepSkipped = "step-skipped"
+        /// A resumed run started a block & copy follower again (its follow action ran before).
+        case followRestarted = "follow-restarted"
         /// A rolling restart's step runs earlier than planned, so that the leader restarts last.
         case reordered
         /// `--until` reached, or the person declined a step.

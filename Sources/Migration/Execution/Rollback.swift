@@ -94,7 +94,14 @@ public enum Rollback {
                         inverse.append(
                             .switchClient(ClientSwitch(client: change.client, configPath: change.configPath, connectionKey: change.connectionKey, from: change.to, to: change.from, restart: change.restart)))
                     case .stopClient(let client):
-                        throw ExecutionError(.unsupportedAction, step: step.id, "\(client) was stopped and Mitosis has no start command for client members; start it by hand, then roll back")
+                        // Started again where it was: a switch to the connection string it has,
+                        // whose restart starts a stopped member.
+                        guard let member = plan.clientGroup(client.group)?.members.first(where: { $0.name == client.member }), let restart = member.restart else {
+                            throw ExecutionError(.unsupportedAction, step: step.id, "\(client) was stopped and the plan has no restart command for it; start it by hand, then roll back")
+                        }
+                        inverse.append(
+                            .switchClient(
+                                ClientSwitch(client: client, configPath: member.configPath, connectionKey: member.connectionKey, from: member.connectionString, to: member.connectionString, restart: restart)))
                     case .reconfig(let change):
                         throw ExecutionError(.unsupportedAction, step: step.id, "step \(step.id) ran `\(change.command)`; undo it with the inverse reconfig by hand (the runbook shows it), then roll back the rest")
                     }

@@ -91,6 +91,7 @@ public enum SandboxInventory {
                     lines.append("        configPath: \(quoted(member.configPath))")
                     lines.append("        connectionKey: \(quoted(member.connectionKey))")
                     if let restart = member.restart { lines.append("        restart: \(quoted(restart))") }
+                    if let stop = member.stop { lines.append("        stop: \(quoted(stop))") }
                     if let check = member.healthCheck { lines.append("        healthCheck: \(quoted(check))") }
                 }
             }
