@@ -125,13 +125,19 @@ public struct ServerSpec: Sendable, Hashable {
     public var dataLogDir: String?
     public var myidPath: String
     public var commands: ServiceCommands
+    /// Set when ``address`` is a stable address bound on the server's host that Mitosis moves to
+    /// the host of the server that replaces this one (Zalando's movable network interface). Nil
+    /// for an address nothing needs to move (the host's own, or a service address such as a
+    /// Kubernetes ClusterIP that follows the server by itself).
+    public var stableAddress: StableAddress?
     public var location: SourceLocation?
 
     public init(
         id: ServerID, host: String, address: String? = nil, quorumPort: Int = 2888, electionPort: Int = 3888,
         clientPort: Int = 2181, clientAddress: String? = nil, role: ServerRole = .participant,
         configPath: String, dynamicConfigPath: String? = nil, dataDir: String, dataLogDir: String? = nil,
-        myidPath: String? = nil, commands: ServiceCommands = ServiceCommands(), location: SourceLocation? = nil
+        myidPath: String? = nil, commands: ServiceCommands = ServiceCommands(), stableAddress: StableAddress? = nil,
+        location: SourceLocation? = nil
     ) {
         self.id = id
         self.host = host
@@ -147,7 +153,53 @@ public struct ServerSpec: Sendable, Hashable {
         self.dataLogDir = dataLogDir
         self.myidPath = myidPath ?? (dataDir.hasSuffix("/") ? dataDir + "myid" : dataDir + "/myid")
         self.commands = commands
+        self.stableAddress = stableAddress
         self.location = location
+    }
+}
+
+/// How a stable address sits on a host: the device it is bound to and its prefix length, which
+/// is what `ip addr del` on the old host and `ip addr add` on the new one need.
+public struct StableAddress: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The network device that carries the address, e.g. `eth0`.
+    public var device: String
+    /// The length of the address's network prefix, e.g. 24 for a /24.
+    public var prefixLength: Int
+
+    public init(device: String, prefixLength: Int) {
+        self.device = device
+        self.prefixLength = prefixLength
+    }
+
+    public var description: String { "/\(prefixLength) on \(device)" }
+}
+
+/// Whether `text` is a literal IPv4 address (dotted quad) or IPv6 address, as `ip addr` takes it.
+public func isIPAddressLiteral(_ text: String) -> Bool {
+    if text.contains(":") {
+        // IPv6: hex groups of at most four digits, at most one `::`, optionally an IPv4 tail.
+        let doubleColons = text.components(separatedBy: "::").count - 1
+        guard doubleColons <= 1, !text.contains(":::"), !text.hasPrefix(":") || text.hasPrefix("::"), !text.hasSuffix(":") || text.hasSuffix("::") else {
+            return false
+        }
+        var groups = text.split(separator: ":", omittingEmptySubsequences: true).map(String.init)
+        var count = 0
+        if let last = groups.last, last.contains(".") {
+            guard isIPAddressLiteral(last) else { return false }
+            groups.removeLast()
+            count += 2
+        }
+        for group in groups {
+            guard (1...4).contains(group.count), group.allSatisfy(\.isHexDigit) else { return false }
+            count += 1
+        }
+        return doubleColons == 1 ? count < 8 : count == 8
+    }
+    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 4 else { return false }
+    return parts.allSatisfy { part in
+        guard (1...3).contains(part.count), part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber), let value = Int(part) else { return false }
+        return value <= 255 && (part.count == 1 || part.first != "0")
     }
 }
 

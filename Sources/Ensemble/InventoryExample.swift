@@ -78,6 +78,10 @@ extension Inventory {
                   restart: systemctl restart zookeeper
               - id: 6
                 host: zk-dst-3
+                address: 10.77.9.6         # a stable address bound on zk-dst-3, not the host's own
+                stableAddress:             # strategy replace moves it to the host that replaces this server
+                  device: eth0
+                  prefixLength: 24
                 configPath: /etc/zookeeper/conf/zoo.cfg
                 dataDir: /var/lib/zookeeper
                 commands:

@@ -328,6 +328,13 @@ struct InventoryReader {
                 everyServerRead = false
                 continue
             }
+            if server.stableAddress != nil, let address = server.address,
+                let first = servers.first(where: { $0.stableAddress != nil && $0.address == address })
+            {
+                error(serverNode, serverPath, "servers \(first.id) and \(server.id) both have the stable address \(address); each server of an ensemble has its own (the server that replaces one, in another ensemble, has the same)")
+                everyServerRead = false
+                continue
+            }
             serverNodes[server.id] = serverNode
             servers.append(server)
         }
@@ -349,7 +356,7 @@ struct InventoryReader {
     mutating func readServer(_ node: Node, _ path: String, hostNames: [String], defaults: ServiceCommands) -> ServerSpec? {
         let allowed = [
             "id", "host", "address", "quorumPort", "electionPort", "clientPort", "clientAddress", "role",
-            "configPath", "dynamicConfigPath", "dataDir", "dataLogDir", "myidPath", "commands",
+            "configPath", "dynamicConfigPath", "dataDir", "dataLogDir", "myidPath", "commands", "stableAddress",
         ]
         guard let f = fields(node, path, what: "a server", allowed: allowed, required: ["id", "host", "configPath", "dataDir"]) else {
             return nil
@@ -371,14 +378,47 @@ struct InventoryReader {
             }
         }
         let commands = readCommands(f.values["commands"], fieldPath(f, "commands"))?.filled(from: defaults)
+        let address = string(f, "address")
+        var stableAddress: StableAddress?
+        var stableAddressRead = true
+        if let stableNode = f.values["stableAddress"] {
+            stableAddress = readStableAddress(stableNode, fieldPath(f, "stableAddress"), server: f, address: address)
+            stableAddressRead = stableAddress != nil
+        }
         guard let id, let host, hostNames.contains(host), let quorumPort, let electionPort, let clientPort, let role,
-            let configPath = string(f, "configPath"), let dataDir = string(f, "dataDir"), let commands
+            let configPath = string(f, "configPath"), let dataDir = string(f, "dataDir"), let commands, stableAddressRead
         else { return nil }
         return ServerSpec(
-            id: ServerID(Int64(id)), host: host, address: string(f, "address"), quorumPort: quorumPort,
+            id: ServerID(Int64(id)), host: host, address: address, quorumPort: quorumPort,
             electionPort: electionPort, clientPort: clientPort, clientAddress: string(f, "clientAddress"), role: role,
             configPath: configPath, dynamicConfigPath: string(f, "dynamicConfigPath"), dataDir: dataDir,
-            dataLogDir: string(f, "dataLogDir"), myidPath: string(f, "myidPath"), commands: commands, location: location(node))
+            dataLogDir: string(f, "dataLogDir"), myidPath: string(f, "myidPath"), commands: commands,
+            stableAddress: stableAddress, location: location(node))
+    }
+
+    /// `stableAddress: {device: eth0, prefixLength: 24}`: the server's `address` is bound on its
+    /// host and moves to the host of the server that replaces it.
+    mutating func readStableAddress(_ node: Node, _ path: String, server: Fields, address: String?) -> StableAddress? {
+        guard let f = fields(node, path, what: "a stable address", allowed: ["device", "prefixLength"], required: ["device", "prefixLength"]) else {
+            return nil
+        }
+        var valid = true
+        if server.values["address"] == nil {
+            error(node, path, "a stable address is the server's own address, moved between hosts: give the server an address (the IP address peers and clients use, e.g. address: 10.77.9.1)")
+            valid = false
+        } else if let address, !isIPAddressLiteral(address) {
+            error(server.values["address"], fieldPath(server, "address"), "address is '\(address)', but a stable address is moved with `ip addr`, which needs an IP address (e.g. 10.77.9.1), not a host name")
+            valid = false
+        }
+        let maximum = address?.contains(":") == true ? 128 : 32
+        let prefixLength = integer(f, "prefixLength", range: 0...maximum, what: "a prefix length for this address")
+        let device = string(f, "device")
+        if let device, device.count > 15 || !device.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-@".contains($0)) }) {
+            error(f.values["device"], fieldPath(f, "device"), "device is '\(device)', which is not a network device name (up to 15 letters, digits and . _ - @, e.g. eth0)")
+            valid = false
+        }
+        guard valid, let device, let prefixLength else { return nil }
+        return StableAddress(device: device, prefixLength: prefixLength)
     }
 
     mutating func readClientGroup(_ node: Node, _ path: String, hostNames: [String], ensembleNames: [String]) -> ClientGroup? {

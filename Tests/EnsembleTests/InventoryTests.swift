@@ -188,6 +188,81 @@ struct InventoryTests {
         #expect(missingTop.map(\.message) == ["the inventory is missing the required key 'ensembles'", "unknown key 'ensembels' in the inventory; did you mean 'ensembles'?"])
     }
 
+    @Test("a stable address: the server's address, the device and prefix length to move it with")
+    func stableAddress() throws {
+        let yaml = base.replacingFirst("""
+                  - id: 2
+                    host: b
+            """, with: """
+                  - id: 2
+                    host: b
+                    address: 10.0.9.2
+                    stableAddress:
+                      device: eth0
+                      prefixLength: 24
+            """)
+        let inventory = try Inventory.parse(yaml: yaml)
+        let src = try #require(inventory.ensemble(named: "src"))
+        #expect(src.servers[1].stableAddress == StableAddress(device: "eth0", prefixLength: 24))
+        #expect(inventory.address(of: src.servers[1]) == "10.0.9.2")
+        #expect(src.servers[0].stableAddress == nil)
+        // The shipped example marks one.
+        let example = try Inventory.parse(yaml: Inventory.example)
+        #expect(example.ensemble(named: "destination")?.server(6)?.stableAddress == StableAddress(device: "eth0", prefixLength: 24))
+    }
+
+    @Test("stable address errors point at the key or value at fault")
+    func stableAddressErrors() {
+        func errors(address: String?, block: String) -> [String] {
+            let yaml = base.replacingFirst("""
+                      - id: 2
+                        host: b
+                """, with: """
+                      - id: 2
+                        host: b
+                """ + (address.map { "\n        address: \($0)" } ?? "") + "\n        stableAddress:\n" + block)
+            return inventoryErrors(yaml).map(\.description)
+        }
+        #expect(errors(address: nil, block: "          device: eth0\n          prefixLength: 24") == [
+            "inv.yaml:18:11: error: ensembles[0].servers[1].stableAddress: a stable address is the server's own address, moved between hosts: give the server an address (the IP address peers and clients use, e.g. address: 10.77.9.1)"
+        ])
+        #expect(errors(address: "zk2.example", block: "          device: eth0\n          prefixLength: 24") == [
+            "inv.yaml:17:18: error: ensembles[0].servers[1].address: address is 'zk2.example', but a stable address is moved with `ip addr`, which needs an IP address (e.g. 10.77.9.1), not a host name"
+        ])
+        #expect(errors(address: "10.0.9.2", block: "          device: eth0\n          prefixLength: 33") == [
+            "inv.yaml:20:25: error: ensembles[0].servers[1].stableAddress.prefixLength: prefixLength is '33', which is not a prefix length for this address (0–32)"
+        ])
+        #expect(errors(address: "fd00::9:2", block: "          device: eth0\n          prefixLength: 64").isEmpty)
+        #expect(errors(address: "10.0.9.2", block: "          device: eth 0\n          prefixLength: 24") == [
+            "inv.yaml:19:19: error: ensembles[0].servers[1].stableAddress.device: device is 'eth 0', which is not a network device name (up to 15 letters, digits and . _ - @, e.g. eth0)"
+        ])
+        #expect(errors(address: "10.0.9.2", block: "          device: eth0\n          prefix: 24") == [
+            "inv.yaml:19:11: error: ensembles[0].servers[1].stableAddress: a stable address is missing the required key 'prefixLength'",
+            "inv.yaml:20:11: error: ensembles[0].servers[1].stableAddress.prefix: unknown key 'prefix' in a stable address; allowed keys: device, prefixLength",
+        ])
+    }
+
+    @Test("two servers of one ensemble cannot share a stable address")
+    func sharedStableAddress() {
+        let stable = "\n        address: 10.0.9.9\n        stableAddress: {device: eth0, prefixLength: 24}"
+        let yaml = base
+            .replacingFirst("      - id: 2\n        host: b", with: "      - id: 2\n        host: b" + stable)
+            .replacingFirst("      - id: 3\n        host: b", with: "      - id: 3\n        host: b" + stable)
+        #expect(inventoryErrors(yaml).map(\.description) == [
+            "inv.yaml:21:9: error: ensembles[0].servers[2]: servers 2 and 3 both have the stable address 10.0.9.9; each server of an ensemble has its own (the server that replaces one, in another ensemble, has the same)"
+        ])
+    }
+
+    @Test("IP address literals")
+    func ipLiterals() {
+        for good in ["10.0.0.1", "0.0.0.0", "255.255.255.255", "::1", "fd00::9:2", "2001:db8:0:0:0:0:2:1", "::ffff:10.0.0.1"] {
+            #expect(isIPAddressLiteral(good), "\(good)")
+        }
+        for bad in ["zk1", "10.0.0", "10.0.0.256", "010.0.0.1", "1:2:3:4:5:6:7:8:9", "fd00:::1", "10.0.0.1/24", ""] {
+            #expect(!isIPAddressLiteral(bad), "\(bad)")
+        }
+    }
+
     @Test("an even number of voters is a warning, not an error")
     func warnings() throws {
         let yaml = base.replacingFirst("clientGroups:", with: """
