@@ -153,7 +153,12 @@ let package = Package(
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "HostsTests", dependencies: ["Hosts", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "ZooKeeper"]),
-        .testTarget(name: "MigrationTests", dependencies: ["Migration", "Ensemble", "TreeCopy", "Probes", "ZooKeeper"]),
+        .testTarget(
+            name: "MigrationTests",
+            dependencies: [
+                "Migration", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),
         .testTarget(

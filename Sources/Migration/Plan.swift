@@ -186,13 +186,16 @@ public struct PlanServer: Sendable, Hashable, Codable {
     public var dataLogDir: String?
     public var myidPath: String
     public var commands: ServiceCommandSet
+    /// Set when ``address`` is a stable address bound on ``host`` that the plan may move to
+    /// another host (see ``AddressMove``); nil when nothing needs to move it.
+    public var stableAddress: StableAddress?
 
     public init(
         id: ServerID, host: String, address: String, quorumPort: Int = 2888, electionPort: Int = 3888,
         clientPort: Int = 2181, clientAddress: String? = nil, role: ServerRole = .participant,
         configPath: String = "/etc/zookeeper/conf/zoo.cfg", dynamicConfigPath: String? = nil,
         dataDir: String = "/var/lib/zookeeper", dataLogDir: String? = nil, myidPath: String? = nil,
-        commands: ServiceCommandSet = ServiceCommandSet()
+        commands: ServiceCommandSet = ServiceCommandSet(), stableAddress: StableAddress? = nil
     ) {
         self.id = id
         self.host = host
@@ -208,6 +211,7 @@ public struct PlanServer: Sendable, Hashable, Codable {
         self.dataLogDir = dataLogDir
         self.myidPath = myidPath ?? (dataDir.hasSuffix("/") ? dataDir + "myid" : dataDir + "/myid")
         self.commands = commands
+        self.stableAddress = stableAddress
     }
 
     /// The `server.N` line for this server in the given role, with or without the 3.5+ client part.
@@ -499,6 +503,37 @@ public struct CopyAction: Sendable, Hashable, Codable {
     }
 }
 
+/// Moving a server's stable address from one host to another: `ip addr del` on the host of
+/// the server that held it, `ip addr add` on the host of the server that takes it over, and a
+/// gratuitous ARP so that neighbours learn the new link-layer address at once (Zalando's
+/// movable network interface). Peers and clients keep the address, so nothing reconfigures.
+public struct AddressMove: Sendable, Hashable, Codable {
+    public var address: String
+    public var prefixLength: Int
+    /// The device that carries the address on both hosts, e.g. `eth0`.
+    public var device: String
+    /// The server whose host holds the address; it must be stopped first.
+    public var from: ServerRef
+    /// The server (same id, another host) whose host takes the address.
+    public var to: ServerRef
+
+    public init(address: String, prefixLength: Int, device: String, from: ServerRef, to: ServerRef) {
+        self.address = address
+        self.prefixLength = prefixLength
+        self.device = device
+        self.from = from
+        self.to = to
+    }
+
+    /// `10.77.9.1/24`.
+    public var cidr: String { "\(address)/\(prefixLength)" }
+
+    /// The same move the other way (for a rollback).
+    public var reversed: AddressMove {
+        AddressMove(address: address, prefixLength: prefixLength, device: device, from: to, to: from)
+    }
+}
+
 /// Time to let pass, and why.
 public struct Pause: Sendable, Hashable, Codable {
     public var length: PlanDuration
@@ -524,6 +559,8 @@ public enum Action: Sendable, Hashable, Codable {
     case stopClient(ClientRef)
     case reconfig(Reconfig)
     case copy(CopyAction)
+    /// Move a stable address to the host of the server that replaces its holder.
+    case moveAddress(AddressMove)
     /// Let time pass (e.g. between restarts of a rolling restart).
     case wait(Pause)
 
@@ -537,6 +574,7 @@ public enum Action: Sendable, Hashable, Codable {
         case .stopClient(let client): return client.host
         case .reconfig(let change): return change.via.host
         case .copy(let copy): return copy.host
+        case .moveAddress(let move): return move.from.host
         case .wait: return "-"
         }
     }
@@ -549,6 +587,7 @@ public enum Action: Sendable, Hashable, Codable {
         case .addFirewallRule(let rule), .removeFirewallRule(let rule): return [rule.server] + rule.peers.map(\.server)
         case .switchClient, .stopClient, .copy, .wait: return []
         case .reconfig(let change): return [change.via]
+        case .moveAddress(let move): return [move.from, move.to]
         }
     }
 
@@ -574,13 +613,14 @@ public enum Action: Sendable, Hashable, Codable {
             case .follow: return "follow \(copy.path) from \(copy.from) into \(copy.to)"
             case .finalCatchUp: return "final catch-up of \(copy.path) into \(copy.to), then stop following"
             }
+        case .moveAddress(let move): return "move \(move.cidr) from \(move.from.host) to \(move.to.host) (server \(move.to.id)'s stable address)"
         case .wait(let pause): return "wait \(pause.length): \(pause.reason)"
         }
     }
 
     private enum CodingKeys: String, CodingKey {
         case writeConfig, startServer, stopServer, restartServer, addFirewallRule, removeFirewallRule
-        case switchClient, stopClient, reconfig, copy, wait
+        case switchClient, stopClient, reconfig, copy, moveAddress, wait
     }
 
     /// JSON: an object with one key, the kind of action, holding its details.
@@ -601,6 +641,7 @@ public enum Action: Sendable, Hashable, Codable {
         case .stopClient: self = .stopClient(try container.decode(ClientRef.self, forKey: key))
         case .reconfig: self = .reconfig(try container.decode(Reconfig.self, forKey: key))
         case .copy: self = .copy(try container.decode(CopyAction.self, forKey: key))
+        case .moveAddress: self = .moveAddress(try container.decode(AddressMove.self, forKey: key))
         case .wait: self = .wait(try container.decode(Pause.self, forKey: key))
         }
     }
@@ -618,6 +659,7 @@ public enum Action: Sendable, Hashable, Codable {
         case .stopClient(let value): try container.encode(value, forKey: .stopClient)
         case .reconfig(let value): try container.encode(value, forKey: .reconfig)
         case .copy(let value): try container.encode(value, forKey: .copy)
+        case .moveAddress(let value): try container.encode(value, forKey: .moveAddress)
         case .wait(let value): try container.encode(value, forKey: .wait)
         }
     }
@@ -654,6 +696,9 @@ public enum Gate: Sendable, Hashable, Codable {
     case writeAfterReconfig(ensemble: String, via: ServerRef)
     /// `reconfigEnabled=true` on these servers (and the caller may reconfig).
     case reconfigEnabled(servers: [ServerRef])
+    /// The servers are not running (their status command says so): e.g. before their stable
+    /// address moves to another host.
+    case serversStopped(servers: [ServerRef])
 
     public var summary: String {
         switch self {
@@ -667,6 +712,7 @@ public enum Gate: Sendable, Hashable, Codable {
         case .reconfigCommitted(let ensemble, let membership): return "\(ensemble) configuration is \(membership)"
         case .writeAfterReconfig(let ensemble, let via): return "one write to \(ensemble) through server \(via.id) succeeded after the reconfig"
         case .reconfigEnabled(let servers): return "reconfigEnabled=true on \(Action.list(servers))"
+        case .serversStopped(let servers): return "stopped: \(Action.list(servers)) not running"
         }
     }
 }

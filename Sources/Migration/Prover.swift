@@ -119,7 +119,13 @@ public struct ProverOptions: Sendable, Hashable {
 /// server that may have synced), its live view of the membership (voters and observers), the view
 /// on its disk (what a restart loads), and whether it runs. Per firewall rule: whether it is in
 /// place (a rule cuts peer traffic both ways). Per client member: its connection string and
-/// whether it runs. Per client group: the lineage it relies on.
+/// whether it runs. Per client group: the lineage it relies on. Per stable address (a server
+/// address bound on a host, which replace moves to the new server's host): the server whose
+/// host holds it. A server's identity is its id and its address, so moving an address changes
+/// no membership; a server whose host does not hold its address cannot be reached by peers or
+/// clients (it counts for no *must serve* cluster), and an address moved away from a running
+/// server breaks invariant 2 (that server would still vote, through connections it opens itself,
+/// beside the one that takes its address over).
 ///
 /// Transitions: the plan's steps in order; within a step every interleaving of its actions'
 /// effects (a restart is a stop then a start, so two restarts in one step can overlap); gates
@@ -186,6 +192,8 @@ enum MicroOp: Hashable {
     case stopClient(member: Int)
     case reconfig(via: Int, addVoters: UInt32, addObservers: UInt32, remove: UInt32)
     case copy(group: Int, phase: CopyPhase)
+    /// A stable address (its slot) goes from one server's host to another's.
+    case moveAddress(slot: Int, from: Int, to: Int)
     case noop
 }
 
@@ -202,6 +210,7 @@ enum CompiledGate {
     case groupHealthy(group: Int)
     case committed(view: View)
     case writeAfterReconfig(via: Int)
+    case stopped(servers: [Int])
     case always
 }
 
@@ -235,6 +244,10 @@ struct Model {
     var groupNames: [String] = []
     var groupPaths: [String] = []
     var destinationMask: UInt32 = 0
+    /// The stable addresses the plan moves, and per address the servers that use it (the one
+    /// whose host holds it at the start and those it moves to).
+    var addressSlots: [String] = []
+    var slotMembers: [UInt32] = []
     var initial: State
 
     init(plan: Plan) throws(ProverError) {
@@ -352,7 +365,28 @@ struct Model {
             case .reconfigCommitted(_, let membership): return .committed(view: try view(membership))
             case .writeAfterReconfig(_, let via): return .writeAfterReconfig(via: try serverIndex(via))
             case .reconfigEnabled: return .always
+            case .serversStopped(let refs):
+                var indices: [Int] = []
+                for ref in refs { indices.append(try serverIndex(ref)) }
+                return .stopped(servers: indices)
             }
+        }
+        // Stable addresses bound on hosts: a server that uses one is reachable only while its host
+        // holds it. At the start the source's server holds it (or the first server using it).
+        // (Collected in locals: a nested function may not capture `self` inout.)
+        var slots: [String] = []
+        var slotHolders: [Int8] = []
+        var members: [UInt32] = []
+        func slot(_ address: String, holder: Int) -> Int {
+            if let known = slots.firstIndex(of: address) { return known }
+            slots.append(address)
+            members.append(0)
+            slotHolders.append(Int8(holder))
+            return slots.count - 1
+        }
+        for (index, server) in servers.enumerated() {
+            guard let spec = plan.server(server.ref), spec.stableAddress != nil else { continue }
+            members[slot(spec.address, holder: index)] |= 1 << UInt32(index)
         }
         var seenSteps: Set<StepID> = []
         for step in plan.steps {
@@ -391,12 +425,24 @@ struct Model {
                     for id in change.remove { removed |= try bit(id) }
                     ops = [.reconfig(via: try serverIndex(change.via), addVoters: voters, addObservers: observers, remove: removed)]
                 case .copy(let copy): ops = [.copy(group: try groupIndex(copy.group), phase: copy.phase)]
+                case .moveAddress(let move):
+                    let from = try serverIndex(move.from)
+                    let to = try serverIndex(move.to)
+                    // An address the inventory did not mark as stable is on the host of its first
+                    // move's `from` server at the start.
+                    let index = slot(move.address, holder: from)
+                    members[index] |= (1 << UInt32(from)) | (1 << UInt32(to))
+                    ops = [.moveAddress(slot: index, from: from, to: to)]
                 case .wait: ops = [.noop]
                 }
                 compiled.actions.append(CompiledAction(ops: ops, summary: action.summary))
             }
             steps.append(compiled)
         }
+        guard slots.count <= 32 else { throw ProverError(message: "more than 32 stable addresses; the prover handles up to 32") }
+        addressSlots = slots
+        slotMembers = members
+        initial.addressHolder = slotHolders
     }
 
     /// The servers a connection string reaches: those whose address (or client address) and
@@ -453,6 +499,8 @@ struct State: Hashable {
     var branchParents: [UInt8] = []
     /// Per client group: the copy into the destination is following the source.
     var following: UInt64 = 0
+    /// Per moved stable address (``Model/addressSlots``): the server whose host holds it now.
+    var addressHolder: [Int8] = []
 }
 
 // MARK: - Exploration
@@ -490,6 +538,7 @@ struct Explorer {
         var reach: [UInt32]
         var clientsRunning: UInt64
         var home: [UInt8]
+        var addressHolder: [Int8]
         var availability: Bool
         var exempt: UInt64
     }
@@ -709,6 +758,20 @@ struct Explorer {
                 state.home[group] = Lineage.destination
                 return .done
             }
+        case .moveAddress(let slot, let from, let to):
+            let holder = Int(state.addressHolder[slot])
+            if holder == to { return .done }
+            guard holder == from else {
+                return .blocked("\(model.addressSlots[slot]) is on the host of \(name(holder)), not of \(name(from))")
+            }
+            if state.running & (1 << UInt32(from)) != 0 {
+                return .violated(
+                    Violation(
+                        invariant: .noSplitBrain,
+                        message: "\(model.addressSlots[slot]) moves away from \(name(from)) while it runs: it keeps voting as server \(model.servers[from].ref.id) through the connections it opens itself, and \(name(to)) at the address would be a second server \(model.servers[to].ref.id); stop \(name(from)) first"))
+            }
+            state.addressHolder[slot] = Int8(to)
+            return .done
         case .reconfig(let via, let addVoters, let addObservers, let remove):
             let viaBit = UInt32(1) << UInt32(via)
             guard state.running & viaBit != 0 else { return .blocked("\(name(via)) is not running") }
@@ -799,6 +862,8 @@ struct Explorer {
                 }
             }
             return false
+        case .stopped(let servers):
+            return servers.allSatisfy { state.running & (1 << UInt32($0)) == 0 }
         case .writeAfterReconfig(let via):
             let viaBit = UInt32(1) << UInt32(via)
             guard let cluster = mustClusters(state, cuts: cutMasks(state)).first(where: { $0.members & viaBit != 0 }) else {
@@ -835,8 +900,18 @@ struct Explorer {
     /// Every cluster that certainly serves (see the type's documentation). Membership follows the
     /// newest configuration a server has; while a reconfig awaits its write, the majorities of
     /// both the old and the new configuration are required.
-    func mustClusters(_ state: State, cuts: [UInt32]) -> [Cluster] {
+    func mustClusters(_ state: State, cuts ruleCuts: [UInt32]) -> [Cluster] {
         var result: [Cluster] = []
+        // A server whose stable address is on another host cannot be reached by its peers (nor by
+        // clients): counted out here. Split brain (`mayCluster`) still counts it in, since it can
+        // open connections to its peers itself.
+        var cuts = ruleCuts
+        let away = unreachable(state)
+        if away != 0 {
+            for server in 0..<serverCount {
+                cuts[server] = away & (1 << UInt32(server)) != 0 ? UInt32.max : cuts[server] | away
+            }
+        }
         var views = state.views
         if state.pendingMask != 0 {
             for server in 0..<serverCount where state.pendingMask & (1 << UInt32(server)) != 0 {
@@ -890,6 +965,15 @@ struct Explorer {
         return result
     }
 
+    /// Servers that use a moved stable address their host does not hold now.
+    func unreachable(_ state: State) -> UInt32 {
+        var mask: UInt32 = 0
+        for slot in state.addressHolder.indices {
+            mask |= model.slotMembers[slot] & ~(1 << UInt32(state.addressHolder[slot]))
+        }
+        return mask
+    }
+
     /// Members that vote in `view` and in their own view.
     func votes(_ members: UInt32, in view: View, views: [View]) -> Int {
         var count = 0
@@ -925,7 +1009,7 @@ struct Explorer {
             running: state.running, views: state.views, pending: state.pending, pendingMask: state.pendingMask,
             lineage: state.lineage, maybe: state.maybe, prefix: state.prefix, branchParents: state.branchParents,
             nextBranch: state.nextBranch, rules: state.rules, reach: state.reach, clientsRunning: state.clientsRunning,
-            home: state.home, availability: state.crash == 0, exempt: exemption(state))
+            home: state.home, addressHolder: state.addressHolder, availability: state.crash == 0, exempt: exemption(state))
         if let known = analyses[key] {
             apply(known, to: &state)
             return known.violation
@@ -1346,6 +1430,10 @@ struct Explorer {
         }
         for rule in model.ruleNames.indices where state.rules & (1 << UInt64(rule)) != 0 {
             lines.append("firewall \(model.ruleNames[rule])")
+        }
+        for slot in state.addressHolder.indices {
+            let holder = Int(state.addressHolder[slot])
+            lines.append("address \(model.addressSlots[slot]): on \(model.servers[holder].ref.host) (\(name(holder)))")
         }
         for member in model.memberGroup.indices {
             let running = state.clientsRunning & (1 << UInt64(member)) != 0

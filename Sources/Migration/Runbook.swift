@@ -134,6 +134,19 @@ public enum Runbook {
             case .finalCatchUp:
                 return ["# \(action.summary)", "stop the running `mitosis copy --follow` (Ctrl-C): it runs the final catch-up and prints its length"]
             }
+        case .moveAddress(let move):
+            var lines = [
+                "# \(action.summary)",
+                "$ sudo ip addr del \(move.cidr) dev \(move.device)",
+                "then on \(move.to.host):",
+                "$ sudo ip addr add \(move.cidr) dev \(move.device)",
+            ]
+            if move.address.contains(":") {
+                lines.append("(IPv6: the kernel announces the address itself with unsolicited neighbour advertisements)")
+            } else {
+                lines.append("$ sudo arping -U -c 2 -I \(move.device) -s \(move.address) \(move.address)   # gratuitous ARP: neighbours learn the new host at once")
+            }
+            return lines
         case .wait(let pause): return ["# \(action.summary)", "$ sleep \(max(1, pause.length.milliseconds / 1000))"]
         }
     }

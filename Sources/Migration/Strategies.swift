@@ -255,6 +255,11 @@ extension PlanBuilder {
                     .addressMismatch,
                     "destination server \(server.id) is on the same host (\(server.host)) as the source server it replaces; replace moves servers to new hosts")
             }
+            if let held = server.stableAddress, let taken = twin.stableAddress, held != taken {
+                throw fail(
+                    .addressMismatch,
+                    "server \(server.id)'s stable address \(server.address) is \(held) on \(server.host) but \(taken) on \(twin.host); the move deletes it from one device and adds it to the other with one prefix length, so give both inventory entries the same device and prefixLength")
+            }
         }
         try requireEmptyDestination()
         try checkMixedVersions(instead: "upgrade the source in place first, or use strategy copy")
@@ -262,6 +267,11 @@ extension PlanBuilder {
         assumeInitialConfigs()
         notes.append(
             "the new servers listen on every address (quorumListenOnAllIPs=true): a stable address that is not bound on the host itself (a service address) cannot be bound directly")
+        let moving = source.servers.filter { $0.stableAddress != nil || destination.server($0.id)?.stableAddress != nil }
+        if !moving.isEmpty {
+            notes.append(
+                "the stable address\(moving.count == 1 ? "" : "es") of server\(moving.count == 1 ? "" : "s") \(moving.map(\.id.description).joined(separator: ",")) move\(moving.count == 1 ? "s" : "") from the old host to the new one (ip addr del, ip addr add, gratuitous ARP) while neither server runs: peers and clients keep the address, so no configuration and no client changes")
+        }
         preflight(why: "The new servers start empty and take their data from the ensemble; they must not run before their turn.")
         let lines = source.servers.map { $0.line(clientPortInLine: false) }
         var current: [ServerRef] = source.refs
@@ -281,6 +291,18 @@ extension PlanBuilder {
                     gatesBefore: [.quorumHealthy(ensemble: source.name, servers: current)],
                     actions: [.stopServer(source.ref(old))]))
             current = current.map { $0.id == server.id ? destination.ref(server) : $0 }
+            if let stable = old.stableAddress ?? server.stableAddress {
+                let move = AddressMove(
+                    address: old.address, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
+                    to: destination.ref(server))
+                add(
+                    Step(
+                        id: StepID("replace-\(server.id)-move-address"),
+                        title: "Move server \(server.id)'s address \(old.address) from \(old.host) to \(server.host)",
+                        why: "Peers and clients reach server \(server.id) at \(old.address): once it is on \(server.host) they reach the new server there without any change. Only while the old server is stopped: a server that lost its address while running would still vote as server \(server.id) through connections it opens itself.",
+                        gatesBefore: [.serversStopped(servers: [source.ref(old)])],
+                        actions: [.moveAddress(move)]))
+            }
             add(
                 Step(
                     id: StepID("replace-\(server.id)-start-new"), title: "Start the new server \(server.id) on \(server.host)",

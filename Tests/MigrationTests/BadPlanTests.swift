@@ -141,6 +141,47 @@ import Testing
         #expect(found.violation.message.contains("empty tree"))
     }
 
+    @Test func addressMovedWhileTheOldServerRuns() throws {
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
+        let stop = try #require(bad.index(of: "replace-1-stop-old"))
+        let move = try #require(bad.index(of: "replace-1-move-address"))
+        bad.steps.insert(bad.steps.remove(at: move), at: stop)
+        // Its gate holds the move back: the old server still runs.
+        let stuck = try counterexample(bad)
+        #expect(stuck.violation.invariant == .planProceeds)
+        #expect(stuck.violation.message.contains("stopped: source servers 1 not running"))
+        // Without the gate, the move itself is the violation.
+        bad.steps[stop].gatesBefore = []
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noSplitBrain)
+        #expect(found.step == "replace-1-move-address")
+        #expect(found.violation.message.contains("10.1.0.1 moves away from source 1 while it runs"))
+        #expect(found.description.contains("address 10.1.0.1: on zk-source-1 (source 1)"))
+    }
+
+    @Test func addressMovedInTheStepThatStopsTheOldServer() throws {
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
+        let stop = try #require(bad.index(of: "replace-2-stop-old"))
+        let move = try #require(bad.index(of: "replace-2-move-address"))
+        bad.steps[stop].actions += bad.steps[move].actions
+        bad.steps.remove(at: move)
+        // Actions of one step run in any order: the move may come first.
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noSplitBrain)
+        #expect(found.step == "replace-2-stop-old")
+        #expect(!found.trace.contains { $0.text.hasPrefix("stop source server 2") })
+    }
+
+    @Test func newServerStartedBeforeItsAddressArrived() throws {
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
+        bad.steps.removeAll { $0.id == "replace-1-move-address" }
+        // The new server 1 runs, but its address is still on the old host: nobody reaches it,
+        // and the check that it synced never passes.
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .planProceeds)
+        #expect(found.violation.message.contains("after step replace-1-start-new"))
+    }
+
     @Test func copyWithoutBlockingTheClients() throws {
         var bad = try Fixtures.plan(.copy, 3, 3)
         bad.steps.removeAll { $0.id == "block" }

@@ -6,7 +6,7 @@ import Ensemble
 enum Fixtures {
     static func ensemble(
         _ name: String, ids: [Int64], subnet: Int, version: ZooKeeperVersion, data: InitialData, running: Bool,
-        sameAddressesAs other: PlanEnsemble? = nil
+        sameAddressesAs other: PlanEnsemble? = nil, stableAddress: StableAddress? = nil
     ) -> PlanEnsemble {
         PlanEnsemble(
             name: name, version: version,
@@ -17,7 +17,8 @@ enum Fixtures {
                     configPath: "/etc/zookeeper/conf/zoo.cfg", dataDir: "/var/lib/zookeeper",
                     commands: ServiceCommandSet(
                         start: "systemctl start zookeeper", stop: "systemctl stop zookeeper",
-                        restart: "systemctl restart zookeeper", status: "echo srvr | nc -q 2 localhost 2181"))
+                        restart: "systemctl restart zookeeper", status: "echo srvr | nc -q 2 localhost 2181"),
+                    stableAddress: stableAddress)
             },
             initialData: data, initiallyRunning: running)
     }
@@ -57,17 +58,28 @@ enum Fixtures {
         return staying ? all : [all[0]]
     }
 
+    /// The stable addresses of a replace with movable addresses: 10.1.0.x/24 on eth0.
+    static let movable = StableAddress(device: "eth0", prefixLength: 24)
+
+    /// - Parameter movableAddresses: for replace, the source's addresses are stable addresses
+    ///   bound on their hosts that the plan moves (Zalando); otherwise they follow the servers by
+    ///   themselves (HubSpot's ClusterIP services).
     static func plan(
         _ strategy: StrategyKind, _ sourceCount: Int, _ destinationCount: Int, version: ZooKeeperVersion = .v3_8_0,
-        destinationData: InitialData = .empty, staying: Bool = true
+        destinationData: InitialData = .empty, staying: Bool = true, movableAddresses: Bool = false
     ) throws -> Plan {
-        let source = source(sourceCount, version: version)
+        var source = source(sourceCount, version: version)
         let destination: PlanEnsemble
         switch strategy {
         case .replace:
+            if movableAddresses {
+                source = ensemble(
+                    "source", ids: (1...Int64(sourceCount)).map { $0 }, subnet: 1, version: version, data: .holdsData, running: true,
+                    stableAddress: movable)
+            }
             destination = ensemble(
                 "destination", ids: source.servers.map(\.id.rawValue), subnet: 2, version: version, data: destinationData,
-                running: false, sameAddressesAs: source)
+                running: false, sameAddressesAs: source, stableAddress: movableAddresses ? movable : nil)
         case .copy:
             destination = Self.destination(
                 destinationCount, after: sourceCount, version: version, data: destinationData == .empty ? .holdsData : destinationData,

@@ -50,6 +50,22 @@ import Testing
         #expect(Runbook.render(byHand).contains("(stop kafka member broker-2 by hand and keep it stopped until the switch: the inventory has no stop command for it; add stop: to the member)"))
     }
 
+    @Test func replaceRunbookMovesTheAddressWithIpAndArping() throws {
+        let plan = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
+        let text = Runbook.render(plan, proof: try Prover.check(plan))
+        #expect(text.contains("Proof: safe"))
+        #expect(text.contains("Client impact: none expected."))
+        #expect(text.contains("[ ] stopped: source servers 1 not running"))
+        #expect(text.contains("""
+              on zk-source-1:
+                # move 10.1.0.1/24 from zk-source-1 to zk-destination-1 (server 1's stable address)
+                $ sudo ip addr del 10.1.0.1/24 dev eth0
+                then on zk-destination-1:
+                $ sudo ip addr add 10.1.0.1/24 dev eth0
+                $ sudo arping -U -c 2 -I eth0 -s 10.1.0.1 10.1.0.1
+            """))
+    }
+
     @Test func unifiedDiffOfKnownTexts() {
         let before = "a\nb\nc\nd\ne\nf\ng\nh\n"
         let after = "a\nb\nc\nD\ne\nf\ng\nh\ni\n"

@@ -11,9 +11,15 @@ struct Case: CustomTestStringConvertible, Sendable {
     var destination: Int
     var version: ZooKeeperVersion
     var staying: Bool
+    /// For replace: stable addresses the plan moves from host to host.
+    var movableAddresses = false
 
     var testDescription: String {
-        "\(strategy) \(source)→\(destination) on \(version)\(staying ? " with a group staying" : "")"
+        "\(strategy) \(source)→\(destination) on \(version)\(staying ? " with a group staying" : "")\(movableAddresses ? " moving addresses" : "")"
+    }
+
+    func plan() throws -> Plan {
+        try Fixtures.plan(strategy, source, destination, version: version, staying: staying, movableAddresses: movableAddresses)
     }
 }
 
@@ -33,6 +39,7 @@ let supportedCases: [Case] = {
         }
         for n in [3, 5] {
             cases.append(Case(strategy: .replace, source: n, destination: n, version: version, staying: true))
+            cases.append(Case(strategy: .replace, source: n, destination: n, version: version, staying: true, movableAddresses: true))
         }
         // Plain mitosis: the sizes its carrier rule allows.
         for (n, m, staying) in [(3, 3, false), (5, 3, false), (5, 3, true), (5, 5, false)] {
@@ -45,8 +52,7 @@ let supportedCases: [Case] = {
 @Suite struct StrategyProofs {
     @Test(arguments: supportedCases)
     func shippedStrategyProvesSafe(_ testCase: Case) throws {
-        let plan = try Fixtures.plan(
-            testCase.strategy, testCase.source, testCase.destination, version: testCase.version, staying: testCase.staying)
+        let plan = try testCase.plan()
         let result = try Prover.check(plan)
         #expect(result.isSafe, "\(result)")
         #expect(result.statesExplored > plan.steps.count)
@@ -64,8 +70,7 @@ let supportedCases: [Case] = {
 
     @Test(arguments: supportedCases)
     func plansRoundTripThroughJSON(_ testCase: Case) throws {
-        let plan = try Fixtures.plan(
-            testCase.strategy, testCase.source, testCase.destination, version: testCase.version, staying: testCase.staying)
+        let plan = try testCase.plan()
         let data = try plan.jsonData()
         let decoded = try Plan(jsonData: data)
         #expect(decoded == plan)
@@ -89,6 +94,35 @@ let supportedCases: [Case] = {
         let removal = try #require(order.firstIndex(of: "split-remove-firewall"))
         let sourceRestart = try #require(order.firstIndex { $0.hasPrefix("split-source-restart") })
         #expect(firewall < configs && sourceRestart < removal)
+    }
+
+    /// Zalando's way: each server's address moves from the old host to the new one between the
+    /// old server's stop and the new one's start, only once the old server is seen stopped; no
+    /// client moves (they keep the addresses) and nothing is declared as client impact.
+    @Test func replaceMovesEachAddressBetweenStopAndStart() throws {
+        let plan = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
+        let order = plan.steps.map(\.id.rawValue)
+        for id in 1...3 {
+            let stop = try #require(order.firstIndex(of: "replace-\(id)-stop-old"))
+            let move = try #require(order.firstIndex(of: "replace-\(id)-move-address"))
+            let start = try #require(order.firstIndex(of: "replace-\(id)-start-new"))
+            #expect(stop < move && move < start)
+            let step = plan.steps[move]
+            #expect(step.gatesBefore == [.serversStopped(servers: [ServerRef(ensemble: "source", id: ServerID(Int64(id)), host: "zk-source-\(id)")])])
+            #expect(step.actions == [
+                .moveAddress(
+                    AddressMove(
+                        address: "10.1.0.\(id)", prefixLength: 24, device: "eth0",
+                        from: ServerRef(ensemble: "source", id: ServerID(Int64(id)), host: "zk-source-\(id)"),
+                        to: ServerRef(ensemble: "destination", id: ServerID(Int64(id)), host: "zk-destination-\(id)")))
+            ])
+        }
+        #expect(!plan.steps.flatMap(\.actions).contains { if case .switchClient = $0 { return true } else { return false } })
+        #expect(plan.impactWindows.isEmpty && plan.pointOfNoReturn == nil)
+        #expect(plan.notes.contains { $0.contains("stable addresses of servers 1,2,3 move") })
+        // Service addresses (HubSpot's ClusterIP) follow the servers by themselves: nothing moves.
+        let hubspot = try Fixtures.plan(.replace, 3, 3, staying: true)
+        #expect(!hubspot.steps.contains { $0.id.rawValue.hasSuffix("-move-address") })
     }
 
     @Test func carrierRule() {
@@ -204,6 +238,19 @@ let supportedCases: [Case] = {
         })
         #expect(error.code == .addressMismatch)
         #expect(error.message.contains("stable address"))
+    }
+
+    @Test func replaceRefusesStableAddressesThatDisagree() throws {
+        let source = Fixtures.ensemble(
+            "source", ids: [1, 2, 3], subnet: 1, version: .v3_8_0, data: .holdsData, running: true, stableAddress: Fixtures.movable)
+        let destination = Fixtures.ensemble(
+            "destination", ids: [1, 2, 3], subnet: 2, version: .v3_8_0, data: .empty, running: false, sameAddressesAs: source,
+            stableAddress: StableAddress(device: "ens5", prefixLength: 24))
+        let error = try #require(refusal {
+            try Planner.plan(.replace, source: source, destination: destination, clientGroups: Fixtures.groups(source: source))
+        })
+        #expect(error.code == .addressMismatch)
+        #expect(error.message.contains("/24 on eth0") && error.message.contains("/24 on ens5"))
     }
 
     @Test func inventoryExamplePlansMitosisObservers() throws {

@@ -296,6 +296,8 @@ public struct MigrationExecutor: Sendable {
             return [try await reconfigure(change)]
         case .copy(let copy):
             return [try await self.copy(copy)]
+        case .moveAddress(let move):
+            return try await self.move(move)
         case .wait(let pause):
             try await Task.sleep(for: pause.length.duration)
             return [HostChange(host: "-", changed: false, summary: "waited \(pause.length)")]
@@ -368,6 +370,15 @@ public struct MigrationExecutor: Sendable {
         let removed = current.split(separator: "\n").filter { !after.contains($0) }.map { "\n      - \($0)" }
         let added = config.rendered.split(separator: "\n").filter { !before.contains($0) }.map { "\n      + \($0)" }
         return (removed + added).joined()
+    }
+
+    /// Detaches the address on the old host, then attaches it on the new one (which announces
+    /// it). Both halves are idempotent, so a move interrupted between them is simply repeated.
+    /// The sandbox's driver records the new holder in the sandbox's state as it attaches.
+    func move(_ move: AddressMove) async throws -> [HostChange] {
+        let detached = try await hosts.driver(for: move.from.host).detachAddress(move.address, prefixLength: move.prefixLength, device: move.device)
+        let attached = try await hosts.driver(for: move.to.host).attachAddress(move.address, prefixLength: move.prefixLength, device: move.device)
+        return [detached, attached]
     }
 
     func reconfigure(_ change: Reconfig) async throws -> HostChange {
@@ -487,7 +498,7 @@ extension Action {
     /// Whether the action may run at the same time as the step's other actions.
     var runsTogether: Bool {
         switch self {
-        case .writeConfig, .startServer, .stopServer, .restartServer, .addFirewallRule, .removeFirewallRule: return true
+        case .writeConfig, .startServer, .stopServer, .restartServer, .addFirewallRule, .removeFirewallRule, .moveAddress: return true
         case .switchClient, .stopClient, .reconfig, .copy, .wait: return false
         }
     }

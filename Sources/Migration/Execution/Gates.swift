@@ -181,6 +181,19 @@ public struct GateChecker: Sendable {
                 if ZooKeeperConfig(parsing: text).reconfigEnabled != true { off.append("server \(ref.id)") }
             }
             return GateResult(passed: off.isEmpty, detail: off.isEmpty ? "reconfigEnabled=true" : "reconfigEnabled is not true on \(off.joined(separator: ", "))")
+
+        case .serversStopped(let servers):
+            // Asked of the host itself (the inventory's status command): the address the server
+            // would answer srvr on may already be elsewhere.
+            var running: [String] = []
+            for ref in servers {
+                guard let server = plan.server(ref) else { return GateResult(passed: false, detail: "\(ref) is not in the plan") }
+                guard let status = server.commands.status else {
+                    return GateResult(passed: false, detail: "\(ref) has no status command; add one under commands: in the inventory")
+                }
+                if try await hosts.driver(for: ref.host).run(status, timeout: .seconds(30)).succeeded { running.append("server \(ref.id) on \(ref.host)") }
+            }
+            return GateResult(passed: running.isEmpty, detail: running.isEmpty ? "not running" : "\(running.joined(separator: ", ")) still running")
         }
     }
 

@@ -104,15 +104,22 @@ public enum Rollback {
                                 ClientSwitch(client: client, configPath: member.configPath, connectionKey: member.connectionKey, from: member.connectionString, to: member.connectionString, restart: restart)))
                     case .reconfig(let change):
                         throw ExecutionError(.unsupportedAction, step: step.id, "step \(step.id) ran `\(change.command)`; undo it with the inverse reconfig by hand (the runbook shows it), then roll back the rest")
+                    case .moveAddress(let move): inverse.append(.moveAddress(move.reversed))
                     }
                 }
                 if inverse.isEmpty { continue }
                 let restarts = inverse.contains { if case .restartServer = $0 { return true } else { return false } }
+                // An address goes back only once the server that took it over has stopped (the
+                // undo of its start comes first, in a step of its own).
+                let holders = inverse.compactMap { action -> ServerRef? in
+                    if case .moveAddress(let move) = action { return move.from }
+                    return nil
+                }
                 undo.append(
                     Step(
                         id: StepID("rollback-\(step.id)"), title: "Undo: \(step.title)",
-                        why: "The mirror image of step \(step.id).", gatesBefore: [], actions: inverse,
-                        gatesAfter: restarts ? roundHealthy : []))
+                        why: "The mirror image of step \(step.id).", gatesBefore: holders.isEmpty ? [] : [.serversStopped(servers: holders)],
+                        actions: inverse, gatesAfter: restarts ? roundHealthy : []))
             }
             // The servers the round started stop before anything restarts (see above); then the
             // previous membership must serve (it elects a leader of its own if one of them led).
