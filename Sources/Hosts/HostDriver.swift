@@ -319,7 +319,8 @@ extension HostDriver {
         return HostChange(host: host, changed: true, summary: "detached \(address) from \(device)")
     }
 
-    func hasAddress(_ address: String, device: String) async throws -> Bool {
+    /// Whether the address is on the device (`ip -o addr show`).
+    public func hasAddress(_ address: String, device: String) async throws -> Bool {
         let listing = try await check("ip -o addr show dev \(device)", timeout: .seconds(30), operation: "list addresses of \(device)")
         return listing.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains { $0.hasPrefix(address + "/") }
     }

@@ -51,7 +51,10 @@ public struct SandboxHost: Sendable, Hashable, Codable {
     public var link: String
     public var directory: String
     public var serverID: Int
-    /// A stable (movable) address this host held when the sandbox was made, if asked for.
+    /// The stable (movable) address its server is known by, if the sandbox has them: made for
+    /// this host (which holds it from the start), or, for a host that replaces another, taken
+    /// over from that host (it holds it once ``SandboxManager/moveAddress(_:to:)`` or a host
+    /// driver moves it here).
     public var stableAddress: String?
 
     public var configPath: String { "\(directory)/conf/zoo.cfg" }
@@ -93,8 +96,30 @@ public struct Sandbox: Sendable, Hashable, Codable {
 /// The persisted state of a network.
 struct NetworkState: Codable {
     var sandboxes: [Sandbox] = []
-    /// Stable addresses handed out and the host holding each now.
+    /// Stable addresses handed out and the host holding each now (for those in
+    /// ``detachedAddresses``: the host that held it last).
     var stableAddresses: [String: String] = [:]
+    /// Stable addresses detached from their host and not attached anywhere yet (a move half done).
+    var detachedAddresses: Set<String>?
+
+    /// Who holds each stable address now.
+    var holders: [String: String] {
+        let detached = detachedAddresses ?? []
+        return stableAddresses.filter { !detached.contains($0.key) }
+    }
+
+    /// Records that `host` holds `address` now (attached there), or, with nil, that the host
+    /// `from` no longer does.
+    mutating func record(_ address: String, heldBy host: String?, from previous: String) {
+        var detached = detachedAddresses ?? []
+        if let host {
+            stableAddresses[address] = host
+            detached.remove(address)
+        } else if stableAddresses[address] == previous {
+            detached.insert(address)
+        }
+        detachedAddresses = detached.isEmpty ? nil : detached
+    }
 }
 
 /// One host's state for `mitosis sandbox status`.
@@ -200,12 +225,18 @@ public struct SandboxManager: Sendable {
         public var stableAddresses: Bool
         /// The first server id; nil: one more than the highest id of the other sandboxes.
         public var firstServerID: Int?
+        /// A sandbox (made with stable addresses) whose hosts these replace one for one, as
+        /// HubSpot and Zalando replace servers: host N gets the server id and the stable address
+        /// of that sandbox's host N, and its configuration lists the stable addresses. The
+        /// addresses stay where they are until moved (``SandboxManager/moveAddress(_:to:)``).
+        public var replacing: String?
         public var reconfigEnabled: Bool
         public var tickTime: Int
 
         public init(
             name: String, servers: Int = 3, version: ZooKeeperDistribution = .v3_8_0, start: Bool = true,
-            stableAddresses: Bool = false, firstServerID: Int? = nil, reconfigEnabled: Bool = false, tickTime: Int = 1000
+            stableAddresses: Bool = false, firstServerID: Int? = nil, replacing: String? = nil, reconfigEnabled: Bool = false,
+            tickTime: Int = 1000
         ) {
             self.name = name
             self.servers = servers
@@ -213,6 +244,7 @@ public struct SandboxManager: Sendable {
             self.start = start
             self.stableAddresses = stableAddresses
             self.firstServerID = firstServerID
+            self.replacing = replacing
             self.reconfigEnabled = reconfigEnabled
             self.tickTime = tickTime
         }
@@ -232,16 +264,21 @@ public struct SandboxManager: Sendable {
             }
             let index = (1...249).first { candidate in !state.sandboxes.contains { $0.index == candidate } } ?? 0
             guard index > 0 else { throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "the network holds 249 sandboxes already") }
-            let firstID = request.firstServerID ?? ((state.sandboxes.flatMap { $0.hosts.map(\.serverID) }.max() ?? 0) + 1)
-            let usedIDs = Set(state.sandboxes.flatMap { $0.hosts.map(\.serverID) })
-            if let clash = (firstID..<(firstID + request.servers)).first(where: usedIDs.contains) {
+            let replaced = try request.replacing.map { name in try replacedSandbox(name, for: request, state: state) }
+            let firstID = replaced?.hosts[0].serverID ?? request.firstServerID ?? ((state.sandboxes.flatMap { $0.hosts.map(\.serverID) }.max() ?? 0) + 1)
+            // The sandbox a new one replaces shares its ids: that is what replacing means.
+            let usedIDs = Set(state.sandboxes.filter { $0.name != request.replacing }.flatMap { $0.hosts.map(\.serverID) })
+            let ids = replaced?.hosts.map(\.serverID) ?? Array(firstID..<(firstID + request.servers))
+            if let clash = ids.first(where: usedIDs.contains) {
                 throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "server id \(clash) is taken by another sandbox; choose another --first-id")
             }
             var hosts: [SandboxHost] = []
             for offset in 0..<request.servers {
                 let name = "\(request.name)-\(offset + 1)"
                 var stable: String?
-                if request.stableAddresses {
+                if let replaced {
+                    stable = replaced.hosts[offset].stableAddress
+                } else if request.stableAddresses {
                     let used = Set(state.stableAddresses.keys)
                     stable = (1...250).lazy.map { "\(SandboxNetwork.subnetPrefix).250.\($0)" }.first { !used.contains($0) }
                     if let stable { state.stableAddresses[stable] = name }
@@ -249,7 +286,7 @@ public struct SandboxManager: Sendable {
                 hosts.append(
                     SandboxHost(
                         name: name, namespace: "\(network.id)-\(name)", address: "\(SandboxNetwork.subnetPrefix).\(index).\(offset + 11)",
-                        link: "v\(index)x\(offset + 1)", directory: "\(network.root)/\(request.name)/\(name)", serverID: firstID + offset,
+                        link: "v\(index)x\(offset + 1)", directory: "\(network.root)/\(request.name)/\(name)", serverID: ids[offset],
                         stableAddress: stable))
             }
             let sandbox = Sandbox(
@@ -277,6 +314,24 @@ public struct SandboxManager: Sendable {
             }
         }
         return sandbox
+    }
+
+    /// The sandbox `name` that a new one replaces, checked: it has stable addresses on every
+    /// host and as many hosts as the request.
+    func replacedSandbox(_ name: String, for request: Request, state: NetworkState) throws -> Sandbox {
+        guard let replaced = state.sandboxes.first(where: { $0.name == name }) else {
+            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "no sandbox named '\(name)' to replace in network \(network.id)")
+        }
+        guard replaced.hosts.allSatisfy({ $0.stableAddress != nil }) else {
+            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "sandbox \(name) has no stable addresses, so its hosts cannot be replaced one for one behind them; make it with --stable-addresses")
+        }
+        guard replaced.hosts.count == request.servers else {
+            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "sandbox \(name) has \(replaced.hosts.count) hosts; a sandbox replacing it one for one needs as many, not \(request.servers)")
+        }
+        if let first = request.firstServerID, first != replaced.hosts[0].serverID {
+            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "a sandbox replacing \(name) takes its server ids (from \(replaced.hosts[0].serverID)); drop --first-id \(first)")
+        }
+        return replaced
     }
 
     func validate(_ request: Request) throws {
@@ -324,7 +379,8 @@ public struct SandboxManager: Sendable {
     func makeHost(_ host: SandboxHost, of sandbox: Sandbox, request: Request) async throws {
         try await ip(["netns", "add", host.namespace])
         try await connect(namespace: host.namespace, link: host.link, address: host.address)
-        if let stable = host.stableAddress {
+        // A replacing host's address is still on the host it replaces.
+        if let stable = host.stableAddress, request.replacing == nil {
             try await ip(["-n", host.namespace, "addr", "add", "\(stable)/\(SandboxNetwork.prefixLength)", "dev", SandboxHost.device])
         }
         let files = FileManager.default
@@ -504,7 +560,7 @@ public struct SandboxManager: Sendable {
             let running = (try? await driver.serviceState(sandbox.zookeeperService(on: host))) == .running
             var mode = running ? "not answering" : "stopped"
             var zxid: String?
-            let stable = state.stableAddresses.filter { $0.value == host.name }.map(\.key).sorted()
+            let stable = state.holders.filter { $0.value == host.name }.map(\.key).sorted()
             let address = stable.first ?? host.address
             if running, let status = try? await FourLetterWords.srvr(ConnectionString.Server(host: address, port: sandbox.clientPort), timeout: .seconds(2), group: group) {
                 mode = status.mode.rawValue
@@ -529,25 +585,39 @@ public struct SandboxManager: Sendable {
         try Self.requireRoot()
         return try await withLock {
             var state = try loadState()
-            guard let holder = state.stableAddresses[address] else {
+            guard let lastHolder = state.stableAddresses[address] else {
                 let known = state.stableAddresses.keys.sorted().joined(separator: ", ")
                 throw HostError(.invalidRequest, host: hostName, operation: "move \(address)", "\(address) is not a stable address of network \(network.id) (known: \(known.isEmpty ? "none; create a sandbox with --stable-addresses" : known))")
             }
             let target = try hostDriver(for: hostName)
             var changes: [HostChange] = []
-            if holder != hostName {
+            // Under the lock already: the drivers' own recording (which takes it) is bypassed.
+            if let holder = state.holders[address], holder != hostName {
                 let current = try hostDriver(for: holder)
-                changes.append(try await current.detachAddress(address, prefixLength: SandboxNetwork.prefixLength, device: SandboxHost.device))
+                changes.append(try await current.detach(address, prefixLength: SandboxNetwork.prefixLength, device: SandboxHost.device))
+                state.record(address, heldBy: nil, from: holder)
+                try saveState(state)
             }
-            changes.append(try await target.attachAddress(address, prefixLength: SandboxNetwork.prefixLength, device: SandboxHost.device))
-            state.stableAddresses[address] = hostName
+            changes.append(try await target.attach(address, prefixLength: SandboxNetwork.prefixLength, device: SandboxHost.device))
+            state.record(address, heldBy: hostName, from: lastHolder)
             try saveState(state)
             return changes
         }
     }
 
-    /// Who holds each stable address.
-    public func stableAddresses() throws -> [String: String] { try loadState().stableAddresses }
+    /// Who holds each stable address (addresses detached and not yet attached elsewhere are left out).
+    public func stableAddresses() throws -> [String: String] { try loadState().holders }
+
+    /// Records who holds a stable address after a host driver attached (`host`) or detached (nil)
+    /// it, so that the state stays right whoever moves addresses (the executor moves them
+    /// through host drivers).
+    func record(_ address: String, heldBy host: String?, from previous: String) async throws {
+        try await withLock {
+            var state = try loadState()
+            state.record(address, heldBy: host, from: previous)
+            try saveState(state)
+        }
+    }
 
     // MARK: Down
 
@@ -592,6 +662,9 @@ public struct SandboxManager: Sendable {
         state.sandboxes.removeAll { $0.name == name }
         let hostNames = Set(sandbox.hosts.map(\.name))
         state.stableAddresses = state.stableAddresses.filter { !hostNames.contains($0.value) }
+        if let detached = state.detachedAddresses?.filter({ state.stableAddresses[$0] != nil }) {
+            state.detachedAddresses = detached.isEmpty ? nil : detached
+        }
         try saveState(state)
     }
 

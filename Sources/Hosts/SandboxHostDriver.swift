@@ -35,10 +35,25 @@ public struct SandboxHostDriver: HostDriver {
     }
 
     /// Attaches the address, then makes every namespace of the network forget the address's old
-    /// link-layer address (what a gratuitous ARP does on a real network, made certain).
+    /// link-layer address (what a gratuitous ARP does on a real network, made certain), and
+    /// records in the network's state that this host holds it.
     public func attachAddress(_ address: String, prefixLength: Int, device: String) async throws -> HostChange {
-        let listing = try await check("ip -o addr show dev \(device)", timeout: .seconds(30), operation: "list addresses of \(device)")
-        if listing.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains(where: { $0.hasPrefix(address + "/") }) {
+        let change = try await attach(address, prefixLength: prefixLength, device: device)
+        try await SandboxManager(network: network).record(address, heldBy: host, from: host)
+        return change
+    }
+
+    /// Detaches the address and records in the network's state that this host no longer holds it.
+    public func detachAddress(_ address: String, prefixLength: Int, device: String) async throws -> HostChange {
+        let change = try await detach(address, prefixLength: prefixLength, device: device)
+        try await SandboxManager(network: network).record(address, heldBy: nil, from: host)
+        return change
+    }
+
+    /// ``attachAddress(_:prefixLength:device:)`` without recording (for callers holding the
+    /// network's lock).
+    func attach(_ address: String, prefixLength: Int, device: String) async throws -> HostChange {
+        if try await hasAddress(address, device: device) {
             return HostChange(host: host, changed: false, summary: "\(address) already on \(device)")
         }
         try await check("ip addr add \(address)/\(prefixLength) dev \(device)", timeout: .seconds(30), operation: "attach \(address)")
@@ -46,5 +61,14 @@ public struct SandboxHostDriver: HostDriver {
             _ = try? await LocalCommand.run(["ip", "-n", namespace, "neigh", "flush", "to", address], timeout: .seconds(10))
         }
         return HostChange(host: host, changed: true, summary: "attached \(address)/\(prefixLength) to \(device)")
+    }
+
+    /// ``detachAddress(_:prefixLength:device:)`` without recording.
+    func detach(_ address: String, prefixLength: Int, device: String) async throws -> HostChange {
+        guard try await hasAddress(address, device: device) else {
+            return HostChange(host: host, changed: false, summary: "\(address) not on \(device)")
+        }
+        try await check("ip addr del \(address)/\(prefixLength) dev \(device)", timeout: .seconds(30), operation: "detach \(address)")
+        return HostChange(host: host, changed: true, summary: "detached \(address) from \(device)")
     }
 }

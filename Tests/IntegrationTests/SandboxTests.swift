@@ -135,6 +135,44 @@ extension RealServers {
             #expect(try await leftovers(of: network).isEmpty)
         }
 
+        /// A sandbox that replaces another one for one takes its server ids and stable addresses
+        /// (left on the old hosts until moved); moving an address through the host drivers, as the
+        /// executor does, keeps the network's record of who holds it right at every point.
+        @Test func aReplacingSandboxTakesIdsAndAddressesThatDriversMove() async throws {
+            let network = try await withSandboxNetwork("repl") { manager, group in
+                let old = try await manager.up(.init(name: "old", servers: 3, start: false, stableAddresses: true))
+                await #expect(throws: HostError.self) { try await manager.up(.init(name: "bad", servers: 2, start: false, replacing: "old")) }
+                let new = try await manager.up(.init(name: "new", servers: 3, start: false, replacing: "old"))
+                #expect(new.hosts.map(\.serverID) == old.hosts.map(\.serverID))
+                #expect(new.hosts.map(\.stableAddress) == old.hosts.map(\.stableAddress))
+                #expect(new.connectionString == old.connectionString)
+                let config = try String(contentsOfFile: new.hosts[0].configPath, encoding: .utf8)
+                let stable = try #require(old.hosts[0].stableAddress)
+                #expect(config.contains("server.\(old.hosts[0].serverID)=\(stable):2888:3888"))
+                #expect(config.contains("quorumListenOnAllIPs=true"))
+                // Nothing moved yet: the old hosts hold every address, the new ones none.
+                let from = SandboxHostDriver(host: old.hosts[0], network: manager.network)
+                let to = SandboxHostDriver(host: new.hosts[0], network: manager.network)
+                #expect(try await from.hasAddress(stable, device: SandboxHost.device))
+                #expect(try await !to.hasAddress(stable, device: SandboxHost.device))
+                #expect(try manager.stableAddresses()[stable] == old.hosts[0].name)
+
+                #expect(try await from.detachAddress(stable, prefixLength: SandboxNetwork.prefixLength, device: SandboxHost.device).changed)
+                #expect(try manager.stableAddresses()[stable] == nil, "detached: nobody holds it")
+                #expect(try await to.attachAddress(stable, prefixLength: SandboxNetwork.prefixLength, device: SandboxHost.device).changed)
+                #expect(try manager.stableAddresses()[stable] == new.hosts[0].name)
+                #expect(try await to.hasAddress(stable, device: SandboxHost.device))
+                #expect(try await manager.status(of: new)[0].stableAddresses == [stable])
+                #expect(try await manager.status(of: old)[0].stableAddresses.isEmpty)
+                // And back through the manager.
+                #expect(try await manager.moveAddress(stable, to: old.hosts[0].name).map(\.changed) == [true, true])
+                #expect(try manager.stableAddresses()[stable] == old.hosts[0].name)
+                _ = group
+                return manager.network
+            }
+            #expect(try await leftovers(of: network).isEmpty)
+        }
+
         /// `downAll` removes what a crash in the middle of `up` leaves: namespaces the state does
         /// not know and servers still running in them.
         @Test func downAllRemovesWhatACrashLeftBehind() async throws {

@@ -3,7 +3,8 @@ public import Hosts
 
 extension Sandbox {
     /// The sandbox as an inventory ensemble: its servers, files and the service script that
-    /// controls each.
+    /// controls each. A server with a stable address is reached through it, and the address is
+    /// marked as one to move (on the sandbox's device, with the network's prefix length).
     public var ensembleSpec: EnsembleSpec {
         EnsembleSpec(
             name: name, version: ZooKeeperVersion(parsing: version) ?? ZooKeeperVersion(3, 8, 0),
@@ -13,7 +14,8 @@ extension Sandbox {
                     id: ServerID(Int64(host.serverID)), host: host.name, address: host.stableAddress ?? host.address, quorumPort: quorumPort,
                     electionPort: electionPort, clientPort: clientPort, configPath: host.configPath, dataDir: host.dataDir,
                     myidPath: host.myidPath,
-                    commands: ServiceCommands(start: "\(script) start", stop: "\(script) stop", restart: nil, status: "\(script) status"))
+                    commands: ServiceCommands(start: "\(script) start", stop: "\(script) stop", restart: nil, status: "\(script) status"),
+                    stableAddress: host.stableAddress.map { _ in StableAddress(device: SandboxHost.device, prefixLength: SandboxNetwork.prefixLength) })
             })
     }
 
@@ -63,6 +65,11 @@ public enum SandboxInventory {
                 lines.append("      - id: \(server.id)")
                 lines.append("        host: \(quoted(server.host))")
                 if let address = server.address { lines.append("        address: \(quoted(address))") }
+                if let stable = server.stableAddress {
+                    lines.append("        stableAddress:")
+                    lines.append("          device: \(quoted(stable.device))")
+                    lines.append("          prefixLength: \(stable.prefixLength)")
+                }
                 lines.append("        quorumPort: \(server.quorumPort)")
                 lines.append("        electionPort: \(server.electionPort)")
                 lines.append("        clientPort: \(server.clientPort)")
