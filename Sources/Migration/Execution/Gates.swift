@@ -79,7 +79,10 @@ public struct GateChecker: Sendable {
             if leaders.isEmpty && problems.isEmpty {
                 // They may follow a leader that is not listed (e.g. a rolling restart's gate names
                 // only the servers restarted so far): it must be the one leader of the plan's servers.
+                // Servers sharing a (stable) address with one already asked answer the same: once each.
+                var asked = Set(servers.compactMap { clientAddress($0)?.description })
                 for ref in plan.source.refs + plan.destination.refs where !servers.contains(ref) {
+                    guard let address = clientAddress(ref)?.description, asked.insert(address).inserted else { continue }
                     if case .success(let status)? = await srvr(ref), status.mode == .leader { leaders.append(ref) }
                 }
                 if leaders.count > 1 { problems.append("they follow one of \(leaders.count) leaders (\(leaders.map(\.id.description).joined(separator: ", "))), which srvr cannot tell apart") }
@@ -120,7 +123,9 @@ public struct GateChecker: Sendable {
         case .destinationEmpty(let servers):
             var found: [String] = []
             for ref in servers {
-                if case .success? = await srvr(ref), let address = clientAddress(ref) {
+                // A server known by a stable address its host does not hold (yet) is not the one
+                // that answers there: its files tell.
+                if try await reachable(ref), case .success? = await srvr(ref), let address = clientAddress(ref) {
                     let children = try await withClient(address.description) { try await $0.getChildren("/") }
                     let extra = children.filter { $0 != "zookeeper" }
                     if !extra.isEmpty { found.append("server \(ref.id) holds /\(extra.sorted().prefix(3).joined(separator: ", /"))") }
@@ -195,6 +200,13 @@ public struct GateChecker: Sendable {
             }
             return GateResult(passed: running.isEmpty, detail: running.isEmpty ? "not running" : "\(running.joined(separator: ", ")) still running")
         }
+    }
+
+    /// Whether what answers at the server's address is the server: always, unless the address is
+    /// a stable address that is not on the server's host.
+    func reachable(_ ref: ServerRef) async throws -> Bool {
+        guard let server = plan.server(ref), let stable = server.stableAddress else { return true }
+        return try await hosts.driver(for: ref.host).hasAddress(server.address, device: stable.device)
     }
 
     func withClient<T: Sendable>(_ connectionString: String, _ body: (ZooKeeperClient) async throws -> T) async throws -> T {
