@@ -44,6 +44,9 @@ public struct PlanningOptions: Sendable, Hashable {
     /// How long clients that move are expected to find no quorum at a mitosis split (the
     /// destination's restart and leader election).
     public var splitWindow: PlanDuration
+    /// How long clients are expected to wait for a leader election when the server that leads
+    /// stops (replace stops every server once, the leader's included).
+    public var electionWindow: PlanDuration
     /// How long the clients are expected to be stopped for block & copy's final catch-up.
     public var copyBlockWindow: PlanDuration
     /// The host that runs `mitosis copy` for block & copy.
@@ -53,10 +56,12 @@ public struct PlanningOptions: Sendable, Hashable {
 
     public init(
         rollingRestartPause: PlanDuration = .seconds(10), splitWindow: PlanDuration = .seconds(10),
-        copyBlockWindow: PlanDuration = .seconds(120), copyHost: String = "localhost", standaloneEnabled: Bool = true
+        electionWindow: PlanDuration = .seconds(5), copyBlockWindow: PlanDuration = .seconds(120), copyHost: String = "localhost",
+        standaloneEnabled: Bool = true
     ) {
         self.rollingRestartPause = rollingRestartPause
         self.splitWindow = splitWindow
+        self.electionWindow = electionWindow
         self.copyBlockWindow = copyBlockWindow
         self.copyHost = copyHost
         self.standaloneEnabled = standaloneEnabled

@@ -273,6 +273,16 @@ extension PlanBuilder {
                 "the stable address\(moving.count == 1 ? "" : "es") of server\(moving.count == 1 ? "" : "s") \(moving.map(\.id.description).joined(separator: ",")) move\(moving.count == 1 ? "s" : "") from the old host to the new one (ip addr del, ip addr add, gratuitous ARP) while neither server runs: peers and clients keep the address, so no configuration and no client changes")
         }
         preflight(why: "The new servers start empty and take their data from the ensemble; they must not run before their turn.")
+        // Every server stops once, the leader's too: that one costs an election. Which server
+        // leads is known only when the plan runs, so each stop is in the window.
+        var stopImpact = ClientImpact.none
+        if !groups.isEmpty {
+            windows.append(
+                ImpactWindow(
+                    id: "leader-election", clientGroups: groups.map(\.name), expectedLength: options.electionWindow,
+                    reason: "when the server that leads stops, the others elect a new leader (once, if the leader is among the last replaced: elections prefer the highest id among the most up-to-date servers, and ids are replaced in ascending order); until then no server serves, and requests in flight on any stopped server fail with connection loss"))
+            stopImpact = .window(id: "leader-election")
+        }
         let lines = source.servers.map { $0.line(clientPortInLine: false) }
         var current: [ServerRef] = source.refs
         for server in destination.servers.sorted(by: { $0.id < $1.id }) {
@@ -289,7 +299,7 @@ extension PlanBuilder {
                     id: StepID("replace-\(server.id)-stop-old"), title: "Stop the old server \(server.id) on \(old.host)",
                     why: "The old and the new server share id \(server.id) and its address: the old one must be down before the new one starts. The rest of the ensemble keeps a quorum.",
                     gatesBefore: [.quorumHealthy(ensemble: source.name, servers: current)],
-                    actions: [.stopServer(source.ref(old))]))
+                    actions: [.stopServer(source.ref(old))], impact: stopImpact))
             current = current.map { $0.id == server.id ? destination.ref(server) : $0 }
             if let stable = old.stableAddress ?? server.stableAddress {
                 let move = AddressMove(

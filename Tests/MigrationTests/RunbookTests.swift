@@ -54,7 +54,7 @@ import Testing
         let plan = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
         let text = Runbook.render(plan, proof: try Prover.check(plan))
         #expect(text.contains("Proof: safe"))
-        #expect(text.contains("Client impact: none expected."))
+        #expect(text.contains("  - leader-election: kafka, smartstack for about 5 s (steps replace-1-stop-old, replace-2-stop-old, replace-3-stop-old)"))
         #expect(text.contains("[ ] stopped: source servers 1 not running"))
         #expect(text.contains("""
               on zk-source-1:

@@ -118,7 +118,12 @@ let supportedCases: [Case] = {
             ])
         }
         #expect(!plan.steps.flatMap(\.actions).contains { if case .switchClient = $0 { return true } else { return false } })
-        #expect(plan.impactWindows.isEmpty && plan.pointOfNoReturn == nil)
+        #expect(plan.pointOfNoReturn == nil)
+        // The one election (when the leader's server stops) is declared on every stop.
+        #expect(plan.impactWindows.map(\.id) == ["leader-election"])
+        #expect(plan.steps.filter { $0.impact == .window(id: "leader-election") }.map(\.id.rawValue) == [
+            "replace-1-stop-old", "replace-2-stop-old", "replace-3-stop-old",
+        ])
         #expect(plan.notes.contains { $0.contains("stable addresses of servers 1,2,3 move") })
         // Service addresses (HubSpot's ClusterIP) follow the servers by themselves: nothing moves.
         let hubspot = try Fixtures.plan(.replace, 3, 3, staying: true)
