@@ -68,6 +68,7 @@ final class TimelineRecorder: Sendable {
                 switch action {
                 case .addFirewallRule(let rule): state.events.append(TimelineEvent(time: time, kind: .firewallSplit, label: "firewall on \(rule.server.host)", subject: rule.server.host))
                 case .removeFirewallRule(let rule): state.events.append(TimelineEvent(time: time, kind: .firewallRemoved, label: "rules removed on \(rule.server.host)", subject: rule.server.host))
+                case .moveAddress(let move): state.events.append(TimelineEvent(time: time, kind: .addressMoved, label: "\(move.address) to \(move.to.host)", subject: move.to.host))
                 default: break
                 }
             case .resumed:

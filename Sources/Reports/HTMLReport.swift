@@ -306,6 +306,7 @@ private let pageStyle = """
     .kind.election { color: #7b2cbf; }
     .kind.expired, .kind.killed, .kind.toolkilled { color: #c62828; }
     .kind.split, .kind.unsplit { color: #c24e00; }
+    .kind.moved { color: #0077b6; }
     .kind.started, .kind.gate { color: #2b7a3e; }
     .kind.resumed { color: #1b6b61; }
     ul.notes { margin: 0; padding-left: 20px; }

@@ -225,6 +225,8 @@ public struct TimelineEvent: Sendable, Hashable, Codable {
         case serverKilled
         case firewallSplit
         case firewallRemoved
+        /// A stable address moved to another host (strategy replace).
+        case addressMoved
         /// The migration tool itself was killed (a rehearsal of a crash mid-run).
         case toolKilled
         /// A later invocation resumed the run from its journal.
