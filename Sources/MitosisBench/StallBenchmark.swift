@@ -12,7 +12,7 @@ struct StallBenchmark: AsyncParsableCommand {
         commandName: "stalls",
         abstract: "Rehearse each strategy on 3+3 sandbox servers and compare the longest client stall, failed operations and lost writes.")
 
-    @Option(help: "Strategies, comma-separated.") var strategies = "mitosis,mitosis-observers,reconfig"
+    @Option(help: "Strategies, comma-separated.") var strategies = "mitosis,mitosis-observers,reconfig,replace"
     @Option(help: "Rehearsals per strategy (the worst is reported, and each one).") var rounds = 1
     @Option(help: "ZooKeeper version.") var zookeeper = "3.8.0"
     @Option(help: "Seconds between the restarts of a rolling restart.") var pause: Double = 3
@@ -24,9 +24,10 @@ struct StallBenchmark: AsyncParsableCommand {
         for name in strategies.split(separator: ",").map(String.init) {
             guard let strategy = StrategyKind(rawValue: name) else { throw ValidationError("unknown strategy \(name)") }
             for round in 1...max(rounds, 1) {
-                let options = RehearsalOptions(
+                var options = RehearsalOptions(
                     strategy: strategy, sourceVersion: version, rollingRestartPause: .milliseconds(Int64(pause * 1000)),
                     outputDirectory: "\(out)/\(name)-\(round)")
+                if let network = ProcessInfo.processInfo.environment["MITOSIS_SANDBOX_NETWORK"] { options.networkID = network }
                 FileHandle.standardError.write(Data("rehearsing \(name) (round \(round))…\n".utf8))
                 let result = try await Rehearsal.run(options)
                 let verdict = { (item: String) in result.report.verdict.first { $0.name == item }?.value ?? "-" }

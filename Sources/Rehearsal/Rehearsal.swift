@@ -68,12 +68,17 @@ struct Rehearsing {
         let copy = options.strategy == .copy
         progress("source: \(options.sourceServers) × ZooKeeper \(options.sourceVersion.version); destination: \(options.destinationServers) × \(options.destinationVersion.version), \(copy ? "running and holding another application's data" : "empty, not started")")
         let reconfig = options.strategy == .reconfig
+        // replace: each source server is known by a stable address, and each destination host
+        // takes over the id and the address of the source host it replaces (HubSpot, Zalando).
+        let replace = options.strategy == .replace
         let source = try await manager.up(
-            .init(name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true, reconfigEnabled: reconfig, tickTime: options.tickTime))
+            .init(
+                name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true, stableAddresses: replace,
+                reconfigEnabled: reconfig, tickTime: options.tickTime))
         let destination = try await manager.up(
             .init(
-                name: "dst", servers: options.destinationServers, version: options.destinationVersion, start: copy, reconfigEnabled: reconfig,
-                tickTime: options.tickTime))
+                name: "dst", servers: options.destinationServers, version: options.destinationVersion, start: copy,
+                replacing: replace ? source.name : nil, reconfigEnabled: reconfig, tickTime: options.tickTime))
         var otherApp: OtherAppData?
         if copy {
             progress("loading \(Self.otherAppNodes) znodes of another application under \(Self.otherAppPath) on the destination; they must survive")
@@ -195,7 +200,7 @@ struct Rehearsing {
         let report = makeReport(
             plan: plan, proof: proof, execution: execution, splitDiff: splitDiff, timeline: timeline, kafka: kafkaReport, writers: writerReports,
             lost: lost, acknowledged: acknowledged, verificationProblems: verificationProblems, finalStatus: finalStatus,
-            otherApp: otherAppCheck)
+            otherApp: otherAppCheck, destination: destination)
         let written = try writeReport(report, to: directory)
         return RehearsalResult(
             report: report, directory: directory.path,
@@ -289,7 +294,7 @@ struct Rehearsing {
                 diffDone = true
             case .finished, .dryRun:
                 summary.finished = true
-                if splitDiff == nil { splitDiff = try? await diff(plan, source: source, destination: destination) }
+                if splitDiff == nil { splitDiff = try? await finalDiff(plan, source: source, destination: destination) }
                 return (summary, splitDiff)
             }
         }
@@ -431,10 +436,33 @@ struct Rehearsing {
     }
 
     func diff(_ plan: Plan, source: Sandbox, destination: Sandbox) async throws -> TreeDiffReport {
-        let left = try await ZooKeeperClient.connect(ZooKeeperConfiguration(source.connectionString), eventLoopGroup: group)
+        try await diff(plan, source.connectionString, destination.connectionString)
+    }
+
+    /// The diff after a plan without a split. With replace the source and the destination are one
+    /// ensemble behind the same addresses, so comparing them through those would compare a tree
+    /// with itself: instead the first and the last new server are read each on its own (at its
+    /// host's own address), which shows that the new servers synced the same data.
+    func finalDiff(_ plan: Plan, source: Sandbox, destination: Sandbox) async throws -> TreeDiffReport {
+        guard plan.strategy == .replace, let first = destination.hosts.first, let last = destination.hosts.last else {
+            return try await diff(plan, source: source, destination: destination)
+        }
+        return try await diff(plan, "\(first.address):\(destination.clientPort)", "\(last.address):\(destination.clientPort)")
+    }
+
+    /// What the data diff compared, for the report.
+    func diffSides(destination: Sandbox) -> (left: String, right: String) {
+        guard options.strategy == .replace, let first = destination.hosts.first, let last = destination.hosts.last else {
+            return ("the source", "the destination")
+        }
+        return ("\(first.name) alone", "\(last.name) alone (replace has no split: the first and the last new server)")
+    }
+
+    func diff(_ plan: Plan, _ leftConnection: String, _ rightConnection: String) async throws -> TreeDiffReport {
+        let left = try await ZooKeeperClient.connect(ZooKeeperConfiguration(leftConnection), eventLoopGroup: group)
         let right: ZooKeeperClient
         do {
-            right = try await ZooKeeperClient.connect(ZooKeeperConfiguration(destination.connectionString), eventLoopGroup: group)
+            right = try await ZooKeeperClient.connect(ZooKeeperConfiguration(rightConnection), eventLoopGroup: group)
         } catch {
             await left.close()
             throw error
@@ -540,8 +568,10 @@ struct Rehearsing {
 
     // MARK: Servers
 
+    /// Each server at its host's own address (servers listen on every address): a stable address
+    /// may have moved to the host of the server that replaced it.
     static func servers(_ sandbox: Sandbox) -> [(String, ConnectionString.Server)] {
-        sandbox.hosts.map { ($0.name, ConnectionString.Server(host: $0.stableAddress ?? $0.address, port: sandbox.clientPort)) }
+        sandbox.hosts.map { ($0.name, ConnectionString.Server(host: $0.address, port: sandbox.clientPort)) }
     }
 
     static func finalModes(source: Sandbox, destination: Sandbox, group: any EventLoopGroup) async -> [(ensemble: String, host: String, mode: String)] {

@@ -1,4 +1,5 @@
 import Foundation
+import Hosts
 import Migration
 import Probes
 import Reports
@@ -7,7 +8,7 @@ extension Rehearsing {
     func makeReport(
         plan: Plan, proof: ProofResult, execution: ExecutionSummary, splitDiff: TreeDiffReport?, timeline: TimelineRecorder,
         kafka: ClientGroupReport, writers: [NumberedWritesReport], lost: Int, acknowledged: Int, verificationProblems: [String],
-        finalStatus: [(ensemble: String, host: String, mode: String)], otherApp: OtherAppCheck? = nil
+        finalStatus: [(ensemble: String, host: String, mode: String)], otherApp: OtherAppCheck? = nil, destination: Sandbox
     ) -> RunReport {
         let windowLengths = Dictionary(plan.impactWindows.map { ($0.id, Double($0.expectedLength.milliseconds) / 1000) }, uniquingKeysWith: { first, _ in first })
         let allowedStall = plan.impactWindows.map { Double($0.expectedLength.milliseconds) / 1000 }.max() ?? 0
@@ -51,11 +52,12 @@ extension Rehearsing {
         let diffName = copy ? "data diff at the switch" : "data diff at the split"
         if let splitDiff {
             let differences = splitDiff.differences.count + splitDiff.moreDifferences
+            let sides = diffSides(destination: destination)
             let shown = splitDiff.differences.prefix(3).map(\.description).joined(separator: "; ")
             verdict.append(
                 VerdictItem(
                     name: diffName, value: "\(differences) differences", passed: differences == 0 && splitDiff.nodesLeft > 0,
-                    detail: "\(diffPaths(plan).joined(separator: ", ")): \(splitDiff.nodesLeft) znodes on the source, \(splitDiff.nodesRight) on the destination"
+                    detail: "\(diffPaths(plan).joined(separator: ", ")): \(splitDiff.nodesLeft) znodes on \(sides.left), \(splitDiff.nodesRight) on \(sides.right)"
                         + (copy ? " (after the final catch-up, with the clients stopped; ephemeral nodes left out)" : "") + (shown.isEmpty ? "" : "; \(shown)")))
         } else {
             verdict.append(VerdictItem(name: diffName, value: "not compared", passed: false, detail: "the run did not reach the \(copy ? "switch" : "split")"))

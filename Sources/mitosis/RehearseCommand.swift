@@ -18,7 +18,7 @@ struct RehearseCommand: AsyncParsableCommand {
             with a timeline. Exit code 1 when the verdict fails.
             """)
 
-    @Option(help: "mitosis, mitosis-observers, reconfig or copy (block & copy into a destination that already holds another application's data; replace is planned but not yet rehearsed).") var strategy: String = "mitosis"
+    @Option(help: "mitosis, mitosis-observers, reconfig, replace (each server swapped for a new host behind its stable address) or copy (block & copy into a destination that already holds another application's data).") var strategy: String = "mitosis"
     @Option(help: "The source's ZooKeeper version: 3.8.0 or 3.4.13.") var zookeeper: String = "3.8.0"
     @Option(help: "The destination's version (default: the source's).") var destinationZookeeper: String?
     @Option(help: "Servers in the source.") var servers: Int = 3
@@ -39,8 +39,8 @@ struct RehearseCommand: AsyncParsableCommand {
         guard let kind = StrategyKind(rawValue: strategy) else {
             throw ValidationError("unknown strategy '\(strategy)'; choose one of \(StrategyKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard kind != .replace else {
-            throw ValidationError("strategy \(strategy) can be planned (`mitosis plan`) but the rehearsal does not build it yet: it needs stable addresses moved between hosts; rehearse mitosis, mitosis-observers, reconfig or copy")
+        if kind == .replace && destinationServers != servers {
+            throw ValidationError("strategy replace swaps each server one for one (same id, same stable address), so --destination-servers must equal --servers (\(servers)); to change the size use mitosis or reconfig")
         }
         if kind == .reconfig && (zookeeper.hasPrefix("3.4") || destinationZookeeper?.hasPrefix("3.4") == true) {
             throw ValidationError("strategy reconfig needs ZooKeeper 3.5 or later on both sides; 3.4 has no reconfig (use mitosis)")

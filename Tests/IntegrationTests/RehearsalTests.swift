@@ -40,12 +40,21 @@ extension RealServers {
         @Test(arguments: [
             (StrategyKind.mitosis, ZooKeeperDistribution.v3_4_13), (.mitosisObservers, .v3_8_0), (.mitosisObservers, .v3_4_13), (.reconfig, .v3_8_0),
             (.copy, .v3_8_0), (.copy, .v3_4_13),
+            (.replace, .v3_8_0), (.replace, .v3_4_13),
         ])
         func strategyRehearsesCleanly(_ strategy: StrategyKind, _ version: ZooKeeperDistribution) async throws {
             let label = "\(strategy.rawValue.filter(\.isLetter).prefix(4))\(version.version.filter(\.isNumber))"
             let options = Self.options(strategy, version, label: label)
             let result = try await Rehearsal.run(options)
             Self.expectClean(result)
+            if strategy == .replace {
+                // The clients kept the stable addresses: no switch, every address moved once, and
+                // only the new servers run at the end.
+                let report = result.report
+                #expect(!report.steps.contains { $0.id.hasPrefix("switch-") })
+                #expect(report.events.filter { $0.kind == .addressMoved }.count == 3)
+                #expect(report.servers?.filter { $0.ensemble == "src" }.allSatisfy { $0.finalMode == "not serving" } == true)
+            }
             #expect(try await leftovers(of: SandboxNetwork(id: options.networkID)).isEmpty)
             try? FileManager.default.removeItem(atPath: options.outputDirectory)
         }
