@@ -33,8 +33,15 @@ public final class RunObserver: Sendable {
 
     /// Watches until the calling task is cancelled.
     public func run() async {
-        let servers = (plan.source.servers + plan.destination.servers).map { server in
-            (server.host, ConnectionString.Server(host: server.clientAddress.flatMap { $0 == "0.0.0.0" ? nil : $0 } ?? server.address, port: server.clientPort))
+        // Servers that share an address (replace: the old and the new server behind one stable
+        // address) are one process at a time there: watched once, by id and address.
+        var servers: [(String, ConnectionString.Server)] = []
+        let all = plan.source.servers + plan.destination.servers
+        for server in all {
+            let address = ConnectionString.Server(host: server.clientAddress.flatMap { $0 == "0.0.0.0" ? nil : $0 } ?? server.address, port: server.clientPort)
+            if servers.contains(where: { $0.1 == address }) { continue }
+            let shared = all.filter { $0.id == server.id && $0.host != server.host && $0.address == server.address }.count > 0
+            servers.append((shared ? "server \(server.id) (\(server.address))" : server.host, address))
         }
         let monitor = LeaderMonitor(servers: servers, timeline: timeline, group: group)
         await withTaskGroup(of: Void.self) { tasks in
