@@ -384,8 +384,14 @@ struct Model {
             slotHolders.append(Int8(holder))
             return slots.count - 1
         }
+        // Every server using an address that some server marks as stable, or that a step moves,
+        // shares it; the first of them (a source server, if any) holds it at the start.
+        var stable = Set((plan.source.servers + plan.destination.servers).filter { $0.stableAddress != nil }.map(\.address))
+        for step in plan.steps {
+            for case .moveAddress(let move) in step.actions { stable.insert(move.address) }
+        }
         for (index, server) in servers.enumerated() {
-            guard let spec = plan.server(server.ref), spec.stableAddress != nil else { continue }
+            guard let spec = plan.server(server.ref), stable.contains(spec.address) else { continue }
             members[slot(spec.address, holder: index)] |= 1 << UInt32(index)
         }
         var seenSteps: Set<StepID> = []
@@ -428,8 +434,7 @@ struct Model {
                 case .moveAddress(let move):
                     let from = try serverIndex(move.from)
                     let to = try serverIndex(move.to)
-                    // An address the inventory did not mark as stable is on the host of its first
-                    // move's `from` server at the start.
+                    // (An address no server uses is on the host of its first move's `from` server.)
                     let index = slot(move.address, holder: from)
                     members[index] |= (1 << UInt32(from)) | (1 << UInt32(to))
                     ops = [.moveAddress(slot: index, from: from, to: to)]

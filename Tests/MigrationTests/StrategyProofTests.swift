@@ -245,6 +245,22 @@ let supportedCases: [Case] = {
         #expect(error.message.contains("stable address"))
     }
 
+    /// Either side of a replace may mark the address as stable: the old server's host holds it
+    /// at the start either way.
+    @Test(arguments: [(true, false), (false, true)])
+    func replaceMovesAnAddressMarkedOnOneSide(_ sourceMarks: Bool, _ destinationMarks: Bool) throws {
+        let source = Fixtures.ensemble(
+            "source", ids: [1, 2, 3], subnet: 1, version: .v3_8_0, data: .holdsData, running: true,
+            stableAddress: sourceMarks ? Fixtures.movable : nil)
+        let destination = Fixtures.ensemble(
+            "destination", ids: [1, 2, 3], subnet: 2, version: .v3_8_0, data: .empty, running: false, sameAddressesAs: source,
+            stableAddress: destinationMarks ? Fixtures.movable : nil)
+        let plan = try Planner.plan(.replace, source: source, destination: destination, clientGroups: Fixtures.groups(source: source))
+        #expect(plan.steps.filter { $0.id.rawValue.hasSuffix("-move-address") }.count == 3)
+        let result = try Prover.check(plan)
+        #expect(result.isSafe, "\(result)")
+    }
+
     @Test func replaceRefusesStableAddressesThatDisagree() throws {
         let source = Fixtures.ensemble(
             "source", ids: [1, 2, 3], subnet: 1, version: .v3_8_0, data: .holdsData, running: true, stableAddress: Fixtures.movable)
