@@ -199,7 +199,7 @@ extension RealServers {
                     #expect(try await zk.exists("/resume/mine") != nil, "the session's ephemeral survived")
 
                     // The watch was re-armed on the new server with SetWatches.
-                    try await ZooKeeperClient.withClient(ensemble.connectionString(excluding: [victim])) { other in
+                    _ = try await ZooKeeperClient.withClient(ensemble.connectionString(excluding: [victim])) { other in
                         try await other.setData("/resume", data: [1])
                     }
                     #expect(try await watch.event() == WatchedEvent(type: .nodeDataChanged, path: "/resume"))

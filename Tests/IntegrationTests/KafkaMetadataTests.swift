@@ -32,8 +32,8 @@ extension RealServers {
 
         @Test func statusReadsKafkasLayoutFromRealZooKeeper() async throws {
             try await withLocalEnsemble(servers: 1, distribution: .v3_8_0) { ensemble in
-                try await ZooKeeperClient.withClient(ensemble.connectionString) { root in
-                    _ = try await root.create("/kafka")
+                _ = try await ZooKeeperClient.withClient(ensemble.connectionString) { root in
+                    try await root.create("/kafka")
                 }
                 try await ZooKeeperClient.withClient(ensemble.connectionString + "/kafka") { zk in
                     try await Self.writeKafkaLayout(zk)
