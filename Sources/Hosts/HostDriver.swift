@@ -1,4 +1,5 @@
 import Foundation
+import ZooKeeperProtocol
 
 /// What running a command on a host gave.
 public struct CommandResult: Sendable, Hashable {
@@ -111,8 +112,7 @@ public struct ServiceSpec: Sendable, Hashable, Codable {
         try container.encode(stop, forKey: .stop)
         try container.encodeIfPresent(restart, forKey: .restart)
         try container.encode(status, forKey: .status)
-        let (seconds, attoseconds) = timeout.components
-        try container.encode(Double(seconds) + Double(attoseconds) / 1e18, forKey: .timeoutSeconds)
+        try container.encode(timeout.seconds, forKey: .timeoutSeconds)
     }
 }
 

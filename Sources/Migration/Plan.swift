@@ -1,4 +1,5 @@
 public import Ensemble
+import ZooKeeperProtocol
 
 /// How a plan moves clients from one ensemble to another.
 public enum StrategyKind: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
@@ -46,8 +47,7 @@ public struct PlanDuration: Sendable, Hashable, Codable, Comparable, CustomStrin
     public init(milliseconds: Int64) { self.milliseconds = milliseconds }
     public static func seconds(_ seconds: Int64) -> PlanDuration { PlanDuration(milliseconds: seconds * 1000) }
     public init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        milliseconds = duration.milliseconds
     }
 
     public var duration: Duration { .milliseconds(milliseconds) }

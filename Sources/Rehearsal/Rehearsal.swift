@@ -289,7 +289,7 @@ struct Rehearsing {
                 let began = ContinuousClock.now
                 splitDiff = try? await diff(plan, source: source, destination: destination)
                 let paused = ContinuousClock.now - began
-                summary.diffPauseSeconds = Double(paused.components.seconds) + Double(paused.components.attoseconds) / 1e18
+                summary.diffPauseSeconds = paused.seconds
                 if splitDiff == nil { progress("the data diff could not run") }
                 diffDone = true
             case .finished, .dryRun:

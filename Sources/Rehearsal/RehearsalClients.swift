@@ -111,7 +111,7 @@ actor WriterRuns {
         options.connectionString = target
         try await start()
         let gap = ContinuousClock.now - began
-        return Double(gap.components.seconds) + Double(gap.components.attoseconds) / 1e18
+        return gap.seconds
     }
 
     /// Stops the running writers until the next `switchTo` (block & copy's block window); false

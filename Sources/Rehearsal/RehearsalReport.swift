@@ -1,4 +1,5 @@
 import Foundation
+import ZooKeeperProtocol
 import Hosts
 import Migration
 import Probes
@@ -92,7 +93,7 @@ extension Rehearsing {
         return RunReport(
             title: "Rehearsal: \(plan.strategy) from \(options.sourceServers) × \(options.sourceVersion.version) to \(options.destinationServers) × \(options.destinationVersion.version)",
             kind: .rehearsal, strategy: plan.strategy.rawValue, startedAt: startedAt,
-            duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            duration: elapsed.seconds,
             verdict: verdict, steps: timeline.steps(windowLengths: windowLengths), clientGroups: groups,
             events: events.sorted { $0.time < $1.time },
             servers: finalStatus.map { ServerRow(name: $0.host, ensemble: $0.ensemble, finalMode: $0.mode) },

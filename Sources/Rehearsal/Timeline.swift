@@ -1,4 +1,5 @@
 import Foundation
+import ZooKeeperProtocol
 import Migration
 import Reports
 import Synchronization
@@ -32,7 +33,7 @@ final class TimelineRecorder: Sendable {
 
     var now: Double {
         let elapsed = ContinuousClock.now - origin
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return elapsed.seconds
     }
 
     func event(_ kind: TimelineEvent.Kind, _ label: String, subject: String? = nil) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ZooKeeperProtocol
 import Hosts
 import Migration
 import Rehearsal
@@ -63,7 +64,7 @@ struct RehearseCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let result = try await Rehearsal.run(options) { message in
             let elapsed = ContinuousClock.now - started
-            Output.note(String(format: "[%6.1f s] ", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) + message)
+            Output.note(String(format: "[%6.1f s] ", elapsed.seconds) + message)
         }
         if json {
             Output.line(String(decoding: try result.report.jsonData(), as: UTF8.self))
