@@ -26,6 +26,30 @@ struct PendingRequest {
     var path: String?
     var promise: EventLoopPromise<ZooKeeperReply>
     var watch: WatchRegistration?
+    /// When it was queued to wait for a connection (nil while it has not had to wait).
+    var waitingSince: NIODeadline?
+    /// The encoded request, kept while it is in flight if it may be sent again after a lost
+    /// connection (reads only, see `isSafeToResend`).
+    var resendFrame: ByteBuffer?
+
+    init(opCode: OpCode, path: String?, promise: EventLoopPromise<ZooKeeperReply>, watch: WatchRegistration? = nil) {
+        self.opCode = opCode
+        self.path = path
+        self.promise = promise
+        self.watch = watch
+    }
+
+    /// Reads change nothing on the server, so one whose reply was lost with its connection can be
+    /// sent again on the next connection of the same session without changing its meaning (the
+    /// client's last zxid keeps the answer from going back in time). `sync` only orders reads.
+    var isSafeToResend: Bool {
+        switch opCode {
+        case .exists, .getData, .getACL, .getChildren, .getChildren2, .sync, .multiRead, .getEphemerals, .getAllChildrenNumber, .checkWatches:
+            true
+        default:
+            false
+        }
+    }
 }
 
 /// The client's mutable heart: the state machine, the channel, pending requests and watches.
@@ -102,8 +126,14 @@ final class ClientCore: @unchecked Sendable {
         if machine.isConnected, channel != nil {
             send(request, frame: frame)
         } else {
-            queued.append((request, frame))
+            enqueue(request, frame: frame)
         }
+    }
+
+    private func enqueue(_ request: PendingRequest, frame: ByteBuffer) {
+        var request = request
+        if request.waitingSince == nil { request.waitingSince = .now() }
+        queued.append((request, frame))
     }
 
     func addAuthentication(scheme: String, credentials: [UInt8], promise: EventLoopPromise<Void>) {
@@ -297,6 +327,39 @@ final class ClientCore: @unchecked Sendable {
             }
             publish(.connected(sessionID: info.sessionID, server: server, readOnly: info.readOnly))
 
+        case .failInFlight(let code):
+            let server = serverDescription
+            var resend: [(request: PendingRequest, frame: ByteBuffer)] = []
+            while var request = pending.popFirst() {
+                if configuration.resendReadsAfterConnectionLoss, request.isSafeToResend, let frame = request.resendFrame {
+                    request.resendFrame = nil
+                    if request.waitingSince == nil { request.waitingSince = .now() }
+                    resend.append((request, frame))
+                    continue
+                }
+                request.promise.fail(ZooKeeperError(code, path: request.path, server: server, message: "the connection to the server was lost before the reply arrived"))
+                request.watch?.promise?.fail(ZooKeeperError(code, path: request.path, server: server, message: "the watch was not set"))
+            }
+            // Sent before anything still queued, so the session's order is kept.
+            for entry in resend.reversed() { queued.prepend(entry) }
+            if !resend.isEmpty { logger.debug("\(resend.count) read(s) lost with the connection to \(server) will be sent again") }
+            while let promise = pendingAuth.popFirst() {
+                promise?.fail(ZooKeeperError(code, server: server))
+            }
+
+        case .failStaleQueued:
+            let wait = configuration.queuedRequestTimeout ?? machine.session.timeout ?? configuration.sessionTimeout
+            let limit = timeAmount(wait)
+            let now = NIODeadline.now()
+            let stale = queued.filter { now - ($0.request.waitingSince ?? now) >= limit }
+            guard !stale.isEmpty else { break }
+            queued.removeAll { now - ($0.request.waitingSince ?? now) >= limit }
+            for (request, _) in stale {
+                let message = "no server could be reached within \(wait) to send it"
+                request.promise.fail(ZooKeeperError(.connectionLoss, path: request.path, server: serverDescription, message: message))
+                request.watch?.promise?.fail(ZooKeeperError(.connectionLoss, path: request.path, server: serverDescription, message: "the watch was not set"))
+            }
+
         case .failRequests(let code):
             let server = serverDescription
             let message = code == .connectionLoss ? "the connection to the server was lost before the reply arrived" : nil
@@ -445,7 +508,7 @@ final class ClientCore: @unchecked Sendable {
 
     private func send(_ request: PendingRequest, frame: ByteBuffer) {
         guard let channel else {
-            queued.append((request, frame))
+            enqueue(request, frame: frame)
             return
         }
         var request = request
@@ -453,6 +516,7 @@ final class ClientCore: @unchecked Sendable {
         request.xid = nextXid
         nextXid = nextXid == Int32.max ? 1 : nextXid + 1
         frame.setInteger(request.xid, at: frame.readerIndex + 4)
+        if configuration.resendReadsAfterConnectionLoss, request.isSafeToResend { request.resendFrame = frame }
         pending.append(request)
         channel.write(frame, promise: nil)
         lastSend = .now()

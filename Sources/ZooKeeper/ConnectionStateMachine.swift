@@ -44,8 +44,15 @@ struct ConnectionStateMachine: Sendable {
         case connect(server: Int, timeout: Duration)
         case sendConnectRequest(ConnectRequest)
         case established(Established)
-        /// Requests sent or queued can no longer be answered: fail them with this code.
+        /// Requests sent or queued can no longer be answered: fail them all with this code.
         case failRequests(ZooKeeperError.Code)
+        /// The connection they were sent on is gone: their outcome is unknown. Reads (which change
+        /// nothing) go back to the queue to be sent on the next connection; the rest fail with this
+        /// code. Requests not yet sent stay queued for the next connection of the same session.
+        case failInFlight(ZooKeeperError.Code)
+        /// An attempt to reconnect a live session failed: fail only the queued requests that have
+        /// waited longer than the owner allows; the others wait for the next connection.
+        case failStaleQueued
         /// The established connection is gone; the session may still be alive (SUSPENDED).
         case reportSuspended
         /// The session expired: fail its watches, report it, and start a new session.
@@ -141,10 +148,17 @@ struct ConnectionStateMachine: Sendable {
     mutating func connectFailed() -> [Action] {
         switch state {
         case .connecting, .handshaking:
-            return [.closeChannel, .failRequests(.connectionLoss)] + attemptFailed()
+            return [.closeChannel, failQueuedAfterAttempt] + attemptFailed()
         default:
             return []
         }
+    }
+
+    /// Before the first session, nothing can be waited for: a request fails with the attempt (so an
+    /// unreachable ensemble is a quick error). Once a session exists, it may be resumed on the next
+    /// server, so queued requests wait for it, up to the owner's limit.
+    private var failQueuedAfterAttempt: Action {
+        session.id == 0 ? .failRequests(.connectionLoss) : .failStaleQueued
     }
 
     mutating func connectResponseReceived(_ response: ConnectResponse) -> [Action] {
@@ -158,7 +172,7 @@ struct ConnectionStateMachine: Sendable {
         }
         if response.readOnly && !allowReadOnly {
             // A read-only server we did not ask for: try another.
-            return [.closeChannel, .failRequests(.connectionLoss)] + attemptFailed()
+            return [.closeChannel, failQueuedAfterAttempt] + attemptFailed()
         }
         let resumed = session.id != 0 && session.id == response.sessionID
         session.id = response.sessionID
@@ -184,7 +198,7 @@ struct ConnectionStateMachine: Sendable {
         case .connected:
             // Move to the next server at once: the one we lost may be down.
             failuresInRound = 0
-            return [.closeChannel, .failRequests(.connectionLoss), .reportSuspended, connectToNext()]
+            return [.closeChannel, .failInFlight(.connectionLoss), .reportSuspended, connectToNext()]
         case .closing:
             state = .closed
             return [.closeChannel, .reportClosed]

@@ -16,6 +16,14 @@ public struct ZooKeeperConfiguration: Sendable {
     public var maximumResponseSize: Int
     /// Credentials sent on every connection, before any request: (scheme, bytes).
     public var authentication: [(scheme: String, credentials: [UInt8])]
+    /// Send a read again on the next connection when the connection it was sent on is lost before
+    /// its reply (reads change nothing, so this is safe). Writes whose reply was lost always fail
+    /// with `connectionLoss`: whether they were applied is unknown.
+    public var resendReadsAfterConnectionLoss: Bool
+    /// How long a request made while the connection is being re-established may wait for it
+    /// before failing with `connectionLoss`; nil means the session timeout. (Before the first
+    /// session, requests fail with the first failed attempt.)
+    public var queuedRequestTimeout: Duration?
     public var logger: Logger
 
     public init(
@@ -26,6 +34,8 @@ public struct ZooKeeperConfiguration: Sendable {
         maximumRequestSize: Int = 0xFFFFF,
         maximumResponseSize: Int = 64 << 20,
         authentication: [(scheme: String, credentials: [UInt8])] = [],
+        resendReadsAfterConnectionLoss: Bool = true,
+        queuedRequestTimeout: Duration? = nil,
         logger: Logger = Logger(label: "zookeeper")
     ) {
         self.connectionString = connectionString
@@ -35,6 +45,8 @@ public struct ZooKeeperConfiguration: Sendable {
         self.maximumRequestSize = maximumRequestSize
         self.maximumResponseSize = maximumResponseSize
         self.authentication = authentication
+        self.resendReadsAfterConnectionLoss = resendReadsAfterConnectionLoss
+        self.queuedRequestTimeout = queuedRequestTimeout
         self.logger = logger
     }
 

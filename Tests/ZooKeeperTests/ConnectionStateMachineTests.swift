@@ -32,7 +32,7 @@ import Testing
         _ = established(&machine)
         machine.zxidSeen(Zxid(77))
         let lost = machine.connectionLost()
-        #expect(lost == [.closeChannel, .failRequests(.connectionLoss), .reportSuspended, .connect(server: 1, timeout: .seconds(2))])
+        #expect(lost == [.closeChannel, .failInFlight(.connectionLoss), .reportSuspended, .connect(server: 1, timeout: .seconds(2))])
         guard case .sendConnectRequest(let request) = machine.channelConnected().first else {
             Issue.record("expected a ConnectRequest")
             return
@@ -64,7 +64,7 @@ import Testing
     @Test func aRoundOfFailuresBacksOffExponentiallyUpToTheCap() {
         var machine = ConnectionStateMachine(serverCount: 2, requestedTimeout: .seconds(10), minimumBackoff: .milliseconds(100), maximumBackoff: .milliseconds(300))
         #expect(machine.start() == [.connect(server: 0, timeout: .seconds(5))])
-        #expect(machine.connectFailed() == [.closeChannel, .failRequests(.connectionLoss), .connect(server: 1, timeout: .seconds(5))])
+        #expect(machine.connectFailed() == [.closeChannel, .failRequests(.connectionLoss), .connect(server: 1, timeout: .seconds(5))], "no session yet")
         #expect(machine.connectFailed() == [.closeChannel, .failRequests(.connectionLoss), .scheduleReconnect(after: .milliseconds(100))])
         #expect(machine.backoffElapsed() == [.connect(server: 0, timeout: .seconds(5))])
         _ = machine.connectFailed()
@@ -81,6 +81,27 @@ import Testing
         _ = machine.connectionLost()
         _ = machine.connectFailed()
         #expect(machine.connectFailed().last == .scheduleReconnect(after: .milliseconds(100)))
+    }
+
+    @Test func queuedRequestsFailWithAnAttemptOnlyBeforeTheFirstSession() {
+        var machine = ConnectionStateMachine(serverCount: 2, requestedTimeout: .seconds(4))
+        _ = machine.start()
+        #expect(machine.connectFailed().contains(.failRequests(.connectionLoss)), "no session to wait for: an unreachable ensemble is a quick error")
+        _ = established(&machine)
+        let lost = machine.connectionLost()
+        #expect(lost.contains(.failInFlight(.connectionLoss)))
+        #expect(!lost.contains(.failRequests(.connectionLoss)), "requests not yet sent wait for the next connection")
+        let failed = machine.connectFailed()
+        #expect(failed.contains(.failStaleQueued))
+        #expect(!failed.contains(.failRequests(.connectionLoss)))
+        // A read-only server refused while resuming is one more failed attempt, not a reason to fail everything.
+        _ = machine.channelConnected()
+        let refused = machine.connectResponseReceived(ConnectResponse(timeout: 4000, sessionID: 0x42, password: [9, 9], readOnly: true))
+        #expect(refused.contains(.failStaleQueued))
+        // An expired session fails everything: the requests were meant for it.
+        _ = machine.backoffElapsed()
+        _ = machine.channelConnected()
+        #expect(machine.connectResponseReceived(ConnectResponse(timeout: 0, sessionID: 0, password: [])).contains(.failRequests(.sessionExpired)))
     }
 
     @Test func readOnlyServerIsSkippedUnlessAllowed() {
