@@ -100,7 +100,9 @@ final class ClientCore: @unchecked Sendable {
         self.machine = ConnectionStateMachine(
             serverCount: max(servers.count, 1),
             requestedTimeout: configuration.sessionTimeout,
-            allowReadOnly: configuration.allowReadOnly
+            allowReadOnly: configuration.allowReadOnly,
+            minimumBackoff: configuration.reconnectBackoff.lowerBound,
+            maximumBackoff: configuration.reconnectBackoff.upperBound
         )
     }
 

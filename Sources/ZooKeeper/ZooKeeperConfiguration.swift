@@ -24,6 +24,11 @@ public struct ZooKeeperConfiguration: Sendable {
     /// before failing with `connectionLoss`; nil means the session timeout. (Before the first
     /// session, requests fail with the first failed attempt.)
     public var queuedRequestTimeout: Duration?
+    /// After every server has refused in one round, the client waits before the next round: from
+    /// the lower bound, doubling up to the upper bound, plus up to half of it in jitter. The upper
+    /// bound is what a client may add to an outage once the servers are back; the Java client
+    /// waits up to 1 s before each attempt.
+    public var reconnectBackoff: ClosedRange<Duration>
     public var logger: Logger
 
     public init(
@@ -36,6 +41,7 @@ public struct ZooKeeperConfiguration: Sendable {
         authentication: [(scheme: String, credentials: [UInt8])] = [],
         resendReadsAfterConnectionLoss: Bool = true,
         queuedRequestTimeout: Duration? = nil,
+        reconnectBackoff: ClosedRange<Duration> = .milliseconds(50) ... .milliseconds(400),
         logger: Logger = Logger(label: "zookeeper")
     ) {
         self.connectionString = connectionString
@@ -47,6 +53,7 @@ public struct ZooKeeperConfiguration: Sendable {
         self.authentication = authentication
         self.resendReadsAfterConnectionLoss = resendReadsAfterConnectionLoss
         self.queuedRequestTimeout = queuedRequestTimeout
+        self.reconnectBackoff = reconnectBackoff
         self.logger = logger
     }
 
