@@ -111,7 +111,7 @@ actor SSHConnection {
     /// be closing before the command was sent. After `timeout`, or when the task is cancelled, the
     /// command's whole session is killed on the host before this returns.
     nonisolated func execute(_ command: String, input: ByteBuffer?, timeout: Duration, operation: String) async throws -> SSHCommandOutput {
-        let line = SSHCommandLine.exec(command, sudo: configuration.sudo, timeout: timeout)
+        let line = SSHCommandLine.exec(command, sudo: configuration.sudo, timeout: timeout, backstopGrace: configuration.backstopGrace)
         var attempt = 0
         while true {
             attempt += 1

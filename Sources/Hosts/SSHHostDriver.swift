@@ -21,10 +21,13 @@ public struct SSHHostConfiguration: Sendable, Hashable {
     public var sudo: Bool
     /// For the TCP connection and then again for the SSH handshake.
     public var connectTimeout: Duration
+    /// How long after a command's timeout `timeout` on the host kills it by itself: a backstop for
+    /// when the driver cannot reach the host to kill it at once.
+    public var backstopGrace: Duration
 
     public init(
         host: String, address: String? = nil, port: Int = 22, user: String = "root", identityFile: String, knownHostsFile: String,
-        hostKeyAlias: String? = nil, sudo: Bool = false, connectTimeout: Duration = .seconds(10)
+        hostKeyAlias: String? = nil, sudo: Bool = false, connectTimeout: Duration = .seconds(10), backstopGrace: Duration = .seconds(2)
     ) {
         self.host = host
         self.address = address ?? host
@@ -35,6 +38,7 @@ public struct SSHHostConfiguration: Sendable, Hashable {
         self.hostKeyAlias = hostKeyAlias
         self.sudo = sudo
         self.connectTimeout = connectTimeout
+        self.backstopGrace = backstopGrace
     }
 }
 
@@ -188,8 +192,8 @@ enum SSHCommandLine {
     /// then becomes `timeout`, which runs the command with `sh` and kills it shortly after the
     /// driver gave up on it (a backstop for when the driver cannot reach the host to kill it),
     /// through `sudo -n` when asked. The login shell must be a POSIX shell.
-    static func exec(_ command: String, sudo: Bool, timeout: Duration) -> String {
-        let backstop = Int(timeout.components.seconds) + 2
+    static func exec(_ command: String, sudo: Bool, timeout: Duration, backstopGrace: Duration = .seconds(2)) -> String {
+        let backstop = Int(timeout.components.seconds) + max(Int(backstopGrace.components.seconds), 1)
         let line = "timeout -k 5 \(backstop) sh -c \(shellQuoted(command))"
         return "printf '\(sessionMarker)%s\\n' $$ >&2; exec \(sudo ? "sudo -n " : "")\(line)"
     }

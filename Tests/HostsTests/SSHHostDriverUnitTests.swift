@@ -28,6 +28,7 @@ import Testing
             SSHCommandLine.exec("echo 'a b'; exit 3", sudo: false, timeout: .seconds(30))
                 == #"printf 'mitosis-ssh-session %s\n' $$ >&2; exec timeout -k 5 32 sh -c 'echo '\''a b'\''; exit 3'"#)
         #expect(SSHCommandLine.exec("id -u", sudo: false, timeout: .milliseconds(500)).hasSuffix("; exec timeout -k 5 2 sh -c 'id -u'"))
+        #expect(SSHCommandLine.exec("id -u", sudo: false, timeout: .seconds(3), backstopGrace: .seconds(60)).hasSuffix("; exec timeout -k 5 63 sh -c 'id -u'"))
         #expect(
             SSHCommandLine.kill(session: 4711, sudo: false)
                 == "if command -v pkill >/dev/null; then pkill -STOP -s 4711; pkill -KILL -s 4711; pkill -KILL -s 4711; true; else kill -KILL -- -4711; fi")

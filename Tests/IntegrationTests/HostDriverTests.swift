@@ -36,10 +36,10 @@ extension RealServers {
                 let error = await #expect(throws: HostError.self) { try await driver.run("sleep 29.5; echo late", timeout: .seconds(1)) }
                 #expect(error?.kind == .timeout)
                 if kind == .ssh { #expect(error?.message.contains("killed (SIGKILL to every process of its session)") == true) }
-                #expect(ContinuousClock.now - started < .seconds(5))
-                // Nothing is left of it on the host once the error arrives (the SSH driver's
-                // backstop, `timeout` on the host, would only kill it 2 s later).
-                let left = try await fixture.leftovers("sleep 29.5", on: fixture.first, within: .seconds(1))
+                #expect(ContinuousClock.now - started < .seconds(20), "the command would have run 29.5 s")
+                // Nothing is left of it on the host soon after the error arrives (the SSH driver's
+                // backstop, `timeout` on the host, is set to act only a minute later).
+                let left = try await fixture.leftovers("sleep 29.5", on: fixture.first, within: .seconds(15))
                 #expect(left == nil, "still running:\n\(left ?? "")")
                 // The driver still works afterwards.
                 #expect(try await driver.check("echo again") == "again\n")

@@ -129,7 +129,7 @@ extension RealServers {
                 try await Task.sleep(for: .milliseconds(500))
                 task.cancel()
                 await #expect(throws: CancellationError.self) { try await task.value }
-                let left = try await fixture.leftovers("sleep 28.5", on: fixture.first, within: .seconds(1))
+                let left = try await fixture.leftovers("sleep 28.5", on: fixture.first, within: .seconds(15))
                 #expect(left == nil, "still running:\n\(left ?? "")")
                 #expect(try await driver.check("echo after") == "after\n")
                 await driver.close()
@@ -146,7 +146,7 @@ extension RealServers {
                 #expect(try await driver.check("echo slow") == "slow\n")
                 let error = await #expect(throws: HostError.self) { try await driver.run("sleep 27.5", timeout: .milliseconds(500)) }
                 #expect(error?.message.contains("killed (SIGKILL to every process of its session)") == true, "\(String(describing: error))")
-                let left = try await fixture.leftovers("sleep 27.5", on: first, within: .seconds(1))
+                let left = try await fixture.leftovers("sleep 27.5", on: first, within: .seconds(15))
                 #expect(left == nil, "still running after \(String(describing: error)):\n\(left ?? "")")
                 await driver.close()
             }
@@ -210,7 +210,7 @@ extension RealServers {
                 #expect(try await driver.readFile(path + ".missing") == nil)
                 // A timeout kills what sudo runs too.
                 await #expect(throws: HostError.self) { try await driver.run("sleep 20.5", timeout: .milliseconds(500)) }
-                let left = try await fixture.leftovers("sleep 20.5", on: fixture.first, within: .seconds(1))
+                let left = try await fixture.leftovers("sleep 20.5", on: fixture.first, within: .seconds(15))
                 #expect(left == nil, "still running:\n\(left ?? "")")
                 await driver.close()
             }

@@ -126,7 +126,10 @@ struct SSHSandbox {
     func sshConfiguration(_ host: SandboxHost, port: Int = 22, identity: String? = nil, knownHosts: String? = nil, sudo: Bool = false) -> SSHHostConfiguration {
         SSHHostConfiguration(
             host: host.name, address: host.address, port: port, user: "root", identityFile: identity ?? clientKey,
-            knownHostsFile: knownHosts ?? self.knownHosts, sudo: sudo, connectTimeout: .seconds(5))
+            knownHostsFile: knownHosts ?? self.knownHosts, sudo: sudo, connectTimeout: .seconds(5),
+            // Far beyond how long the tests wait for a killed command to be gone, so only the
+            // driver's own kill can explain that it is.
+            backstopGrace: .seconds(60))
     }
 
     func sshDriver(_ host: SandboxHost, port: Int = 22, identity: String? = nil, knownHosts: String? = nil, sudo: Bool = false, logger: Logger? = nil) -> SSHHostDriver {
