@@ -141,13 +141,14 @@ let supportedCases: [Case] = {
         #expect(Planner.mitosisCarrierCount(sourceVoters: 1, destinationVoters: 1, clientsStay: false) == nil)
     }
 
-    @Test func fivePlusFiveProofsAreFast() throws {
+    @Test func fivePlusFiveProofsStaySmall() throws {
         for strategy in [StrategyKind.mitosis, .mitosisObservers, .reconfig] {
             let plan = try Fixtures.plan(strategy, 5, 5, staying: strategy == .mitosisObservers)
             let result = try Prover.check(plan)
             #expect(result.isSafe)
-            // Generous for debug builds on a shared machine; release builds are far faster.
-            #expect(result.elapsed < .seconds(20), "\(strategy) 5+5 took \(result.elapsed)")
+            // The state space, not the clock (which the shared machine makes unreliable): an
+            // explosion here is what would make proofs slow.
+            #expect(result.statesExplored < 100_000, "\(strategy) 5+5 explored \(result.statesExplored) states in \(result.elapsed)")
         }
     }
 }
