@@ -89,8 +89,9 @@ let package = Package(
         .target(
             name: "Migration",
             dependencies: [
-                "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy",
+                "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy", "Kafka",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // What happened during a run or rehearsal, rendered as text, JSON and HTML+SVG. Pure

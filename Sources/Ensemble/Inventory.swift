@@ -244,6 +244,16 @@ public struct SSHAccess: Sendable, Hashable {
     }
 }
 
+/// What a client group is, for the checks Mitosis can make beyond each member's health check.
+public enum ClientGroupKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Any process: healthy when its health check passes.
+    case generic
+    /// Kafka brokers (`zookeeper.connect` in `server.properties`): also healthy only when each
+    /// restarted broker is registered again and no partition is under-replicated or offline, read
+    /// from Kafka's own znodes.
+    case kafka
+}
+
 /// Processes that use one ensemble through a connection string in their config files, e.g. the
 /// brokers of a Kafka cluster.
 public struct ClientGroup: Sendable, Hashable {
@@ -252,13 +262,18 @@ public struct ClientGroup: Sendable, Hashable {
     public var ensemble: String
     /// The chroot the group works under (Kafka's `zookeeper.connect=…/kafka`).
     public var chroot: String?
+    public var kind: ClientGroupKind
     public var members: [ClientGroupMember]
     public var location: SourceLocation?
 
-    public init(name: String, ensemble: String, chroot: String? = nil, members: [ClientGroupMember], location: SourceLocation? = nil) {
+    public init(
+        name: String, ensemble: String, chroot: String? = nil, kind: ClientGroupKind = .generic, members: [ClientGroupMember],
+        location: SourceLocation? = nil
+    ) {
         self.name = name
         self.ensemble = ensemble
         self.chroot = chroot
+        self.kind = kind
         self.members = members
         self.location = location
     }

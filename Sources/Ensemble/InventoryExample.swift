@@ -91,6 +91,7 @@ extension Inventory {
           - name: kafka
             ensemble: source
             chroot: /kafka
+            kind: kafka                # each switched broker must register again and no partition lag
             members:
               - name: broker-1
                 host: kafka-1
@@ -98,7 +99,7 @@ extension Inventory {
                 connectionKey: zookeeper.connect
                 restart: systemctl restart kafka
                 stop: systemctl stop kafka
-                healthCheck: /usr/local/bin/kafka-healthy --no-under-replicated-partitions
+                healthCheck: systemctl is-active kafka   # optional; kind: kafka also reads Kafka's znodes
 
         """
 }

@@ -422,7 +422,7 @@ struct InventoryReader {
     }
 
     mutating func readClientGroup(_ node: Node, _ path: String, hostNames: [String], ensembleNames: [String]) -> ClientGroup? {
-        guard let f = fields(node, path, what: "a client group", allowed: ["name", "ensemble", "chroot", "members"],
+        guard let f = fields(node, path, what: "a client group", allowed: ["name", "ensemble", "chroot", "kind", "members"],
                              required: ["name", "ensemble", "members"]) else { return nil }
         let name = string(f, "name")
         let ensemble = string(f, "ensemble")
@@ -433,6 +433,15 @@ struct InventoryReader {
         let chroot = string(f, "chroot")
         if let chroot, let problem = ZooKeeperPath.problem(with: chroot) {
             error(f.values["chroot"], fieldPath(f, "chroot"), "chroot '\(chroot)' is not a valid path: \(problem)")
+        }
+        var kind = ClientGroupKind.generic
+        if let text = string(f, "kind") {
+            if let parsed = ClientGroupKind(rawValue: text) {
+                kind = parsed
+            } else {
+                let suggestion = closestMatch(to: text, in: ClientGroupKind.allCases.map(\.rawValue)).map { "; did you mean '\($0)'?" } ?? ""
+                error(f.values["kind"], fieldPath(f, "kind"), "kind is '\(text)', which Mitosis does not know: use kafka (brokers, checked through their znodes) or generic (the default)\(suggestion)")
+            }
         }
         var members: [ClientGroupMember] = []
         var memberNodes: [String: Node] = [:]
@@ -471,7 +480,7 @@ struct InventoryReader {
                 restart: restart, stop: stop, healthCheck: string(m, "healthCheck"), location: location(memberNode)))
         }
         guard let name, let ensemble, ensembleNames.contains(ensemble) else { return nil }
-        return ClientGroup(name: name, ensemble: ensemble, chroot: chroot, members: members, location: location(node))
+        return ClientGroup(name: name, ensemble: ensemble, chroot: chroot, kind: kind, members: members, location: location(node))
     }
 
     /// Two servers (of any ensembles) on one host asking for the same port cannot both run.

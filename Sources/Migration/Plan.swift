@@ -305,14 +305,19 @@ public struct PlanClientGroup: Sendable, Hashable, Codable {
     /// True for groups the plan moves to the destination; false for groups that stay on the source
     /// (they must keep their quorum throughout).
     public var moves: Bool
+    /// Kafka brokers get Kafka's own health checks too; nil for any other group.
+    public var kind: ClientGroupKind?
     public var members: [PlanClientMember]
 
-    public init(name: String, chroot: String?, moves: Bool, members: [PlanClientMember]) {
+    public init(name: String, chroot: String?, moves: Bool, kind: ClientGroupKind? = nil, members: [PlanClientMember]) {
         self.name = name
         self.chroot = chroot
         self.moves = moves
+        self.kind = kind == .generic ? nil : kind
         self.members = members
     }
+
+    public var isKafka: Bool { kind == .kafka }
 }
 
 // MARK: - References

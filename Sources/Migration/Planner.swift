@@ -104,7 +104,7 @@ public enum Planner {
             running: strategy == .copy)
         let groups = sourceGroups.map { group in
             PlanClientGroup(
-                name: group.name, chroot: group.chroot, moves: movingGroups.map { $0.contains(group.name) } ?? true,
+                name: group.name, chroot: group.chroot, moves: movingGroups.map { $0.contains(group.name) } ?? true, kind: group.kind,
                 members: group.members.map { member in
                     PlanClientMember(
                         name: member.name, host: member.host, configPath: member.configPath,

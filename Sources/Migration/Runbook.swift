@@ -1,4 +1,5 @@
 import Ensemble
+import Hosts
 
 /// A plan as a runbook a person can follow by hand: per step, per host, the exact commands and
 /// config diffs, the gates to check, the expected client impact, and the point of no return.
@@ -111,6 +112,10 @@ public enum Runbook {
         case .switchClient(let change):
             var lines = ["# \(action.summary)", "edit \(change.configPath):", "  -\(change.connectionKey)=\(change.from)", "  +\(change.connectionKey)=\(change.to)"]
             lines.append(change.restart.map { "$ \($0)" } ?? "(restart \(change.client): the inventory has no restart command)")
+            if plan.clientGroup(change.client.group)?.isKafka == true {
+                lines.append("wait until the broker is registered again and no partition is under-replicated or offline:")
+                lines.append("$ mitosis kafka status -s \(shellQuoted(change.to))")
+            }
             return lines
         case .stopClient(let client):
             let member = plan.clientGroup(client.group)?.members.first { $0.name == client.member }

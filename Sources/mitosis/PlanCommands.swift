@@ -245,7 +245,7 @@ struct RollbackCommand: AsyncParsableCommand {
         let options = ExecutionOptions(dryRun: execution.dryRun, resume: true, gateTimeout: .milliseconds(Int64(execution.gateTimeout * 1000)))
         let outcome = try await execution.withHosts(back) { hosts, group in
             try await MigrationExecutor(
-                plan: back, hosts: hosts, clients: HostClientGroupController(plan: plan, hosts: hosts), eventLoopGroup: group,
+                plan: back, hosts: hosts, clients: HostClientGroupController(plan: plan, hosts: hosts, eventLoopGroup: group), eventLoopGroup: group,
                 journal: Journal(path: execution.journalPath + ".rollback"), options: options, onEvent: execution.printer()
             ).run()
         }

@@ -65,6 +65,7 @@ struct InventoryTests {
         #expect(destination.servers[0].dataLogDir == "/var/lib/zookeeper-txnlog")
         #expect(destination.servers[0].commands.start == nil)
         #expect(inventory.connectionString(for: source, chroot: "/kafka").description == "10.77.1.1:2181,10.77.1.2:2181,10.77.1.3:2181/kafka")
+        #expect(inventory.clientGroups.first?.kind == .kafka)
         let kafkaHost = try #require(inventory.host(named: "kafka-1"))
         #expect(kafkaHost.access == .ssh(SSHAccess(user: "mitosis", port: 22, keyPath: "/home/mitosis/.ssh/id_ed25519", knownHostsPath: "/home/mitosis/.ssh/known_hosts", sudo: true)))
         #expect(inventory.host(named: "zk-src-1")?.access == .sandbox)
@@ -261,6 +262,16 @@ struct InventoryTests {
         for bad in ["zk1", "10.0.0", "10.0.0.256", "010.0.0.1", "1:2:3:4:5:6:7:8:9", "fd00:::1", "10.0.0.1/24", ""] {
             #expect(!isIPAddressLiteral(bad), "\(bad)")
         }
+    }
+
+    @Test("a client group's kind: kafka, generic by default, and a clear error for anything else")
+    func clientGroupKind() throws {
+        #expect(try Inventory.parse(yaml: base).clientGroups.first?.kind == .generic)
+        let kafka = base.replacingFirst("    ensemble: src\n", with: "    ensemble: src\n    kind: kafka\n")
+        #expect(try Inventory.parse(yaml: kafka).clientGroups.first?.kind == .kafka)
+        let typo = base.replacingFirst("    ensemble: src\n", with: "    ensemble: src\n    kind: kafak\n")
+        let errors = inventoryErrors(typo).map(\.message)
+        #expect(errors == ["kind is 'kafak', which Mitosis does not know: use kafka (brokers, checked through their znodes) or generic (the default); did you mean 'kafka'?"])
     }
 
     @Test("an even number of voters is a warning, not an error")

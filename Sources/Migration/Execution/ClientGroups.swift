@@ -1,6 +1,8 @@
 import Ensemble
 import Foundation
 public import Hosts
+public import NIOCore
+import NIOPosix
 
 /// Moves the members of a client group between ensembles: what `switchClient` and `stopClient`
 /// actions and `clientGroupHealthy` gates do.
@@ -16,18 +18,25 @@ public protocol ClientGroupController: Sendable {
 
 /// The client-group controller for real processes: the member's config file is rewritten on its
 /// host (only the connection key changes; every other byte stays), its restart command runs, and
-/// its health check must pass before the next member.
+/// its health check must pass before the next member. For a Kafka group (`kind: kafka`) the
+/// restarted broker must also be registered again, and no partition under-replicated or offline,
+/// as Kafka's znodes show them through the ensemble the broker now uses.
 public struct HostClientGroupController: ClientGroupController {
     public var plan: Plan
     public var hosts: any HostDirectory
     /// How long a restarted member may take to report healthy.
     public var healthTimeout: Duration
+    /// Where the Kafka checks' ZooKeeper clients run (for a sandbox: inside its namespace).
+    public var eventLoopGroup: (any EventLoopGroup)?
 
-    public init(plan: Plan, hosts: any HostDirectory, healthTimeout: Duration = .seconds(300)) {
+    public init(plan: Plan, hosts: any HostDirectory, healthTimeout: Duration = .seconds(300), eventLoopGroup: (any EventLoopGroup)? = nil) {
         self.plan = plan
         self.hosts = hosts
         self.healthTimeout = healthTimeout
+        self.eventLoopGroup = eventLoopGroup
     }
+
+    var kafka: KafkaGroupHealth { KafkaGroupHealth(eventLoopGroup: eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton) }
 
     func member(_ client: ClientRef) throws -> PlanClientMember {
         guard let member = plan.clientGroup(client.group)?.members.first(where: { $0.name == client.member }) else {
@@ -54,6 +63,11 @@ public struct HostClientGroupController: ClientGroupController {
         try await driver.check(restart, timeout: healthTimeout, operation: "restart \(change.client)")
         changes.append(HostChange(host: driver.host, changed: true, summary: "restarted \(change.client.member) with \(change.connectionKey)=\(change.to)"))
         try await waitUntilHealthy(member, driver: driver)
+        if plan.clientGroup(change.client.group)?.isKafka == true {
+            let brokerID = KafkaBrokerConfig(parsing: document.rendered, connectionStringKey: change.connectionKey).brokerID
+            try await waitUntilKafkaHealthy(member, brokerID: brokerID, connectionString: change.to, host: driver.host)
+            changes.append(HostChange(host: driver.host, changed: false, summary: "\(change.client.member) registered again on \(change.to); no partition under-replicated or offline"))
+        }
         return changes
     }
 
@@ -63,8 +77,12 @@ public struct HostClientGroupController: ClientGroupController {
         guard let text = try await driver.readFile(change.configPath), PropertiesDocument(text).value(forKey: change.connectionKey) == change.to else {
             return false
         }
-        guard let check = member.healthCheck else { return true }
-        return try await driver.run(check, timeout: .seconds(60)).succeeded
+        if let check = member.healthCheck, try await !driver.run(check, timeout: .seconds(60)).succeeded { return false }
+        if plan.clientGroup(change.client.group)?.isKafka == true {
+            let brokerID = KafkaBrokerConfig(parsing: text, connectionStringKey: change.connectionKey).brokerID
+            return try await kafka.check(connectionString: change.to, brokers: [(member.name, brokerID)]).healthy
+        }
+        return true
     }
 
     /// Runs the member's stop command. It stays stopped until a switch restarts it (its restart
@@ -95,7 +113,48 @@ public struct HostClientGroupController: ClientGroupController {
                 return (false, "\(member.name)'s health check failed (status \(result.status)): \(result.output.suffix(300))")
             }
         }
-        return (true, unchecked.isEmpty ? "every member's health check passes" : "health checks pass; \(unchecked.joined(separator: ", ")) have none")
+        let checks = unchecked.isEmpty ? "every member's health check passes" : "health checks pass; \(unchecked.joined(separator: ", ")) have none"
+        guard clientGroup.isKafka else { return (true, checks) }
+        // Each broker must be registered on the ensemble it uses now (during block & copy the
+        // two ensembles hold separate registrations), and neither may show a partition short of replicas.
+        var byEnsemble: [String: [(member: String, id: Int?)]] = [:]
+        for member in clientGroup.members {
+            let driver = try hosts.driver(for: member.host)
+            guard let text = try await driver.readFile(member.configPath) else {
+                return (false, "\(member.name)'s config \(member.configPath) does not exist")
+            }
+            let config = KafkaBrokerConfig(parsing: text, connectionStringKey: member.connectionKey)
+            guard let connect = config.zookeeperConnectText else {
+                return (false, "\(member.name)'s config \(member.configPath) has no \(member.connectionKey)")
+            }
+            byEnsemble[connect, default: []].append((member.name, config.brokerID))
+        }
+        var details: [String] = []
+        for (connect, brokers) in byEnsemble.sorted(by: { $0.key < $1.key }) {
+            let (healthy, detail) = try await kafka.check(connectionString: connect, brokers: brokers)
+            if !healthy { return (false, "Kafka through \(connect): \(detail)") }
+            details.append(byEnsemble.count == 1 ? detail : "through \(connect): \(detail)")
+        }
+        return (true, "\(checks); \(details.joined(separator: "; "))")
+    }
+
+    func waitUntilKafkaHealthy(_ member: PlanClientMember, brokerID: Int?, connectionString: String, host: String) async throws {
+        let deadline = ContinuousClock.now + healthTimeout
+        while true {
+            let (healthy, detail): (Bool, String)
+            do {
+                (healthy, detail) = try await kafka.check(connectionString: connectionString, brokers: [(member.name, brokerID)])
+            } catch {
+                (healthy, detail) = (false, "cannot read Kafka's znodes through \(connectionString): \(error)")
+            }
+            if healthy { return }
+            guard ContinuousClock.now < deadline else {
+                throw HostError(
+                    .timeout, host: host, operation: "wait for \(member.name) to rejoin its Kafka cluster",
+                    "after \(healthTimeout): \(detail). No further member was restarted; find out why (`mitosis kafka status`), then run again with --resume")
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
     }
 
     func waitUntilHealthy(_ member: PlanClientMember, driver: any HostDriver) async throws {

@@ -59,7 +59,7 @@ public struct MigrationExecutor: Sendable {
     ) {
         self.plan = plan
         self.hosts = hosts
-        self.clients = clients ?? HostClientGroupController(plan: plan, hosts: hosts)
+        self.clients = clients ?? HostClientGroupController(plan: plan, hosts: hosts, eventLoopGroup: eventLoopGroup)
         self.eventLoopGroup = eventLoopGroup
         self.journal = journal
         self.options = options

@@ -1,0 +1,38 @@
+import Ensemble
+import Kafka
+import NIOCore
+import ZooKeeper
+
+/// Kafka's own view of a broker group, read from its znodes through the ensemble a broker uses:
+/// whether the brokers are registered and whether any partition is under-replicated or offline.
+/// A broker restarted onto another ensemble is back only when it registered there again and its
+/// partitions caught up; restarting the next one before that can take partitions below
+/// `min.insync.replicas`.
+struct KafkaGroupHealth {
+    var eventLoopGroup: any EventLoopGroup
+    var connectTimeout: Duration = .seconds(15)
+
+    /// The cluster as seen through `connectionString` (with Kafka's chroot): healthy when every
+    /// broker in `brokers` is registered and no partition is under-replicated or offline.
+    func check(connectionString: String, brokers: [(member: String, id: Int?)]) async throws -> (healthy: Bool, detail: String) {
+        let configuration = ZooKeeperConfiguration(connectionString: try ConnectionString(parsing: connectionString))
+        let state = try await ZooKeeperClient.withClient(configuration, timeout: connectTimeout, eventLoopGroup: eventLoopGroup) { zk in
+            try await KafkaMetadataReader.read(zk).state
+        }
+        let missing = brokers.filter { broker in broker.id.map { state.brokers[BrokerID($0)] == nil } ?? false }
+        if !missing.isEmpty {
+            return (false, "not registered in \(connectionString): " + missing.map { "\($0.member) (broker \($0.id ?? -1))" }.joined(separator: ", "))
+        }
+        let urp = state.underReplicatedPartitions, offline = state.offlinePartitions
+        if !urp.isEmpty || !offline.isEmpty {
+            return (false, "\(urp.count) under-replicated partition\(urp.count == 1 ? "" : "s") (\(Self.listed(urp))), \(offline.count) offline (\(Self.listed(offline)))")
+        }
+        let unknown = brokers.filter { $0.id == nil }.map(\.member)
+        return (true, "\(state.brokers.count) brokers registered, no under-replicated or offline partition"
+            + (unknown.isEmpty ? "" : "; \(unknown.joined(separator: ", ")) ha\(unknown.count == 1 ? "s" : "ve") no broker.id in its config, so its registration is not checked"))
+    }
+
+    static func listed(_ partitions: [TopicPartition]) -> String {
+        partitions.isEmpty ? "none" : partitions.prefix(5).map(\.description).joined(separator: ", ") + (partitions.count > 5 ? ", …" : "")
+    }
+}
