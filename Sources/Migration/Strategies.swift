@@ -209,14 +209,39 @@ extension PlanBuilder {
                 why: "The destination servers get the destination's own server list\(observers ? " (now as voters)" : "")\(dormant.isEmpty ? "" : ", including the dormant server\(dormant.count > 1 ? "s" : "") \(dormant.map(\.id.description).joined(separator: ","))"), the source servers their original one. Written only now that the firewall separates the two sides: a server that crashed and came back with its final file before the split could make a quorum with servers still on the joint list. Nothing restarts.",
                 actions: finalWrites, impact: .window(id: "split")))
         let restartStep: StepID = "split-restart-destination"
-        add(
-            Step(
-                id: restartStep, title: "Restart every destination server together",
-                why: "They pick up the destination's server list and elect their own leader; the servers that carried the data are a majority-blocking share of it, so the leader has the data. From here the two ensembles are separate and writes go to both: there is no way back without copying data.",
-                actions: destination.servers.map { .restartServer(destination.ref($0)) },
-                gatesAfter: [.quorumHealthy(ensemble: destination.name, servers: destination.refs)]
-                    + movingGroups.map { .clientGroupHealthy(group: $0.name) },
-                impact: .window(id: "split")))
+        // The dormant servers hold nothing and never ran: when the carriers alone are a majority
+        // of the destination's voters, they restart alone and serve the clients at once, and the
+        // dormant servers start afterwards and sync from them (fewer JVMs starting in the window).
+        let carriersAreAQuorum = !dormant.isEmpty && carriers.filter { $0.role == .participant }.count * 2 > destinationVoters.count
+        if carriersAreAQuorum {
+            add(
+                Step(
+                    id: restartStep, title: "Restart the destination servers that carry the data, together",
+                    why: "They pick up the destination's server list and, a majority of its voters, elect their own leader among themselves, so the leader has the data. The dormant server\(dormant.count > 1 ? "s start" : " starts") next. From here the two ensembles are separate and writes go to both: there is no way back without copying data.",
+                    actions: carriers.map { .restartServer(destination.ref($0)) },
+                    gatesAfter: [.quorumHealthy(ensemble: destination.name, servers: carrierRefs)]
+                        + movingGroups.map { .clientGroupHealthy(group: $0.name) },
+                    impact: .window(id: "split")))
+            add(
+                Step(
+                    id: "split-start-dormant", title: "Start the dormant destination server\(dormant.count > 1 ? "s" : "")",
+                    why: "\(dormant.count > 1 ? "They join" : "It joins") the destination's leader and sync\(dormant.count > 1 ? "" : "s") its data; the clients are already served.",
+                    gatesBefore: [.quorumHealthy(ensemble: destination.name, servers: carrierRefs)],
+                    actions: dormant.map { .startServer(destination.ref($0)) },
+                    gatesAfter: [
+                        .followersSynced(servers: dormant.map { destination.ref($0) }),
+                        .quorumHealthy(ensemble: destination.name, servers: destination.refs),
+                    ]))
+        } else {
+            add(
+                Step(
+                    id: restartStep, title: "Restart every destination server together",
+                    why: "They pick up the destination's server list and elect their own leader; the servers that carried the data are a majority-blocking share of it, so the leader has the data. From here the two ensembles are separate and writes go to both: there is no way back without copying data.",
+                    actions: destination.servers.map { .restartServer(destination.ref($0)) },
+                    gatesAfter: [.quorumHealthy(ensemble: destination.name, servers: destination.refs)]
+                        + movingGroups.map { .clientGroupHealthy(group: $0.name) },
+                    impact: .window(id: "split")))
+        }
         pointOfNoReturn = restartStep
         rollingRestart(
             source.servers.map { (source, $0) }, idPrefix: "split-source", title: "Restart the source",

@@ -79,12 +79,20 @@ let supportedCases: [Case] = {
 
     @Test func mitosisThreeToThreeIsYelpsTwoJoinedOneDormant() throws {
         let plan = try Fixtures.plan(.mitosis, 3, 3, version: .v3_4_13, staying: false)
-        let started = plan.steps.flatMap(\.actions).compactMap { action -> ServerID? in
-            if case .startServer(let ref) = action, ref.ensemble == "destination" { return ref.id }
-            return nil
+        func started(_ steps: ArraySlice<Step>) -> [ServerID] {
+            steps.flatMap(\.actions).compactMap { action -> ServerID? in
+                if case .startServer(let ref) = action, ref.ensemble == "destination" { return ref.id }
+                return nil
+            }
         }
-        #expect(started == [4, 5], "servers 4 and 5 join, 6 stays dormant")
+        let split = try #require(plan.steps.firstIndex { $0.id == "split-restart-destination" })
+        #expect(started(plan.steps[..<split]) == [4, 5], "servers 4 and 5 join, 6 stays dormant")
         #expect(plan.pointOfNoReturn == "split-restart-destination")
+        // At the split only the carriers restart (a majority of the destination): the clients are
+        // served again before the empty server 6 starts and syncs.
+        #expect(plan.steps[split].actions.compactMap { action -> ServerID? in if case .restartServer(let ref) = action { ref.id } else { nil } } == [4, 5])
+        #expect(plan.steps[split + 1].id == "split-start-dormant")
+        #expect(started(plan.steps[(split + 1)...]) == [6])
         #expect(plan.impactWindows.map(\.id) == ["split"])
         // The firewall goes up before the final configs are written, and the source restarts
         // before the rules are removed.
