@@ -34,4 +34,31 @@ import Testing
         }
         #expect(checked > 1)
     }
+
+    /// A run that restarted the leader last and was stopped during that later restart resumes it
+    /// before any restart it had not begun (else two servers of the round could be down at once).
+    @Test func aResumedRunFinishesTheInterruptedRestartFirst() throws {
+        let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
+        let group = try #require(plan.steps.compactMap(\.rollingRestart).first)
+        let positions = plan.steps.indices.filter { plan.steps[$0].rollingRestart == group }
+        #expect(positions.count >= 3)
+        let first = plan.steps[positions[0]].id, last = plan.steps[positions[positions.count - 1]].id
+        // The earlier run moved the last restart forward (the first one's server led) and died in it.
+        let state = JournalState(events: [
+            ExecutionEvent(kind: .reordered, step: last, summary: "leader last"),
+            ExecutionEvent(kind: .stepStarted, step: last, summary: ""),
+            ExecutionEvent(kind: .actionStarted, step: last, action: 0, summary: ""),
+        ])
+        #expect(MigrationExecutor.interruptedRestart(after: positions[0], in: plan.steps, state: state) == positions[positions.count - 1])
+        // Once it finished, nothing is moved; nor when the step at hand is itself the interrupted one.
+        var done = state
+        done.finishedSteps.insert(last)
+        #expect(MigrationExecutor.interruptedRestart(after: positions[0], in: plan.steps, state: done) == nil)
+        var begun = state
+        begun.startedSteps.insert(first)
+        #expect(MigrationExecutor.interruptedRestart(after: positions[0], in: plan.steps, state: begun) == nil)
+        // Steps outside a rolling restart are never moved.
+        let outside = try #require(plan.steps.indices.first { plan.steps[$0].rollingRestart == nil })
+        #expect(MigrationExecutor.interruptedRestart(after: outside, in: plan.steps, state: state) == nil)
+    }
 }

@@ -114,6 +114,17 @@ public struct MigrationExecutor: Sendable {
     func runSteps(_ state: JournalState) async throws -> ExecutionOutcome {
         var steps = plan.steps
         for index in steps.indices {
+            if let interrupted = Self.interruptedRestart(after: index, in: steps, state: state) {
+                // A run reordered this rolling restart and stopped in the middle of a later
+                // restart: finish that one first, or this restart would take a second server down.
+                if !options.dryRun {
+                    try record(
+                        ExecutionEvent(
+                            kind: .reordered, step: steps[interrupted].id,
+                            summary: "\(steps[interrupted].id) before \(steps[index].id): it was interrupted, and a rolling restart finishes one restart before it begins the next"))
+                }
+                steps.swapAt(index, interrupted)
+            }
             if !options.dryRun, let later = try await laterRestart(insteadOf: steps[index], at: index, in: steps, state: state) {
                 try record(
                     ExecutionEvent(
@@ -150,6 +161,18 @@ public struct MigrationExecutor: Sendable {
         if options.dryRun { return .dryRun }
         try record(ExecutionEvent(kind: .planFinished, summary: "all \(plan.steps.count) steps done"))
         return .finished
+    }
+
+    /// When the step at `index` belongs to a rolling restart and has not started, but a later step
+    /// of the same rolling restart started and did not finish (an earlier run moved it forward and
+    /// was stopped during it), that later step's index.
+    static func interruptedRestart(after index: Int, in steps: [Step], state: JournalState) -> Int? {
+        let step = steps[index]
+        guard let group = step.rollingRestart, !state.startedSteps.contains(step.id) else { return nil }
+        return steps.indices.first { other in
+            other > index && steps[other].rollingRestart == group && state.startedSteps.contains(steps[other].id)
+                && !state.finishedSteps.contains(steps[other].id)
+        }
     }
 
     /// When `step` restarts the current leader as part of a rolling restart and a later step of
