@@ -136,6 +136,7 @@ let package = Package(
                 "Kafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
