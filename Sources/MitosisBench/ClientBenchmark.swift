@@ -18,7 +18,13 @@ struct ClientBenchmark: AsyncParsableCommand {
     @Option(help: "ZooKeeper version of the ensemble the benchmark starts.") var zookeeper = "3.8.0"
     @Option(help: "Use this ensemble instead of starting one.") var server: String?
     @Option(help: "Which peers to run, comma separated: mitosis, raw (the ceiling client), kazoo.") var peers = "mitosis,raw,kazoo"
+    @Flag(help: """
+        Run Swift concurrency's tasks on NIO's event loops (NIO's global-executor takeover): a reply \
+        resumes its caller on the thread that read it. Rows are labelled mitosis-nio.
+        """) var nioExecutor = false
     @Flag(help: "Print JSON.") var json = false
+
+    var mitosisName: String { nioExecutor ? "mitosis-nio" : "mitosis" }
 
     func validate() throws {
         let known: Set = ["mitosis", "raw", "kazoo"]
@@ -52,12 +58,15 @@ struct ClientBenchmark: AsyncParsableCommand {
         var seconds: Double
         /// CPU time the client process spent (user + system): what the client costs the machine.
         var cpuSeconds: Double
+        /// Voluntary and involuntary context switches of the client process: mostly thread wake-ups.
+        var contextSwitches: Int
         var errors: Int
         var p50_us: Double
         var p99_us: Double
         var p999_us: Double
         var opsPerSecond: Double { Double(count) / seconds }
         var cpuMicrosecondsPerOperation: Double { cpuSeconds * 1e6 / Double(count) }
+        var contextSwitchesPerOperation: Double { Double(contextSwitches) / Double(count) }
     }
 
     /// Every peer on the same ensemble in one run. Kazoo, Mitosis and the raw ceiling client each
@@ -148,7 +157,8 @@ struct ClientBenchmark: AsyncParsableCommand {
         for (op, frames) in [("create", creates), ("get", gets)] {
             let outcome = try await client.run(frames)
             results.append(Result(
-                client: "raw", servers: "", op: op, count: operations, seconds: outcome.seconds, cpuSeconds: outcome.cpuSeconds,
+                client: "raw", servers: "", op: op, count: operations, seconds: outcome.seconds, cpuSeconds: outcome.usage.cpuSeconds,
+                contextSwitches: outcome.usage.contextSwitches,
                 errors: outcome.errors, p50_us: Double(outcome.histogram.valueAtPercentile(50)),
                 p99_us: Double(outcome.histogram.valueAtPercentile(99)), p999_us: Double(outcome.histogram.valueAtPercentile(99.9))
             ))
@@ -165,7 +175,7 @@ struct ClientBenchmark: AsyncParsableCommand {
         var errors = 0
         let clock = ContinuousClock()
         let began = clock.now
-        let cpuBegan = processCPUSeconds()
+        let usageBegan = ProcessUsage.now()
         try await withThrowingTaskGroup(of: (Duration, Bool).self) { group in
             var issued = 0
             func issue() {
@@ -190,8 +200,10 @@ struct ClientBenchmark: AsyncParsableCommand {
             }
         }
         let seconds = (clock.now - began).seconds
+        let usage = ProcessUsage.now() - usageBegan
         return Result(
-            client: "mitosis", servers: servers, op: op, count: operations, seconds: seconds, cpuSeconds: processCPUSeconds() - cpuBegan, errors: errors,
+            client: mitosisName, servers: servers, op: op, count: operations, seconds: seconds, cpuSeconds: usage.cpuSeconds,
+            contextSwitches: usage.contextSwitches, errors: errors,
             p50_us: Double(histogram.valueAtPercentile(50)), p99_us: Double(histogram.valueAtPercentile(99)),
             p999_us: Double(histogram.valueAtPercentile(99.9))
         )
@@ -209,9 +221,9 @@ struct ClientBenchmark: AsyncParsableCommand {
         guard process.terminationStatus == 0 else {
             throw ValidationError("the kazoo peer failed (exit \(process.terminationStatus)); is python3-kazoo installed? run scripts/setup.sh")
         }
-        struct Raw: Codable { var op: String; var count: Int; var seconds: Double; var cpu_seconds: Double; var errors: Int; var p50_us: Double; var p99_us: Double; var p999_us: Double }
+        struct Raw: Codable { var op: String; var count: Int; var seconds: Double; var cpu_seconds: Double; var context_switches: Int; var errors: Int; var p50_us: Double; var p99_us: Double; var p999_us: Double }
         return try JSONDecoder().decode([Raw].self, from: data).map {
-            Result(client: "kazoo", servers: "", op: $0.op, count: $0.count, seconds: $0.seconds, cpuSeconds: $0.cpu_seconds, errors: $0.errors, p50_us: $0.p50_us, p99_us: $0.p99_us, p999_us: $0.p999_us)
+            Result(client: "kazoo", servers: "", op: $0.op, count: $0.count, seconds: $0.seconds, cpuSeconds: $0.cpu_seconds, contextSwitches: $0.context_switches, errors: $0.errors, p50_us: $0.p50_us, p99_us: $0.p99_us, p999_us: $0.p999_us)
         }
     }
 
@@ -234,12 +246,12 @@ struct ClientBenchmark: AsyncParsableCommand {
         }
         func ratios(_ op: String) -> Ratios {
             Ratios(
-                mitosisOverKazoo: ratio(row("mitosis", op), row("kazoo", op)),
+                mitosisOverKazoo: ratio(row(mitosisName, op), row("kazoo", op)),
                 ceilingOverKazoo: ratio(row("raw", op), row("kazoo", op)),
                 spreadCeilingOverKazoo: ratio(row("raw", op, spread: true), row("kazoo", op)),
-                spreadMitosisOverKazoo: ratio(row("mitosis", op, spread: true), row("kazoo", op)),
-                mitosisOverCeiling: ratio(row("mitosis", op), row("raw", op)),
-                spreadMitosisOverSpreadCeiling: ratio(row("mitosis", op, spread: true), row("raw", op, spread: true))
+                spreadMitosisOverKazoo: ratio(row(mitosisName, op, spread: true), row("kazoo", op)),
+                mitosisOverCeiling: ratio(row(mitosisName, op), row("raw", op)),
+                spreadMitosisOverSpreadCeiling: ratio(row(mitosisName, op, spread: true), row("raw", op, spread: true))
             )
         }
         if json {
@@ -251,13 +263,14 @@ struct ClientBenchmark: AsyncParsableCommand {
             }
             return
         }
-        print("client   servers         op      count   ops/s      p50 µs   p99 µs   p99.9 µs  cpu µs/op  errors")
+        print("client       servers         op      count   ops/s      p50 µs   p99 µs   p99.9 µs  cpu µs/op  switches/op  errors")
         for result in results {
             print(
-                result.client.padded(to: 8), result.servers.padded(to: 15), result.op.padded(to: 7), String(result.count).padded(to: 7),
+                result.client.padded(to: 12), result.servers.padded(to: 15), result.op.padded(to: 7), String(result.count).padded(to: 7),
                 String(Int(result.opsPerSecond)).padded(to: 10), String(Int(result.p50_us)).padded(to: 8),
                 String(Int(result.p99_us)).padded(to: 8), String(Int(result.p999_us)).padded(to: 9),
-                String(format: "%.1f", result.cpuMicrosecondsPerOperation).padded(to: 10), result.errors
+                String(format: "%.1f", result.cpuMicrosecondsPerOperation).padded(to: 10),
+                String(format: "%.2f", result.contextSwitchesPerOperation).padded(to: 12), result.errors
             )
         }
         func format(_ value: Double?) -> String { value.map { String(format: "%.2fx", $0) } ?? "-" }
@@ -265,7 +278,7 @@ struct ClientBenchmark: AsyncParsableCommand {
             let r = ratios(op)
             print("\(op): mitosis/kazoo \(format(r.mitosisOverKazoo)) (target \(target)); ceiling/kazoo \(format(r.ceilingOverKazoo)) on one server, \(format(r.spreadCeilingOverKazoo)) spread; mitosis/ceiling \(format(r.mitosisOverCeiling)) on one server, \(format(r.spreadMitosisOverSpreadCeiling)) spread; spread mitosis/kazoo \(format(r.spreadMitosisOverKazoo))")
         }
-        if let ours = row("mitosis", "get"), let theirs = row("kazoo", "get"), let create = row("mitosis", "create"), let kazooCreate = row("kazoo", "create") {
+        if let ours = row(mitosisName, "get"), let theirs = row("kazoo", "get"), let create = row(mitosisName, "create"), let kazooCreate = row("kazoo", "create") {
             print("kazoo/mitosis client CPU per operation: create \(String(format: "%.1f", kazooCreate.cpuMicrosecondsPerOperation / create.cpuMicrosecondsPerOperation))x, get \(String(format: "%.1f", theirs.cpuMicrosecondsPerOperation / ours.cpuMicrosecondsPerOperation))x")
         }
     }
@@ -277,11 +290,20 @@ extension String {
 }
 
 
-/// User plus system CPU time of this process so far.
-func processCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-    let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-    return user + system
+/// What this process has used so far: CPU time (user + system) and context switches.
+struct ProcessUsage {
+    var cpuSeconds: Double
+    var contextSwitches: Int
+
+    static func now() -> ProcessUsage {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return ProcessUsage(cpuSeconds: user + system, contextSwitches: usage.ru_nvcsw + usage.ru_nivcsw)
+    }
+
+    static func - (after: ProcessUsage, before: ProcessUsage) -> ProcessUsage {
+        ProcessUsage(cpuSeconds: after.cpuSeconds - before.cpuSeconds, contextSwitches: after.contextSwitches - before.contextSwitches)
+    }
 }

@@ -37,7 +37,7 @@ struct RawCeilingClient {
 
     struct Outcome: Sendable {
         var seconds: Double
-        var cpuSeconds: Double
+        var usage: ProcessUsage
         var errors: Int
         var histogram: Histogram<UInt64>
     }
@@ -82,7 +82,7 @@ struct RawCeilingClient {
         var remaining = frames.count
         var errors = 0
         var descriptors = connections.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
-        let cpuBegan = processCPUSeconds()
+        let usageBegan = ProcessUsage.now()
         let began = monotonicNanoseconds()
         try frames.bytes.withUnsafeBytes { bytes in
             try sentAt.withUnsafeMutableBufferPointer { sentAt in
@@ -117,9 +117,9 @@ struct RawCeilingClient {
             }
         }
         let seconds = Double(monotonicNanoseconds() - began) / 1e9
-        let cpuSeconds = processCPUSeconds() - cpuBegan
+        let usage = ProcessUsage.now() - usageBegan
         for connection in connections { connection.closeSession() }
-        return Outcome(seconds: seconds, cpuSeconds: cpuSeconds, errors: errors, histogram: histogram)
+        return Outcome(seconds: seconds, usage: usage, errors: errors, histogram: histogram)
     }
 
     /// One server's connection: a non-blocking socket, a send buffer and a ring of the requests in
