@@ -21,14 +21,12 @@ import NIOPosix
 public final class ZooKeeperClient: Sendable {
     public let configuration: ZooKeeperConfiguration
     let core: ClientCore
-    let inbox: SubmissionInbox
     var eventLoop: any EventLoop { core.eventLoop }
 
     /// Creates a client; it connects once `start()` is called.
     public init(configuration: ZooKeeperConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.core = ClientCore(configuration: configuration, eventLoop: eventLoopGroup.next())
-        self.inbox = SubmissionInbox(core: core)
     }
 
     /// Starts connecting in the background. Requests made before a session exists wait for it.
@@ -451,11 +449,7 @@ public final class ZooKeeperClient: Sendable {
 
     /// Encodes, sends and awaits one request. Throws the server's error unless `allowError`.
     func send(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration? = nil, allowError: Bool = false) async throws -> ZooKeeperReply {
-        let (request, frame) = try encode(record, path: path, watch: watch)
-        let inbox = self.inbox
-        let reply = try await withUnsafeThrowingContinuation { continuation in
-            inbox.submit(.init(request: request, frame: frame, continuation: continuation))
-        }
+        let reply = try await enqueue(record, path: path, watch: watch).get()
         if reply.header.error != .ok && !allowError {
             throw ZooKeeperError(reply.header.error, path: path, server: reply.server)
         }
@@ -464,13 +458,6 @@ public final class ZooKeeperClient: Sendable {
 
     /// Encodes a request and hands it to the event loop at once, in call order.
     func enqueue(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration? = nil) throws(ZooKeeperError) -> EventLoopFuture<ZooKeeperReply> {
-        let (request, frame) = try encode(record, path: path, watch: watch)
-        inbox.submit(.init(request: request, frame: frame, continuation: nil))
-        return request.promise.futureResult
-    }
-
-    /// The request's frame (its xid is set when it is sent) and its pending record.
-    private func encode(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration?) throws(ZooKeeperError) -> (PendingRequest, ByteBuffer) {
         var frame = ByteBufferAllocator().buffer(capacity: 64)
         frame.writeZooKeeperFrame { buffer in
             RequestHeader(xid: 0, opCode: record.opCode).encode(into: &buffer)
@@ -483,7 +470,11 @@ public final class ZooKeeperClient: Sendable {
             throw error
         }
         let promise = eventLoop.makePromise(of: ZooKeeperReply.self)
-        return (PendingRequest(opCode: record.opCode, path: path, promise: promise, watch: watch), frame)
+        let request = PendingRequest(opCode: record.opCode, path: path, promise: promise, watch: watch)
+        let core = self.core
+        let encoded = frame
+        eventLoop.execute { core.submit(request, frame: encoded) }
+        return promise.futureResult
     }
 }
 
