@@ -153,9 +153,8 @@ struct RawCeilingClient {
                 try handshake()
                 _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
             } catch {
-                Glibc.close(descriptor)
-                sendBuffer.deallocate()
-                receiveBuffer.deallocate()
+                // Every property is set by now, so deinit runs and frees the buffers.
+                close()
                 throw error
             }
         }
