@@ -2,7 +2,7 @@
 /// Completion times are taken in kazoo's own callbacks (rawlink), not when we get around to them.
 enum KazooPeer {
     static let script = #"""
-import json, sys, threading, time
+import json, resource, sys, threading, time
 from kazoo.client import KazooClient
 
 hosts, prefix, count, window, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -32,6 +32,7 @@ def run(op):
         return callback
     began = time.perf_counter()
     cpu_began = time.process_time()
+    usage_began = resource.getrusage(resource.RUSAGE_SELF)
     for i in range(count):
         slots.acquire()
         path = "%s/k%08d" % (prefix, i)
@@ -41,9 +42,11 @@ def run(op):
     done.wait()
     total = time.perf_counter() - began
     cpu = time.process_time() - cpu_began
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    switches = (usage.ru_nvcsw + usage.ru_nivcsw) - (usage_began.ru_nvcsw + usage_began.ru_nivcsw)
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e6
-    return {"op": op, "count": count, "seconds": total, "cpu_seconds": cpu, "errors": errors[0],
+    return {"op": op, "count": count, "seconds": total, "cpu_seconds": cpu, "context_switches": switches, "errors": errors[0],
             "p50_us": pick(0.50), "p99_us": pick(0.99), "p999_us": pick(0.999)}
 
 results = [run("create"), run("get")]

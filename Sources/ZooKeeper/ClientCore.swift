@@ -63,6 +63,8 @@ final class ClientCore: @unchecked Sendable {
     let configuration: ZooKeeperConfiguration
     /// The servers in the order they are tried.
     let servers: [ConnectionString.Server]
+    /// `servers[i].description`, made once: every reply names its server.
+    private let serverDescriptions: [String]
     let logger: Logger
 
     private var machine: ConnectionStateMachine
@@ -95,6 +97,7 @@ final class ClientCore: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.servers = configuration.shuffleServers ? configuration.connectionString.servers.shuffled() : configuration.connectionString.servers
+        self.serverDescriptions = servers.map(\.description)
         self.logger = configuration.logger
         self.authentication = configuration.authentication
         self.machine = ConnectionStateMachine(
@@ -106,7 +109,7 @@ final class ClientCore: @unchecked Sendable {
         )
     }
 
-    var serverDescription: String { servers.isEmpty ? "-" : servers[currentServer].description }
+    var serverDescription: String { serverDescriptions.isEmpty ? "-" : serverDescriptions[currentServer] }
     var sessionID: Int64? { machine.session.id == 0 ? nil : machine.session.id }
     var negotiatedSessionTimeout: Duration? { machine.session.timeout }
     var lastZxidSeen: Zxid { machine.lastZxidSeen }
