@@ -28,8 +28,19 @@ public struct CopyOptions: Sendable {
     public var batchOperations = 1000
     /// Multi transactions in flight at once.
     public var batchesInFlight = 8
-    /// Source (and destination) reads in flight at once.
+    /// Children read as one chunk (their reads are in flight at once); also the destination's.
     public var readConcurrency = 128
+    /// Chunks whose reads are started before the copy reaches them, so the source keeps serving
+    /// while the copier writes (and, in the benchmark tree, while it moves to the next directory).
+    /// Memory holds at most this many chunks more.
+    public var readAheadChunks = 4
+    /// Read data and stats of up to `readsPerRequest` siblings per `multiRead` request where the
+    /// server supports it (3.6+; checked once per run, otherwise node by node). Never with
+    /// `watchSource`: multiRead sets no watches.
+    public var useMultiRead = true
+    /// Reads per `multiRead`. The reply holds all their data: keep this times the largest node
+    /// (`jute.maxbuffer`, 1 MB by default) under the client's `maximumResponseSize` (64 MB).
+    public var readsPerRequest = 32
     /// Set a data and a child watch on every source node read (for `TreeFollower`), so changes made
     /// after a node was read are reported on the source client's `watchEvents()`.
     public var watchSource = false
@@ -62,6 +73,8 @@ public struct CopyReport: Sendable, Codable {
     public var highestMtime: Int64 = 0
     public var seconds = 0.0
     public var dryRun = false
+    /// How the source was read: "multiRead" (many siblings per request) or "per-node".
+    public var sourceReads = "per-node"
     /// Things the copy could not make identical, each naming the node.
     public var warnings: [String] = []
 }
@@ -91,6 +104,14 @@ public struct TreeCopier: Sendable {
         var children: [String]
         var data: [UInt8]?
         var acl: [ACL]?
+
+        /// The node without its data and ACL: what a directory still to visit needs to keep.
+        var withoutContent: SourceNode {
+            var node = self
+            node.data = nil
+            node.acl = nil
+            return node
+        }
     }
 
     /// A destination node as read (nil when absent).
@@ -100,13 +121,34 @@ public struct TreeCopier: Sendable {
         var acl: [ACL]
     }
 
-    /// A directory still to visit: its relative path, the source node, and whether its destination
-    /// counterpart was created by this copy (then none of its children can exist there yet).
+    /// A directory still to visit: its relative path, the source node (stat and child names; its
+    /// data and ACL are dropped once written), and whether its destination counterpart was created
+    /// by this copy (then none of its children can exist there yet).
     struct Frame: Sendable {
+        var id: Int
         var relative: String
         var node: SourceNode
         var fresh: Bool
+        /// The child names to visit, sorted, without excluded paths.
+        var names: [String]
     }
+
+    /// Up to `readConcurrency` children of one directory: the unit of reading ahead.
+    struct Chunk: Sendable {
+        var id: Int
+        var frame: Frame
+        var names: ArraySlice<String>
+        var isFirst: Bool
+        var isLast: Bool
+    }
+
+    /// How each side is read, decided once per run.
+    struct ReadPlan: Sendable {
+        var sourceInBulk: Bool
+        var destinationInBulk: Bool
+    }
+
+    typealias ChunkReads = [(SourceNode?, DestinationNode?)]
 
     public func run(progress: @escaping @Sendable (CopyProgress) -> Void = { _ in }) async throws -> CopyReport {
         let clock = ContinuousClock()
@@ -114,6 +156,10 @@ public struct TreeCopier: Sendable {
         var state = RunState(options: options, clock: clock, began: began, progress: progress)
         let writer = BatchWriter(client: destination.client, options: options)
 
+        // multiRead sets no watches, and the follower needs one on every node it reads.
+        let sourceInBulk = options.watchSource ? false : try await supportsMultiRead(source)
+        let plan = ReadPlan(sourceInBulk: sourceInBulk, destinationInBulk: try await supportsMultiRead(destination))
+        state.report.sourceReads = plan.sourceInBulk ? "multiRead" : "per-node"
         try await ensureAncestors(of: destination.root, writer: writer)
         let padIncrement = options.reproduceSequenceCounters && !options.dryRun ? try await measurePadIncrement() : 2
 
@@ -123,22 +169,55 @@ public struct TreeCopier: Sendable {
         let rootDestination = try await readDestination(relative: "/")
         var fixups: [(relative: String, target: Int32)] = []
         try apply(relative: "/", node: root, existing: rootDestination, parentFresh: false, state: &state, writer: writer)
-        var stack = [Frame(relative: "/", node: root, fresh: rootDestination == nil)]
         if let rootDestination, rootDestination.stat.cversion != root.stat.cversion { fixups.append(("/", root.stat.cversion)) }
 
-        while let frame = stack.popLast() {
-            var created = 0
-            var next: [Frame] = []
-            let names = frame.node.children.sorted().filter { !options.exclude.contains(ZooKeeperPath.join(frame.relative, $0)) }
-            if options.mirror && !frame.fresh {
-                try await mirrorDeletes(relative: frame.relative, keep: Set(names), state: &state, writer: writer)
+        // Depth first over chunks: the last pushed is visited next. A directory's chunks are pushed
+        // in reverse so they come in name order; its subdirectories, pushed as each chunk is
+        // written, come before its remaining chunks (their parent exists by then).
+        var stack: [Chunk] = []
+        var nextID = 0
+        var createdChildren: [Int: Int] = [:]
+        func push(relative: String, node: SourceNode, fresh: Bool) {
+            nextID += 1
+            let names = node.children.sorted().filter { !options.exclude.contains(ZooKeeperPath.join(relative, $0)) }
+            let frame = Frame(id: nextID, relative: relative, node: node.withoutContent, fresh: fresh, names: names)
+            let size = max(1, options.readConcurrency)
+            let starts = Array(stride(from: 0, to: max(1, names.count), by: size))
+            for (index, start) in starts.enumerated().reversed() {
+                nextID += 1
+                let slice = names[min(start, names.count)..<min(start + size, names.count)]
+                stack.append(Chunk(id: nextID, frame: frame, names: slice, isFirst: index == 0, isLast: index == starts.count - 1))
             }
-            var start = 0
-            while start < names.count {
-                let chunk = Array(names[start..<min(start + options.readConcurrency, names.count)])
-                start += chunk.count
-                let pairs = try await readChildren(of: frame, names: chunk)
-                for (child, existing) in pairs {
+        }
+        push(relative: "/", node: root, fresh: rootDestination == nil)
+
+        try await withThrowingTaskGroup(of: (Int, ChunkReads).self) { group in
+            var started = Set<Int>()  // read or being read, not yet written
+            var ready: [Int: ChunkReads] = [:]
+            func start(_ chunk: Chunk) {
+                started.insert(chunk.id)
+                group.addTask { (chunk.id, try await read(chunk, plan: plan)) }
+            }
+            while let chunk = stack.popLast() {
+                if !started.contains(chunk.id) { start(chunk) }
+                for ahead in stack.suffix(options.readAheadChunks).reversed() where started.count <= options.readAheadChunks && !started.contains(ahead.id) {
+                    start(ahead)
+                }
+                let frame = chunk.frame
+                if chunk.isFirst && options.mirror && !frame.fresh {
+                    try await mirrorDeletes(relative: frame.relative, keep: Set(frame.names), state: &state, writer: writer)
+                }
+                var reads = ready.removeValue(forKey: chunk.id)
+                while reads == nil {
+                    guard let (id, result) = try await group.next() else { break }
+                    if id == chunk.id { reads = result } else { ready[id] = result }
+                }
+                started.remove(chunk.id)
+                guard let reads else { throw ZooKeeperError(.systemError, path: source.path(frame.relative), message: "the copier lost track of a read (a bug)") }
+
+                var created = 0
+                var next: [(relative: String, node: SourceNode, fresh: Bool)] = []
+                for (child, existing) in reads {
                     guard let child else { continue }  // deleted on the source while we copied
                     let relative = ZooKeeperPath.join(frame.relative, child.name)
                     let written = try apply(relative: relative, node: child, existing: existing, parentFresh: frame.fresh, state: &state, writer: writer)
@@ -148,19 +227,23 @@ public struct TreeCopier: Sendable {
                         fixups.append((relative, child.stat.cversion))
                     }
                     if !child.children.isEmpty || (options.mirror && (existing?.stat.numChildren ?? 0) > 0) {
-                        next.append(Frame(relative: relative, node: child, fresh: written == .created))
+                        next.append((relative, child, written == .created))
                     } else if written == .created, options.reproduceSequenceCounters, child.stat.cversion > 0 {
                         try pad(relative: relative, node: child, createdChildren: 0, increment: padIncrement, state: &state, writer: writer)
                     }
                 }
                 try await writer.drainIfFull()
                 state.tick(writer: writer)
+                let createdSoFar = (createdChildren.removeValue(forKey: frame.id) ?? 0) + created
+                if chunk.isLast {
+                    if frame.fresh && options.reproduceSequenceCounters {
+                        try pad(relative: frame.relative, node: frame.node, createdChildren: createdSoFar, increment: padIncrement, state: &state, writer: writer)
+                    }
+                } else {
+                    createdChildren[frame.id] = createdSoFar
+                }
+                for directory in next.reversed() { push(relative: directory.relative, node: directory.node, fresh: directory.fresh) }
             }
-            if frame.fresh && options.reproduceSequenceCounters {
-                try pad(relative: frame.relative, node: frame.node, createdChildren: created, increment: padIncrement, state: &state, writer: writer)
-            }
-            // Depth first: the last pushed is visited next, so push in reverse name order.
-            stack.append(contentsOf: next.reversed())
         }
         try writer.flush()
         try await writer.drainAll()
@@ -180,6 +263,34 @@ public struct TreeCopier: Sendable {
     }
 
     // MARK: Reading
+
+    /// Whether the location's server answers `multiRead` (3.6+), asked once with the root's data.
+    /// Older servers refuse it and close the connection; the client reconnects before we go on.
+    private func supportsMultiRead(_ location: TreeLocation) async throws -> Bool {
+        guard options.useMultiRead else { return false }
+        do {
+            _ = try await location.client.multiRead([.getData(path: location.root)])  // a missing root is a per-read result
+            return true
+        } catch let error as ZooKeeperError where error.code == .unsupportedByServer {
+            logger.info("the server does not support multiRead: reading node by node", metadata: ["root": "\(location.root)", "server": "\(error.server ?? "?")"])
+            var attempt = 0
+            while true {
+                attempt += 1
+                do {
+                    _ = try await location.client.exists(location.root)
+                    return false
+                } catch let error as ZooKeeperError where error.code == .connectionLoss && attempt < 5 {
+                    try await location.client.waitUntilConnected()
+                }
+            }
+        }
+    }
+
+    private func read(_ chunk: Chunk, plan: ReadPlan) async throws -> ChunkReads {
+        if chunk.names.isEmpty { return [] }
+        if plan.sourceInBulk { return try await readChildrenInBulk(of: chunk.frame, names: Array(chunk.names), destinationInBulk: plan.destinationInBulk) }
+        return try await readChildren(of: chunk.frame, names: Array(chunk.names))
+    }
 
     private func readSource(relative: String, name: String, needContent: Bool) async throws -> SourceNode? {
         let path = source.path(relative)
@@ -232,8 +343,8 @@ public struct TreeCopier: Sendable {
         }
     }
 
-    /// Reads a chunk of children on both sides at once, in name order.
-    private func readChildren(of frame: Frame, names: [String]) async throws -> [(SourceNode?, DestinationNode?)] {
+    /// Reads a chunk of children on both sides at once, node by node, in name order.
+    private func readChildren(of frame: Frame, names: [String]) async throws -> ChunkReads {
         let since = options.sinceMtime
         return try await withThrowingTaskGroup(of: (Int, SourceNode?, DestinationNode?).self) { group in
             for (index, name) in names.enumerated() {
@@ -254,9 +365,138 @@ public struct TreeCopier: Sendable {
                     return (index, node, existing)
                 }
             }
-            var results = [(SourceNode?, DestinationNode?)](repeating: (nil, nil), count: names.count)
+            var results = ChunkReads(repeating: (nil, nil), count: names.count)
             for try await (index, node, existing) in group { results[index] = (node, existing) }
             return results
+        }
+    }
+
+    /// Reads a chunk of children with `multiRead`: data and stats `readsPerRequest` siblings per
+    /// request, child lists of the subdirectories likewise; ACLs node by node (there is no bulk
+    /// ACL read). Without --since, ACLs and the destination are read together with the data; with
+    /// it, only for nodes changed since then.
+    private func readChildrenInBulk(of frame: Frame, names: [String], destinationInBulk: Bool) async throws -> ChunkReads {
+        let relatives = names.map { ZooKeeperPath.join(frame.relative, $0) }
+        let sourcePaths = relatives.map { source.path($0) }
+        let since = options.sinceMtime
+        let eager = since == nil
+        async let eagerACLs = eager ? readACLs(source.client, sourcePaths) : []
+        async let eagerDestinations = eager && !frame.fresh ? readDestinations(relatives, inBulk: destinationInBulk) : []
+        let contents = try await readInBulk(source.client, sourcePaths.map { .getData(path: $0) })
+
+        var nodes: [SourceNode?] = contents.enumerated().map { index, result in
+            guard case .data(let data, let stat) = result else { return nil }
+            return SourceNode(name: names[index], stat: stat, children: [], data: data, acl: nil)
+        }
+        let changed: [Bool] = nodes.map { node in
+            guard let node else { return false }
+            return since.map { frame.fresh || node.stat.mtime > $0 || node.stat.ctime > $0 } ?? true
+        }
+        let directories = nodes.indices.filter { (nodes[$0]?.stat.numChildren ?? 0) > 0 }
+        async let listings = readInBulk(source.client, directories.map { .getChildren(path: sourcePaths[$0]) })
+
+        var acls = [[ACL]?](repeating: nil, count: names.count)
+        var existing = [DestinationNode?](repeating: nil, count: names.count)
+        if eager {
+            acls = try await eagerACLs
+            if !frame.fresh { existing = try await eagerDestinations }
+        } else {
+            let wanted = nodes.indices.filter { changed[$0] }
+            async let lateACLs = readACLs(source.client, wanted.map { sourcePaths[$0] })
+            async let lateDestinations = frame.fresh ? [] : readDestinations(wanted.map { relatives[$0] }, inBulk: destinationInBulk)
+            for (position, acl) in try await lateACLs.enumerated() { acls[wanted[position]] = acl }
+            if !frame.fresh {
+                for (position, node) in try await lateDestinations.enumerated() { existing[wanted[position]] = node }
+            }
+        }
+        for (position, listing) in try await listings.enumerated() {
+            guard case .children(let children) = listing else {
+                nodes[directories[position]] = nil  // deleted while we read it
+                continue
+            }
+            nodes[directories[position]]?.children = children
+        }
+        var results = ChunkReads()
+        results.reserveCapacity(names.count)
+        for index in nodes.indices {
+            guard var node = nodes[index] else {
+                results.append((nil, nil))
+                continue
+            }
+            if !changed[index] {
+                // Unchanged since the last pass: no content, so it is not written; its children are visited.
+                node.data = nil
+                results.append((node, nil))
+                continue
+            }
+            guard let acl = acls[index] else {
+                results.append((nil, nil))  // deleted between its data and its ACL
+                continue
+            }
+            node.acl = acl
+            results.append((node, existing[index]))
+        }
+        return results
+    }
+
+    /// The results of `operations`, `readsPerRequest` per `multiRead`, all requests in flight at
+    /// once. A missing node is `.failed(.noNode)`; any other failed read throws, naming its node.
+    private func readInBulk(_ client: ZooKeeperClient, _ operations: [ReadOperation]) async throws -> [ReadResult] {
+        if operations.isEmpty { return [] }
+        let size = max(1, options.readsPerRequest)
+        let results = try await withThrowingTaskGroup(of: (Int, [ReadResult]).self) { group in
+            for start in stride(from: 0, to: operations.count, by: size) {
+                let batch = Array(operations[start..<min(start + size, operations.count)])
+                group.addTask { (start, try await client.multiRead(batch)) }
+            }
+            var results = [ReadResult](repeating: .failed(.noNode), count: operations.count)
+            for try await (start, batch) in group { results.replaceSubrange(start..<start + batch.count, with: batch) }
+            return results
+        }
+        for (index, result) in results.enumerated() {
+            if let code = result.error, code != .noNode {
+                throw ZooKeeperError(code, path: operations[index].path, message: "reading it (\(operations[index].opCode)) in a multiRead failed")
+            }
+        }
+        return results
+    }
+
+    /// The ACL of each path, nil where the node does not exist; all in flight at once.
+    private func readACLs(_ client: ZooKeeperClient, _ paths: [String]) async throws -> [[ACL]?] {
+        try await withThrowingTaskGroup(of: (Int, [ACL]?).self) { group in
+            for (index, path) in paths.enumerated() {
+                group.addTask {
+                    do {
+                        return (index, try await client.getACL(path).acl)
+                    } catch let error as ZooKeeperError where error.code == .noNode {
+                        return (index, nil)
+                    }
+                }
+            }
+            var acls = [[ACL]?](repeating: nil, count: paths.count)
+            for try await (index, acl) in group { acls[index] = acl }
+            return acls
+        }
+    }
+
+    /// The destination counterparts of relative paths (nil where absent).
+    private func readDestinations(_ relatives: [String], inBulk: Bool) async throws -> [DestinationNode?] {
+        guard inBulk else {
+            return try await withThrowingTaskGroup(of: (Int, DestinationNode?).self) { group in
+                for (index, relative) in relatives.enumerated() {
+                    group.addTask { (index, try await readDestination(relative: relative)) }
+                }
+                var nodes = [DestinationNode?](repeating: nil, count: relatives.count)
+                for try await (index, node) in group { nodes[index] = node }
+                return nodes
+            }
+        }
+        let paths = relatives.map { destination.path($0) }
+        async let acls = readACLs(destination.client, paths)
+        let contents = try await readInBulk(destination.client, paths.map { .getData(path: $0) })
+        return zip(contents, try await acls).map { content, acl in
+            guard case .data(let data, let stat) = content, let acl else { return nil }
+            return DestinationNode(data: data, stat: stat, acl: acl)
         }
     }
 
