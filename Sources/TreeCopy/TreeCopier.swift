@@ -41,6 +41,12 @@ public struct CopyOptions: Sendable {
     /// Reads per `multiRead`. The reply holds all their data: keep this times the largest node
     /// (`jute.maxbuffer`, 1 MB by default) under the client's `maximumResponseSize` (64 MB).
     public var readsPerRequest = 32
+    /// Sessions reading the source's chunks: one per server of its connection string, up to this
+    /// many, each chunk through one of them after a `sync` (so a child listed by one server is
+    /// there on another). A server answers one session's requests one after another; several
+    /// sessions keep several servers (and threads) reading. 1, a one-server connection string or
+    /// `watchSource` reads through the source client alone.
+    public var readSessions = 3
     /// Set a data and a child watch on every source node read (for `TreeFollower`), so changes made
     /// after a node was read are reported on the source client's `watchEvents()`.
     public var watchSource = false
@@ -146,11 +152,49 @@ public struct TreeCopier: Sendable {
     struct ReadPlan: Sendable {
         var sourceInBulk: Bool
         var destinationInBulk: Bool
+        /// Sessions that take turns reading chunks; empty: the source client reads them all.
+        var readers: [ZooKeeperClient]
     }
 
     typealias ChunkReads = [(SourceNode?, DestinationNode?)]
 
     public func run(progress: @escaping @Sendable (CopyProgress) -> Void = { _ in }) async throws -> CopyReport {
+        let readers = try await openReaders()
+        do {
+            let report = try await copy(readers: readers, progress: progress)
+            for reader in readers { await reader.close() }
+            return report
+        } catch {
+            for reader in readers { await reader.close() }
+            throw error
+        }
+    }
+
+    /// Sessions to each server of the source's connection string (see `readSessions`), with the
+    /// source client's chroot and credentials; none when the source client reads alone. A server
+    /// that does not answer is left out.
+    private func openReaders() async throws -> [ZooKeeperClient] {
+        let configuration = source.client.configuration
+        let servers = configuration.connectionString.servers
+        guard options.readSessions > 1, !options.watchSource, servers.count > 1 else { return [] }
+        var readers: [ZooKeeperClient] = []
+        for server in servers.prefix(options.readSessions) {
+            var single = configuration
+            single.connectionString = ConnectionString(servers: [server], chroot: configuration.connectionString.chroot)
+            do {
+                readers.append(try await ZooKeeperClient.connect(single, timeout: .seconds(5)))
+            } catch {
+                logger.warning("reading the source without \(server): \(error)")
+            }
+        }
+        if readers.count < 2 {
+            for reader in readers { await reader.close() }
+            return []
+        }
+        return readers
+    }
+
+    private func copy(readers openReaders: [ZooKeeperClient], progress: @escaping @Sendable (CopyProgress) -> Void) async throws -> CopyReport {
         let clock = ContinuousClock()
         let began = clock.now
         var state = RunState(options: options, clock: clock, began: began, progress: progress)
@@ -158,8 +202,16 @@ public struct TreeCopier: Sendable {
 
         // multiRead sets no watches, and the follower needs one on every node it reads.
         let sourceInBulk = options.watchSource ? false : try await supportsMultiRead(source)
-        let plan = ReadPlan(sourceInBulk: sourceInBulk, destinationInBulk: try await supportsMultiRead(destination))
-        state.report.sourceReads = plan.sourceInBulk ? "multiRead" : "per-node"
+        // Readers read like the source client: a server of another version (mid-upgrade) is left out.
+        var readers: [ZooKeeperClient] = []
+        for reader in openReaders {
+            // A refused reader is being disconnected: it is only closed at the end, never used.
+            if sourceInBulk, !(try await answersMultiRead(reader, root: source.root)) { continue }
+            readers.append(reader)
+        }
+        if readers.count < 2 { readers = [] }
+        let plan = ReadPlan(sourceInBulk: sourceInBulk, destinationInBulk: try await supportsMultiRead(destination), readers: readers)
+        state.report.sourceReads = (plan.sourceInBulk ? "multiRead" : "per-node") + (readers.isEmpty ? "" : " × \(readers.count) sessions")
         try await ensureAncestors(of: destination.root, writer: writer)
         let padIncrement = options.reproduceSequenceCounters && !options.dryRun ? try await measurePadIncrement() : 2
 
@@ -264,37 +316,46 @@ public struct TreeCopier: Sendable {
 
     // MARK: Reading
 
-    /// Whether the location's server answers `multiRead` (3.6+), asked once with the root's data.
-    /// Older servers refuse it and close the connection; the client reconnects before we go on.
+    /// Whether the location's servers answer `multiRead` (3.6+), asked once with the root's data.
+    /// Older servers refuse it and then close the connection, so the question is asked through a
+    /// session of its own (same servers, chroot and credentials), never the one the copy uses.
     private func supportsMultiRead(_ location: TreeLocation) async throws -> Bool {
         guard options.useMultiRead else { return false }
+        let probe = try await ZooKeeperClient.connect(location.client.configuration)
+        let supported = try await answersMultiRead(probe, root: location.root)
+        await probe.close()
+        return supported
+    }
+
+    /// Whether `client`'s server answers `multiRead`; after a refusal `client` is being disconnected.
+    private func answersMultiRead(_ client: ZooKeeperClient, root: String) async throws -> Bool {
         do {
-            _ = try await location.client.multiRead([.getData(path: location.root)])  // a missing root is a per-read result
+            _ = try await client.multiRead([.getData(path: root)])  // a missing root is a per-read result
             return true
         } catch let error as ZooKeeperError where error.code == .unsupportedByServer {
-            logger.info("the server does not support multiRead: reading node by node", metadata: ["root": "\(location.root)", "server": "\(error.server ?? "?")"])
-            var attempt = 0
-            while true {
-                attempt += 1
-                do {
-                    _ = try await location.client.exists(location.root)
-                    return false
-                } catch let error as ZooKeeperError where error.code == .connectionLoss && attempt < 5 {
-                    try await location.client.waitUntilConnected()
-                }
-            }
+            logger.info("the server does not support multiRead: reading node by node", metadata: ["root": "\(root)", "server": "\(error.server ?? "?")"])
+            return false
         }
     }
 
     private func read(_ chunk: Chunk, plan: ReadPlan) async throws -> ChunkReads {
         if chunk.names.isEmpty { return [] }
-        if plan.sourceInBulk { return try await readChildrenInBulk(of: chunk.frame, names: Array(chunk.names), destinationInBulk: plan.destinationInBulk) }
-        return try await readChildren(of: chunk.frame, names: Array(chunk.names))
+        var client = source.client
+        if !plan.readers.isEmpty {
+            client = plan.readers[chunk.id % plan.readers.count]
+            // The chunk's names were listed through another session, maybe another server: this
+            // one catches up with the leader first, so a listed child is not taken for deleted.
+            try await client.sync(source.path(chunk.frame.relative))
+        }
+        if plan.sourceInBulk {
+            return try await readChildrenInBulk(of: chunk.frame, names: Array(chunk.names), client: client, destinationInBulk: plan.destinationInBulk)
+        }
+        return try await readChildren(of: chunk.frame, names: Array(chunk.names), client: client)
     }
 
-    private func readSource(relative: String, name: String, needContent: Bool) async throws -> SourceNode? {
+    private func readSource(relative: String, name: String, needContent: Bool, client: ZooKeeperClient? = nil) async throws -> SourceNode? {
         let path = source.path(relative)
-        let client = source.client
+        let client = client ?? source.client
         do {
             let watch = options.watchSource
             if needContent {
@@ -314,10 +375,9 @@ public struct TreeCopier: Sendable {
     }
 
     /// Reads data and ACL of a node first read without them.
-    private func completeSource(_ node: SourceNode, relative: String) async throws -> SourceNode? {
+    private func completeSource(_ node: SourceNode, relative: String, client: ZooKeeperClient) async throws -> SourceNode? {
         let path = source.path(relative)
         do {
-            let client = source.client
             async let data = client.getData(path, watch: options.watchSource)
             async let acl = client.getACL(path)
             var node = node
@@ -344,7 +404,7 @@ public struct TreeCopier: Sendable {
     }
 
     /// Reads a chunk of children on both sides at once, node by node, in name order.
-    private func readChildren(of frame: Frame, names: [String]) async throws -> ChunkReads {
+    private func readChildren(of frame: Frame, names: [String], client: ZooKeeperClient) async throws -> ChunkReads {
         let since = options.sinceMtime
         return try await withThrowingTaskGroup(of: (Int, SourceNode?, DestinationNode?).self) { group in
             for (index, name) in names.enumerated() {
@@ -352,13 +412,13 @@ public struct TreeCopier: Sendable {
                 group.addTask {
                     // Without --since every node is written or compared: read everything at once.
                     // With --since, read the stat first and the content only for changed nodes.
-                    guard var node = try await readSource(relative: relative, name: name, needContent: since == nil) else {
+                    guard var node = try await readSource(relative: relative, name: name, needContent: since == nil, client: client) else {
                         return (index, nil, nil)
                     }
                     let changed = since.map { frame.fresh || node.stat.mtime > $0 || node.stat.ctime > $0 } ?? true
                     if !changed { return (index, node, nil) }
                     if node.data == nil {
-                        guard let complete = try await completeSource(node, relative: relative) else { return (index, nil, nil) }
+                        guard let complete = try await completeSource(node, relative: relative, client: client) else { return (index, nil, nil) }
                         node = complete
                     }
                     let existing = frame.fresh ? nil : try await readDestination(relative: relative)
@@ -375,14 +435,14 @@ public struct TreeCopier: Sendable {
     /// request, child lists of the subdirectories likewise; ACLs node by node (there is no bulk
     /// ACL read). Without --since, ACLs and the destination are read together with the data; with
     /// it, only for nodes changed since then.
-    private func readChildrenInBulk(of frame: Frame, names: [String], destinationInBulk: Bool) async throws -> ChunkReads {
+    private func readChildrenInBulk(of frame: Frame, names: [String], client: ZooKeeperClient, destinationInBulk: Bool) async throws -> ChunkReads {
         let relatives = names.map { ZooKeeperPath.join(frame.relative, $0) }
         let sourcePaths = relatives.map { source.path($0) }
         let since = options.sinceMtime
         let eager = since == nil
-        async let eagerACLs = eager ? readACLs(source.client, sourcePaths) : []
+        async let eagerACLs = eager ? readACLs(client, sourcePaths) : []
         async let eagerDestinations = eager && !frame.fresh ? readDestinations(relatives, inBulk: destinationInBulk) : []
-        let contents = try await readInBulk(source.client, sourcePaths.map { .getData(path: $0) })
+        let contents = try await readInBulk(client, sourcePaths.map { .getData(path: $0) })
 
         var nodes: [SourceNode?] = contents.enumerated().map { index, result in
             guard case .data(let data, let stat) = result else { return nil }
@@ -393,7 +453,7 @@ public struct TreeCopier: Sendable {
             return since.map { frame.fresh || node.stat.mtime > $0 || node.stat.ctime > $0 } ?? true
         }
         let directories = nodes.indices.filter { (nodes[$0]?.stat.numChildren ?? 0) > 0 }
-        async let listings = readInBulk(source.client, directories.map { .getChildren(path: sourcePaths[$0]) })
+        async let listings = readInBulk(client, directories.map { .getChildren(path: sourcePaths[$0]) })
 
         var acls = [[ACL]?](repeating: nil, count: names.count)
         var existing = [DestinationNode?](repeating: nil, count: names.count)
@@ -402,7 +462,7 @@ public struct TreeCopier: Sendable {
             if !frame.fresh { existing = try await eagerDestinations }
         } else {
             let wanted = nodes.indices.filter { changed[$0] }
-            async let lateACLs = readACLs(source.client, wanted.map { sourcePaths[$0] })
+            async let lateACLs = readACLs(client, wanted.map { sourcePaths[$0] })
             async let lateDestinations = frame.fresh ? [] : readDestinations(wanted.map { relatives[$0] }, inBulk: destinationInBulk)
             for (position, acl) in try await lateACLs.enumerated() { acls[wanted[position]] = acl }
             if !frame.fresh {

@@ -85,11 +85,12 @@ extension RealServers {
             }
         }
 
-        /// A catch-up pass (--since with --mirror) over a directory wider than one read chunk: it
-        /// writes only what changed, deletes what the source lost, and leaves the trees identical.
+        /// A catch-up pass (--since with --mirror) over a directory wider than one read chunk,
+        /// read through a session on each of three servers: it writes only what changed, deletes
+        /// what the source lost, and leaves the trees identical.
         @Test(arguments: ZooKeeperDistribution.testedVersions)
         func catchUpWritesOnlyWhatChangedAndMirrorsDeletes(version: ZooKeeperDistribution) async throws {
-            try await withLocalEnsemble(servers: 1, distribution: version) { ensemble in
+            try await withLocalEnsemble(servers: 3, distribution: version) { ensemble in
                 try await ZooKeeperClient.withClient(ensemble.connectionString) { zk in
                     try await zk.create("/src", data: [0])
                     for index in 0..<300 {
@@ -99,7 +100,7 @@ extension RealServers {
                     let source = TreeLocation(client: zk, root: "/src")
                     let destination = TreeLocation(client: zk, root: "/dst")
                     let first = try await TreeCopier(source: source, destination: destination).run()
-                    #expect(first.sourceReads == (version.supportsMultiRead ? "multiRead" : "per-node"))
+                    #expect(first.sourceReads == (version.supportsMultiRead ? "multiRead" : "per-node") + " × 3 sessions")
                     #expect(first.created == 1 + 300 + 6)
 
                     try await zk.setData("/src/c5", data: [5, 5])
