@@ -171,8 +171,8 @@ public struct TreeCopier: Sendable {
     }
 
     /// Sessions to each server of the source's connection string (see `readSessions`), with the
-    /// source client's chroot and credentials; none when the source client reads alone. A server
-    /// that does not answer is left out.
+    /// source client's chroot, credentials and event loop; none when the source client reads
+    /// alone. A server that does not answer is left out.
     private func openReaders() async throws -> [ZooKeeperClient] {
         let configuration = source.client.configuration
         let servers = configuration.connectionString.servers
@@ -182,7 +182,7 @@ public struct TreeCopier: Sendable {
             var single = configuration
             single.connectionString = ConnectionString(servers: [server], chroot: configuration.connectionString.chroot)
             do {
-                readers.append(try await ZooKeeperClient.connect(single, timeout: .seconds(5)))
+                readers.append(try await ZooKeeperClient.connect(single, timeout: .seconds(5), eventLoopGroup: source.client.eventLoop))
             } catch {
                 logger.warning("reading the source without \(server): \(error)")
             }
@@ -321,7 +321,7 @@ public struct TreeCopier: Sendable {
     /// session of its own (same servers, chroot and credentials), never the one the copy uses.
     private func supportsMultiRead(_ location: TreeLocation) async throws -> Bool {
         guard options.useMultiRead else { return false }
-        let probe = try await ZooKeeperClient.connect(location.client.configuration)
+        let probe = try await ZooKeeperClient.connect(location.client.configuration, eventLoopGroup: location.client.eventLoop)
         let supported = try await answersMultiRead(probe, root: location.root)
         await probe.close()
         return supported

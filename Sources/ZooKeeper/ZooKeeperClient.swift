@@ -21,7 +21,9 @@ import NIOPosix
 public final class ZooKeeperClient: Sendable {
     public let configuration: ZooKeeperConfiguration
     let core: ClientCore
-    var eventLoop: any EventLoop { core.eventLoop }
+    /// The event loop this client runs on. Pass it as `eventLoopGroup` to open more sessions that
+    /// reach the servers the way this one does (e.g. from a sandbox's network namespace).
+    public var eventLoop: any EventLoop { core.eventLoop }
 
     /// Creates a client; it connects once `start()` is called.
     public init(configuration: ZooKeeperConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
