@@ -18,6 +18,7 @@ struct CopyBenchmark: AsyncParsableCommand {
     @Option(help: "Bytes of data per node.") var size = 100
     @Option(help: "The zk-shell executable (PyPI zk-shell).") var zkShell = "zk-shell"
     @Option(help: "Maximum heap of each ZooKeeper JVM, in MB (a million-node tree needs about 2048: the destination holds the ceiling's tree and the copy).") var serverHeapMb = 256
+    @Option(help: "Also copy reading through this many sessions (one per source server, readSessions), into a tree of its own: the destination then holds three trees.") var alsoReadSessions: Int?
     @Flag(help: "Print JSON.") var json = false
 
     struct Result: Codable {
@@ -43,14 +44,21 @@ struct CopyBenchmark: AsyncParsableCommand {
                         results.append(Result(writer: "raw multi writer (ceiling)", nodes: nodes + nodes / 100 + 1, seconds: (clock.now - began).seconds))
                         try await Self.writeTree(from, root: "/tree", nodes: nodes, size: size)
 
-                        // The copier's own peak: the high-water mark is reset to what is resident now
-                        // (the tree writers above are done), then read after the copy.
-                        try ResidentMemory.resetPeak()
-                        let before = try ResidentMemory.current()
-                        began = clock.now
-                        let report = try await TreeCopier(source: TreeLocation(client: from, root: "/tree"), destination: TreeLocation(client: to, root: "/tree")).run()
-                        let seconds = (clock.now - began).seconds
-                        results.append(Result(writer: "mitosis copy (\(report.sourceReads))", nodes: report.visited, seconds: seconds, residentBeforeMegabytes: before, peakResidentMegabytes: try ResidentMemory.peak()))
+                        // The default options, then with --also-read-sessions N the same reading
+                        // through N sessions, each into a tree of its own on the destination. The
+                        // copier's own peak: the high-water mark is reset to what is resident now
+                        // (the writers before it are done), then read after the copy.
+                        let variants = [("/tree", CopyOptions().readSessions)] + (alsoReadSessions.map { [("/tree-sessions", $0)] } ?? [])
+                        for (target, sessions) in variants {
+                            var options = CopyOptions()
+                            options.readSessions = sessions
+                            try ResidentMemory.resetPeak()
+                            let before = try ResidentMemory.current()
+                            began = clock.now
+                            let report = try await TreeCopier(source: TreeLocation(client: from, root: "/tree"), destination: TreeLocation(client: to, root: target), options: options).run()
+                            let seconds = (clock.now - began).seconds
+                            results.append(Result(writer: "mitosis copy (\(report.sourceReads))", nodes: report.visited, seconds: seconds, residentBeforeMegabytes: before, peakResidentMegabytes: try ResidentMemory.peak()))
+                        }
                     }
                 }
                 // zk-shell on a subtree of zkShellNodes nodes.
@@ -71,10 +79,10 @@ struct CopyBenchmark: AsyncParsableCommand {
             print(String(decoding: try encoder.encode(results), as: UTF8.self))
             return
         }
-        print("writer                          nodes     seconds   nodes/s    RSS before MB  peak RSS MB")
+        print("writer".padded(to: 40), "nodes     seconds   nodes/s    RSS before MB  peak RSS MB")
         for result in results {
             print(
-                result.writer.padded(to: 32), String(result.nodes).padded(to: 9), String(format: "%.2f", result.seconds).padded(to: 9),
+                result.writer.padded(to: 40), String(result.nodes).padded(to: 9), String(format: "%.2f", result.seconds).padded(to: 9),
                 String(Int(result.nodesPerSecond)).padded(to: 10), (result.residentBeforeMegabytes.map { String(format: "%.0f", $0) } ?? "-").padded(to: 14),
                 result.peakResidentMegabytes.map { String(format: "%.0f", $0) } ?? "-"
             )

@@ -44,9 +44,11 @@ public struct CopyOptions: Sendable {
     /// Sessions reading the source's chunks: one per server of its connection string, up to this
     /// many, each chunk through one of them after a `sync` (so a child listed by one server is
     /// there on another). A server answers one session's requests one after another; several
-    /// sessions keep several servers (and threads) reading. 1, a one-server connection string or
-    /// `watchSource` reads through the source client alone.
-    public var readSessions = 3
+    /// sessions keep several servers reading, which pays where the servers have cores of their
+    /// own. 1 (the default: on the 2-core benchmark machine, with all six servers on it, three
+    /// sessions copied at about half the rate of one — see BENCHMARKS.md), a one-server
+    /// connection string or `watchSource` reads through the source client alone.
+    public var readSessions = 1
     /// Set a data and a child watch on every source node read (for `TreeFollower`), so changes made
     /// after a node was read are reported on the source client's `watchEvents()`.
     public var watchSource = false

@@ -99,14 +99,15 @@ extension RealServers {
                     }
                     let source = TreeLocation(client: zk, root: "/src")
                     let destination = TreeLocation(client: zk, root: "/dst")
-                    let first = try await TreeCopier(source: source, destination: destination).run()
+                    var options = CopyOptions()
+                    options.readSessions = 3
+                    let first = try await TreeCopier(source: source, destination: destination, options: options).run()
                     #expect(first.sourceReads == (version.supportsMultiRead ? "multiRead" : "per-node") + " × 3 sessions")
                     #expect(first.created == 1 + 300 + 6)
 
                     try await zk.setData("/src/c5", data: [5, 5])
                     try await zk.create("/src/c7/new", data: [7])
                     try await zk.delete("/src/c9")
-                    var options = CopyOptions()
                     options.sinceMtime = first.highestMtime
                     options.mirror = true
                     let second = try await TreeCopier(source: source, destination: destination, options: options).run()
