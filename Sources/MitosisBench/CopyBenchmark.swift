@@ -17,6 +17,8 @@ struct CopyBenchmark: AsyncParsableCommand {
     @Option(help: "Nodes zk-shell copies (it is slow; its rate is measured on a subtree of this size).") var zkShellNodes = 2_000
     @Option(help: "Bytes of data per node.") var size = 100
     @Option(help: "The zk-shell executable (PyPI zk-shell).") var zkShell = "zk-shell"
+    @Option(help: "Maximum heap of each ZooKeeper JVM, in MB (a million-node tree needs about 2048: the destination holds the ceiling's tree and the copy).") var serverHeapMb = 256
+    @Option(help: "Also copy reading through this many sessions (one per source server, readSessions), into a tree of its own: the destination then holds three trees.") var alsoReadSessions: Int?
     @Flag(help: "Print JSON.") var json = false
 
     struct Result: Codable {
@@ -24,13 +26,15 @@ struct CopyBenchmark: AsyncParsableCommand {
         var nodes: Int
         var seconds: Double
         var nodesPerSecond: Double { Double(nodes) / seconds }
+        /// Resident memory of this process when the copy started, and its peak during the copy.
+        var residentBeforeMegabytes: Double?
         var peakResidentMegabytes: Double?
     }
 
     func run() async throws {
         var results: [Result] = []
-        try await withLocalEnsemble(servers: 3, distribution: .v3_8_0, fastStartup: false) { source in
-            try await withLocalEnsemble(servers: 3, distribution: .v3_8_0, fastStartup: false) { destination in
+        try await withLocalEnsemble(servers: 3, distribution: .v3_8_0, fastStartup: false, heapMegabytes: serverHeapMb) { source in
+            try await withLocalEnsemble(servers: 3, distribution: .v3_8_0, fastStartup: false, heapMegabytes: serverHeapMb) { destination in
                 try await ZooKeeperClient.withClient(source.connectionString) { from in
                     try await ZooKeeperClient.withClient(destination.connectionString) { to in
                         // The ceiling: pre-built multi batches, 8 in flight, into the destination.
@@ -40,9 +44,21 @@ struct CopyBenchmark: AsyncParsableCommand {
                         results.append(Result(writer: "raw multi writer (ceiling)", nodes: nodes + nodes / 100 + 1, seconds: (clock.now - began).seconds))
                         try await Self.writeTree(from, root: "/tree", nodes: nodes, size: size)
 
-                        began = clock.now
-                        let report = try await TreeCopier(source: TreeLocation(client: from, root: "/tree"), destination: TreeLocation(client: to, root: "/tree")).run()
-                        results.append(Result(writer: "mitosis copy", nodes: report.visited, seconds: (clock.now - began).seconds, peakResidentMegabytes: peakResidentMegabytes()))
+                        // The default options, then with --also-read-sessions N the same reading
+                        // through N sessions, each into a tree of its own on the destination. The
+                        // copier's own peak: the high-water mark is reset to what is resident now
+                        // (the writers before it are done), then read after the copy.
+                        let variants = [("/tree", CopyOptions().readSessions)] + (alsoReadSessions.map { [("/tree-sessions", $0)] } ?? [])
+                        for (target, sessions) in variants {
+                            var options = CopyOptions()
+                            options.readSessions = sessions
+                            try ResidentMemory.resetPeak()
+                            let before = try ResidentMemory.current()
+                            began = clock.now
+                            let report = try await TreeCopier(source: TreeLocation(client: from, root: "/tree"), destination: TreeLocation(client: to, root: target), options: options).run()
+                            let seconds = (clock.now - began).seconds
+                            results.append(Result(writer: "mitosis copy (\(report.sourceReads))", nodes: report.visited, seconds: seconds, residentBeforeMegabytes: before, peakResidentMegabytes: try ResidentMemory.peak()))
+                        }
                     }
                 }
                 // zk-shell on a subtree of zkShellNodes nodes.
@@ -63,11 +79,15 @@ struct CopyBenchmark: AsyncParsableCommand {
             print(String(decoding: try encoder.encode(results), as: UTF8.self))
             return
         }
-        print("writer                        nodes     seconds   nodes/s    peak RSS MB")
+        print("writer".padded(to: 40), "nodes     seconds   nodes/s    RSS before MB  peak RSS MB")
         for result in results {
-            print(result.writer.padded(to: 30), String(result.nodes).padded(to: 9), String(format: "%.2f", result.seconds).padded(to: 9), String(Int(result.nodesPerSecond)).padded(to: 10), result.peakResidentMegabytes.map { String(format: "%.0f", $0) } ?? "-")
+            print(
+                result.writer.padded(to: 40), String(result.nodes).padded(to: 9), String(format: "%.2f", result.seconds).padded(to: 9),
+                String(Int(result.nodesPerSecond)).padded(to: 10), (result.residentBeforeMegabytes.map { String(format: "%.0f", $0) } ?? "-").padded(to: 14),
+                result.peakResidentMegabytes.map { String(format: "%.0f", $0) } ?? "-"
+            )
         }
-        if let ours = results.first(where: { $0.writer == "mitosis copy" }), let ceiling = results.first(where: { $0.writer.hasPrefix("raw") }), let shell = results.first(where: { $0.writer == "zk-shell cp" }) {
+        if let ours = results.first(where: { $0.writer.hasPrefix("mitosis copy") }), let ceiling = results.first(where: { $0.writer.hasPrefix("raw") }), let shell = results.first(where: { $0.writer == "zk-shell cp" }) {
             print("mitosis vs zk-shell: \(String(format: "%.1f", ours.nodesPerSecond / shell.nodesPerSecond))x (target ≥ 50x); vs the ceiling: \(String(format: "%.0f", 100 * ours.nodesPerSecond / ceiling.nodesPerSecond))% (target ≥ 80%)")
         }
     }
@@ -97,9 +117,25 @@ struct CopyBenchmark: AsyncParsableCommand {
     }
 }
 
-/// Peak resident memory of this process, in MiB.
-func peakResidentMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
+/// This process's resident memory, from /proc/self/status (Linux).
+enum ResidentMemory {
+    /// Resident now (`VmRSS`), in MiB.
+    static func current() throws -> Double { try field("VmRSS") }
+
+    /// The high-water mark since the start or the last `resetPeak()` (`VmHWM`), in MiB.
+    static func peak() throws -> Double { try field("VmHWM") }
+
+    /// Lowers the high-water mark to what is resident now (`echo 5 > /proc/self/clear_refs`, Linux 4.0+).
+    static func resetPeak() throws {
+        try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    private static func field(_ name: String) throws -> Double {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
+            // "VmHWM:     34816 kB"
+            if let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) { return kilobytes / 1024 }
+        }
+        throw ValidationError("no \(name) in /proc/self/status")
+    }
 }

@@ -28,8 +28,27 @@ public struct CopyOptions: Sendable {
     public var batchOperations = 1000
     /// Multi transactions in flight at once.
     public var batchesInFlight = 8
-    /// Source (and destination) reads in flight at once.
+    /// Children read as one chunk (their reads are in flight at once); also the destination's.
     public var readConcurrency = 128
+    /// Chunks whose reads are started before the copy reaches them, so the source keeps serving
+    /// while the copier writes (and, in the benchmark tree, while it moves to the next directory).
+    /// Memory holds at most this many chunks more.
+    public var readAheadChunks = 4
+    /// Read data and stats of up to `readsPerRequest` siblings per `multiRead` request where the
+    /// server supports it (3.6+; checked once per run, otherwise node by node). Never with
+    /// `watchSource`: multiRead sets no watches.
+    public var useMultiRead = true
+    /// Reads per `multiRead`. The reply holds all their data: keep this times the largest node
+    /// (`jute.maxbuffer`, 1 MB by default) under the client's `maximumResponseSize` (64 MB).
+    public var readsPerRequest = 32
+    /// Sessions reading the source's chunks: one per server of its connection string, up to this
+    /// many, each chunk through one of them after a `sync` (so a child listed by one server is
+    /// there on another). A server answers one session's requests one after another; several
+    /// sessions keep several servers reading, which pays where the servers have cores of their
+    /// own. 1 (the default: on the 2-core benchmark machine, with all six servers on it, three
+    /// sessions copied at about half the rate of one — see BENCHMARKS.md), a one-server
+    /// connection string or `watchSource` reads through the source client alone.
+    public var readSessions = 1
     /// Set a data and a child watch on every source node read (for `TreeFollower`), so changes made
     /// after a node was read are reported on the source client's `watchEvents()`.
     public var watchSource = false
@@ -62,6 +81,8 @@ public struct CopyReport: Sendable, Codable {
     public var highestMtime: Int64 = 0
     public var seconds = 0.0
     public var dryRun = false
+    /// How the source was read: "multiRead" (many siblings per request) or "per-node".
+    public var sourceReads = "per-node"
     /// Things the copy could not make identical, each naming the node.
     public var warnings: [String] = []
 }
@@ -91,6 +112,14 @@ public struct TreeCopier: Sendable {
         var children: [String]
         var data: [UInt8]?
         var acl: [ACL]?
+
+        /// The node without its data and ACL: what a directory still to visit needs to keep.
+        var withoutContent: SourceNode {
+            var node = self
+            node.data = nil
+            node.acl = nil
+            return node
+        }
     }
 
     /// A destination node as read (nil when absent).
@@ -100,20 +129,91 @@ public struct TreeCopier: Sendable {
         var acl: [ACL]
     }
 
-    /// A directory still to visit: its relative path, the source node, and whether its destination
-    /// counterpart was created by this copy (then none of its children can exist there yet).
+    /// A directory still to visit: its relative path, the source node (stat and child names; its
+    /// data and ACL are dropped once written), and whether its destination counterpart was created
+    /// by this copy (then none of its children can exist there yet).
     struct Frame: Sendable {
+        var id: Int
         var relative: String
         var node: SourceNode
         var fresh: Bool
+        /// The child names to visit, sorted, without excluded paths.
+        var names: [String]
     }
 
+    /// Up to `readConcurrency` children of one directory: the unit of reading ahead.
+    struct Chunk: Sendable {
+        var id: Int
+        var frame: Frame
+        var names: ArraySlice<String>
+        var isFirst: Bool
+        var isLast: Bool
+    }
+
+    /// How each side is read, decided once per run.
+    struct ReadPlan: Sendable {
+        var sourceInBulk: Bool
+        var destinationInBulk: Bool
+        /// Sessions that take turns reading chunks; empty: the source client reads them all.
+        var readers: [ZooKeeperClient]
+    }
+
+    typealias ChunkReads = [(SourceNode?, DestinationNode?)]
+
     public func run(progress: @escaping @Sendable (CopyProgress) -> Void = { _ in }) async throws -> CopyReport {
+        let readers = try await openReaders()
+        do {
+            let report = try await copy(readers: readers, progress: progress)
+            for reader in readers { await reader.close() }
+            return report
+        } catch {
+            for reader in readers { await reader.close() }
+            throw error
+        }
+    }
+
+    /// Sessions to each server of the source's connection string (see `readSessions`), with the
+    /// source client's chroot, credentials and event loop; none when the source client reads
+    /// alone. A server that does not answer is left out.
+    private func openReaders() async throws -> [ZooKeeperClient] {
+        let configuration = source.client.configuration
+        let servers = configuration.connectionString.servers
+        guard options.readSessions > 1, !options.watchSource, servers.count > 1 else { return [] }
+        var readers: [ZooKeeperClient] = []
+        for server in servers.prefix(options.readSessions) {
+            var single = configuration
+            single.connectionString = ConnectionString(servers: [server], chroot: configuration.connectionString.chroot)
+            do {
+                readers.append(try await ZooKeeperClient.connect(single, timeout: .seconds(5), eventLoopGroup: source.client.eventLoop))
+            } catch {
+                logger.warning("reading the source without \(server): \(error)")
+            }
+        }
+        if readers.count < 2 {
+            for reader in readers { await reader.close() }
+            return []
+        }
+        return readers
+    }
+
+    private func copy(readers openReaders: [ZooKeeperClient], progress: @escaping @Sendable (CopyProgress) -> Void) async throws -> CopyReport {
         let clock = ContinuousClock()
         let began = clock.now
         var state = RunState(options: options, clock: clock, began: began, progress: progress)
         let writer = BatchWriter(client: destination.client, options: options)
 
+        // multiRead sets no watches, and the follower needs one on every node it reads.
+        let sourceInBulk = options.watchSource ? false : try await supportsMultiRead(source)
+        // Readers read like the source client: a server of another version (mid-upgrade) is left out.
+        var readers: [ZooKeeperClient] = []
+        for reader in openReaders {
+            // A refused reader is being disconnected: it is only closed at the end, never used.
+            if sourceInBulk, !(try await answersMultiRead(reader, root: source.root)) { continue }
+            readers.append(reader)
+        }
+        if readers.count < 2 { readers = [] }
+        let plan = ReadPlan(sourceInBulk: sourceInBulk, destinationInBulk: try await supportsMultiRead(destination), readers: readers)
+        state.report.sourceReads = (plan.sourceInBulk ? "multiRead" : "per-node") + (readers.isEmpty ? "" : " × \(readers.count) sessions")
         try await ensureAncestors(of: destination.root, writer: writer)
         let padIncrement = options.reproduceSequenceCounters && !options.dryRun ? try await measurePadIncrement() : 2
 
@@ -123,22 +223,55 @@ public struct TreeCopier: Sendable {
         let rootDestination = try await readDestination(relative: "/")
         var fixups: [(relative: String, target: Int32)] = []
         try apply(relative: "/", node: root, existing: rootDestination, parentFresh: false, state: &state, writer: writer)
-        var stack = [Frame(relative: "/", node: root, fresh: rootDestination == nil)]
         if let rootDestination, rootDestination.stat.cversion != root.stat.cversion { fixups.append(("/", root.stat.cversion)) }
 
-        while let frame = stack.popLast() {
-            var created = 0
-            var next: [Frame] = []
-            let names = frame.node.children.sorted().filter { !options.exclude.contains(ZooKeeperPath.join(frame.relative, $0)) }
-            if options.mirror && !frame.fresh {
-                try await mirrorDeletes(relative: frame.relative, keep: Set(names), state: &state, writer: writer)
+        // Depth first over chunks: the last pushed is visited next. A directory's chunks are pushed
+        // in reverse so they come in name order; its subdirectories, pushed as each chunk is
+        // written, come before its remaining chunks (their parent exists by then).
+        var stack: [Chunk] = []
+        var nextID = 0
+        var createdChildren: [Int: Int] = [:]
+        func push(relative: String, node: SourceNode, fresh: Bool) {
+            nextID += 1
+            let names = node.children.sorted().filter { !options.exclude.contains(ZooKeeperPath.join(relative, $0)) }
+            let frame = Frame(id: nextID, relative: relative, node: node.withoutContent, fresh: fresh, names: names)
+            let size = max(1, options.readConcurrency)
+            let starts = Array(stride(from: 0, to: max(1, names.count), by: size))
+            for (index, start) in starts.enumerated().reversed() {
+                nextID += 1
+                let slice = names[min(start, names.count)..<min(start + size, names.count)]
+                stack.append(Chunk(id: nextID, frame: frame, names: slice, isFirst: index == 0, isLast: index == starts.count - 1))
             }
-            var start = 0
-            while start < names.count {
-                let chunk = Array(names[start..<min(start + options.readConcurrency, names.count)])
-                start += chunk.count
-                let pairs = try await readChildren(of: frame, names: chunk)
-                for (child, existing) in pairs {
+        }
+        push(relative: "/", node: root, fresh: rootDestination == nil)
+
+        try await withThrowingTaskGroup(of: (Int, ChunkReads).self) { group in
+            var started = Set<Int>()  // read or being read, not yet written
+            var ready: [Int: ChunkReads] = [:]
+            func start(_ chunk: Chunk) {
+                started.insert(chunk.id)
+                group.addTask { (chunk.id, try await read(chunk, plan: plan)) }
+            }
+            while let chunk = stack.popLast() {
+                if !started.contains(chunk.id) { start(chunk) }
+                for ahead in stack.suffix(options.readAheadChunks).reversed() where started.count <= options.readAheadChunks && !started.contains(ahead.id) {
+                    start(ahead)
+                }
+                let frame = chunk.frame
+                if chunk.isFirst && options.mirror && !frame.fresh {
+                    try await mirrorDeletes(relative: frame.relative, keep: Set(frame.names), state: &state, writer: writer)
+                }
+                var reads = ready.removeValue(forKey: chunk.id)
+                while reads == nil {
+                    guard let (id, result) = try await group.next() else { break }
+                    if id == chunk.id { reads = result } else { ready[id] = result }
+                }
+                started.remove(chunk.id)
+                guard let reads else { throw ZooKeeperError(.systemError, path: source.path(frame.relative), message: "the copier lost track of a read (a bug)") }
+
+                var created = 0
+                var next: [(relative: String, node: SourceNode, fresh: Bool)] = []
+                for (child, existing) in reads {
                     guard let child else { continue }  // deleted on the source while we copied
                     let relative = ZooKeeperPath.join(frame.relative, child.name)
                     let written = try apply(relative: relative, node: child, existing: existing, parentFresh: frame.fresh, state: &state, writer: writer)
@@ -148,19 +281,23 @@ public struct TreeCopier: Sendable {
                         fixups.append((relative, child.stat.cversion))
                     }
                     if !child.children.isEmpty || (options.mirror && (existing?.stat.numChildren ?? 0) > 0) {
-                        next.append(Frame(relative: relative, node: child, fresh: written == .created))
+                        next.append((relative, child, written == .created))
                     } else if written == .created, options.reproduceSequenceCounters, child.stat.cversion > 0 {
                         try pad(relative: relative, node: child, createdChildren: 0, increment: padIncrement, state: &state, writer: writer)
                     }
                 }
                 try await writer.drainIfFull()
                 state.tick(writer: writer)
+                let createdSoFar = (createdChildren.removeValue(forKey: frame.id) ?? 0) + created
+                if chunk.isLast {
+                    if frame.fresh && options.reproduceSequenceCounters {
+                        try pad(relative: frame.relative, node: frame.node, createdChildren: createdSoFar, increment: padIncrement, state: &state, writer: writer)
+                    }
+                } else {
+                    createdChildren[frame.id] = createdSoFar
+                }
+                for directory in next.reversed() { push(relative: directory.relative, node: directory.node, fresh: directory.fresh) }
             }
-            if frame.fresh && options.reproduceSequenceCounters {
-                try pad(relative: frame.relative, node: frame.node, createdChildren: created, increment: padIncrement, state: &state, writer: writer)
-            }
-            // Depth first: the last pushed is visited next, so push in reverse name order.
-            stack.append(contentsOf: next.reversed())
         }
         try writer.flush()
         try await writer.drainAll()
@@ -181,9 +318,46 @@ public struct TreeCopier: Sendable {
 
     // MARK: Reading
 
-    private func readSource(relative: String, name: String, needContent: Bool) async throws -> SourceNode? {
+    /// Whether the location's servers answer `multiRead` (3.6+), asked once with the root's data.
+    /// Older servers refuse it and then close the connection, so the question is asked through a
+    /// session of its own (same servers, chroot and credentials), never the one the copy uses.
+    private func supportsMultiRead(_ location: TreeLocation) async throws -> Bool {
+        guard options.useMultiRead else { return false }
+        let probe = try await ZooKeeperClient.connect(location.client.configuration, eventLoopGroup: location.client.eventLoop)
+        let supported = try await answersMultiRead(probe, root: location.root)
+        await probe.close()
+        return supported
+    }
+
+    /// Whether `client`'s server answers `multiRead`; after a refusal `client` is being disconnected.
+    private func answersMultiRead(_ client: ZooKeeperClient, root: String) async throws -> Bool {
+        do {
+            _ = try await client.multiRead([.getData(path: root)])  // a missing root is a per-read result
+            return true
+        } catch let error as ZooKeeperError where error.code == .unsupportedByServer {
+            logger.info("the server does not support multiRead: reading node by node", metadata: ["root": "\(root)", "server": "\(error.server ?? "?")"])
+            return false
+        }
+    }
+
+    private func read(_ chunk: Chunk, plan: ReadPlan) async throws -> ChunkReads {
+        if chunk.names.isEmpty { return [] }
+        var client = source.client
+        if !plan.readers.isEmpty {
+            client = plan.readers[chunk.id % plan.readers.count]
+            // The chunk's names were listed through another session, maybe another server: this
+            // one catches up with the leader first, so a listed child is not taken for deleted.
+            try await client.sync(source.path(chunk.frame.relative))
+        }
+        if plan.sourceInBulk {
+            return try await readChildrenInBulk(of: chunk.frame, names: Array(chunk.names), client: client, destinationInBulk: plan.destinationInBulk)
+        }
+        return try await readChildren(of: chunk.frame, names: Array(chunk.names), client: client)
+    }
+
+    private func readSource(relative: String, name: String, needContent: Bool, client: ZooKeeperClient? = nil) async throws -> SourceNode? {
         let path = source.path(relative)
-        let client = source.client
+        let client = client ?? source.client
         do {
             let watch = options.watchSource
             if needContent {
@@ -203,10 +377,9 @@ public struct TreeCopier: Sendable {
     }
 
     /// Reads data and ACL of a node first read without them.
-    private func completeSource(_ node: SourceNode, relative: String) async throws -> SourceNode? {
+    private func completeSource(_ node: SourceNode, relative: String, client: ZooKeeperClient) async throws -> SourceNode? {
         let path = source.path(relative)
         do {
-            let client = source.client
             async let data = client.getData(path, watch: options.watchSource)
             async let acl = client.getACL(path)
             var node = node
@@ -232,8 +405,8 @@ public struct TreeCopier: Sendable {
         }
     }
 
-    /// Reads a chunk of children on both sides at once, in name order.
-    private func readChildren(of frame: Frame, names: [String]) async throws -> [(SourceNode?, DestinationNode?)] {
+    /// Reads a chunk of children on both sides at once, node by node, in name order.
+    private func readChildren(of frame: Frame, names: [String], client: ZooKeeperClient) async throws -> ChunkReads {
         let since = options.sinceMtime
         return try await withThrowingTaskGroup(of: (Int, SourceNode?, DestinationNode?).self) { group in
             for (index, name) in names.enumerated() {
@@ -241,22 +414,151 @@ public struct TreeCopier: Sendable {
                 group.addTask {
                     // Without --since every node is written or compared: read everything at once.
                     // With --since, read the stat first and the content only for changed nodes.
-                    guard var node = try await readSource(relative: relative, name: name, needContent: since == nil) else {
+                    guard var node = try await readSource(relative: relative, name: name, needContent: since == nil, client: client) else {
                         return (index, nil, nil)
                     }
                     let changed = since.map { frame.fresh || node.stat.mtime > $0 || node.stat.ctime > $0 } ?? true
                     if !changed { return (index, node, nil) }
                     if node.data == nil {
-                        guard let complete = try await completeSource(node, relative: relative) else { return (index, nil, nil) }
+                        guard let complete = try await completeSource(node, relative: relative, client: client) else { return (index, nil, nil) }
                         node = complete
                     }
                     let existing = frame.fresh ? nil : try await readDestination(relative: relative)
                     return (index, node, existing)
                 }
             }
-            var results = [(SourceNode?, DestinationNode?)](repeating: (nil, nil), count: names.count)
+            var results = ChunkReads(repeating: (nil, nil), count: names.count)
             for try await (index, node, existing) in group { results[index] = (node, existing) }
             return results
+        }
+    }
+
+    /// Reads a chunk of children with `multiRead`: data and stats `readsPerRequest` siblings per
+    /// request, child lists of the subdirectories likewise; ACLs node by node (there is no bulk
+    /// ACL read). Without --since, ACLs and the destination are read together with the data; with
+    /// it, only for nodes changed since then.
+    private func readChildrenInBulk(of frame: Frame, names: [String], client: ZooKeeperClient, destinationInBulk: Bool) async throws -> ChunkReads {
+        let relatives = names.map { ZooKeeperPath.join(frame.relative, $0) }
+        let sourcePaths = relatives.map { source.path($0) }
+        let since = options.sinceMtime
+        let eager = since == nil
+        async let eagerACLs = eager ? readACLs(client, sourcePaths) : []
+        async let eagerDestinations = eager && !frame.fresh ? readDestinations(relatives, inBulk: destinationInBulk) : []
+        let contents = try await readInBulk(client, sourcePaths.map { .getData(path: $0) })
+
+        var nodes: [SourceNode?] = contents.enumerated().map { index, result in
+            guard case .data(let data, let stat) = result else { return nil }
+            return SourceNode(name: names[index], stat: stat, children: [], data: data, acl: nil)
+        }
+        let changed: [Bool] = nodes.map { node in
+            guard let node else { return false }
+            return since.map { frame.fresh || node.stat.mtime > $0 || node.stat.ctime > $0 } ?? true
+        }
+        let directories = nodes.indices.filter { (nodes[$0]?.stat.numChildren ?? 0) > 0 }
+        async let listings = readInBulk(client, directories.map { .getChildren(path: sourcePaths[$0]) })
+
+        var acls = [[ACL]?](repeating: nil, count: names.count)
+        var existing = [DestinationNode?](repeating: nil, count: names.count)
+        if eager {
+            acls = try await eagerACLs
+            if !frame.fresh { existing = try await eagerDestinations }
+        } else {
+            let wanted = nodes.indices.filter { changed[$0] }
+            async let lateACLs = readACLs(client, wanted.map { sourcePaths[$0] })
+            async let lateDestinations = frame.fresh ? [] : readDestinations(wanted.map { relatives[$0] }, inBulk: destinationInBulk)
+            for (position, acl) in try await lateACLs.enumerated() { acls[wanted[position]] = acl }
+            if !frame.fresh {
+                for (position, node) in try await lateDestinations.enumerated() { existing[wanted[position]] = node }
+            }
+        }
+        for (position, listing) in try await listings.enumerated() {
+            guard case .children(let children) = listing else {
+                nodes[directories[position]] = nil  // deleted while we read it
+                continue
+            }
+            nodes[directories[position]]?.children = children
+        }
+        var results = ChunkReads()
+        results.reserveCapacity(names.count)
+        for index in nodes.indices {
+            guard var node = nodes[index] else {
+                results.append((nil, nil))
+                continue
+            }
+            if !changed[index] {
+                // Unchanged since the last pass: no content, so it is not written; its children are visited.
+                node.data = nil
+                results.append((node, nil))
+                continue
+            }
+            guard let acl = acls[index] else {
+                results.append((nil, nil))  // deleted between its data and its ACL
+                continue
+            }
+            node.acl = acl
+            results.append((node, existing[index]))
+        }
+        return results
+    }
+
+    /// The results of `operations`, `readsPerRequest` per `multiRead`, all requests in flight at
+    /// once. A missing node is `.failed(.noNode)`; any other failed read throws, naming its node.
+    private func readInBulk(_ client: ZooKeeperClient, _ operations: [ReadOperation]) async throws -> [ReadResult] {
+        if operations.isEmpty { return [] }
+        let size = max(1, options.readsPerRequest)
+        let results = try await withThrowingTaskGroup(of: (Int, [ReadResult]).self) { group in
+            for start in stride(from: 0, to: operations.count, by: size) {
+                let batch = Array(operations[start..<min(start + size, operations.count)])
+                group.addTask { (start, try await client.multiRead(batch)) }
+            }
+            var results = [ReadResult](repeating: .failed(.noNode), count: operations.count)
+            for try await (start, batch) in group { results.replaceSubrange(start..<start + batch.count, with: batch) }
+            return results
+        }
+        for (index, result) in results.enumerated() {
+            if let code = result.error, code != .noNode {
+                throw ZooKeeperError(code, path: operations[index].path, message: "reading it (\(operations[index].opCode)) in a multiRead failed")
+            }
+        }
+        return results
+    }
+
+    /// The ACL of each path, nil where the node does not exist; all in flight at once.
+    private func readACLs(_ client: ZooKeeperClient, _ paths: [String]) async throws -> [[ACL]?] {
+        try await withThrowingTaskGroup(of: (Int, [ACL]?).self) { group in
+            for (index, path) in paths.enumerated() {
+                group.addTask {
+                    do {
+                        return (index, try await client.getACL(path).acl)
+                    } catch let error as ZooKeeperError where error.code == .noNode {
+                        return (index, nil)
+                    }
+                }
+            }
+            var acls = [[ACL]?](repeating: nil, count: paths.count)
+            for try await (index, acl) in group { acls[index] = acl }
+            return acls
+        }
+    }
+
+    /// The destination counterparts of relative paths (nil where absent).
+    private func readDestinations(_ relatives: [String], inBulk: Bool) async throws -> [DestinationNode?] {
+        guard inBulk else {
+            return try await withThrowingTaskGroup(of: (Int, DestinationNode?).self) { group in
+                for (index, relative) in relatives.enumerated() {
+                    group.addTask { (index, try await readDestination(relative: relative)) }
+                }
+                var nodes = [DestinationNode?](repeating: nil, count: relatives.count)
+                for try await (index, node) in group { nodes[index] = node }
+                return nodes
+            }
+        }
+        let paths = relatives.map { destination.path($0) }
+        async let acls = readACLs(destination.client, paths)
+        let contents = try await readInBulk(destination.client, paths.map { .getData(path: $0) })
+        return zip(contents, try await acls).map { content, acl in
+            guard case .data(let data, let stat) = content, let acl else { return nil }
+            return DestinationNode(data: data, stat: stat, acl: acl)
         }
     }
 

@@ -21,7 +21,9 @@ import NIOPosix
 public final class ZooKeeperClient: Sendable {
     public let configuration: ZooKeeperConfiguration
     let core: ClientCore
-    var eventLoop: any EventLoop { core.eventLoop }
+    /// The event loop this client runs on. Pass it as `eventLoopGroup` to open more sessions that
+    /// reach the servers the way this one does (e.g. from a sandbox's network namespace).
+    public var eventLoop: any EventLoop { core.eventLoop }
 
     /// Creates a client; it connects once `start()` is called.
     public init(configuration: ZooKeeperConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -336,6 +338,41 @@ public final class ZooKeeperClient: Sendable {
     public func multi(_ operations: [MultiOperation]) async throws -> [MultiResult] {
         guard !operations.isEmpty else { return [] }
         return try await submit(operations).results()
+    }
+
+    /// Reads several nodes in one request (`multiRead`, ZooKeeper 3.6+): one result per operation,
+    /// in order. Each read succeeds or fails on its own — a missing node is `.failed(.noNode)` in
+    /// its place, not an error of the call. The reads are not a snapshot: writes may land between
+    /// them, as between separate reads.
+    ///
+    /// Servers before 3.6 do not know the request: the call throws `unsupportedByServer`, and the
+    /// server closes the connection after refusing it (the session survives; the client
+    /// reconnects, and a request sent meanwhile may fail with `connectionLoss`).
+    public func multiRead(_ operations: [ReadOperation]) async throws -> [ReadResult] {
+        guard !operations.isEmpty else { return [] }
+        var mapped: [ReadOperation] = []
+        mapped.reserveCapacity(operations.count)
+        for operation in operations {
+            try validate(operation.path)
+            switch operation {
+            case .getData(let path): mapped.append(.getData(path: serverPath(path)))
+            case .getChildren(let path): mapped.append(.getChildren(path: serverPath(path)))
+            }
+        }
+        let path = operations[0].path
+        let reply = try await send(MultiReadRequest(operations: mapped), path: path, allowError: true)
+        if reply.header.error == .unimplemented {
+            throw ZooKeeperError(.unsupportedByServer, path: path, server: reply.server, message: "multiRead needs ZooKeeper 3.6 or later; this server answered unimplemented and closes the connection (read node by node instead)")
+        }
+        if reply.header.error != .ok {
+            throw ZooKeeperError(reply.header.error, path: path, server: reply.server, message: "the multiRead of \(operations.count) reads was refused")
+        }
+        var body = reply.body
+        let results = try decode(MultiReadResponse.self, from: &body, path: path).results
+        guard results.count == operations.count else {
+            throw ZooKeeperError(.protocolError, path: path, server: reply.server, message: "the multiRead of \(operations.count) reads returned \(results.count) results")
+        }
+        return results
     }
 
     /// Sends `operations` now — one request, a multi transaction if there are several — and returns

@@ -129,3 +129,90 @@ public struct MultiResponse: ZooKeeperResponseRecord, Hashable {
         return MultiResponse(results: results)
     }
 }
+
+/// One read of a `multiRead` request (ZooKeeper 3.6+). The server answers each on its own: one
+/// failing (a missing node, no READ permission) does not stop the others.
+public enum ReadOperation: Sendable, Hashable {
+    /// The node's data and stat (`GetDataRequest`, never with a watch: the server would register
+    /// it on the connection, where this client could not route its events).
+    case getData(path: String)
+    /// The names of the node's children (`GetChildrenRequest`; multiRead returns no stat with them).
+    case getChildren(path: String)
+
+    public var path: String {
+        switch self {
+        case .getData(let path), .getChildren(let path): path
+        }
+    }
+
+    public var opCode: OpCode {
+        switch self {
+        case .getData: .getData
+        case .getChildren: .getChildren
+        }
+    }
+
+    func encodeBody(into buffer: inout ByteBuffer) {
+        PathWatchRequest(opCode, path: path, watch: false).encode(into: &buffer)
+    }
+}
+
+/// The result of one read of a `multiRead` request.
+public enum ReadResult: Sendable, Hashable {
+    case data([UInt8], Stat)
+    case children([String])
+    /// This read failed (e.g. `noNode`, `noAuth`); the other reads of the request are unaffected.
+    case failed(ZooKeeperError.Code)
+
+    public var error: ZooKeeperError.Code? {
+        if case .failed(let code) = self { return code }
+        return nil
+    }
+}
+
+/// `MultiOperationRecord` with read operations only, sent as `multiRead` (opcode 22). The same
+/// framing as a multi transaction: a `MultiHeader` before each operation, an end header after.
+public struct MultiReadRequest: ZooKeeperRequestRecord, Hashable {
+    public var operations: [ReadOperation]
+
+    public init(operations: [ReadOperation]) { self.operations = operations }
+
+    public var opCode: OpCode { .multiRead }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        for operation in operations {
+            MultiHeader(type: operation.opCode, done: false, error: -1).encode(into: &buffer)
+            operation.encodeBody(into: &buffer)
+        }
+        MultiHeader.end.encode(into: &buffer)
+    }
+}
+
+/// `MultiResponse` of a `multiRead`: per read, a header whose type is the read's opcode (then a
+/// `GetDataResponse` or `GetChildrenResponse`) or -1 with the error (then an `ErrorResponse`).
+public struct MultiReadResponse: ZooKeeperResponseRecord, Hashable {
+    public var results: [ReadResult]
+
+    public init(results: [ReadResult]) { self.results = results }
+
+    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> MultiReadResponse {
+        var results: [ReadResult] = []
+        while true {
+            let header = try MultiHeader.decode(from: &buffer)
+            if header.done { break }
+            switch header.type {
+            case .getData:
+                let response = try GetDataResponse.decode(from: &buffer)
+                results.append(.data(response.data, response.stat))
+            case .getChildren:
+                results.append(.children(try GetChildrenResponse.decode(from: &buffer).children))
+            case .error:
+                let code = try buffer.readJuteInt("ErrorResponse", "err")
+                results.append(.failed(ZooKeeperError.Code(rawValue: code)))
+            default:
+                throw JuteDecodingError(record: "MultiReadResponse", field: "type", reason: "unexpected read type \(header.type.rawValue)")
+            }
+        }
+        return MultiReadResponse(results: results)
+    }
+}

@@ -52,6 +52,7 @@ public struct OpCode: RawRepresentable, Sendable, Hashable, CustomStringConverti
         case .getChildren2: "getChildren2"
         case .check: "check"
         case .multi: "multi"
+        case .multiRead: "multiRead"
         case .create2: "create2"
         case .reconfig: "reconfig"
         case .createContainer: "createContainer"

@@ -28,6 +28,9 @@ public final class LocalEnsemble: Sendable {
     /// a second or two instead of ten (production ensembles use 2000).
     public let tickTime: Int
     let fastStartup: Bool
+    /// Each server JVM's maximum heap (`-Xmx`): the default suits test trees; a million-node
+    /// tree needs more.
+    public let heapMegabytes: Int
     let extraConfig: [String: String]
     let logger: Logger
     private let processes = Mutex<[Int: ServerProcess]>([:])
@@ -40,9 +43,11 @@ public final class LocalEnsemble: Sendable {
     /// starts nothing.
     public init(
         servers count: Int, observers: Int = 0, distribution: ZooKeeperDistribution, tickTime: Int = 500,
-        extraConfig: [String: String] = [:], fastStartup: Bool = true, logger: Logger = Logger(label: "mitosis.local-ensemble")
+        extraConfig: [String: String] = [:], fastStartup: Bool = true, heapMegabytes: Int = 256,
+        logger: Logger = Logger(label: "mitosis.local-ensemble")
     ) throws {
         guard count >= 1 else { throw LocalEnsembleError("an ensemble has at least one server") }
+        guard heapMegabytes >= 32 else { throw LocalEnsembleError("a server needs a heap of at least 32 MB (it starts with 32)") }
         guard observers < count else { throw LocalEnsembleError("an ensemble needs at least one participant") }
         if observers > 0 && !distribution.supportsExtendedNodeTypes && count - observers < 1 {
             throw LocalEnsembleError("observers need participants")
@@ -50,6 +55,7 @@ public final class LocalEnsemble: Sendable {
         self.distribution = distribution
         self.tickTime = tickTime
         self.fastStartup = fastStartup
+        self.heapMegabytes = heapMegabytes
         self.extraConfig = extraConfig
         var logger = logger
         if ProcessInfo.processInfo.environment["MITOSIS_TEST_DEBUG"] != nil { logger.logLevel = .debug }
@@ -174,7 +180,7 @@ public final class LocalEnsemble: Sendable {
         guard let server = server(id) else { throw LocalEnsembleError("no server \(id) in this ensemble") }
         if isRunning(id) { return }
         let java = ProcessInfo.processInfo.environment["JAVA"] ?? "java"
-        var jvm = [java, "-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-Djava.net.preferIPv4Stack=true"]
+        var jvm = [java, "-Xms32m", "-Xmx\(heapMegabytes)m", "-XX:+UseSerialGC", "-Djava.net.preferIPv4Stack=true"]
         if fastStartup { jvm.append("-XX:TieredStopAtLevel=1") }
         jvm += [
             "-Dmitosis.testsupport=\(directory)",
@@ -281,10 +287,13 @@ public final class LocalEnsemble: Sendable {
 /// Starts an ensemble, runs `body`, and always shuts the ensemble down, even when `body` throws.
 public func withLocalEnsemble<Result: Sendable>(
     servers: Int = 3, observers: Int = 0, distribution: ZooKeeperDistribution, tickTime: Int = 500,
-    extraConfig: [String: String] = [:], fastStartup: Bool = true,
+    extraConfig: [String: String] = [:], fastStartup: Bool = true, heapMegabytes: Int = 256,
     _ body: (LocalEnsemble) async throws -> Result
 ) async throws -> Result {
-    let ensemble = try LocalEnsemble(servers: servers, observers: observers, distribution: distribution, tickTime: tickTime, extraConfig: extraConfig, fastStartup: fastStartup)
+    let ensemble = try LocalEnsemble(
+        servers: servers, observers: observers, distribution: distribution, tickTime: tickTime, extraConfig: extraConfig,
+        fastStartup: fastStartup, heapMegabytes: heapMegabytes
+    )
     do {
         try await ensemble.startAll()
         let result = try await body(ensemble)

@@ -23,6 +23,8 @@ public struct ZooKeeperDistribution: Sendable, Hashable, CustomStringConvertible
     /// Container and TTL nodes, create2, getConfig and reconfig (3.5+).
     public var supportsExtendedNodeTypes: Bool { !version.hasPrefix("3.4") }
     public var supportsReconfig: Bool { !version.hasPrefix("3.4") }
+    /// `multiRead` (3.6+).
+    public var supportsMultiRead: Bool { !version.hasPrefix("3.4") && !version.hasPrefix("3.5") }
 
     /// The jars to run this version's `QuorumPeerMain`.
     public func classpath() throws -> String {

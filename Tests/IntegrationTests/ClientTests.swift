@@ -88,6 +88,61 @@ extension RealServers {
         }
 
         @Test(arguments: ZooKeeperDistribution.testedVersions)
+        func multiReadAnswersEachReadOnItsOwn(version: ZooKeeperDistribution) async throws {
+            try await withLocalEnsemble(servers: 3, distribution: version) { ensemble in
+                _ = try await ZooKeeperClient.withClient(ensemble.connectionString) { admin in try await admin.create("/chroot") }
+                try await ZooKeeperClient.withClient(ensemble.connectionString + "/chroot") { zk in
+                    try await zk.create("/r", data: Array("parent".utf8))
+                    try await zk.create("/r/a", data: [1, 2, 3])
+                    try await zk.create("/r/b")
+                    try await zk.create("/r/locked", data: [9], acl: [ACL(permissions: [.write], identity: .anyone)])
+                    let reads: [ReadOperation] = [
+                        .getData(path: "/r/a"), .getData(path: "/r/missing"), .getChildren(path: "/r"),
+                        .getData(path: "/r/locked"), .getChildren(path: "/r/b"), .getData(path: "/r"),
+                    ]
+                    guard version.supportsMultiRead else {
+                        let sessionID = await zk.sessionID
+                        let error = await #expect(throws: ZooKeeperError.self) { try await zk.multiRead(reads) }
+                        #expect(error?.code == .unsupportedByServer)
+                        #expect(error?.description.contains("3.6") == true, "\(String(describing: error))")
+                        // The server drops the connection after refusing: the client resumes the same
+                        // session elsewhere (a request racing the drop may see connectionLoss).
+                        var data: [UInt8]? = nil
+                        for _ in 0..<50 where data == nil {
+                            do {
+                                data = try await zk.getData("/r/a").data
+                            } catch let error as ZooKeeperError where error.code == .connectionLoss {
+                                try await zk.waitUntilConnected()
+                            }
+                        }
+                        #expect(data == [1, 2, 3])
+                        #expect(await zk.sessionID == sessionID)
+                        return
+                    }
+                    let results = try await zk.multiRead(reads)
+                    #expect(results.count == 6)
+                    let (aData, aStat) = try await zk.getData("/r/a")
+                    #expect(results[0] == .data(aData, aStat))
+                    #expect(results[1] == .failed(.noNode))
+                    guard case .children(let children) = results[2] else {
+                        Issue.record("expected children, got \(results[2])")
+                        return
+                    }
+                    #expect(children.sorted() == ["a", "b", "locked"], "paths are under the chroot")
+                    #expect(results[3] == .failed(.noAuth), "no READ permission fails that read alone")
+                    #expect(results[4] == .children([]))
+                    #expect(results[5].error == nil)
+                    if case .data(let data, let stat) = results[5] {
+                        #expect(data == Array("parent".utf8))
+                        #expect(stat.numChildren == 3)
+                    }
+                    #expect(try await zk.multiRead([]) == [])
+                    await #expect(throws: ZooKeeperError.self) { try await zk.multiRead([.getData(path: "no-slash")]) }
+                }
+            }
+        }
+
+        @Test(arguments: ZooKeeperDistribution.testedVersions)
         func multiRollsBackWhenACheckFails(version: ZooKeeperDistribution) async throws {
             try await withLocalEnsemble(servers: 3, distribution: version) { ensemble in
                 try await ZooKeeperClient.withClient(ensemble.connectionString) { zk in

@@ -181,6 +181,43 @@ import ZooKeeperProtocol
         let response = try MultiResponse.decode(from: &buffer)
         #expect(response.results == [.created(path: "/a", stat: nil), .dataSet(Stat(version: 3))])
     }
+
+    @Test func multiReadRequestFramesEachReadWithAHeader() {
+        var buffer = ByteBuffer()
+        let request = MultiReadRequest(operations: [.getData(path: "/a"), .getChildren(path: "/b")])
+        request.encode(into: &buffer)
+        let expected = [
+            "00 00 00 04 00 ff ff ff ff",  // header: getData, done=false, err=-1
+            "00 00 00 02 2f 61 00",  // "/a", watch=false
+            "00 00 00 08 00 ff ff ff ff",  // header: getChildren
+            "00 00 00 02 2f 62 00",  // "/b", watch=false
+            "ff ff ff ff 01 ff ff ff ff",  // end: type -1, done=true, err=-1
+        ].joined(separator: " ")
+        #expect(hexString(buffer) == expected)
+        #expect(request.opCode.rawValue == 22)
+    }
+
+    @Test func multiReadResponseCarriesAResultOrAnErrorPerRead() throws {
+        var stat = ByteBuffer()
+        Stat(version: 7, dataLength: 2).encode(into: &stat)
+        #expect(stat.readableBytes == 68)
+        var buffer = hexBuffer("00000004 00 00000000  00000002 6869")  // getData: "hi" and its stat
+        buffer.writeImmutableBuffer(stat)
+        buffer.writeImmutableBuffer(hexBuffer("""
+            ffffffff 00 ffffff9b ffffff9b
+            00000008 00 00000000 00000002 00000001 78 00000001 79
+            ffffffff 01 ffffffff
+            """))  // noNode (-101) for the second read, two children for the third, end
+        let response = try MultiReadResponse.decode(from: &buffer)
+        #expect(response.results == [.data(Array("hi".utf8), Stat(version: 7, dataLength: 2)), .failed(.noNode), .children(["x", "y"])])
+        #expect(response.results[1].error == .noNode)
+        #expect(buffer.readableBytes == 0)
+    }
+
+    @Test func multiReadResponseRefusesAWriteResult() {
+        var buffer = hexBuffer("00000002 00 00000000 ffffffff 01 ffffffff")  // a delete result
+        #expect(throws: JuteDecodingError.self) { try MultiReadResponse.decode(from: &buffer) }
+    }
 }
 
 @Suite struct FramingTests {
