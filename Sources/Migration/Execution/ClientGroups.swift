@@ -139,23 +139,14 @@ public struct HostClientGroupController: ClientGroupController {
     }
 
     func waitUntilKafkaHealthy(_ member: PlanClientMember, brokerID: Int?, connectionString: String, host: String) async throws {
-        let deadline = ContinuousClock.now + healthTimeout
-        while true {
-            let (healthy, detail): (Bool, String)
-            do {
-                (healthy, detail) = try await kafka.check(connectionString: connectionString, brokers: [(member.name, brokerID)])
-            } catch {
-                (healthy, detail) = (false, "cannot read Kafka's znodes through \(connectionString): \(error)")
-            }
-            if healthy { return }
-            guard ContinuousClock.now < deadline else {
-                throw HostError(
-                    .timeout, host: host, operation: "wait for \(member.name) to rejoin its Kafka cluster",
-                    "after \(healthTimeout): \(detail). No further member was restarted; find out why (`mitosis kafka status`), then run again with --resume")
-            }
-            try await Task.sleep(for: .milliseconds(500))
+        let (healthy, detail) = try await kafka.waitUntilHealthy(connectionString: connectionString, brokers: [(member.name, brokerID)], timeout: healthTimeout)
+        guard healthy else {
+            throw HostError(
+                .timeout, host: host, operation: "wait for \(member.name) to rejoin its Kafka cluster",
+                "after \(healthTimeout): \(detail). No further member was restarted; find out why (`mitosis kafka status`), then run again with --resume")
         }
     }
+
 
     func waitUntilHealthy(_ member: PlanClientMember, driver: any HostDriver) async throws {
         guard let check = member.healthCheck else { return }

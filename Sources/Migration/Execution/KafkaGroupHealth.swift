@@ -15,10 +15,36 @@ struct KafkaGroupHealth {
     /// The cluster as seen through `connectionString` (with Kafka's chroot): healthy when every
     /// broker in `brokers` is registered and no partition is under-replicated or offline.
     func check(connectionString: String, brokers: [(member: String, id: Int?)]) async throws -> (healthy: Bool, detail: String) {
-        let configuration = ZooKeeperConfiguration(connectionString: try ConnectionString(parsing: connectionString))
-        let state = try await ZooKeeperClient.withClient(configuration, timeout: connectTimeout, eventLoopGroup: eventLoopGroup) { zk in
-            try await KafkaMetadataReader.read(zk).state
+        try await withClient(connectionString) { zk in try await Self.check(zk, connectionString: connectionString, brokers: brokers) }
+    }
+
+    /// Polls through one session every `interval` until the cluster is healthy; throws the last
+    /// reason after `timeout`.
+    func waitUntilHealthy(connectionString: String, brokers: [(member: String, id: Int?)], timeout: Duration, interval: Duration = .seconds(1)) async throws
+        -> (healthy: Bool, detail: String)
+    {
+        try await withClient(connectionString) { zk in
+            let deadline = ContinuousClock.now + timeout
+            while true {
+                let (healthy, detail): (Bool, String)
+                do {
+                    (healthy, detail) = try await Self.check(zk, connectionString: connectionString, brokers: brokers)
+                } catch {
+                    (healthy, detail) = (false, "cannot read Kafka's znodes through \(connectionString): \(error)")
+                }
+                if healthy || ContinuousClock.now >= deadline { return (healthy, detail) }
+                try await Task.sleep(for: interval)
+            }
         }
+    }
+
+    private func withClient<T: Sendable>(_ connectionString: String, _ body: (ZooKeeperClient) async throws -> T) async throws -> T {
+        let configuration = ZooKeeperConfiguration(connectionString: try ConnectionString(parsing: connectionString))
+        return try await ZooKeeperClient.withClient(configuration, timeout: connectTimeout, eventLoopGroup: eventLoopGroup, body)
+    }
+
+    private static func check(_ zk: ZooKeeperClient, connectionString: String, brokers: [(member: String, id: Int?)]) async throws -> (healthy: Bool, detail: String) {
+        let state = try await KafkaMetadataReader.read(zk).state
         let missing = brokers.filter { broker in broker.id.map { state.brokers[BrokerID($0)] == nil } ?? false }
         if !missing.isEmpty {
             return (false, "not registered in \(connectionString): " + missing.map { "\($0.member) (broker \($0.id ?? -1))" }.joined(separator: ", "))
