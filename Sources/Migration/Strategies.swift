@@ -73,7 +73,7 @@ extension PlanBuilder {
         }
         noteHazards(.learnerSnapshotSync, versions: [destination.version], context: "every joining destination server syncs by snapshot")
         notes.append(
-            "the firewall rules take effect host by host: a write a moved client makes through a destination server not yet cut off reaches only the servers still joined, so the joined servers may end with different last zxids. Restart the destination servers together so that every one of them takes part in the destination's first election (which prefers the highest zxid); the prover does not model zxid order, so this is on the operator and the rehearsal's lost-write count")
+            "the firewall rules take effect host by host: a write a moved client makes through a destination server not yet cut off reaches only the servers still joined, so the joined servers may end with different last zxids. Restart the joined servers together so that every one of them takes part in the destination's first election (which prefers the highest zxid); the prover does not model zxid order, so this is on the operator and the rehearsal's lost-write count")
         assumeInitialConfigs()
 
         preflight(
