@@ -80,7 +80,8 @@ public struct HostClientGroupController: ClientGroupController {
         if let check = member.healthCheck, try await !driver.run(check, timeout: .seconds(60)).succeeded { return false }
         if plan.clientGroup(change.client.group)?.isKafka == true {
             let brokerID = KafkaBrokerConfig(parsing: text, connectionStringKey: change.connectionKey).brokerID
-            return try await kafka.check(connectionString: change.to, brokers: [(member.name, brokerID)]).healthy
+            // Unreadable counts as not switched: redoing a switch is safe, skipping one is not.
+            return (try? await kafka.check(connectionString: change.to, brokers: [(member.name, brokerID)]).healthy) ?? false
         }
         return true
     }
@@ -143,10 +144,9 @@ public struct HostClientGroupController: ClientGroupController {
         guard healthy else {
             throw HostError(
                 .timeout, host: host, operation: "wait for \(member.name) to rejoin its Kafka cluster",
-                "after \(healthTimeout): \(detail). No further member was restarted; find out why (`mitosis kafka status`), then run again with --resume")
+                "after \(healthTimeout), Kafka through \(connectionString): \(detail). No further member was restarted; find out why (`mitosis kafka status`), then run again with --resume")
         }
     }
-
 
     func waitUntilHealthy(_ member: PlanClientMember, driver: any HostDriver) async throws {
         guard let check = member.healthCheck else { return }

@@ -18,8 +18,8 @@ struct KafkaGroupHealth {
         try await withClient(connectionString) { zk in try await Self.check(zk, connectionString: connectionString, brokers: brokers) }
     }
 
-    /// Polls through one session every `interval` until the cluster is healthy; throws the last
-    /// reason after `timeout`.
+    /// Polls through one session every `interval` until the cluster is healthy, or `timeout` has
+    /// passed; returns the last answer either way (a read that failed counts as unhealthy).
     func waitUntilHealthy(connectionString: String, brokers: [(member: String, id: Int?)], timeout: Duration, interval: Duration = .seconds(1)) async throws
         -> (healthy: Bool, detail: String)
     {
@@ -47,7 +47,7 @@ struct KafkaGroupHealth {
         let state = try await KafkaMetadataReader.read(zk).state
         let missing = brokers.filter { broker in broker.id.map { state.brokers[BrokerID($0)] == nil } ?? false }
         if !missing.isEmpty {
-            return (false, "not registered in \(connectionString): " + missing.map { "\($0.member) (broker \($0.id ?? -1))" }.joined(separator: ", "))
+            return (false, "not registered: " + missing.map { "\($0.member) (broker \($0.id ?? -1))" }.joined(separator: ", "))
         }
         let urp = state.underReplicatedPartitions, offline = state.offlinePartitions
         if !urp.isEmpty || !offline.isEmpty {
