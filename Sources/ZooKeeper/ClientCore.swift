@@ -42,6 +42,12 @@ struct PendingRequest {
     /// Reads change nothing on the server, so one whose reply was lost with its connection can be
     /// sent again on the next connection of the same session without changing its meaning (the
     /// client's last zxid keeps the answer from going back in time). `sync` only orders reads.
+    /// Fails the request, and the watch it would have set, with `code`.
+    func fail(_ code: ZooKeeperError.Code, server: String, message: String?) {
+        promise.fail(ZooKeeperError(code, path: path, server: server, message: message))
+        watch?.promise?.fail(ZooKeeperError(code, path: path, server: server, message: "the watch was not set"))
+    }
+
     var isSafeToResend: Bool {
         switch opCode {
         case .exists, .getData, .getACL, .getChildren, .getChildren2, .sync, .multiRead, .getEphemerals, .getAllChildrenNumber, .checkWatches:
@@ -342,43 +348,35 @@ final class ClientCore: @unchecked Sendable {
                     resend.append((request, frame))
                     continue
                 }
-                request.promise.fail(ZooKeeperError(code, path: request.path, server: server, message: "the connection to the server was lost before the reply arrived"))
-                request.watch?.promise?.fail(ZooKeeperError(code, path: request.path, server: server, message: "the watch was not set"))
+                request.fail(code, server: server, message: "the connection to the server was lost before the reply arrived")
             }
             // Sent before anything still queued, so the session's order is kept.
             for entry in resend.reversed() { queued.prepend(entry) }
             if !resend.isEmpty { logger.debug("\(resend.count) read(s) lost with the connection to \(server) will be sent again") }
-            while let promise = pendingAuth.popFirst() {
-                promise?.fail(ZooKeeperError(code, server: server))
-            }
+            failPendingAuthentication(code, server: server)
 
         case .failStaleQueued:
             let wait = configuration.queuedRequestTimeout ?? machine.session.timeout ?? configuration.sessionTimeout
             let limit = timeAmount(wait)
             let now = NIODeadline.now()
-            let stale = queued.filter { now - ($0.request.waitingSince ?? now) >= limit }
+            let isStale = { (entry: (request: PendingRequest, frame: ByteBuffer)) in now - (entry.request.waitingSince ?? now) >= limit }
+            let stale = queued.filter(isStale)
             guard !stale.isEmpty else { break }
-            queued.removeAll { now - ($0.request.waitingSince ?? now) >= limit }
+            queued.removeAll(where: isStale)
             for (request, _) in stale {
-                let message = "no server could be reached within \(wait) to send it"
-                request.promise.fail(ZooKeeperError(.connectionLoss, path: request.path, server: serverDescription, message: message))
-                request.watch?.promise?.fail(ZooKeeperError(.connectionLoss, path: request.path, server: serverDescription, message: "the watch was not set"))
+                request.fail(.connectionLoss, server: serverDescription, message: "no server could be reached within \(wait) to send it")
             }
 
         case .failRequests(let code):
             let server = serverDescription
             let message = code == .connectionLoss ? "the connection to the server was lost before the reply arrived" : nil
             while let request = pending.popFirst() {
-                request.promise.fail(ZooKeeperError(code, path: request.path, server: server, message: message))
-                request.watch?.promise?.fail(ZooKeeperError(code, path: request.path, server: server, message: "the watch was not set"))
+                request.fail(code, server: server, message: message)
             }
             while let (request, _) = queued.popFirst() {
-                request.promise.fail(ZooKeeperError(code, path: request.path, server: server, message: "no connection to any server"))
-                request.watch?.promise?.fail(ZooKeeperError(code, path: request.path, server: server, message: "the watch was not set"))
+                request.fail(code, server: server, message: "no connection to any server")
             }
-            while let promise = pendingAuth.popFirst() {
-                promise?.fail(ZooKeeperError(code, server: server))
-            }
+            failPendingAuthentication(code, server: server)
 
         case .reportSuspended:
             stopTicker()
@@ -440,6 +438,12 @@ final class ClientCore: @unchecked Sendable {
             observers = [:]
             for promise in closedWaiters { promise.succeed(()) }
             closedWaiters = []
+        }
+    }
+
+    private func failPendingAuthentication(_ code: ZooKeeperError.Code, server: String) {
+        while let promise = pendingAuth.popFirst() {
+            promise?.fail(ZooKeeperError(code, server: server))
         }
     }
 
