@@ -51,10 +51,11 @@ extension RealServers {
                         // clients; every attempt to reconnect fails until the quorum is back.
                         let down = [2, 3]
                         for id in down { try await ensemble.kill(id) }
-                        try await waitUntil {
+                        let suspended = try await eventually(timeout: .seconds(60), every: .milliseconds(50)) {
                             let states = (await zk.state, await hasty.state)
                             return states.0 == .suspended && states.1 == .suspended
                         }
+                        #expect(suspended, "both clients should have lost their connection")
 
                         let created = Task { try await zk.create("/waited/child", data: [1]) }
                         let read = Task { try await zk.getData("/waited") }
@@ -72,12 +73,3 @@ extension RealServers {
     }
 }
 
-/// Polls `condition` every 50 ms for up to a minute (a wait, not a timed assertion).
-func waitUntil(_ condition: () async -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-    let deadline = ContinuousClock.now + .seconds(60)
-    while ContinuousClock.now < deadline {
-        if await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("condition not met within a minute", sourceLocation: sourceLocation)
-}
