@@ -41,7 +41,8 @@ public struct KafkaPlanError: Error, CustomStringConvertible, Sendable, Equatabl
     public var description: String { "\(code): \(message)" }
 }
 
-func listed<T: CustomStringConvertible>(_ items: [T], limit: Int = 5) -> String {
+/// The first `limit` items, comma-separated, and how many more there are: for messages.
+public func listed<T: CustomStringConvertible>(_ items: [T], limit: Int = 5) -> String {
     let shown = items.prefix(limit).map(\.description).joined(separator: ", ")
     return items.count > limit ? "\(shown) and \(items.count - limit) more" : shown
 }

@@ -51,14 +51,14 @@ struct KafkaGroupHealth {
         }
         let urp = state.underReplicatedPartitions, offline = state.offlinePartitions
         if !urp.isEmpty || !offline.isEmpty {
-            return (false, "\(urp.count) under-replicated partition\(urp.count == 1 ? "" : "s") (\(Self.listed(urp))), \(offline.count) offline (\(Self.listed(offline)))")
+            return (false, "\(urp.count) under-replicated partition\(urp.count == 1 ? "" : "s") (\(listedOrNone(urp))), \(offline.count) offline (\(listedOrNone(offline)))")
         }
         let unknown = brokers.filter { $0.id == nil }.map(\.member)
         return (true, "\(state.brokers.count) brokers registered, no under-replicated or offline partition"
             + (unknown.isEmpty ? "" : "; \(unknown.joined(separator: ", ")) ha\(unknown.count == 1 ? "s" : "ve") no broker.id in its config, so its registration is not checked"))
     }
 
-    static func listed(_ partitions: [TopicPartition]) -> String {
-        partitions.isEmpty ? "none" : partitions.prefix(5).map(\.description).joined(separator: ", ") + (partitions.count > 5 ? ", …" : "")
+    private static func listedOrNone(_ partitions: [TopicPartition]) -> String {
+        partitions.isEmpty ? "none" : listed(partitions)
     }
 }
