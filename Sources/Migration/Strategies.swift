@@ -213,15 +213,19 @@ extension PlanBuilder {
         // of the destination's voters, they restart alone and serve the clients at once, and the
         // dormant servers start afterwards and sync from them (fewer JVMs starting in the window).
         let carriersAreAQuorum = !dormant.isEmpty && carriers.filter { $0.role == .participant }.count * 2 > destinationVoters.count
+        let restarted = carriersAreAQuorum ? carriers : destination.servers
+        add(
+            Step(
+                id: restartStep,
+                title: carriersAreAQuorum ? "Restart the destination servers that carry the data, together" : "Restart every destination server together",
+                why: carriersAreAQuorum
+                    ? "They pick up the destination's server list and, a majority of its voters, elect their own leader among themselves, so the leader has the data. The dormant server\(dormant.count > 1 ? "s start" : " starts") next. From here the two ensembles are separate and writes go to both: there is no way back without copying data."
+                    : "They pick up the destination's server list and elect their own leader; the servers that carried the data are a majority-blocking share of it, so the leader has the data. From here the two ensembles are separate and writes go to both: there is no way back without copying data.",
+                actions: restarted.map { .restartServer(destination.ref($0)) },
+                gatesAfter: [.quorumHealthy(ensemble: destination.name, servers: restarted.map { destination.ref($0) })]
+                    + movingGroups.map { .clientGroupHealthy(group: $0.name) },
+                impact: .window(id: "split")))
         if carriersAreAQuorum {
-            add(
-                Step(
-                    id: restartStep, title: "Restart the destination servers that carry the data, together",
-                    why: "They pick up the destination's server list and, a majority of its voters, elect their own leader among themselves, so the leader has the data. The dormant server\(dormant.count > 1 ? "s start" : " starts") next. From here the two ensembles are separate and writes go to both: there is no way back without copying data.",
-                    actions: carriers.map { .restartServer(destination.ref($0)) },
-                    gatesAfter: [.quorumHealthy(ensemble: destination.name, servers: carrierRefs)]
-                        + movingGroups.map { .clientGroupHealthy(group: $0.name) },
-                    impact: .window(id: "split")))
             add(
                 Step(
                     id: "split-start-dormant", title: "Start the dormant destination server\(dormant.count > 1 ? "s" : "")",
@@ -232,15 +236,6 @@ extension PlanBuilder {
                         .followersSynced(servers: dormant.map { destination.ref($0) }),
                         .quorumHealthy(ensemble: destination.name, servers: destination.refs),
                     ]))
-        } else {
-            add(
-                Step(
-                    id: restartStep, title: "Restart every destination server together",
-                    why: "They pick up the destination's server list and elect their own leader; the servers that carried the data are a majority-blocking share of it, so the leader has the data. From here the two ensembles are separate and writes go to both: there is no way back without copying data.",
-                    actions: destination.servers.map { .restartServer(destination.ref($0)) },
-                    gatesAfter: [.quorumHealthy(ensemble: destination.name, servers: destination.refs)]
-                        + movingGroups.map { .clientGroupHealthy(group: $0.name) },
-                    impact: .window(id: "split")))
         }
         pointOfNoReturn = restartStep
         rollingRestart(
