@@ -2,8 +2,9 @@
 # Installs what Mitosis needs on a fresh Debian 12 machine. Idempotent, and quick when everything
 # is already there. Needs root (apt). Every README command calls it.
 #
-#   Java, ZooKeeper 3.8.0 (Debian 12 package), ZooKeeper 3.4.13 (Debian 11 package, unpacked into
-#   vendor-zookeeper/3.4.13, the mirror taken from this machine's apt configuration), kazoo,
+#   Java, ZooKeeper 3.8.0 (Debian 12 package), ZooKeeper 3.4.13 and 3.9.3 (the Debian 11 and 13
+#   packages, unpacked into vendor-zookeeper/VERSION, the mirror taken from this machine's apt
+#   configuration), kazoo,
 #   iproute2, iptables, OpenSSH server, sudo.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -78,40 +79,65 @@ debian_mirror() {
     done
 }
 
-# ZooKeeper 3.4.13: the jar from Debian 11's libzookeeper-java, fetched through the mirror this
-# machine's apt already uses (no host name is written here).
-vendor="$root/vendor-zookeeper/3.4.13"
-if [ ! -f "$vendor/zookeeper-3.4.13.jar" ]; then
+# An older or newer ZooKeeper than the machine's own: the jars of one Debian release's
+# libzookeeper-java, fetched through the mirror this machine's apt already uses (no host name is
+# written here) with a private apt directory, and unpacked into vendor-zookeeper/VERSION.
+#   fetch_zookeeper VERSION SUITE JAR...
+work_directories=()
+trap 'rm -rf "${work_directories[@]}"' EXIT
+fetch_zookeeper() {
+    local version="$1" suite="$2"
+    shift 2
+    local vendor="$root/vendor-zookeeper/$version" jar
+    local complete=1
+    for jar in "$@"; do [ -f "$vendor/$jar" ] || complete=0; done
+    [ "$complete" = 1 ] && return 0
+    local mirror
     mirror="$(debian_mirror)"
     if [ -z "$mirror" ]; then
         say "cannot find a Debian archive in /etc/apt/sources.list or /etc/apt/sources.list.d;"
-        say "set MITOSIS_DEBIAN_MIRROR to one (the URL that ends in /debian), or put zookeeper-3.4.13.jar into $vendor"
+        say "set MITOSIS_DEBIAN_MIRROR to one (the URL that ends in /debian), or put $* into $vendor"
         exit 1
     fi
+    local work
     work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
+    work_directories+=("$work")
     mkdir -p "$work/lists/partial" "$work/archives/partial"
-    keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    local keyring=/usr/share/keyrings/debian-archive-keyring.gpg trust
     if [ -f "$keyring" ]; then trust="signed-by=$keyring"; else trust="trusted=yes"; fi
-    echo "deb [$trust] $mirror bullseye main" > "$work/sources.list"
-    apt_options=(
+    echo "deb [$trust] $mirror $suite main" > "$work/sources.list"
+    local apt_options=(
         -o "APT::Sandbox::User=root"
         -o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=/nonexistent"
         -o "Dir::State::Lists=$work/lists" -o "Dir::Cache::Archives=$work/archives"
         -o "Dir::Cache::pkgcache=$work/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$work/srcpkgcache.bin"
         -o "APT::Get::List-Cleanup=0"
     )
-    say "fetching ZooKeeper 3.4.13 (Debian 11 libzookeeper-java) from $mirror"
+    say "fetching ZooKeeper $version (Debian $suite libzookeeper-java) from $mirror"
     apt-get "${apt_options[@]}" update -qq
-    version=$(apt-cache "${apt_options[@]}" madison libzookeeper-java | awk -F'|' '$2 ~ /3\.4\.13/ { gsub(/ /, "", $2); print $2; exit }')
-    if [ -z "$version" ]; then
-        say "the bullseye index has no libzookeeper-java 3.4.13"
+    local package_version
+    package_version=$(apt-cache "${apt_options[@]}" madison libzookeeper-java |
+        awk -F'|' -v want="$version" '{ v = $2; gsub(/ /, "", v) } index(v, want) == 1 { print v; exit }')
+    if [ -z "$package_version" ]; then
+        say "the $suite index at $mirror has no libzookeeper-java $version"
         exit 1
     fi
-    (cd "$work" && apt-get "${apt_options[@]}" download -qq "libzookeeper-java=$version")
+    (cd "$work" && apt-get "${apt_options[@]}" download -qq "libzookeeper-java=$package_version")
     dpkg-deb -x "$work"/libzookeeper-java_*.deb "$work/unpacked"
     mkdir -p "$vendor"
-    cp "$work/unpacked/usr/share/java/zookeeper-3.4.13.jar" "$vendor/"
-    echo "$version" > "$vendor/DEBIAN-VERSION"
-    say "ZooKeeper 3.4.13 is in $vendor"
-fi
+    for jar in "$@"; do
+        if [ ! -f "$work/unpacked/usr/share/java/$jar" ]; then
+            say "libzookeeper-java $package_version has no usr/share/java/$jar"
+            exit 1
+        fi
+        cp "$work/unpacked/usr/share/java/$jar" "$vendor/"
+    done
+    echo "$package_version" > "$vendor/DEBIAN-VERSION"
+    say "ZooKeeper $version is in $vendor"
+}
+
+# 3.4.13 (Debian 11) needs only its own jar plus Debian 12's log4j 1.2 and slf4j jars.
+fetch_zookeeper 3.4.13 bullseye zookeeper-3.4.13.jar
+# 3.9.3 (Debian 13) runs on Debian 12's netty, log4j 1.2, slf4j, metrics, snappy, commons-io and
+# commons-cli jars (installed with the zookeeper package) with its own server and jute jars first.
+fetch_zookeeper 3.9.3 trixie zookeeper-3.9.3.jar zookeeper-jute-3.9.3.jar

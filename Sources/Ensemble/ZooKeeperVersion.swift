@@ -149,6 +149,7 @@ public enum FourLetterWordDefault: Sendable, Hashable {
 extension ZooKeeperVersion {
     public static let v3_4_13 = ZooKeeperVersion(3, 4, 13)
     public static let v3_8_0 = ZooKeeperVersion(3, 8, 0)
+    public static let v3_9_3 = ZooKeeperVersion(3, 9, 3)
     /// Above every release: the open upper end of a hazard that later releases still have.
     public static let unreleased = ZooKeeperVersion(Int.max, 0, 0)
 

@@ -7,6 +7,10 @@ public struct ZooKeeperDistribution: Sendable, Hashable, CustomStringConvertible
 
     public static let v3_8_0 = ZooKeeperDistribution(version: "3.8.0")
     public static let v3_4_13 = ZooKeeperDistribution(version: "3.4.13")
+    /// Debian 13's libzookeeper-java, unpacked into `vendor-zookeeper/3.9.3` by `scripts/setup.sh`.
+    public static let v3_9_3 = ZooKeeperDistribution(version: "3.9.3")
+    /// Every version this machine can run, oldest first.
+    public static let installable: [ZooKeeperDistribution] = [.v3_4_13, .v3_8_0, .v3_9_3]
     /// The versions the test suite runs against.
     public static let testedVersions: [ZooKeeperDistribution] = [.v3_4_13, .v3_8_0]
 
@@ -16,7 +20,10 @@ public struct ZooKeeperDistribution: Sendable, Hashable, CustomStringConvertible
         switch version {
         case "3.8.0", "3.8": return .v3_8_0
         case "3.4.13", "3.4": return .v3_4_13
-        default: throw LocalEnsembleError("unknown ZooKeeper version \(version); this machine runs 3.8.0 and 3.4.13")
+        case "3.9.3", "3.9": return .v3_9_3
+        default:
+            let known = installable.map(\.version).joined(separator: ", ")
+            throw LocalEnsembleError("unknown ZooKeeper version \(version); this machine runs \(known)")
         }
     }
 
@@ -29,21 +36,35 @@ public struct ZooKeeperDistribution: Sendable, Hashable, CustomStringConvertible
     /// The jars to run this version's `QuorumPeerMain`.
     public func classpath() throws -> String {
         let shared = "/usr/share/java"
+        // What the 3.8 server needs besides its own jars, all from Debian 12's packages.
+        let libraries = ["netty-all.jar", "log4j-1.2.jar", "slf4j-api.jar", "slf4j-log4j12.jar", "metrics-core.jar", "snappy-java.jar", "commons-io.jar", "commons-cli.jar"]
         let jars: [String]
         switch version {
         case "3.8.0":
-            jars = ["zookeeper.jar", "zookeeper-jute.jar", "netty-all.jar", "log4j-1.2.jar", "slf4j-api.jar", "slf4j-log4j12.jar", "metrics-core.jar", "snappy-java.jar", "commons-io.jar", "commons-cli.jar"]
-                .map { "\(shared)/\($0)" }
+            jars = (["zookeeper.jar", "zookeeper-jute.jar"] + libraries).map { "\(shared)/\($0)" }
+        case "3.9.3":
+            // Debian 13's jute and server jars, then Debian 12's libraries. The jute jar comes
+            // first: the server jar's manifest Class-Path names /usr/share/java/zookeeper-jute.jar
+            // (Debian 12's 3.8.0), which the JVM searches right after the jar that names it, and
+            // whose ConnectRequest lacks 3.9's readOnly field (NoSuchMethodError on every client
+            // connection). Debian 12's zookeeper.jar is never on the path.
+            let vendor = try installedVendorDirectory()
+            jars = ["\(vendor)/zookeeper-jute-\(version).jar", "\(vendor)/zookeeper-\(version).jar"] + libraries.map { "\(shared)/\($0)" }
         default:
-            guard let vendor = Self.vendorDirectory(for: version) else {
-                throw LocalEnsembleError("ZooKeeper \(version) is not installed: run scripts/setup.sh (it unpacks it into vendor-zookeeper/\(version)), or set MITOSIS_VENDOR_DIR")
-            }
+            let vendor = try installedVendorDirectory()
             jars = ["\(vendor)/zookeeper-\(version).jar"] + ["log4j-1.2.jar", "slf4j-api.jar", "slf4j-log4j12.jar"].map { "\(shared)/\($0)" }
         }
         for jar in jars where !FileManager.default.fileExists(atPath: jar) {
             throw LocalEnsembleError("\(jar) is missing: run scripts/setup.sh to install ZooKeeper \(version)")
         }
         return jars.joined(separator: ":")
+    }
+
+    private func installedVendorDirectory() throws -> String {
+        guard let vendor = Self.vendorDirectory(for: version) else {
+            throw LocalEnsembleError("ZooKeeper \(version) is not installed: run scripts/setup.sh (it unpacks it into vendor-zookeeper/\(version)), or set MITOSIS_VENDOR_DIR")
+        }
+        return vendor
     }
 
     /// `vendor-zookeeper/VERSION`, found from $MITOSIS_VENDOR_DIR, the working directory or this

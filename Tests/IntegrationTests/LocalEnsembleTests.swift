@@ -5,7 +5,7 @@ import ZooKeeperTestSupport
 
 extension RealServers {
     @Suite struct LocalEnsembleTests {
-        @Test(arguments: ZooKeeperDistribution.testedVersions)
+        @Test(arguments: ZooKeeperDistribution.installable)
         func threeServersElectOneLeaderAndReplaceIt(version: ZooKeeperDistribution) async throws {
             try await withLocalEnsemble(servers: 3, distribution: version) { ensemble in
                 var modes: [ServerStatus.Mode] = []
