@@ -120,6 +120,7 @@ public enum Planner {
         _ strategy: StrategyKind, source: PlanEnsemble, destination: PlanEnsemble, clientGroups: [PlanClientGroup],
         options: PlanningOptions = PlanningOptions()
     ) throws(PlanningError) -> Plan {
+        try checkVersionPair(strategy, source: source, destination: destination)
         var builder = PlanBuilder(strategy: strategy, source: source, destination: destination, groups: clientGroups, options: options)
         switch strategy {
         case .mitosis: try builder.mitosis(observers: false)

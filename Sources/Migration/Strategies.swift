@@ -347,13 +347,8 @@ extension PlanBuilder {
 
     // MARK: reconfig (3.5+)
 
+    /// The releases were checked by ``Planner/checkVersionPair(_:source:destination:)``: both run 3.5+.
     mutating func reconfig() throws(PlanningError) {
-        for (ensemble, version) in [(source.name, source.version), (destination.name, destination.version)]
-        where !version.supports(.dynamicReconfiguration) {
-            throw fail(
-                .unsupportedVersion,
-                "ensemble '\(ensemble)' runs ZooKeeper \(version), which has no reconfig (dynamic reconfiguration came in 3.5.0); use strategy mitosis-observers or mitosis (membership changes by rolling restart), or upgrade to 3.5+ first")
-        }
         try refuseHazards(
             .reconfigAddParticipant, versions: [source.version, destination.version],
             instead: "upgrade to 3.5.3 or later first, or use strategy mitosis-observers")

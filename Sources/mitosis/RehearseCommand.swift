@@ -1,4 +1,5 @@
 import ArgumentParser
+import Ensemble
 import Foundation
 import ZooKeeperProtocol
 import Hosts
@@ -20,7 +21,7 @@ struct RehearseCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "mitosis, mitosis-observers, reconfig, replace (each server swapped for a new host behind its stable address) or copy (block & copy into a destination that already holds another application's data).") var strategy: String = "mitosis"
-    @Option(help: "The source's ZooKeeper version: 3.8.0 or 3.4.13.") var zookeeper: String = "3.8.0"
+    @Option(help: "The source's ZooKeeper version: 3.8.0, 3.9.3 or 3.4.13.") var zookeeper: String = "3.8.0"
     @Option(help: "The destination's version (default: the source's).") var destinationZookeeper: String?
     @Option(help: "Servers in the source.") var servers: Int = 3
     @Option(help: "Servers in the destination.") var destinationServers: Int = 3
@@ -43,8 +44,10 @@ struct RehearseCommand: AsyncParsableCommand {
         if kind == .replace && destinationServers != servers {
             throw ValidationError("strategy replace swaps each server one for one (same id, same stable address), so --destination-servers must equal --servers (\(servers)); to change the size use mitosis or reconfig")
         }
-        if kind == .reconfig && (zookeeper.hasPrefix("3.4") || destinationZookeeper?.hasPrefix("3.4") == true) {
-            throw ValidationError("strategy reconfig needs ZooKeeper 3.5 or later on both sides; 3.4 has no reconfig (use mitosis)")
+        if let source = ZooKeeperVersion(parsing: zookeeper), let destination = ZooKeeperVersion(parsing: destinationZookeeper ?? zookeeper),
+            let refusal = Planner.versionRefusal(kind, source: source, destination: destination)
+        {
+            throw ValidationError("strategy \(kind) cannot move ZooKeeper \(source) onto \(destination): \(refusal)")
         }
         guard (1...7).contains(servers), (1...7).contains(destinationServers) else { throw ValidationError("--servers and --destination-servers are 1 to 7") }
         guard nodes >= 1, brokers >= 1, writers >= 1, rate > 0, pause >= 0 else {

@@ -66,9 +66,11 @@ enum Fixtures {
     ///   themselves (HubSpot's ClusterIP services).
     static func plan(
         _ strategy: StrategyKind, _ sourceCount: Int, _ destinationCount: Int, version: ZooKeeperVersion = .v3_8_0,
-        destinationData: InitialData = .empty, staying: Bool = true, movableAddresses: Bool = false
+        destinationVersion: ZooKeeperVersion? = nil, destinationData: InitialData = .empty, staying: Bool = true,
+        movableAddresses: Bool = false
     ) throws -> Plan {
         var source = source(sourceCount, version: version)
+        let destinationRelease = destinationVersion ?? version
         let destination: PlanEnsemble
         switch strategy {
         case .replace:
@@ -78,14 +80,14 @@ enum Fixtures {
                     stableAddress: movable)
             }
             destination = ensemble(
-                "destination", ids: source.servers.map(\.id.rawValue), subnet: 2, version: version, data: destinationData,
+                "destination", ids: source.servers.map(\.id.rawValue), subnet: 2, version: destinationRelease, data: destinationData,
                 running: false, sameAddressesAs: source, stableAddress: movableAddresses ? movable : nil)
         case .copy:
             destination = Self.destination(
-                destinationCount, after: sourceCount, version: version, data: destinationData == .empty ? .holdsData : destinationData,
+                destinationCount, after: sourceCount, version: destinationRelease, data: destinationData == .empty ? .holdsData : destinationData,
                 running: true)
         default:
-            destination = Self.destination(destinationCount, after: sourceCount, version: version, data: destinationData)
+            destination = Self.destination(destinationCount, after: sourceCount, version: destinationRelease, data: destinationData)
         }
         return try Planner.plan(strategy, source: source, destination: destination, clientGroups: groups(source: source, staying: staying))
     }
