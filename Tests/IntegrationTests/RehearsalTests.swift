@@ -11,9 +11,11 @@ extension RealServers {
     /// real servers with live clients: nothing acknowledged is lost, no moving client's session
     /// expires, the data is identical at the split, and the destination serves on its own.
     @Suite struct Rehearsals {
-        static func options(_ strategy: StrategyKind, _ version: ZooKeeperDistribution, label: String) -> RehearsalOptions {
+        static func options(
+            _ strategy: StrategyKind, _ version: ZooKeeperDistribution, to destination: ZooKeeperDistribution? = nil, label: String
+        ) -> RehearsalOptions {
             RehearsalOptions(
-                strategy: strategy, sourceVersion: version, dataNodes: 200, brokers: 3, writers: 2, writesPerSecond: 10,
+                strategy: strategy, sourceVersion: version, destinationVersion: destination, dataNodes: 200, brokers: 3, writers: 2, writesPerSecond: 10,
                 rollingRestartPause: .seconds(1), networkID: "mtreh\(label)\(getpid())",
                 outputDirectory: NSTemporaryDirectory() + "mitosis-rehearsal-test-\(label)-\(getpid())")
         }
@@ -37,14 +39,17 @@ extension RealServers {
             for file in result.files { #expect(FileManager.default.fileExists(atPath: file), "missing \(file)") }
         }
 
+        /// Across the versions operators move between (3.4.13 → 3.8.0, 3.8.0 → 3.9.3), for every
+        /// strategy the pair allows; block & copy also into a 3.4.13 destination.
         @Test(arguments: [
-            (StrategyKind.mitosis, ZooKeeperDistribution.v3_4_13), (.mitosisObservers, .v3_8_0), (.mitosisObservers, .v3_4_13), (.reconfig, .v3_8_0),
-            (.copy, .v3_8_0), (.copy, .v3_4_13),
-            (.replace, .v3_8_0), (.replace, .v3_4_13),
+            (StrategyKind.mitosis, ZooKeeperDistribution.v3_4_13, ZooKeeperDistribution.v3_8_0), (.mitosisObservers, .v3_8_0, .v3_9_3),
+            (.mitosisObservers, .v3_4_13, .v3_8_0), (.reconfig, .v3_8_0, .v3_9_3),
+            (.copy, .v3_8_0, .v3_9_3), (.copy, .v3_4_13, .v3_4_13),
+            (.replace, .v3_8_0, .v3_9_3), (.replace, .v3_4_13, .v3_8_0),
         ])
-        func strategyRehearsesCleanly(_ strategy: StrategyKind, _ version: ZooKeeperDistribution) async throws {
-            let label = "\(strategy.rawValue.filter(\.isLetter).prefix(4))\(version.version.filter(\.isNumber))"
-            let options = Self.options(strategy, version, label: label)
+        func strategyRehearsesCleanly(_ strategy: StrategyKind, _ version: ZooKeeperDistribution, _ destination: ZooKeeperDistribution) async throws {
+            let label = "\(strategy.rawValue.filter(\.isLetter).prefix(4))\(version.version.filter(\.isNumber))\(destination.version.filter(\.isNumber).prefix(2))"
+            let options = Self.options(strategy, version, to: destination, label: label)
             let result = try await Rehearsal.run(options)
             Self.expectClean(result)
             if strategy == .replace {
