@@ -61,6 +61,18 @@ enum Fixtures {
     /// The stable addresses of a replace with movable addresses: 10.1.0.x/24 on eth0.
     static let movable = StableAddress(device: "eth0", prefixLength: 24)
 
+    /// The planner's refusal of what `body` plans, or nil when it plans (or fails otherwise).
+    static func refusal(_ body: () throws -> Plan) -> PlanningError? {
+        do {
+            _ = try body()
+            return nil
+        } catch let error as PlanningError {
+            return error
+        } catch {
+            return nil
+        }
+    }
+
     /// - Parameter movableAddresses: for replace, the source's addresses are stable addresses
     ///   bound on their hosts that the plan moves (Zalando); otherwise they follow the servers by
     ///   themselves (HubSpot's ClusterIP services).

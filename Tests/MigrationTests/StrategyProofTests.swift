@@ -162,16 +162,7 @@ let supportedCases: [Case] = {
 }
 
 @Suite struct PlannerRefusals {
-    func refusal(_ body: () throws -> Plan) -> PlanningError? {
-        do {
-            _ = try body()
-            return nil
-        } catch let error as PlanningError {
-            return error
-        } catch {
-            return nil
-        }
-    }
+    func refusal(_ body: () throws -> Plan) -> PlanningError? { Fixtures.refusal(body) }
 
     @Test func reconfigIsRefusedOn34() throws {
         let error = try #require(refusal { try Fixtures.plan(.reconfig, 3, 3, version: .v3_4_13, staying: false) })

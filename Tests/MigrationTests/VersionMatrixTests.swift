@@ -15,16 +15,7 @@ import Testing
         (.v3_9_3, .v3_9_3, StrategyKind.allCases),
     ]
 
-    func refusal(_ body: () throws -> Plan) -> PlanningError? {
-        do {
-            _ = try body()
-            return nil
-        } catch let error as PlanningError {
-            return error
-        } catch {
-            return nil
-        }
-    }
+    func refusal(_ body: () throws -> Plan) -> PlanningError? { Fixtures.refusal(body) }
 
     @Test("each pair allows exactly the strategies of the matrix", arguments: matrix.indices)
     func matrixRow(_ row: Int) throws {
