@@ -270,7 +270,12 @@ public struct SandboxManager: Sendable {
             let usedIDs = Set(state.sandboxes.filter { $0.name != request.replacing }.flatMap { $0.hosts.map(\.serverID) })
             let ids = replaced?.hosts.map(\.serverID) ?? Array(firstID..<(firstID + request.servers))
             if let clash = ids.first(where: usedIDs.contains) {
-                throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "server id \(clash) is taken by another sandbox; choose another --first-id")
+                let holder = state.sandboxes.first { $0.name != request.replacing && $0.hosts.contains { $0.serverID == clash } }?.name ?? "another sandbox"
+                let message =
+                    request.replacing.map { replaced in
+                        "server id \(clash) of sandbox \(replaced) is held by sandbox \(holder) too; replacing \(replaced) needs its ids, so take \(holder) down first (`mitosis sandbox down --name \(holder)`)"
+                    } ?? "server id \(clash) is taken by sandbox \(holder); choose another --first-id, or take \(holder) down (`mitosis sandbox down --name \(holder)`)"
+                throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", message)
             }
             var hosts: [SandboxHost] = []
             for offset in 0..<request.servers {
@@ -345,7 +350,7 @@ public struct SandboxManager: Sendable {
             throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "a sandbox has 1 to 9 servers; got \(request.servers)")
         }
         if request.reconfigEnabled && !request.version.supportsReconfig {
-            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "ZooKeeper \(request.version.version) has no reconfig; use 3.8.0 or drop --reconfig")
+            throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "ZooKeeper \(request.version.version) has no reconfig; use 3.8.0 or 3.9.3, or drop --reconfig")
         }
     }
 

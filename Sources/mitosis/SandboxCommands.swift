@@ -28,7 +28,7 @@ struct SandboxUp: AsyncParsableCommand {
 
     @Option(help: "The sandbox's name (1–12 lowercase letters and digits); its hosts are NAME-1, NAME-2, …") var name: String
     @Option(help: "How many servers.") var servers: Int = 3
-    @Option(help: "ZooKeeper version: 3.8.0 or 3.4.13.") var zookeeper: String = "3.8.0"
+    @Option(help: "ZooKeeper version: 3.8.0, 3.9.3 or 3.4.13.") var zookeeper: String = "3.8.0"
     @Flag(help: "Configure the servers but do not start them (an empty destination).") var noStart = false
     @Flag(help: "Give each host a stable address that `move-address` can move to another host.") var stableAddresses = false
     @Option(help: "The first server id (default: after the other sandboxes' ids).") var firstID: Int?
@@ -145,6 +145,9 @@ struct SandboxExec: AsyncParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).") var command: [String] = []
 
     func run() async throws {
+        // The command is captured for passthrough, so help asked of `exec` itself arrives here as
+        // the command; after `--` it belongs to the command (`exec -- zkCli.sh --help`).
+        if let first = command.first, ["--help", "-h"].contains(first) { throw CleanExit.helpRequest(self) }
         let manager = SandboxManager()
         var arguments = command
         if arguments.first == "--" { arguments.removeFirst() }
