@@ -15,17 +15,35 @@ public final class RunObserver: Sendable {
     let timeline: TimelineRecorder
     let group: any EventLoopGroup
     let canaries: [CanaryOptions]
-    let startedAt = Date()
-    let wallOrigin = Date().timeIntervalSince1970
+    let startedAt: Date
+    /// ``startedAt`` in seconds since 1970: canary times are counted from it, as the timeline's.
+    let wallOrigin: Double
+    /// How many runs of `mitosis run` this report covers (1 plus the earlier journal segments).
+    let segments: Int
     private let operations = Mutex<[String: [ThroughputBucket]]>([:])
     private let summaries = Mutex<[CanarySummary]>([])
     static let bucketSeconds = 0.25
 
-    public init(plan: Plan, eventLoopGroup: any EventLoopGroup, canaries: [CanaryOptions] = []) {
+    /// - Parameter earlier: the journal's events from earlier segments of the same migration (runs
+    ///   stopped with `--until`, or killed, before this `--resume`): the report then covers the
+    ///   whole migration, from the first segment's start, with the gaps between segments.
+    public init(plan: Plan, eventLoopGroup: any EventLoopGroup, canaries: [CanaryOptions] = [], earlier: [ExecutionEvent] = []) {
         self.plan = plan
-        self.timeline = TimelineRecorder(origin: .now, plan: plan)
+        let now = Date()
+        let first = earlier.map(\.time).min().map { Swift.min($0, now) } ?? now
+        self.startedAt = first
+        self.wallOrigin = first.timeIntervalSince1970
+        self.segments = earlier.isEmpty ? 1 : Self.segments(in: earlier) + 1
+        self.timeline = TimelineRecorder(origin: .now - .milliseconds(Int64(now.timeIntervalSince(first) * 1000)), plan: plan)
         self.group = eventLoopGroup
         self.canaries = canaries
+        for event in earlier { timeline.record(event, at: event.time.timeIntervalSince(first)) }
+        if !earlier.isEmpty { timeline.event(.resumed, "resumed from the journal (segment \(segments))") }
+    }
+
+    /// How many runs wrote `events` (each starts with a plan-started or resumed event).
+    static func segments(in events: [ExecutionEvent]) -> Int {
+        max(1, events.filter { $0.kind == .planStarted || $0.kind == .resumed }.count)
     }
 
     /// Pass every executor event here.
@@ -77,6 +95,12 @@ public final class RunObserver: Sendable {
         let summaries = self.summaries.withLock { $0 }
         let buckets = operations.withLock { $0 }
         var verdict = [VerdictItem(name: "plan", value: outcome, passed: passed, detail: detail)]
+        if segments > 1 {
+            verdict.append(
+                VerdictItem(
+                    name: "runs", value: "\(segments) segments", passed: nil,
+                    detail: "earlier segments (stopped with --until or interrupted) are read from the journal; canaries watched only this one"))
+        }
         var groups: [ClientGroupTimeline] = []
         var events = timeline.events
         for summary in summaries.sorted(by: { $0.group < $1.group }) {

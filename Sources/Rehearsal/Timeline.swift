@@ -41,9 +41,9 @@ final class TimelineRecorder: Sendable {
         state.withLock { $0.events.append(TimelineEvent(time: time, kind: kind, label: label, subject: subject)) }
     }
 
-    /// Takes an executor event.
-    func record(_ event: ExecutionEvent) {
-        let time = now
+    /// Takes an executor event, as it happens or (`time`, in seconds after ``origin``) from a journal.
+    func record(_ event: ExecutionEvent, at time: Double? = nil) {
+        let time = time ?? now
         state.withLock { state in
             switch event.kind {
             case .stepStarted:

@@ -173,8 +173,10 @@ struct RunCommand: AsyncParsableCommand {
         let printer = execution.printer()
         let reportDirectory = report ?? execution.plan + ".report"
         let dryRun = execution.dryRun
+        // A resumed run reports the whole migration: the earlier segments come from the journal.
+        let earlier = resume ? try Journal(path: execution.journalPath).load().events : []
         let outcome: ExecutionOutcome = try await execution.withHosts(plan) { hosts, group in
-            let observer = RunObserver(plan: plan, eventLoopGroup: group, canaries: canaries)
+            let observer = RunObserver(plan: plan, eventLoopGroup: group, canaries: canaries, earlier: earlier)
             let result: Result<ExecutionOutcome, any Error> = await withTaskGroup(of: Result<ExecutionOutcome, any Error>?.self) { tasks in
                 tasks.addTask {
                     await observer.run()
