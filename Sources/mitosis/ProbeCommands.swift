@@ -8,12 +8,21 @@ import ZooKeeper
 struct SmoketestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smoketest",
-        abstract: "Check every server of an ensemble as zk-smoketest does, with latency phases. Exit code 1 on failure."
+        abstract: "Check every server of an ensemble as zk-smoketest does, with zk-latencies' phases. Exit code 1 on failure.",
+        discussion: """
+            One session per server; one ephemeral written through each; every server, after sync, must hold \
+            every node (same child count, data and ephemeralOwner); every session watches every node, and must \
+            be told of each delete, in order. Then per server the latency phases: create, set, get, delete, \
+            create ephemeral, watched, delete ephemeral, notifications. It works under <chroot>/mitosis-smoketest, \
+            which must be empty (--clean removes what an earlier run left).
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Operations per latency phase and server (0 skips the phases).") var operations = 200
     @Option(help: "Bytes of data per node in the latency phases.") var size = 100
+    @Flag(help: "Remove what an earlier run left under the test root instead of refusing to run.") var clean = false
+    @Flag(help: "Pipeline each latency phase (every request in flight at once, zk-latencies' asynchronous mode).") var pipelined = false
 
     func validate() throws {
         if operations < 0 || size < 0 { throw ValidationError("--operations and --size must not be negative") }
@@ -27,7 +36,7 @@ struct SmoketestCommand: AsyncParsableCommand {
             servers: string.servers, operationsPerPhase: operations, dataSize: size,
             connectTimeout: .milliseconds(Int64(connection.connectTimeout * 1000)),
             sessionTimeout: .milliseconds(Int64(connection.sessionTimeout * 1000)),
-            root: string.chroot ?? "/"
+            root: string.chroot ?? "/", cleanLeftovers: clean, pipelined: pipelined
         )
         let json = connection.json
         let report = await Smoketest(options: options, logger: logger).run { message in

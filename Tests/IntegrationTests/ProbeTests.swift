@@ -22,17 +22,71 @@ extension RealServers {
             }
         }
 
+        /// zk-smoketest's and zk-latencies' checks on one ensemble: a clean pass (one request at a
+        /// time and pipelined), leftovers refused and then cleaned, and failures that name the
+        /// server and the check: a server frozen before the run, one frozen while the watches are
+        /// armed (its delete and its notifications stall), and one that is down.
         @Test func smoketestPassesAndFailsWhenAServerIsCutOff() async throws {
             try await withLocalEnsemble(servers: 3, distribution: .v3_4_13) { ensemble in
-                let options = SmoketestOptions(servers: ensemble.servers.map(\.clientAddress), operationsPerPhase: 20, connectTimeout: .seconds(3))
+                let options = SmoketestOptions(
+                    servers: ensemble.servers.map(\.clientAddress), operationsPerPhase: 20, connectTimeout: .seconds(3), sessionTimeout: .seconds(2))
+                // A follower: freezing the leader would stop the whole ensemble until an election.
+                let leader = try await ensemble.leader()
+                let victim = try #require(ensemble.servers.last { $0.id != leader })
+                let victimAddress = victim.clientAddress.description
+                func failed(_ report: SmoketestReport) -> [String] {
+                    report.checks.filter { !$0.passed }.map { "\($0.name)@\($0.server ?? "")" }
+                }
+
                 let passing = await Smoketest(options: options).run()
                 #expect(passing.passed, "\(passing.checks.filter { !$0.passed })")
-                #expect(Set(passing.phases.map(\.name)) == ["create", "set", "get", "delete+watch"])
-                ensemble.freeze(3)
-                let failing = await Smoketest(options: options).run()
-                ensemble.thaw(3)
-                #expect(!failing.passed)
-                #expect(failing.checks.contains { !$0.passed && $0.server == ensemble.server(3)?.clientAddress.description })
+                #expect(passing.phases.filter { $0.server == victimAddress }.map(\.name) == Smoketest.phaseNames)
+                #expect(passing.checks.filter { $0.name == "write through the server" && $0.passed }.count == 3, "one ephemeral through every server")
+                #expect(passing.checks.filter { $0.name == "watch notifications" && $0.passed }.count == 3, "3 × 3 watches, in order")
+                #expect(passing.checks.filter { $0.name == "child count" && $0.passed }.count == 3)
+                var pipelinedOptions = options
+                pipelinedOptions.pipelined = true
+                let pipelined = await Smoketest(options: pipelinedOptions).run()
+                #expect(pipelined.passed, "\(pipelined.checks.filter { !$0.passed })")
+                #expect(pipelined.pipelined && pipelined.phases.count == 3 * Smoketest.phaseNames.count)
+
+                // Leftovers under the test root: refused (named), then removed with cleanLeftovers.
+                _ = try await ZooKeeperClient.withClient(ensemble.connectionString) { zk in
+                    #expect(try await zk.exists(options.testRoot) == nil, "a passing run removes its test root")
+                    try await zk.create(options.testRoot)
+                    try await zk.create(ZooKeeperPath.join(options.testRoot, "stale"))
+                }
+                let refused = await Smoketest(options: options).run()
+                #expect(failed(refused) == ["test root empty@\(ensemble.servers[0].clientAddress)"])
+                #expect(refused.checks.first { !$0.passed }?.detail?.contains("stale") == true)
+                #expect(refused.phases.isEmpty, "nothing runs on a test root with leftovers")
+                var cleaning = options
+                cleaning.cleanLeftovers = true
+                let cleaned = await Smoketest(options: cleaning).run()
+                #expect(cleaned.passed, "\(cleaned.checks.filter { !$0.passed })")
+                #expect(cleaned.checks.first { $0.name == "test root empty" }?.detail?.contains("removed 1 leftover") == true)
+
+                // Frozen before the run: its session fails; the other servers' checks still run.
+                ensemble.freeze(victim.id)
+                let frozen = await Smoketest(options: options).run()
+                ensemble.thaw(victim.id)
+                #expect(failed(frozen) == ["session@\(victimAddress)"])
+                #expect(frozen.checks.filter { $0.name == "watch notifications" && $0.passed }.count == 2)
+
+                // Frozen once the watches are armed: the delete through it and its notifications stall.
+                let stalled = await Smoketest(options: cleaning).run { message in
+                    if message.hasPrefix("deleting the") { ensemble.freeze(victim.id) }
+                }
+                ensemble.thaw(victim.id)
+                #expect(!stalled.passed)
+                #expect(failed(stalled).contains("watch notifications@\(victimAddress)"), "\(failed(stalled))")
+                #expect(failed(stalled).contains("delete through the server@\(victimAddress)"), "\(failed(stalled))")
+                #expect(stalled.checks.filter { $0.name == "watch notifications" && $0.server != victimAddress }.allSatisfy { $0.passed }, "the others are told of every delete that happened")
+
+                // Down: its session fails, the others pass.
+                try await ensemble.stop(victim.id)
+                let down = await Smoketest(options: cleaning).run()
+                #expect(failed(down) == ["session@\(victimAddress)"])
             }
         }
 
