@@ -45,6 +45,9 @@ public struct CanaryOptions: Sendable {
 public struct CanaryEvent: Sendable, Codable, Hashable {
     public enum Kind: String, Sendable, Codable {
         case started, failed, slow, stallStarted, stallEnded, session, leaderChanged, stopped
+        /// A smoketest run (`mitosis smoketest --watch`) passed, or failed (`detail` says which
+        /// checks on which servers).
+        case smoketestPassed, smoketestFailed
     }
 
     /// Seconds since 1970.

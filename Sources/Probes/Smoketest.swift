@@ -353,6 +353,33 @@ public struct Smoketest: Sendable {
     }
 }
 
+extension Smoketest {
+    /// Runs the smoketest every `interval` until the calling task is cancelled, and reports each
+    /// run as an event of the timeline `mitosis watch` writes (`group` names it there): when it
+    /// started, how long it took, and which checks failed on which servers.
+    public func watch(
+        every interval: Duration, group: String = "smoketest", onEvent: @Sendable (CanaryEvent) -> Void
+    ) async -> [SmoketestReport] {
+        var reports: [SmoketestReport] = []
+        while !Task.isCancelled {
+            let start = Date()
+            let report = await run()
+            // A run cut short by the cancellation says nothing about the ensemble.
+            if Task.isCancelled { break }
+            let failed = report.checks.filter { !$0.passed }
+            let servers = Set(failed.compactMap(\.server)).sorted()
+            onEvent(
+                CanaryEvent(
+                    time: start.timeIntervalSince1970, group: group, kind: report.passed ? .smoketestPassed : .smoketestFailed,
+                    latencyMilliseconds: Date().timeIntervalSince(start) * 1000, server: servers.isEmpty ? nil : servers.joined(separator: ","),
+                    detail: failed.isEmpty ? nil : failed.map { "\($0.name) on \($0.server ?? "the ensemble"): \($0.detail ?? "failed")" }.joined(separator: "; ")))
+            reports.append(report)
+            try? await Task.sleep(for: interval)
+        }
+        return reports
+    }
+}
+
 /// A latency phase that read back something other than what it wrote.
 struct SmoketestError: Error, CustomStringConvertible {
     var description: String

@@ -23,9 +23,13 @@ struct SmoketestCommand: AsyncParsableCommand {
     @Option(help: "Bytes of data per node in the latency phases.") var size = 100
     @Flag(help: "Remove what an earlier run left under the test root instead of refusing to run.") var clean = false
     @Flag(help: "Pipeline each latency phase (every request in flight at once, zk-latencies' asynchronous mode).") var pipelined = false
+    @Option(help: "Repeat every this many seconds until Ctrl-C or --duration, writing one JSON line per run in `mitosis watch`'s timeline format.") var watch: Double?
+    @Option(help: "With --watch: stop after this many seconds.") var duration: Double?
 
     func validate() throws {
         if operations < 0 || size < 0 { throw ValidationError("--operations and --size must not be negative") }
+        if let watch, watch <= 0 { throw ValidationError("--watch must be a positive number of seconds") }
+        if duration != nil && watch == nil { throw ValidationError("--duration goes with --watch") }
     }
 
     func run() async throws {
@@ -39,6 +43,20 @@ struct SmoketestCommand: AsyncParsableCommand {
             root: string.chroot ?? "/", cleanLeftovers: clean, pipelined: pipelined
         )
         let json = connection.json
+        if let watch {
+            let smoketest = Smoketest(options: options, logger: logger)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let reports = await runUntilInterrupted(duration: duration) {
+                await smoketest.watch(every: .milliseconds(Int64(watch * 1000))) { event in
+                    if let data = try? encoder.encode(event) { Output.line(String(decoding: data, as: UTF8.self)) }
+                }
+            }
+            let failed = reports.filter { !$0.passed }.count
+            Output.note("\(reports.count) smoketest run\(reports.count == 1 ? "" : "s"), \(failed) failed")
+            if failed > 0 { throw ExitCode.failure }
+            return
+        }
         let report = await Smoketest(options: options, logger: logger).run { message in
             if !json { Output.note("… \(message)") }
         }

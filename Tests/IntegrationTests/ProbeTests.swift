@@ -66,6 +66,21 @@ extension RealServers {
                 #expect(cleaned.passed, "\(cleaned.checks.filter { !$0.passed })")
                 #expect(cleaned.checks.first { $0.name == "test root empty" }?.detail?.contains("removed 1 leftover") == true)
 
+                // Repeated (`smoketest --watch`): one timeline event per run, until cancelled.
+                var quick = cleaning
+                quick.operationsPerPhase = 0
+                let (events, sink) = AsyncStream<CanaryEvent>.makeStream()
+                let watching = Task { await Smoketest(options: quick).watch(every: .milliseconds(50)) { sink.yield($0) } }
+                var seen: [CanaryEvent] = []
+                for await event in events {
+                    seen.append(event)
+                    if seen.count == 2 { break }
+                }
+                watching.cancel()
+                let watched = await watching.value
+                #expect(seen.map(\.kind) == [.smoketestPassed, .smoketestPassed])
+                #expect(watched.count >= 2 && watched.allSatisfy(\.passed))
+
                 // Frozen before the run: its session fails; the other servers' checks still run.
                 ensemble.freeze(victim.id)
                 let frozen = await Smoketest(options: options).run()
