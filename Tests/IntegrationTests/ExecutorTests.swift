@@ -52,11 +52,11 @@ struct MigrationFixture: Sendable {
 
     /// Runs the plan through the library executor, collecting every event.
     func execute(
-        _ plan: Plan? = nil, journal: String? = nil, options: ExecutionOptions = ExecutionOptions(), events: EventLog? = nil,
+        _ plan: ProvenPlan? = nil, journal: String? = nil, options: ExecutionOptions = ExecutionOptions(), events: EventLog? = nil,
         group: MultiThreadedEventLoopGroup
     ) async throws -> ExecutionOutcome {
         try await MigrationExecutor(
-            plan: plan ?? self.plan, hosts: hosts, eventLoopGroup: group, journal: Journal(path: journal ?? journalPath), options: options,
+            plan: try plan ?? Prover.prove(self.plan), hosts: hosts, eventLoopGroup: group, journal: Journal(path: journal ?? journalPath), options: options,
             onEvent: { event in events?.append(event) }
         ).run()
     }
@@ -374,7 +374,7 @@ extension RealServers {
                 let (stream, continuation) = AsyncStream.makeStream(of: ExecutionEvent.self)
                 let events = EventLog()
                 let executor = MigrationExecutor(
-                    plan: fixture.plan, hosts: fixture.hosts, eventLoopGroup: group, journal: Journal(path: fixture.journalPath),
+                    plan: try Prover.prove(fixture.plan), hosts: fixture.hosts, eventLoopGroup: group, journal: Journal(path: fixture.journalPath),
                     options: ExecutionOptions(gateTimeout: .seconds(120)),
                     onEvent: { event in
                         events.append(event)
@@ -464,7 +464,7 @@ extension RealServers {
                 var other = fixture.plan
                 other.steps.removeLast()
                 let mismatch = await #expect(throws: ExecutionError.self) {
-                    try await fixture.execute(other, options: ExecutionOptions(resume: true), group: group)
+                    try await fixture.execute(try Prover.prove(other), options: ExecutionOptions(resume: true), group: group)
                 }
                 #expect(mismatch?.code == .journalMismatch)
                 #expect(try Journal(path: fixture.journalPath).load().events == paused.events, "a refused run wrote to the journal")
@@ -480,10 +480,11 @@ extension RealServers {
                 #expect(state.finishedSteps.contains(until) && !state.finishedSteps.contains("join-5-pause-1"))
                 for host in fixture.destination.hosts.prefix(2) { #expect(try await fixture.serviceState(host) == .running) }
 
-                let back = try Rollback.plan(for: fixture.plan, journal: state)
+                // The way back is proved (after the steps the journal records) before it runs.
+                let back = try Prover.prove(rollback: Rollback.plan(for: fixture.plan, journal: state), of: Prover.prove(fixture.plan), journal: state)
                 let outcome = try await fixture.execute(back, journal: fixture.journalPath + ".rollback", options: ExecutionOptions(resume: true), group: group)
                 #expect(outcome == .finished)
-                try Journal(path: fixture.journalPath).append(ExecutionEvent(kind: .rollbackFinished, summary: "rolled back \(back.steps.count) steps"))
+                try Journal(path: fixture.journalPath).append(ExecutionEvent(kind: .rollbackFinished, summary: "rolled back \(back.plan.steps.count) steps"))
 
                 for host in fixture.source.hosts {
                     #expect(serverLines(ofConfigAt: host.configPath) == original[host.name], "\(host.name)'s server lines were not restored")
@@ -545,9 +546,15 @@ struct LocalClientFixture {
         let member = PlanClientMember(
             name: "app-1", host: host, configPath: configPath, restart: restartCommand(heals: heals),
             healthCheck: "test -f \(shellQuoted(healthyMarker))", connectionString: Self.from)
-        let empty = { (name: String) in PlanEnsemble(name: name, version: ZooKeeperVersion(3, 8, 0), servers: [], initialData: .empty, initiallyRunning: true) }
+        // Servers at both connection strings' addresses, in one ensemble, so that the prover sees
+        // the member served before and after its switch (none of them is contacted: the plan has
+        // no server action and no server gate).
+        let addresses = ["10.200.1.11", "10.200.1.12", "10.200.2.11", "10.200.2.12"]
+        let servers = addresses.enumerated().map { PlanServer(id: ServerID(Int64($0.offset + 1)), host: "zk-\($0.offset + 1)", address: $0.element) }
+        let source = PlanEnsemble(name: "src", version: ZooKeeperVersion(3, 8, 0), servers: servers, initialData: .holdsData, initiallyRunning: true)
+        let destination = PlanEnsemble(name: "dst", version: ZooKeeperVersion(3, 8, 0), servers: [], initialData: .empty, initiallyRunning: false)
         return Plan(
-            strategy: .mitosis, source: empty("src"), destination: empty("dst"),
+            strategy: .mitosis, source: source, destination: destination,
             clientGroups: [PlanClientGroup(name: "app", chroot: "/kafka", moves: true, members: [member])],
             steps: [
                 Step(
@@ -561,8 +568,8 @@ struct LocalClientFixture {
         InventoryHostDirectory(inventory: SandboxInventory.inventory([], localHosts: [host]))
     }
 
-    func executor(_ plan: Plan, journal: Journal, options: ExecutionOptions) -> MigrationExecutor {
-        MigrationExecutor(plan: plan, hosts: hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, journal: journal, options: options)
+    func executor(_ plan: Plan, journal: Journal, options: ExecutionOptions) throws -> MigrationExecutor {
+        MigrationExecutor(plan: try Prover.prove(plan), hosts: hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, journal: journal, options: options)
     }
 }
 
