@@ -99,9 +99,14 @@ public struct MigrationExecutor: Sendable {
             if !options.resume && !options.dryRun {
                 throw ExecutionError(.alreadyStarted, "the journal \(journal.path) shows this plan has run before (last finished step: \(state.lastFinishedStep(in: plan)?.rawValue ?? "none")); pass --resume to continue it")
             }
-            try record(ExecutionEvent(kind: .resumed, summary: "resuming after \(state.lastFinishedStep(in: plan)?.rawValue ?? "the start"); \(provedText)"))
+        }
+        // Every host reached and every program found before the first journal entry and the
+        // first change: a refused run leaves the hosts, and the journal, as they were.
+        let checked = try await preflight()
+        if !state.events.isEmpty {
+            try record(ExecutionEvent(kind: .resumed, summary: "resuming after \(state.lastFinishedStep(in: plan)?.rawValue ?? "the start"); \(provedText); \(checked)"))
         } else {
-            try record(ExecutionEvent(kind: .planStarted, summary: "\(plan.strategy) from \(plan.source.name) to \(plan.destination.name), \(plan.steps.count) steps; \(provedText)", plan: fingerprint))
+            try record(ExecutionEvent(kind: .planStarted, summary: "\(plan.strategy) from \(plan.source.name) to \(plan.destination.name), \(plan.steps.count) steps; \(provedText); \(checked)", plan: fingerprint))
         }
         if options.dryRun { return try await runSteps(state) }
 
