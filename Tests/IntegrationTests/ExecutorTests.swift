@@ -229,11 +229,20 @@ func startMitosis(_ arguments: [String], fixture: MigrationFixture, output: Stri
     return try ChildProcess([try mitosisExecutable()] + arguments, outputPath: output, environment: environment)
 }
 
-/// Runs `mitosis ARGUMENTS` to completion; its exit code and output.
+/// Runs `mitosis ARGUMENTS` in the fixture's sandbox network to completion; its exit code and output.
 func runMitosis(_ arguments: [String], fixture: MigrationFixture, timeout: Duration = .seconds(300)) async throws -> (status: Int32, output: String) {
-    let output = fixture.directory + "/mitosis-\(UUID().uuidString).out"
+    var environment = ProcessInfo.processInfo.environment
+    environment["MITOSIS_SANDBOX_NETWORK"] = fixture.manager.network.id
+    return try await runMitosis(arguments, environment: environment, outputDirectory: fixture.directory, timeout: timeout)
+}
+
+/// Runs `mitosis ARGUMENTS` to completion; its exit code and output.
+func runMitosis(
+    _ arguments: [String], environment: [String: String]? = nil, outputDirectory: String = NSTemporaryDirectory(), timeout: Duration = .seconds(300)
+) async throws -> (status: Int32, output: String) {
+    let output = outputDirectory + "/mitosis-\(UUID().uuidString).out"
     defer { try? FileManager.default.removeItem(atPath: output) }
-    let child = try startMitosis(arguments, fixture: fixture, output: output)
+    let child = try ChildProcess([try mitosisExecutable()] + arguments, outputPath: output, environment: environment)
     do {
         let status = try await child.waitForExit(timeout: timeout)
         return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
@@ -300,7 +309,8 @@ extension RealServers {
             try await withMigrationFixture("exkill") { fixture, group in
                 let planPath = fixture.directory + "/plan.json"
                 let inventoryPath = fixture.directory + "/inventory.yaml"
-                try fixture.plan.jsonData().write(to: URL(fileURLWithPath: planPath))
+                // As `mitosis plan --out` writes it: with its proof record, which `run` checks.
+                try Prover.prove(fixture.plan).recorded.jsonData().write(to: URL(fileURLWithPath: planPath))
                 try SandboxInventory.yaml(fixture.inventory).write(toFile: inventoryPath, atomically: true, encoding: .utf8)
                 let run = ["run", planPath, "--inventory", inventoryPath, "--journal", fixture.journalPath, "--gate-timeout", "120"]
 

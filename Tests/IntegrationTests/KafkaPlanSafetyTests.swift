@@ -4,21 +4,6 @@ import Testing
 import ZooKeeper
 import ZooKeeperTestSupport
 
-/// Runs the `mitosis` executable on loopback to completion; its exit code and output.
-func runMitosisOnLoopback(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32, output: String) {
-    let output = NSTemporaryDirectory() + "mitosis-\(UUID().uuidString).out"
-    defer { try? FileManager.default.removeItem(atPath: output) }
-    let child = try ChildProcess([try mitosisExecutable()] + arguments, outputPath: output)
-    do {
-        let status = try await child.waitForExit(timeout: timeout)
-        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
-    } catch {
-        child.signal(SIGKILL)
-        _ = try? await child.waitForExit(timeout: .seconds(5))
-        throw error
-    }
-}
-
 extension RealServers.KafkaExecutionTests {
     /// `mitosis kafka run` against real ZooKeeper holding Kafka's layout refuses plan files edited
     /// into unsafe ones, before it writes anything: stage 1 dropping every old replica, a target
@@ -53,7 +38,7 @@ extension RealServers.KafkaExecutionTests {
                 for (name, file, rule) in cases {
                     let path = directory + "/\(name).json"
                     try file.encoded().write(to: URL(fileURLWithPath: path))
-                    let result = try await runMitosisOnLoopback(["kafka", "run", path, "-s", connection, "--poll-interval", "0.05"])
+                    let result = try await runMitosis(["kafka", "run", path, "-s", connection, "--poll-interval", "0.05"], timeout: .seconds(120))
                     #expect(result.status == 1, "\(name): \(result.output)")
                     #expect(result.output.contains("unsafe-plan") && result.output.contains(rule), "\(name): \(result.output)")
                     #expect(result.output.contains("stage "), "\(name) does not name the stage: \(result.output)")
