@@ -28,6 +28,14 @@ enum Output {
         write(Data(("error: " + text + "\n").utf8), to: FileHandle.standardError)
     }
 
+    /// EPIPE, as Foundation reports it: a POSIX error, or a file-write error wrapping one.
+    static func isBrokenPipe(_ error: any Error) -> Bool {
+        let error = error as NSError
+        if error.domain == NSPOSIXErrorDomain && error.code == Int(EPIPE) { return true }
+        guard let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError else { return false }
+        return isBrokenPipe(underlying)
+    }
+
     /// Writes are reported as EPIPE instead of killing the process with SIGPIPE.
     static func ignoreBrokenPipes() {
         signal(SIGPIPE, SIG_IGN)
@@ -36,7 +44,7 @@ enum Output {
     private static func write(_ data: Data, to handle: FileHandle) {
         do {
             try handle.write(contentsOf: data)
-        } catch let error as NSError where error.domain == NSPOSIXErrorDomain && error.code == Int(EPIPE) {
+        } catch where isBrokenPipe(error) {
             // Whoever read the output has all they wanted; nothing is left to say to them.
             exit(0)
         } catch {
