@@ -255,7 +255,10 @@ struct KafkaRun: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a reassignment plan: batches through /admin/reassign_partitions, throttled, followed to the end.",
         discussion: """
-            PLAN is a plan.json from `mitosis kafka plan` or a kafka-reassign-partitions file. Refuses while another \
+            PLAN is a plan.json from `mitosis kafka plan` or a kafka-reassign-partitions file. Before anything moves, \
+            the plan is checked against the cluster: every stage before the last keeps min.insync.replicas replicas of \
+            each partition on the old brokers, every target broker is registered, every move keeps the planned \
+            replication factor; otherwise it is refused (unsafe-plan) naming the stage, partition and rule. Refuses while another \
             reassignment is in flight; partitions already in place are skipped, and a reassignment of the plan's own \
             partitions left by an interrupted run is followed, so running a plan again finishes it. Throttles set \
             with --throttle are removed at the end, on failure and on Ctrl-C. A stall (no progress for \

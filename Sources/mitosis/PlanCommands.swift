@@ -152,7 +152,7 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Execute a plan: gates, actions through the host drivers, a journal after every action.",
-        discussion: "If the tool is stopped or killed, run it again with --resume: finished actions are not repeated; an action that was interrupted is checked and redone only if it had not taken effect.")
+        discussion: "The plan must be the one `mitosis plan --out` proved (its recorded digest is checked) and is proved again; every host is reached and every program its commands need is found (preflight) before the first action. If the tool is stopped or killed, run it again with --resume: finished actions are not repeated; an action that was interrupted is checked and redone only if it had not taken effect.")
 
     @OptionGroup var execution: ExecutionCommandOptions
     @Flag(help: "Continue a run from its journal.") var resume = false
@@ -242,7 +242,8 @@ struct RunCommand: AsyncParsableCommand {
 struct RollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
-        abstract: "Return to the start: undo what the journal says a run did (only before the plan's point of no return).")
+        abstract: "Return to the start: undo what the journal says a run did (only before the plan's point of no return).",
+        discussion: "The plan is checked and proved as for `run`; the way back is proved too, after the steps the journal records, and refused with a counterexample when it is unsafe.")
 
     @OptionGroup var execution: ExecutionCommandOptions
 
