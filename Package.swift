@@ -92,6 +92,8 @@ let package = Package(
                 "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy", "Kafka",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // SHA-256 of a plan's canonical content, recorded with its proof.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // What happened during a run or rehearsal, rendered as text, JSON and HTML+SVG. Pure

@@ -234,7 +234,29 @@ struct InventoryReader {
         }
 
         checkPortsPerHost(ensembles)
+        checkClientConfigFiles(groups)
         return Inventory(ensembles: ensembles, hosts: hosts, clientGroups: groups)
+    }
+
+    /// One member config file on one host belongs to one member: listed twice (in two groups, or
+    /// twice in one), a switch would rewrite it for one group while the other still counts on it.
+    mutating func checkClientConfigFiles(_ groups: [ClientGroup]) {
+        var first: [String: (group: String, member: ClientGroupMember)] = [:]
+        for group in groups {
+            for member in group.members {
+                let key = member.host + "\u{0}" + member.configPath
+                guard let earlier = first[key] else {
+                    first[key] = (group.name, member)
+                    continue
+                }
+                let place = earlier.member.location.map { " (\($0))" } ?? ""
+                diagnostics.append(
+                    InventoryDiagnostic(
+                        severity: .error, location: member.location, path: "clientGroups.\(group.name).members.\(member.name)",
+                        message: "\(member.host):\(member.configPath) is already the config file of member '\(earlier.member.name)' of client group '\(earlier.group)'\(place); "
+                            + "each member needs its own file: list the client once, in the group that moves it"))
+            }
+        }
     }
 
     /// The `name` values of a list of mappings, without reporting anything.

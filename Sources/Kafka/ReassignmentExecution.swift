@@ -53,14 +53,19 @@ public struct ReassignmentPlanFile: Sendable, Hashable, Codable {
     public var summary: String?
     public var seed: UInt64?
     public var stages: [ExecutionStage]
+    /// The replication factor each moved topic ends with, as planned (``checkSafety(against:)``
+    /// refuses a move to another one); nil in files from before it was recorded and in
+    /// kafka-reassign-partitions files, whose moves must then keep their partition's factor.
+    public var replicationFactors: [String: Int]?
 
-    public init(summary: String? = nil, seed: UInt64? = nil, stages: [ExecutionStage]) {
+    public init(summary: String? = nil, seed: UInt64? = nil, stages: [ExecutionStage], replicationFactors: [String: Int]? = nil) {
         format = Self.formatName; version = Self.currentVersion
-        self.summary = summary; self.seed = seed; self.stages = stages
+        self.summary = summary; self.seed = seed; self.stages = stages; self.replicationFactors = replicationFactors
     }
 
     public init(_ plan: ReassignmentPlan, summary: String? = nil) {
-        self.init(summary: summary, seed: plan.seed, stages: plan.stages.map(ExecutionStage.init))
+        let stages = plan.stages.map(ExecutionStage.init)
+        self.init(summary: summary, seed: plan.seed, stages: stages, replicationFactors: Self.plannedReplicationFactors(stages))
     }
 
     /// A `kafka-reassign-partitions` file run as one stage: `before` is the current assignment,
@@ -80,8 +85,10 @@ public struct ReassignmentPlanFile: Sendable, Hashable, Codable {
         }
         let stage = ReassignmentStage(number: 1, before: current, after: target,
                                       batches: batches(from: current, to: target, cap: max(1, maxConcurrentMovesPerBroker)))
+        let stages = stage.changedPartitions.isEmpty ? [] : [ExecutionStage(stage)]
+        // The file's targets are what its author planned, replication factors included.
         self.init(summary: "reassignment file with \(reassignment.partitions.count) partitions",
-                  stages: stage.changedPartitions.isEmpty ? [] : [ExecutionStage(stage)])
+                  stages: stages, replicationFactors: Self.plannedReplicationFactors(stages))
     }
 
     /// Reads a plan file, or a `kafka-reassign-partitions` file (`{"version":1,"partitions":[…]}`),
@@ -307,6 +314,8 @@ public struct KafkaExecutionError: Error, CustomStringConvertible, Sendable, Equ
         /// Someone else changed `/admin/reassign_partitions` while this run followed it.
         public static let reassignmentChanged = Code(rawValue: "reassignment-changed")
         public static let invalidPlan = Code(rawValue: "invalid-plan")
+        /// The plan breaks a rule that keeps data available (``ReassignmentPlanFile/checkSafety(against:)``).
+        public static let unsafePlan = Code(rawValue: "unsafe-plan")
     }
     public var code: Code
     public var message: String

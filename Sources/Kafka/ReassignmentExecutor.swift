@@ -31,12 +31,15 @@ public struct ReassignmentExecutor: Sendable {
         /// Delete `/controller` on a stall (forcing a controller election) instead of stopping.
         public var forceControllerElectionOnStall: Bool
         public var maxControllerElectionsPerBatch: Int
+        /// `min.insync.replicas` from the brokers' server.properties, for topics that set none in
+        /// ZooKeeper (the plan must keep that many replicas on old brokers until its last stage).
+        public var minInsyncReplicas: Int
 
         public init(throttleBytesPerSecond: Int? = nil, pollInterval: Duration = .seconds(2), stallTimeout: Duration = .seconds(600),
-                    forceControllerElectionOnStall: Bool = false, maxControllerElectionsPerBatch: Int = 1) {
+                    forceControllerElectionOnStall: Bool = false, maxControllerElectionsPerBatch: Int = 1, minInsyncReplicas: Int = 1) {
             self.throttleBytesPerSecond = throttleBytesPerSecond; self.pollInterval = pollInterval
             self.stallTimeout = stallTimeout; self.forceControllerElectionOnStall = forceControllerElectionOnStall
-            self.maxControllerElectionsPerBatch = maxControllerElectionsPerBatch
+            self.maxControllerElectionsPerBatch = maxControllerElectionsPerBatch; self.minInsyncReplicas = minInsyncReplicas
         }
     }
 
@@ -55,6 +58,8 @@ public struct ReassignmentExecutor: Sendable {
     @discardableResult
     public func run(_ plan: ReassignmentPlanFile, events: EventHandler = { _ in }) async throws -> ReassignmentOutcome {
         try plan.validate()
+        // Before anything moves: the plan as it is now keeps the planner's guarantees.
+        try plan.checkSafety(against: try await KafkaMetadataReader.read(zookeeper, staticMinInsyncReplicas: options.minInsyncReplicas).state)
         var ledger = ThrottleLedger()
         var outcome = ReassignmentOutcome()
         do {

@@ -792,6 +792,9 @@ public struct Plan: Sendable, Hashable, Codable {
     public var impactWindows: [ImpactWindow]
     /// Things the planner wants a person to know (version hazards that apply but are planned around).
     public var notes: [String]
+    /// What the prover found when `mitosis plan` wrote this plan, with the digest of what it
+    /// proved (see ``ProvenPlan``); nil until the plan is proved. Not part of the digest.
+    public var proof: PlanProof?
 
     public init(
         strategy: StrategyKind, source: PlanEnsemble, destination: PlanEnsemble, clientGroups: [PlanClientGroup],

@@ -142,16 +142,17 @@ struct Rehearsing {
         planning.copyBlockWindow = PlanDuration(options.copyBlockWindow)
         let plan: Plan
         let proof: ProofResult
+        let proven: ProvenPlan?
         do {
             plan = try Planner.plan(
                 options.strategy, inventory: inventory, source: "src", destination: "dst", destinationHoldsData: copy, options: planning)
-            proof = try Prover.check(plan)
+            (proof, proven) = try Prover.attempt(plan)
         } catch {
             _ = await kafka.stop()
             _ = await writers.stop()
             throw error
         }
-        try plan.jsonData().write(to: directory.appendingPathComponent("plan.json"))
+        try (proven?.recorded ?? plan).jsonData().write(to: directory.appendingPathComponent("plan.json"))
         try Runbook.render(plan, proof: proof).write(to: directory.appendingPathComponent("runbook.txt"), atomically: true, encoding: .utf8)
         progress("plan: \(plan.steps.count) steps; prover: \(proof.isSafe ? "safe" : "UNSAFE") (\(proof.statesExplored) states)")
 
@@ -160,12 +161,12 @@ struct Rehearsing {
         timeline.event(.note, "clients started")
         var execution = ExecutionSummary()
         var splitDiff: TreeDiffReport?
-        if proof.isSafe {
+        if let proven {
             let monitor = LeaderMonitor(servers: Self.servers(source) + Self.servers(destination), timeline: timeline, group: group)
             (execution, splitDiff) = try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await monitor.run() }
                 defer { tasks.cancelAll() }
-                return try await execute(plan, clients: clients, timeline: timeline, source: source, destination: destination)
+                return try await execute(proven, clients: clients, timeline: timeline, source: source, destination: destination)
             }
         } else {
             progress("the prover refused the plan; nothing runs:\n\(proof)")
@@ -248,7 +249,8 @@ struct Rehearsing {
         var diffPauseSeconds: Double?
     }
 
-    func execute(_ plan: Plan, clients: RehearsalClients, timeline: TimelineRecorder, source: Sandbox, destination: Sandbox) async throws -> (ExecutionSummary, TreeDiffReport?) {
+    func execute(_ proven: ProvenPlan, clients: RehearsalClients, timeline: TimelineRecorder, source: Sandbox, destination: Sandbox) async throws -> (ExecutionSummary, TreeDiffReport?) {
+        let plan = proven.plan
         var summary = ExecutionSummary()
         let journal = Journal(path: path("journal.jsonl"))
         try? FileManager.default.removeItem(atPath: journal.path)
@@ -270,7 +272,7 @@ struct Rehearsing {
             let outcome: ExecutionOutcome?
             do {
                 outcome = try await executeOnce(
-                    plan, journal: journal, clients: clients, timeline: timeline, resume: resume, until: until, faults: faults,
+                    proven, journal: journal, clients: clients, timeline: timeline, resume: resume, until: until, faults: faults,
                     source: source)
             } catch {
                 summary.failure = "\(error)"
@@ -302,7 +304,7 @@ struct Rehearsing {
 
     /// Runs the executor once; nil when it was stopped on purpose (the tool-kill fault).
     func executeOnce(
-        _ plan: Plan, journal: Journal, clients: RehearsalClients, timeline: TimelineRecorder, resume: Bool, until: StepID?,
+        _ plan: ProvenPlan, journal: Journal, clients: RehearsalClients, timeline: TimelineRecorder, resume: Bool, until: StepID?,
         faults: FaultTriggers, source: Sandbox
     ) async throws -> ExecutionOutcome? {
         let (signals, signal) = AsyncStream<Fault>.makeStream()
@@ -338,7 +340,7 @@ struct Rehearsing {
                     switch fault {
                     case .killTool: return .toolKilled
                     case .killServer(let step):
-                        await Self.killServer(during: step, plan: plan, source: source, manager: manager, downtime: downtime, timeline: timeline, progress: progress)
+                        await Self.killServer(during: step, plan: plan.plan, source: source, manager: manager, downtime: downtime, timeline: timeline, progress: progress)
                     }
                 }
                 return .faultsDone

@@ -107,7 +107,8 @@ struct KafkaStatus: AsyncParsableCommand {
             for partition in report.offline { Output.note("offline: \(partition)") }
             for partition in report.underMinInsyncReplicas { Output.note("under min.insync.replicas: \(partition)") }
         }
-        if !report.offline.isEmpty || !report.underReplicated.isEmpty { throw ExitCode.failure }
+        // Under min.insync.replicas is as unhealthy as under-replicated: producers with acks=all fail.
+        if !report.offline.isEmpty || !report.underReplicated.isEmpty || !report.underMinInsyncReplicas.isEmpty { throw ExitCode.failure }
     }
 }
 
@@ -149,6 +150,7 @@ struct KafkaPlan: AsyncParsableCommand {
     @Flag(help: "Let partitions with min.insync.replicas ≥ replication factor move whole in the last stage.") var allowUnstagedPartitions = false
     @Option(help: "min.insync.replicas from the brokers' server.properties (ZooKeeper does not hold it).") var minInsyncReplicas = 1
     @Option(name: [.short, .long], help: "Directory for the plan files.") var output = "kafka-plan"
+    @Flag(help: "Plan even though partitions are under-replicated or offline (moving them risks their last copies).") var allowUnhealthy = false
 
     func validate() throws {
         guard (moveBrokers == nil) != (replicationFactor == nil) else {
@@ -188,6 +190,10 @@ struct KafkaPlan: AsyncParsableCommand {
     func run() async throws {
         let minimum = minInsyncReplicas
         let state = try await connection.withClient { try await KafkaMetadataReader.read($0, staticMinInsyncReplicas: minimum) }.state
+        if !allowUnhealthy, let hazard = state.planningHazard {
+            Output.error(hazard)
+            throw ExitCode.failure
+        }
         let plan: ReassignmentPlan
         let summary: String
         var generated: ReplicaAssignment?
@@ -249,7 +255,10 @@ struct KafkaRun: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a reassignment plan: batches through /admin/reassign_partitions, throttled, followed to the end.",
         discussion: """
-            PLAN is a plan.json from `mitosis kafka plan` or a kafka-reassign-partitions file. Refuses while another \
+            PLAN is a plan.json from `mitosis kafka plan` or a kafka-reassign-partitions file. Before anything moves, \
+            the plan is checked against the cluster: every stage before the last keeps min.insync.replicas replicas of \
+            each partition on the old brokers, every target broker is registered, every move keeps the planned \
+            replication factor; otherwise it is refused (unsafe-plan) naming the stage, partition and rule. Refuses while another \
             reassignment is in flight; partitions already in place are skipped, and a reassignment of the plan's own \
             partitions left by an interrupted run is followed, so running a plan again finishes it. Throttles set \
             with --throttle are removed at the end, on failure and on Ctrl-C. A stall (no progress for \
@@ -266,6 +275,8 @@ struct KafkaRun: AsyncParsableCommand {
     @Flag(help: "On a stall, delete /controller to force a controller election (once per batch) instead of stopping.")
     var forceControllerElectionOnStall = false
     @Option(help: "Batching of a kafka-reassign-partitions file: most moves per broker at once.") var maxMovesPerBroker = 5
+    @Option(help: "min.insync.replicas from the brokers' server.properties, for topics that set none in ZooKeeper (each stage before the last must keep that many replicas on old brokers).")
+    var minInsyncReplicas = 1
     @Flag(help: "Show what would be written, stage by stage, and change nothing.") var dryRun = false
 
     func validate() throws {
@@ -282,7 +293,8 @@ struct KafkaRun: AsyncParsableCommand {
         let json = connection.json
         let options = ReassignmentExecutor.Options(
             throttleBytesPerSecond: throttle, pollInterval: .milliseconds(Int64(pollInterval * 1000)),
-            stallTimeout: .milliseconds(Int64(stallTimeout * 1000)), forceControllerElectionOnStall: forceControllerElectionOnStall)
+            stallTimeout: .milliseconds(Int64(stallTimeout * 1000)), forceControllerElectionOnStall: forceControllerElectionOnStall,
+            minInsyncReplicas: minInsyncReplicas)
         let cap = maxMovesPerBroker, dryRun = dryRun
         let result: Result<String, any Error> = try await connection.withClient { zk in
             let file: ReassignmentPlanFile
@@ -293,7 +305,10 @@ struct KafkaRun: AsyncParsableCommand {
                 return .failure(error)
             }
             if dryRun {
-                do { return .success(try await Self.preview(file, zk: zk, throttle: options.throttleBytesPerSecond, json: json)) } catch {
+                do {
+                    try file.checkSafety(against: try await KafkaMetadataReader.read(zk, staticMinInsyncReplicas: options.minInsyncReplicas).state)
+                    return .success(try await Self.preview(file, zk: zk, throttle: options.throttleBytesPerSecond, json: json))
+                } catch {
                     return .failure(error)
                 }
             }

@@ -10,6 +10,7 @@ import Glibc
 @main
 enum Entry {
     static func main() async {
+        Output.ignoreBrokenPipes()
         let environment = ProcessInfo.processInfo.environment
         if let namespace = environment["MITOSIS_NETNS"], !namespace.isEmpty, environment["MITOSIS_IN_NETNS"] != namespace {
             setenv("MITOSIS_IN_NETNS", namespace, 1)

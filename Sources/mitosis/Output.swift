@@ -1,23 +1,57 @@
 import Foundation
 import ZooKeeper
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Data to stdout, people's messages to stderr.
+///
+/// A reader that goes away (`mitosis kafka plan … | head -1`) ends the tool quietly: SIGPIPE is
+/// ignored (``ignoreBrokenPipes()``, at start), so a write to the closed pipe fails with EPIPE,
+/// and that ends the process with status 0 instead of a crash in `FileHandle.write(_:)`.
 enum Output {
     static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        write(Data((text + "\n").utf8), to: FileHandle.standardOutput)
     }
 
     static func raw(_ bytes: [UInt8]) {
-        FileHandle.standardOutput.write(Data(bytes))
+        write(Data(bytes), to: FileHandle.standardOutput)
     }
 
     /// A message for the person at the terminal.
     @Sendable static func note(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        write(Data((text + "\n").utf8), to: FileHandle.standardError)
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data(("error: " + text + "\n").utf8))
+        write(Data(("error: " + text + "\n").utf8), to: FileHandle.standardError)
+    }
+
+    /// EPIPE, as Foundation reports it: a POSIX error, or a file-write error wrapping one.
+    static func isBrokenPipe(_ error: any Error) -> Bool {
+        let error = error as NSError
+        if error.domain == NSPOSIXErrorDomain && error.code == Int(EPIPE) { return true }
+        guard let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError else { return false }
+        return isBrokenPipe(underlying)
+    }
+
+    /// Writes are reported as EPIPE instead of killing the process with SIGPIPE.
+    static func ignoreBrokenPipes() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    private static func write(_ data: Data, to handle: FileHandle) {
+        do {
+            try handle.write(contentsOf: data)
+        } catch where isBrokenPipe(error) {
+            // Whoever read the output has all they wanted; nothing is left to say to them.
+            exit(0)
+        } catch {
+            // Stdout on a full disk or a revoked terminal: say so where it can still be seen.
+            if handle !== FileHandle.standardError { try? FileHandle.standardError.write(contentsOf: Data("error: cannot write the output: \(error)\n".utf8)) }
+            exit(1)
+        }
     }
 
     static func json(_ value: some Encodable) throws {

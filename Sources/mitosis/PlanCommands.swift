@@ -36,18 +36,21 @@ struct PlanCommand: AsyncParsableCommand {
         let plan = try Planner.plan(
             kind, inventory: parsed, source: source, destination: destination,
             movingGroups: moving.map { $0.split(separator: ",").map(String.init) }, destinationHoldsData: destinationHoldsData, options: options)
-        let proof = try Prover.check(plan)
-        guard proof.isSafe else {
+        let (proof, proven) = try Prover.attempt(plan)
+        guard let proven else {
             Output.note(Runbook.render(plan, proof: proof))
             Output.error("the plan is unsafe; nothing was written:\n\(proof)")
             throw ExitCode.failure
         }
+        // The plan as written records its proof and the digest of what was proved: `run` and
+        // `rollback` refuse it if it is changed afterwards.
+        let recorded = proven.recorded
         if let out {
-            try plan.jsonData().write(to: URL(fileURLWithPath: out))
+            try recorded.jsonData().write(to: URL(fileURLWithPath: out))
             Output.note("wrote \(out); run it with `mitosis run \(out) --inventory \(inventory)`")
         }
         if json {
-            Output.line(String(decoding: try plan.jsonData(), as: UTF8.self))
+            Output.line(String(decoding: try recorded.jsonData(), as: UTF8.self))
         } else {
             Output.line(Runbook.render(plan, proof: proof))
         }
@@ -80,6 +83,17 @@ struct ExecutionCommandOptions: ParsableArguments {
     @Flag(help: "Events as JSON lines on stdout.") var json = false
 
     var journalPath: String { journal ?? plan + ".journal" }
+
+    /// The plan as `mitosis plan` proved it, proved again by this prover; refused (exit 1, nothing
+    /// changed) when it was altered since or is unsafe.
+    func prove(_ loaded: Plan) throws -> ProvenPlan {
+        do {
+            return try Prover.verify(loaded, source: plan)
+        } catch {
+            Output.error("\(error)")
+            throw ExitCode.failure
+        }
+    }
 
     /// Runs `body` with the host directory and an event loop group that reaches the hosts'
     /// addresses (the sandbox's control namespace for sandbox hosts).
@@ -138,7 +152,7 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Execute a plan: gates, actions through the host drivers, a journal after every action.",
-        discussion: "If the tool is stopped or killed, run it again with --resume: finished actions are not repeated; an action that was interrupted is checked and redone only if it had not taken effect.")
+        discussion: "The plan must be the one `mitosis plan --out` proved (its recorded digest is checked) and is proved again; every host is reached and every program its commands need is found (preflight) before the first action. If the tool is stopped or killed, run it again with --resume: finished actions are not repeated; an action that was interrupted is checked and redone only if it had not taken effect.")
 
     @OptionGroup var execution: ExecutionCommandOptions
     @Flag(help: "Continue a run from its journal.") var resume = false
@@ -151,6 +165,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let plan = try loadPlan(execution.plan)
+        let proven = try execution.prove(plan)
         if let until, plan.step(StepID(until)) == nil {
             throw ValidationError("the plan has no step '\(until)'; its steps are \(plan.steps.map(\.id.rawValue).joined(separator: ", "))")
         }
@@ -186,7 +201,7 @@ struct RunCommand: AsyncParsableCommand {
                     do {
                         return .success(
                             try await MigrationExecutor(
-                                plan: plan, hosts: hosts, eventLoopGroup: group, journal: Journal(path: execution.journalPath), options: options,
+                                plan: proven, hosts: hosts, eventLoopGroup: group, journal: Journal(path: execution.journalPath), options: options,
                                 onEvent: { event in
                                     observer.record(event)
                                     printer(event)
@@ -229,30 +244,44 @@ struct RunCommand: AsyncParsableCommand {
 struct RollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
-        abstract: "Return to the start: undo what the journal says a run did (only before the plan's point of no return).")
+        abstract: "Return to the start: undo what the journal says a run did (only before the plan's point of no return).",
+        discussion: "The plan is checked and proved as for `run`; the way back is proved too, after the steps the journal records, and refused with a counterexample when it is unsafe.")
 
     @OptionGroup var execution: ExecutionCommandOptions
 
     func run() async throws {
         let plan = try loadPlan(execution.plan)
+        let proven = try execution.prove(plan)
         let journal = Journal(path: execution.journalPath)
         let state = try journal.load()
-        if state.events.isEmpty { throw ValidationError("the journal \(execution.journalPath) is empty: nothing was done, nothing to undo") }
-        let back = try Rollback.plan(for: plan, journal: state)
-        if back.steps.isEmpty {
+        if state.events.isEmpty {
+            // Not a usage error: the command line was right, there is just nothing to undo.
+            Output.error("the journal \(execution.journalPath) is empty or missing: nothing was done, so there is nothing to undo (pass --journal FILE if the run kept its journal elsewhere)")
+            throw ExitCode.failure
+        }
+        let rollback = try Rollback.plan(for: plan, journal: state)
+        if rollback.steps.isEmpty {
             Output.note("nothing took effect; nothing to undo")
             return
         }
-        Output.note(Runbook.render(back))
+        let back: ProvenPlan
+        do {
+            back = try Prover.prove(rollback: rollback, of: proven, journal: state)
+        } catch {
+            Output.note(Runbook.render(rollback))
+            Output.error("\(error)")
+            throw ExitCode.failure
+        }
+        Output.note(Runbook.render(back.plan, proof: back.proof))
         let options = ExecutionOptions(dryRun: execution.dryRun, resume: true, gateTimeout: .milliseconds(Int64(execution.gateTimeout * 1000)))
-        let outcome = try await execution.withHosts(back) { hosts, group in
+        let outcome = try await execution.withHosts(back.plan) { hosts, group in
             try await MigrationExecutor(
                 plan: back, hosts: hosts, clients: HostClientGroupController(plan: plan, hosts: hosts, eventLoopGroup: group), eventLoopGroup: group,
                 journal: Journal(path: execution.journalPath + ".rollback"), options: options, onEvent: execution.printer()
             ).run()
         }
         if outcome == .finished {
-            try journal.append(ExecutionEvent(kind: .rollbackFinished, summary: "rolled back \(back.steps.count) steps"))
+            try journal.append(ExecutionEvent(kind: .rollbackFinished, summary: "rolled back \(back.plan.steps.count) steps"))
             Output.note("rolled back: the source is as it was")
         }
     }

@@ -52,11 +52,11 @@ struct MigrationFixture: Sendable {
 
     /// Runs the plan through the library executor, collecting every event.
     func execute(
-        _ plan: Plan? = nil, journal: String? = nil, options: ExecutionOptions = ExecutionOptions(), events: EventLog? = nil,
+        _ plan: ProvenPlan? = nil, journal: String? = nil, options: ExecutionOptions = ExecutionOptions(), events: EventLog? = nil,
         group: MultiThreadedEventLoopGroup
     ) async throws -> ExecutionOutcome {
         try await MigrationExecutor(
-            plan: plan ?? self.plan, hosts: hosts, eventLoopGroup: group, journal: Journal(path: journal ?? journalPath), options: options,
+            plan: try plan ?? Prover.prove(self.plan), hosts: hosts, eventLoopGroup: group, journal: Journal(path: journal ?? journalPath), options: options,
             onEvent: { event in events?.append(event) }
         ).run()
     }
@@ -229,11 +229,20 @@ func startMitosis(_ arguments: [String], fixture: MigrationFixture, output: Stri
     return try ChildProcess([try mitosisExecutable()] + arguments, outputPath: output, environment: environment)
 }
 
-/// Runs `mitosis ARGUMENTS` to completion; its exit code and output.
+/// Runs `mitosis ARGUMENTS` in the fixture's sandbox network to completion; its exit code and output.
 func runMitosis(_ arguments: [String], fixture: MigrationFixture, timeout: Duration = .seconds(300)) async throws -> (status: Int32, output: String) {
-    let output = fixture.directory + "/mitosis-\(UUID().uuidString).out"
+    var environment = ProcessInfo.processInfo.environment
+    environment["MITOSIS_SANDBOX_NETWORK"] = fixture.manager.network.id
+    return try await runMitosis(arguments, environment: environment, outputDirectory: fixture.directory, timeout: timeout)
+}
+
+/// Runs `mitosis ARGUMENTS` to completion; its exit code and output.
+func runMitosis(
+    _ arguments: [String], environment: [String: String]? = nil, outputDirectory: String = NSTemporaryDirectory(), timeout: Duration = .seconds(300)
+) async throws -> (status: Int32, output: String) {
+    let output = outputDirectory + "/mitosis-\(UUID().uuidString).out"
     defer { try? FileManager.default.removeItem(atPath: output) }
-    let child = try startMitosis(arguments, fixture: fixture, output: output)
+    let child = try ChildProcess([try mitosisExecutable()] + arguments, outputPath: output, environment: environment)
     do {
         let status = try await child.waitForExit(timeout: timeout)
         return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
@@ -300,7 +309,8 @@ extension RealServers {
             try await withMigrationFixture("exkill") { fixture, group in
                 let planPath = fixture.directory + "/plan.json"
                 let inventoryPath = fixture.directory + "/inventory.yaml"
-                try fixture.plan.jsonData().write(to: URL(fileURLWithPath: planPath))
+                // As `mitosis plan --out` writes it: with its proof record, which `run` checks.
+                try Prover.prove(fixture.plan).recorded.jsonData().write(to: URL(fileURLWithPath: planPath))
                 try SandboxInventory.yaml(fixture.inventory).write(toFile: inventoryPath, atomically: true, encoding: .utf8)
                 let run = ["run", planPath, "--inventory", inventoryPath, "--journal", fixture.journalPath, "--gate-timeout", "120"]
 
@@ -374,7 +384,7 @@ extension RealServers {
                 let (stream, continuation) = AsyncStream.makeStream(of: ExecutionEvent.self)
                 let events = EventLog()
                 let executor = MigrationExecutor(
-                    plan: fixture.plan, hosts: fixture.hosts, eventLoopGroup: group, journal: Journal(path: fixture.journalPath),
+                    plan: try Prover.prove(fixture.plan), hosts: fixture.hosts, eventLoopGroup: group, journal: Journal(path: fixture.journalPath),
                     options: ExecutionOptions(gateTimeout: .seconds(120)),
                     onEvent: { event in
                         events.append(event)
@@ -464,7 +474,7 @@ extension RealServers {
                 var other = fixture.plan
                 other.steps.removeLast()
                 let mismatch = await #expect(throws: ExecutionError.self) {
-                    try await fixture.execute(other, options: ExecutionOptions(resume: true), group: group)
+                    try await fixture.execute(try Prover.prove(other), options: ExecutionOptions(resume: true), group: group)
                 }
                 #expect(mismatch?.code == .journalMismatch)
                 #expect(try Journal(path: fixture.journalPath).load().events == paused.events, "a refused run wrote to the journal")
@@ -480,10 +490,11 @@ extension RealServers {
                 #expect(state.finishedSteps.contains(until) && !state.finishedSteps.contains("join-5-pause-1"))
                 for host in fixture.destination.hosts.prefix(2) { #expect(try await fixture.serviceState(host) == .running) }
 
-                let back = try Rollback.plan(for: fixture.plan, journal: state)
+                // The way back is proved (after the steps the journal records) before it runs.
+                let back = try Prover.prove(rollback: Rollback.plan(for: fixture.plan, journal: state), of: Prover.prove(fixture.plan), journal: state)
                 let outcome = try await fixture.execute(back, journal: fixture.journalPath + ".rollback", options: ExecutionOptions(resume: true), group: group)
                 #expect(outcome == .finished)
-                try Journal(path: fixture.journalPath).append(ExecutionEvent(kind: .rollbackFinished, summary: "rolled back \(back.steps.count) steps"))
+                try Journal(path: fixture.journalPath).append(ExecutionEvent(kind: .rollbackFinished, summary: "rolled back \(back.plan.steps.count) steps"))
 
                 for host in fixture.source.hosts {
                     #expect(serverLines(ofConfigAt: host.configPath) == original[host.name], "\(host.name)'s server lines were not restored")
@@ -545,9 +556,15 @@ struct LocalClientFixture {
         let member = PlanClientMember(
             name: "app-1", host: host, configPath: configPath, restart: restartCommand(heals: heals),
             healthCheck: "test -f \(shellQuoted(healthyMarker))", connectionString: Self.from)
-        let empty = { (name: String) in PlanEnsemble(name: name, version: ZooKeeperVersion(3, 8, 0), servers: [], initialData: .empty, initiallyRunning: true) }
+        // Servers at both connection strings' addresses, in one ensemble, so that the prover sees
+        // the member served before and after its switch (none of them is contacted: the plan has
+        // no server action and no server gate).
+        let addresses = ["10.200.1.11", "10.200.1.12", "10.200.2.11", "10.200.2.12"]
+        let servers = addresses.enumerated().map { PlanServer(id: ServerID(Int64($0.offset + 1)), host: "zk-\($0.offset + 1)", address: $0.element) }
+        let source = PlanEnsemble(name: "src", version: ZooKeeperVersion(3, 8, 0), servers: servers, initialData: .holdsData, initiallyRunning: true)
+        let destination = PlanEnsemble(name: "dst", version: ZooKeeperVersion(3, 8, 0), servers: [], initialData: .empty, initiallyRunning: false)
         return Plan(
-            strategy: .mitosis, source: empty("src"), destination: empty("dst"),
+            strategy: .mitosis, source: source, destination: destination,
             clientGroups: [PlanClientGroup(name: "app", chroot: "/kafka", moves: true, members: [member])],
             steps: [
                 Step(
@@ -561,8 +578,8 @@ struct LocalClientFixture {
         InventoryHostDirectory(inventory: SandboxInventory.inventory([], localHosts: [host]))
     }
 
-    func executor(_ plan: Plan, journal: Journal, options: ExecutionOptions) -> MigrationExecutor {
-        MigrationExecutor(plan: plan, hosts: hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, journal: journal, options: options)
+    func executor(_ plan: Plan, journal: Journal, options: ExecutionOptions) throws -> MigrationExecutor {
+        MigrationExecutor(plan: try Prover.prove(plan), hosts: hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, journal: journal, options: options)
     }
 }
 

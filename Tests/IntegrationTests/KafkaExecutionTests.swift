@@ -16,12 +16,17 @@ extension RealServers {
         /// A cluster of brokers 1–6 (1–3 hold everything, broker 2 is the controller) under /kafka;
         /// `body` gets a client on the chroot, a session holding the ephemerals, and the controller.
         static func withCluster(_ body: (ZooKeeperClient, ZooKeeperClient) async throws -> Void) async throws {
+            try await withCluster { _, zk, session in try await body(zk, session) }
+        }
+
+        /// The same, with the connection string of Kafka's chroot (for the `mitosis` executable).
+        static func withCluster(_ body: (String, ZooKeeperClient, ZooKeeperClient) async throws -> Void) async throws {
             try await withLocalEnsemble(servers: 1, distribution: .v3_8_0) { ensemble in
                 try await ZooKeeperClient.withClient(ensemble.connectionString) { _ = try await $0.create("/kafka") }
                 try await ZooKeeperClient.withClient(ensemble.connectionString + "/kafka") { zk in
                     try await ZooKeeperClient.withClient(ensemble.connectionString + "/kafka") { session in
                         try await KafkaLayout.write(zk, brokerSession: session, brokers: Array(1...6), topics: topics, controller: 2)
-                        try await body(zk, session)
+                        try await body(ensemble.connectionString + "/kafka", zk, session)
                     }
                 }
             }

@@ -60,7 +60,7 @@ final class RecordingDirectory: HostDirectory {
     @Test func executorDetachesThenAttaches() async throws {
         let directory = RecordingDirectory()
         let executor = MigrationExecutor(
-            plan: plan, hosts: directory, eventLoopGroup: EmbeddedEventLoop(), journal: Journal(path: "/nonexistent/journal.jsonl"))
+            plan: try Prover.prove(plan), hosts: directory, eventLoopGroup: EmbeddedEventLoop(), journal: Journal(path: "/nonexistent/journal.jsonl"))
         let changes = try await executor.perform(.moveAddress(move))
         #expect(directory.log.all == [
             "zk-source-2: detach 10.1.0.2/24 dev eth0",

@@ -14,6 +14,13 @@ public protocol ClientGroupController: Sendable {
     func stopMember(_ client: ClientRef) async throws -> [HostChange]
     /// Whether every member of the group is healthy, and if not, why.
     func health(of group: String) async throws -> (healthy: Bool, detail: String)
+    /// The hosts the controller's commands run on and the programs they start, which a run
+    /// checks before it changes anything (none for controllers that run no host commands).
+    func preflightNeeds() -> PreflightNeeds
+}
+
+extension ClientGroupController {
+    public func preflightNeeds() -> PreflightNeeds { PreflightNeeds() }
 }
 
 /// The client-group controller for real processes: the member's config file is rewritten on its

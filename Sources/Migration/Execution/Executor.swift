@@ -42,8 +42,13 @@ public enum ExecutionOutcome: Sendable, Hashable {
 /// Executes a plan on real hosts: for each step, waits for its gates, runs its actions through
 /// the host drivers, checks the gates after, and journals every event so that a run that was
 /// killed resumes without redoing what was done.
+///
+/// It takes a ``ProvenPlan``, which only the prover makes: a plan runs only as it was proved.
 public struct MigrationExecutor: Sendable {
-    public var plan: Plan
+    /// The plan and its proof; fixed for the executor's life (a `let`, so no other plan can be
+    /// swapped in after the proof).
+    public let proven: ProvenPlan
+    public var plan: Plan { proven.plan }
     public var hosts: any HostDirectory
     public var clients: any ClientGroupController
     public var eventLoopGroup: any EventLoopGroup
@@ -54,12 +59,12 @@ public struct MigrationExecutor: Sendable {
     var followers: CopyFollowers?
 
     public init(
-        plan: Plan, hosts: any HostDirectory, clients: (any ClientGroupController)? = nil, eventLoopGroup: any EventLoopGroup,
+        plan: ProvenPlan, hosts: any HostDirectory, clients: (any ClientGroupController)? = nil, eventLoopGroup: any EventLoopGroup,
         journal: Journal, options: ExecutionOptions = ExecutionOptions(), onEvent: @escaping @Sendable (ExecutionEvent) -> Void = { _ in }
     ) {
-        self.plan = plan
+        self.proven = plan
         self.hosts = hosts
-        self.clients = clients ?? HostClientGroupController(plan: plan, hosts: hosts, eventLoopGroup: eventLoopGroup)
+        self.clients = clients ?? HostClientGroupController(plan: plan.plan, hosts: hosts, eventLoopGroup: eventLoopGroup)
         self.eventLoopGroup = eventLoopGroup
         self.journal = journal
         self.options = options
@@ -71,6 +76,9 @@ public struct MigrationExecutor: Sendable {
         checker.followers = followers
         return checker
     }
+
+    /// What the proof this run rests on found, for its first event.
+    var provedText: String { "proved safe again by prover v\(Prover.version) (\(proven.proof.statesExplored) states)" }
 
     func record(_ event: ExecutionEvent) throws {
         if !options.dryRun { try journal.append(event) }
@@ -91,9 +99,14 @@ public struct MigrationExecutor: Sendable {
             if !options.resume && !options.dryRun {
                 throw ExecutionError(.alreadyStarted, "the journal \(journal.path) shows this plan has run before (last finished step: \(state.lastFinishedStep(in: plan)?.rawValue ?? "none")); pass --resume to continue it")
             }
-            try record(ExecutionEvent(kind: .resumed, summary: "resuming after \(state.lastFinishedStep(in: plan)?.rawValue ?? "the start")"))
+        }
+        // Every host reached and every program found before the first journal entry and the
+        // first change: a refused run leaves the hosts, and the journal, as they were.
+        let checked = try await preflight()
+        if !state.events.isEmpty {
+            try record(ExecutionEvent(kind: .resumed, summary: "resuming after \(state.lastFinishedStep(in: plan)?.rawValue ?? "the start"); \(provedText); \(checked)"))
         } else {
-            try record(ExecutionEvent(kind: .planStarted, summary: "\(plan.strategy) from \(plan.source.name) to \(plan.destination.name), \(plan.steps.count) steps", plan: fingerprint))
+            try record(ExecutionEvent(kind: .planStarted, summary: "\(plan.strategy) from \(plan.source.name) to \(plan.destination.name), \(plan.steps.count) steps; \(provedText); \(checked)", plan: fingerprint))
         }
         if options.dryRun { return try await runSteps(state) }
 

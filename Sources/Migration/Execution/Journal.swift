@@ -187,6 +187,8 @@ public struct ExecutionError: Error, Sendable, Hashable, CustomStringConvertible
         public static let pastPointOfNoReturn = Code(rawValue: "past-point-of-no-return")
         public static let unknownStep = Code(rawValue: "unknown-step")
         public static let unsupportedAction = Code(rawValue: "unsupported-action")
+        /// A host could not be reached, or a program a command needs is missing there (nothing changed).
+        public static let preflightFailed = Code(rawValue: "preflight-failed")
     }
 
     public var code: Code

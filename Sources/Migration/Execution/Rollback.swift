@@ -44,6 +44,7 @@ public enum Rollback {
         }
 
         var steps: [Step] = []
+        var restartSteps = 0
         let sourceHealthy = Gate.quorumHealthy(ensemble: plan.source.name, servers: plan.source.refs)
         for (roundIndex, round) in rounds.enumerated().reversed() {
             var restoreWrites: [Action] = []
@@ -115,11 +116,15 @@ public enum Rollback {
                     if case .moveAddress(let move) = action { return move.from }
                     return nil
                 }
+                // A restart back into the previous membership, while the servers not yet restarted
+                // still count the stopped new server, may leave the source without a quorum
+                // (see above): the clients may find no serving quorum, a window the plan declares.
+                if restarts { restartSteps += 1 }
                 undo.append(
                     Step(
                         id: StepID("rollback-\(step.id)"), title: "Undo: \(step.title)",
                         why: "The mirror image of step \(step.id).", gatesBefore: holders.isEmpty ? [] : [.serversStopped(servers: holders)],
-                        actions: inverse, gatesAfter: restarts ? roundHealthy : []))
+                        actions: inverse, gatesAfter: restarts ? roundHealthy : [], impact: restarts ? .window(id: Self.restartWindow) : .none))
             }
             // The servers the round started stop before anything restarts (see above); then the
             // previous membership must serve (it elects a leader of its own if one of them led).
@@ -129,10 +134,21 @@ public enum Rollback {
             steps += stops + undo.filter { !stopsStarted($0) }
         }
         if let last = steps.indices.last, !steps[last].gatesAfter.contains(sourceHealthy) { steps[last].gatesAfter.append(sourceHealthy) }
+        let windows =
+            restartSteps == 0
+            ? []
+            : [
+                ImpactWindow(
+                    id: restartWindow, clientGroups: plan.clientGroups.map(\.name), expectedLength: .seconds(Int64(10 * restartSteps)),
+                    reason: "each source server restarted back into the previous membership may leave the others, which still count the stopped new server, without a quorum until it is back (about one election per restart)")
+            ]
         return Plan(
             strategy: plan.strategy, source: plan.source, destination: plan.destination, clientGroups: plan.clientGroups, steps: steps,
-            pointOfNoReturn: nil, impactWindows: [], notes: ["rollback of a \(plan.strategy) plan"])
+            pointOfNoReturn: nil, impactWindows: windows, notes: ["rollback of a \(plan.strategy) plan"])
     }
+
+    /// The window a rollback's restarts declare.
+    static let restartWindow = "rollback-restarts"
 }
 
 extension Step {

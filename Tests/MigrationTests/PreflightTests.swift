@@ -1,0 +1,39 @@
+import Ensemble
+import Testing
+
+@testable import Migration
+
+/// What a run checks on the hosts before it changes anything.
+@Suite struct Preflights {
+    @Test func programsOfACommandLineAreReadAsShDoes() {
+        #expect(ShellCommandLine.programs("systemctl restart zookeeper") == ["systemctl"])
+        #expect(ShellCommandLine.programs("sudo -n -u kafka /opt/kafka/bin/kafka-server-stop.sh") == ["sudo", "/opt/kafka/bin/kafka-server-stop.sh"])
+        #expect(ShellCommandLine.programs("echo srvr | nc -q 2 localhost 2181") == ["echo", "nc"])
+        #expect(ShellCommandLine.programs("KAFKA_HEAP_OPTS='-Xmx1g' env -u X service kafka restart && curl -sf 'http://x/a;b' || logger 'it failed; see'") == ["service", "curl", "logger"])
+        #expect(ShellCommandLine.programs("if test -f /run/k.pid; then kill $(cat /run/k.pid); fi") == ["test", "kill", "cat"])
+        #expect(ShellCommandLine.programs("\"$ZK_HOME/bin/zkServer.sh\" start") == [], "known only when it runs")
+        #expect(ShellCommandLine.programs("for i in 1 2; do pgrep -f kafka; done") == ["pgrep"])
+        #expect(ShellCommandLine.programs("(cd /opt/app && ./restart)") == ["cd", "./restart"])
+    }
+
+    /// A mitosis plan needs each server's service commands on its host, and `iptables` where the
+    /// split puts firewall rules.
+    @Test func aPlanNeedsItsServersCommandsAndIptables() throws {
+        let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
+        let needs = plan.preflightNeeds
+        #expect(needs.programs.keys.sorted() == (4...6).map { "zk-destination-\($0)" } + (1...3).map { "zk-source-\($0)" })
+        let source = try #require(needs.programs["zk-source-1"])
+        #expect(source.keys.sorted() == ["echo", "nc", "systemctl"])
+        // The split's firewall rules are on the destination's hosts.
+        #expect(needs.programs["zk-destination-4"]?.keys.sorted() == ["echo", "iptables", "nc", "systemctl"])
+        #expect(source["systemctl"]?.contains("server 1's start command `systemctl start zookeeper`") == true)
+        let script = PreflightNeeds.script(for: ["sudo", "systemctl"])
+        #expect(script == "true; sudo -n true >/dev/null 2>&1 || echo sudo; command -v systemctl >/dev/null 2>&1 || echo systemctl")
+    }
+
+    @Test func aReplacePlanNeedsIpWhereAddressesMove() throws {
+        let plan = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
+        let needs = plan.preflightNeeds
+        #expect(needs.programs["zk-source-2"]?["ip"] != nil && needs.programs["zk-destination-2"]?["ip"] != nil)
+    }
+}
