@@ -143,8 +143,14 @@ struct Rehearsing {
         let plan: Plan
         let proof: ProofResult
         do {
+            // As `mitosis plan` does: from the files on the sandbox hosts, read through their drivers.
+            let estate = await EstateDiscovery(
+                hosts: InventoryHostDirectory(inventory: inventory, sandbox: manager, eventLoopGroup: group), eventLoopGroup: group
+            ).discover(inventory: inventory, source: "src", destination: "dst")
+            try estate.jsonData().write(to: directory.appendingPathComponent("estate.json"))
             plan = try Planner.plan(
-                options.strategy, inventory: inventory, source: "src", destination: "dst", destinationHoldsData: copy, options: planning)
+                options.strategy, inventory: inventory, source: "src", destination: "dst", destinationHoldsData: copy, options: planning,
+                estate: estate)
             proof = try Prover.check(plan)
         } catch {
             _ = await kafka.stop()
