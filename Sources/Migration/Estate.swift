@@ -218,7 +218,7 @@ public enum EstateValidation {
             }
         }
         if !destinationHoldsData {
-            problems += destinationDirectoryClashes(source: source, destination: destination, estate: estate)
+            problems += destinationDirectoryClashes(source: source, destination: destination, estate: estate, twinsShare: strategy == .replace)
         }
         for client in estate.clientConfigs {
             problems += client.readErrors.map { EstateProblem(host: client.host, file: client.file.path, "client \(client.group)/\(client.member): \($0)") }
@@ -271,12 +271,15 @@ public enum EstateValidation {
 
     /// A destination server's zoo.cfg pointing at a source server's dataDir (on one host) or
     /// client port (on one address).
-    static func destinationDirectoryClashes(source: PlanEnsemble, destination: PlanEnsemble, estate: ObservedEstate) -> [EstateProblem] {
+    /// - Parameter twinsShare: replace: a destination server takes over its source twin's address
+    ///   (and client port) once the twin has stopped, so the two never listen at once.
+    static func destinationDirectoryClashes(source: PlanEnsemble, destination: PlanEnsemble, estate: ObservedEstate, twinsShare: Bool) -> [EstateProblem] {
         var problems: [EstateProblem] = []
         for server in destination.servers {
             guard let observed = estate.server(ensemble: destination.name, id: server.id), let text = observed.config.text else { continue }
             let config = ZooKeeperConfig(parsing: text)
             for other in source.servers where other.host == server.host || other.address == server.address {
+                if twinsShare && other.id == server.id && other.host != server.host { continue }
                 for (key, mine, theirs) in [
                     (ZooKeeperConfig.Key.dataDir, config.dataDir, other.dataDir),
                     (ZooKeeperConfig.Key.dataLogDir, config.dataLogDir, other.dataLogDir),
@@ -292,7 +295,7 @@ public enum EstateValidation {
                     problems.append(
                         EstateProblem(
                             host: server.host, file: server.configPath, line: config.document.entry(forKey: ZooKeeperConfig.Key.clientPort)?.line,
-                            "clientPort=\(port) is \(source.name) server \(other.id)'s client port on this host: the two servers cannot both listen on it; set clientPort=\(server.clientPort) as the inventory says"))
+                            "clientPort=\(port) is \(source.name) server \(other.id)'s client port on this \(other.host == server.host ? "host" : "address (\(server.address))"): the two servers cannot both listen on it; \(server.clientPort == port ? "give \(destination.name) server \(server.id) another clientPort in the inventory and the file" : "set clientPort=\(server.clientPort) in this file, as the inventory says")"))
                 }
             }
         }
