@@ -332,6 +332,11 @@ public enum EstateValidation {
             problem(server.myidPath, "the myid file of \(name) is missing; ZooKeeper cannot start it as an ensemble member: write `echo \(server.id) > \(server.myidPath)`")
         }
 
+        // The source must be serving: every plan starts from it, and its gates would wait forever.
+        if isSource, observed.service == .stopped, let status = server.commands.status {
+            problem(nil, "\(name) is not running (its status command `\(status)` exits non-zero); start it, or fix the status command in the inventory")
+        }
+
         // Data.
         if !isSource && !destinationHoldsData {
             for directory in [observed.dataDir, observed.dataLogDir].compactMap({ $0 }) where directory.holdsSnapshotOfData {

@@ -90,6 +90,10 @@ import ZooKeeperProtocol
             spoil: { estate in try FileManager.default.removeItem(atPath: estate.configPath(2)) },
             expected: [("h2", "zk2/conf/zoo.cfg", nil, "no config file")]),
         Case(
+            name: "a source server that is not running",
+            spoil: { estate in try FileManager.default.removeItem(atPath: estate.marker(3, "running")) },
+            expected: [("h3", nil, nil, "src server 3 is not running")]),
+        Case(
             name: "a source server list that disagrees with the inventory",
             spoil: { estate in
                 try estate.edit(estate.configPath(2), replacing: "server.3=127.0.0.13:20003:21003", with: "server.3=127.0.0.13:20009:21003")
