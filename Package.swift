@@ -90,6 +90,8 @@ let package = Package(
             name: "Migration",
             dependencies: [
                 "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy", "Kafka",
+                // SHA-256 fingerprints of the observed estate.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 // SHA-256 of a plan's canonical content, recorded with its proof.
@@ -162,6 +164,7 @@ let package = Package(
             name: "MigrationTests",
             dependencies: [
                 "Migration", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),

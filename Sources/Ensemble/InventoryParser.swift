@@ -2,6 +2,46 @@ internal import Yams
 import ZooKeeperProtocol
 
 extension Inventory {
+    /// The text of an inventory file's bytes: UTF-8 (YAML's encoding; a BOM is allowed), without
+    /// NUL bytes or other control characters. Anything else is an error at the line and column
+    /// of the first bad byte, which shows the byte's value, never the byte itself.
+    public static func text(of bytes: [UInt8], fileName: String) throws(InventoryError) -> String {
+        func refuse(at offset: Int, _ what: String) -> InventoryError {
+            let before = bytes[..<offset]
+            let line = before.count { $0 == UInt8(ascii: "\n") } + 1
+            let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+            let column = String(decoding: bytes[lineStart..<offset], as: UTF8.self).count + 1
+            return InventoryError(diagnostics: [
+                InventoryDiagnostic(
+                    severity: .error, location: SourceLocation(file: fileName, line: line, column: column), path: "",
+                    message: "\(what) (byte 0x\(String(format: "%02X", Int(bytes[offset])))); an inventory is YAML in UTF-8 text: save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and remove binary content")
+            ])
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            let length: Int
+            switch byte {
+            case 0x00: throw refuse(at: offset, "a NUL byte: this is a binary file, not an inventory")
+            case 0x09, 0x0A, 0x0D, 0x20..<0x7F: length = 1
+            case 0x01..<0x20, 0x7F: throw refuse(at: offset, "a control character that YAML does not allow")
+            case 0xC2...0xDF: length = 2
+            case 0xE0...0xEF: length = 3
+            case 0xF0...0xF4: length = 4
+            default: throw refuse(at: offset, "a byte that is not UTF-8")
+            }
+            if length > 1 {
+                guard offset + length <= bytes.count, String(validating: bytes[offset..<offset + length], as: UTF8.self) != nil else {
+                    throw refuse(at: offset, "a byte sequence that is not UTF-8")
+                }
+            }
+            offset += length
+        }
+        var text = String(decoding: bytes, as: UTF8.self)
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+        return text
+    }
+
     /// Reads an inventory from YAML, checking everything before returning: unknown keys (with a
     /// "did you mean"), missing keys, wrong types, references to ensembles or hosts that do not
     /// exist, duplicate names and ids, and ports used twice on one host. Every error found is

@@ -177,6 +177,13 @@ public protocol HostDriver: Sendable {
     /// creating missing directories. Unchanged when the contents are already these.
     func writeFile(_ path: String, contents: String) async throws -> HostChange
 
+    /// The file's exact bytes, or nil when it does not exist. ZooKeeper's files are read through
+    /// this (see ``readLatin1(_:)``): Java reads them as ISO-8859-1, so any byte is valid.
+    func readBytes(_ path: String) async throws -> [UInt8]?
+
+    /// Replaces the file atomically with exactly these bytes, as ``writeFile(_:contents:)`` does.
+    func writeBytes(_ path: String, contents: [UInt8]) async throws -> HostChange
+
     func serviceState(_ service: ServiceSpec) async throws -> ServiceState
     func startService(_ service: ServiceSpec) async throws -> HostChange
     func stopService(_ service: ServiceSpec) async throws -> HostChange
@@ -195,6 +202,36 @@ public protocol HostDriver: Sendable {
 }
 
 extension HostDriver {
+    /// A fallback for drivers that hold only text (test doubles): bytes that are not UTF-8 do not
+    /// survive it. The local, sandbox and SSH drivers implement both byte-exactly.
+    public func readBytes(_ path: String) async throws -> [UInt8]? {
+        try await readFile(path).map { Array($0.utf8) }
+    }
+
+    /// See ``readBytes(_:)``: text-only drivers store the bytes decoded as UTF-8.
+    public func writeBytes(_ path: String, contents: [UInt8]) async throws -> HostChange {
+        try await writeFile(path, contents: String(decoding: contents, as: UTF8.self))
+    }
+
+    /// A file as Java's `Properties` and ZooKeeper read it: ISO-8859-1, every byte one character
+    /// (U+0000–U+00FF), line endings as they are. ``writeLatin1(_:contents:)`` gives back the
+    /// same bytes, so a file with a Latin-1 byte or CRLF line endings round-trips exactly.
+    public func readLatin1(_ path: String) async throws -> String? {
+        try await readBytes(path).map(Latin1.decode)
+    }
+
+    /// Writes text as ISO-8859-1 bytes. A character beyond U+00FF cannot be written and is an
+    /// error naming its line (nothing is written).
+    public func writeLatin1(_ path: String, contents: String) async throws -> HostChange {
+        do {
+            return try await writeBytes(path, contents: try Latin1.encode(contents))
+        } catch let error as Latin1.UnencodableCharacter {
+            throw HostError(
+                .invalidRequest, host: host, operation: "write \(path)",
+                "line \(error.line) holds \(error.scalarDescription), which ISO-8859-1 (how ZooKeeper reads the file) cannot hold; nothing was written: write it as a \\uXXXX escape")
+        }
+    }
+
     /// Runs a command that must succeed; its output on success.
     @discardableResult
     public func check(_ command: String, timeout: Duration = .seconds(60), operation: String? = nil) async throws -> String {
@@ -323,6 +360,36 @@ extension HostDriver {
     public func hasAddress(_ address: String, device: String) async throws -> Bool {
         let listing = try await check("ip -o addr show dev \(device)", timeout: .seconds(30), operation: "list addresses of \(device)")
         return listing.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains { $0.hasPrefix(address + "/") }
+    }
+}
+
+/// ISO-8859-1, the encoding Java's `Properties.load(InputStream)` (zoo.cfg, dynamic files,
+/// `server.properties`) reads: bytes and characters U+0000–U+00FF are one to one.
+public enum Latin1 {
+    public static func decode(_ bytes: [UInt8]) -> String {
+        var text = String.UnicodeScalarView()
+        text.reserveCapacity(bytes.count)
+        for byte in bytes { text.append(Unicode.Scalar(byte)) }
+        return String(text)
+    }
+
+    public struct UnencodableCharacter: Error, Sendable, Hashable {
+        public var scalar: UInt32
+        /// The 1-based line it is on.
+        public var line: Int
+        public var scalarDescription: String { String(format: "U+%04X", scalar) }
+    }
+
+    public static func encode(_ text: String) throws(UnencodableCharacter) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.unicodeScalars.count)
+        var line = 1
+        for scalar in text.unicodeScalars {
+            guard scalar.value <= 0xFF else { throw UnencodableCharacter(scalar: scalar.value, line: line) }
+            if scalar == "\n" { line += 1 }
+            bytes.append(UInt8(scalar.value))
+        }
+        return bytes
     }
 }
 

@@ -26,6 +26,14 @@ public struct LocalHostDriver: HostDriver {
     public func writeFile(_ path: String, contents: String) async throws -> HostChange {
         try await LocalFiles.write(path, contents: contents, host: host)
     }
+
+    public func readBytes(_ path: String) async throws -> [UInt8]? {
+        try LocalFiles.readBytes(path, host: host)
+    }
+
+    public func writeBytes(_ path: String, contents: [UInt8]) async throws -> HostChange {
+        try LocalFiles.write(path, bytes: contents, host: host)
+    }
 }
 
 /// Atomic local file writes shared by the drivers whose files are this machine's.
@@ -39,15 +47,27 @@ enum LocalFiles {
         }
     }
 
+    static func readBytes(_ path: String, host: String) throws -> [UInt8]? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw HostError(.commandFailed, host: host, operation: "read \(path)", "cannot read it (permissions, or a directory)")
+        }
+        return Array(data)
+    }
+
     static func write(_ path: String, contents: String, host: String) async throws -> HostChange {
-        if FileManager.default.fileExists(atPath: path), (try? String(contentsOfFile: path, encoding: .utf8)) == contents {
+        try write(path, bytes: Array(contents.utf8), host: host)
+    }
+
+    static func write(_ path: String, bytes: [UInt8], host: String) throws -> HostChange {
+        if FileManager.default.fileExists(atPath: path), FileManager.default.contents(atPath: path).map(Array.init) == bytes {
             return HostChange(host: host, changed: false, summary: "\(path) already up to date")
         }
         do {
             let directory = (path as NSString).deletingLastPathComponent
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             // Data.write(.atomic) writes a temporary file next to it and renames it into place.
-            try Data(contents.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw HostError(.commandFailed, host: host, operation: "write \(path)", "\(error)")
         }

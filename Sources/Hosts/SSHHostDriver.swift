@@ -93,6 +93,14 @@ public struct SSHHostDriver: HostDriver {
     }
 
     public func readFile(_ path: String) async throws -> String? {
+        guard let bytes = try await readBytes(path) else { return nil }
+        guard let text = String(bytes: bytes, encoding: .utf8) else {
+            throw HostError(.commandFailed, host: host, operation: "read \(path)", "it is not UTF-8 text")
+        }
+        return text
+    }
+
+    public func readBytes(_ path: String) async throws -> [UInt8]? {
         let operation = "read \(path)"
         try Self.validate(path, host: host, operation: operation)
         logger.debug("read file", metadata: ["host": "\(host)", "path": "\(path)"])
@@ -108,14 +116,15 @@ public struct SSHHostDriver: HostDriver {
                 .commandFailed, host: host, operation: operation,
                 "cannot read it (exit \(output.status)): \(errors.isEmpty ? "no message" : String(errors.suffix(2000)))\(Self.sudoHint(errors, sudo: configuration.sudo))")
         }
-        guard let text = String(bytes: output.standardOutput.readableBytesView, encoding: .utf8) else {
-            throw HostError(.commandFailed, host: host, operation: operation, "it is not UTF-8 text")
-        }
-        return text
+        return Array(output.standardOutput.readableBytesView)
     }
 
     public func writeFile(_ path: String, contents: String) async throws -> HostChange {
         try await writeFile(path, contents: contents, mode: nil)
+    }
+
+    public func writeBytes(_ path: String, contents: [UInt8]) async throws -> HostChange {
+        try await writeFile(path, bytes: contents, mode: nil)
     }
 
     /// Replaces the file atomically: the contents go on standard input into a temporary file in
@@ -123,11 +132,16 @@ public struct SSHHostDriver: HostDriver {
     /// Missing directories are created. A replaced file keeps its mode and owner; a new one gets
     /// `mode` (default 0644; 0600 for secrets such as JAAS files).
     public func writeFile(_ path: String, contents: String, mode: Int?) async throws -> HostChange {
+        try await writeFile(path, bytes: Array(contents.utf8), mode: mode)
+    }
+
+    /// ``writeFile(_:contents:mode:)`` with exact bytes.
+    public func writeFile(_ path: String, bytes contents: [UInt8], mode: Int?) async throws -> HostChange {
         let operation = "write \(path)"
         try Self.validate(path, host: host, operation: operation)
-        logger.debug("write file", metadata: ["host": "\(host)", "path": "\(path)", "bytes": "\(contents.utf8.count)"])
+        logger.debug("write file", metadata: ["host": "\(host)", "path": "\(path)", "bytes": "\(contents.count)"])
         let script = Self.writeScript(path: path, mode: mode ?? 0o644)
-        let output = try await connection.execute(script, input: ByteBuffer(string: contents), timeout: Self.fileTimeout, operation: operation)
+        let output = try await connection.execute(script, input: ByteBuffer(bytes: contents), timeout: Self.fileTimeout, operation: operation)
         let text = String(decoding: output.combined.readableBytesView, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard output.status == 0 else {
             throw HostError(

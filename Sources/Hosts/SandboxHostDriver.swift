@@ -34,6 +34,14 @@ public struct SandboxHostDriver: HostDriver {
         try await LocalFiles.write(path, contents: contents, host: host)
     }
 
+    public func readBytes(_ path: String) async throws -> [UInt8]? {
+        try LocalFiles.readBytes(path, host: host)
+    }
+
+    public func writeBytes(_ path: String, contents: [UInt8]) async throws -> HostChange {
+        try LocalFiles.write(path, bytes: contents, host: host)
+    }
+
     /// Attaches the address, then makes every namespace of the network forget the address's old
     /// link-layer address (what a gratuitous ARP does on a real network, made certain), and
     /// records in the network's state that this host holds it.

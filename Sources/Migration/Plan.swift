@@ -373,12 +373,16 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     public var previousDynamicText: String?
     public var myidPath: String?
     public var myid: ServerID?
+    /// True for a rollback's restore: the executor writes ``text`` (and ``dynamicText``) byte for
+    /// byte, as the journal recorded the files, instead of applying servers and settings.
+    public var restoresExactly: Bool?
 
     public init(
         server: ServerRef, configPath: String, servers: [ServerLineSpec], settings: [String: String?] = [:],
         text: String, previousText: String?, dynamicConfigPath: String? = nil, dynamicText: String? = nil,
-        previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil
+        previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil, restoresExactly: Bool? = nil
     ) {
+        self.restoresExactly = restoresExactly
         self.server = server
         self.configPath = configPath
         self.servers = servers
@@ -393,6 +397,21 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     }
 
     public var membership: Membership { Membership(lines: servers) }
+
+    /// What the executor makes of `current` (the file on the host): the server list (none when a
+    /// dynamic file holds it) and the settings applied, every other line kept. The planner
+    /// computes ``text`` with it too, so runbook and run agree.
+    public func applied(to current: String?) -> String {
+        if restoresExactly == true { return text }
+        return Self.applying(servers: dynamicConfigPath == nil ? servers : [], settings: settings, to: current ?? text)
+    }
+
+    static func applying(servers: [ServerLineSpec], settings: [String: String?], to text: String) -> String {
+        var config = ZooKeeperConfig(parsing: text)
+        config.setServers(servers.map(\.quorumServer))
+        for (key, value) in settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
+        return config.rendered
+    }
 }
 
 /// A peer a firewall rule cuts a server off from.
@@ -795,6 +814,9 @@ public struct Plan: Sendable, Hashable, Codable {
     /// What the prover found when `mitosis plan` wrote this plan, with the digest of what it
     /// proved (see ``ProvenPlan``); nil until the plan is proved. Not part of the digest.
     public var proof: PlanProof?
+    /// The SHA-256 fingerprint of the estate discovery read (``ObservedEstate/fingerprint``): the
+    /// plan's config diffs are against those files. Nil for a plan made without discovery.
+    public var estateFingerprint: String?
 
     public init(
         strategy: StrategyKind, source: PlanEnsemble, destination: PlanEnsemble, clientGroups: [PlanClientGroup],

@@ -21,17 +21,22 @@ public struct PlanningError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let unknownClientGroup = Code(rawValue: "unknown-client-group")
         /// Block & copy into an ensemble holding data needs each moving group under a chroot.
         public static let chrootRequired = Code(rawValue: "chroot-required")
+        /// The files discovery read on the hosts do not fit the inventory (see ``EstateProblem``).
+        public static let estateRefused = Code(rawValue: "estate-refused")
     }
 
     public var code: Code
     public var strategy: StrategyKind
     /// What is wrong and what to do instead.
     public var message: String
+    /// For ``Code/estateRefused``: every problem, each with its host, file and line.
+    public var estateProblems: [EstateProblem]
 
-    public init(_ code: Code, strategy: StrategyKind, _ message: String) {
+    public init(_ code: Code, strategy: StrategyKind, _ message: String, estateProblems: [EstateProblem] = []) {
         self.code = code
         self.strategy = strategy
         self.message = message
+        self.estateProblems = estateProblems
     }
 
     public var description: String { "cannot plan \(strategy): \(message)" }
@@ -76,9 +81,14 @@ public enum Planner {
     ///   - movingGroups: the client groups that move to the destination; nil means every group
     ///     that uses the source. The other groups using the source stay on it.
     ///   - destinationHoldsData: whether the destination already holds data (only `copy` allows it).
+    ///   - estate: what discovery read on the hosts (``EstateDiscovery``). With it the plan is
+    ///     refused when the files do not fit the inventory, its writes start from the real files
+    ///     (keeping every other line), and it records the estate's fingerprint. Without it the
+    ///     planner assumes files of its own (for tests and examples).
     public static func plan(
         _ strategy: StrategyKind, inventory: Inventory, source: String, destination: String,
-        movingGroups: [String]? = nil, destinationHoldsData: Bool = false, options: PlanningOptions = PlanningOptions()
+        movingGroups: [String]? = nil, destinationHoldsData: Bool = false, options: PlanningOptions = PlanningOptions(),
+        estate: ObservedEstate? = nil
     ) throws(PlanningError) -> Plan {
         guard let sourceSpec = inventory.ensemble(named: source) else {
             throw PlanningError(
@@ -112,16 +122,26 @@ public enum Planner {
                         connectionString: inventory.connectionString(for: sourceSpec, chroot: group.chroot).description)
                 })
         }
-        return try plan(strategy, source: sourceEnsemble, destination: destinationEnsemble, clientGroups: groups, options: options)
+        return try plan(strategy, source: sourceEnsemble, destination: destinationEnsemble, clientGroups: groups, options: options, estate: estate)
     }
 
-    /// Plans a migration from ensembles and client groups already in plan form.
+    /// Plans a migration from ensembles and client groups already in plan form (see the
+    /// inventory form for `estate`).
     public static func plan(
         _ strategy: StrategyKind, source: PlanEnsemble, destination: PlanEnsemble, clientGroups: [PlanClientGroup],
-        options: PlanningOptions = PlanningOptions()
+        options: PlanningOptions = PlanningOptions(), estate: ObservedEstate? = nil
     ) throws(PlanningError) -> Plan {
         try checkVersionPair(strategy, source: source, destination: destination)
+        if let estate {
+            let problems = EstateValidation.problems(
+                source: source, destination: destination, estate: estate, destinationHoldsData: destination.initialData == .holdsData,
+                strategy: strategy)
+            if !problems.isEmpty {
+                throw PlanningError(.estateRefused, strategy: strategy, EstateError(problems: problems).description, estateProblems: problems)
+            }
+        }
         var builder = PlanBuilder(strategy: strategy, source: source, destination: destination, groups: clientGroups, options: options)
+        builder.estate = estate
         switch strategy {
         case .mitosis: try builder.mitosis(observers: false)
         case .mitosisObservers: try builder.mitosis(observers: true)
@@ -186,6 +206,8 @@ struct PlanBuilder {
     /// The config text the planner believes is on each server's disk, keyed by "ensemble/id".
     var currentText: [String: String] = [:]
     var currentDynamic: [String: String] = [:]
+    /// What discovery read; nil when the planner assumes the files.
+    var estate: ObservedEstate?
 
     init(strategy: StrategyKind, source: PlanEnsemble, destination: PlanEnsemble, groups: [PlanClientGroup], options: PlanningOptions) {
         self.strategy = strategy
@@ -196,9 +218,11 @@ struct PlanBuilder {
     }
 
     func finish() -> Plan {
-        Plan(
+        var plan = Plan(
             strategy: strategy, source: source, destination: destination, clientGroups: groups, steps: steps,
             pointOfNoReturn: pointOfNoReturn, impactWindows: windows, notes: notes)
+        plan.estateFingerprint = estate?.fingerprint
+        return plan
     }
 
     func fail(_ code: PlanningError.Code, _ message: String) -> PlanningError {
@@ -213,12 +237,18 @@ struct PlanBuilder {
 
     // MARK: Configs
 
-    /// Renders `zoo.cfg` (and for dynamic configurations the dynamic file) for `server`.
+    /// The four-letter words Mitosis asks servers (gates, status, discovery).
+    static let fourLetterWords = ["srvr", "mntr", "conf", "ruok", "isro", "stat", "cons"]
+
+    /// Renders `zoo.cfg` (and for dynamic configurations the dynamic file) for `server`: a new
+    /// file, or, when `base` holds the file as it is, that file with the server list and the
+    /// plan's settings applied and every other line kept.
     func render(
         _ server: PlanServer, version: ZooKeeperVersion, lines: [ServerLineSpec], dynamic: Bool = false,
-        extra: [String: String?] = [:]
+        extra: [String: String?] = [:], base: String? = nil
     ) -> (text: String, dynamicText: String?, settings: [String: String?]) {
-        var config = ZooKeeperConfig(
+        let existing = base.map(ZooKeeperConfig.init(parsing:))
+        var config = existing ?? ZooKeeperConfig(
             tickTime: 2000, initLimit: 10, syncLimit: 5, dataDir: server.dataDir,
             clientPort: dynamic ? nil : server.clientPort, servers: dynamic ? [] : lines.map(\.quorumServer))
         var settings: [String: String?] = [:]
@@ -226,11 +256,29 @@ struct PlanBuilder {
             config.setValue(value, forKey: key)
             settings[key] = value
         }
+        if let existing {
+            // What ZooKeeper needs and the file lacks; the server's own paths and port, as the
+            // inventory gives them (a destination file pointing at a source's dataDir is refused
+            // at discovery, and rewritten here).
+            for (key, value) in [(ZooKeeperConfig.Key.tickTime, "2000"), (ZooKeeperConfig.Key.initLimit, "10"), (ZooKeeperConfig.Key.syncLimit, "5")]
+            where existing.value(forKey: key) == nil {
+                set(key, value)
+            }
+            set(ZooKeeperConfig.Key.dataDir, server.dataDir)
+            set(ZooKeeperConfig.Key.clientPort, dynamic ? nil : String(server.clientPort))
+        }
         if let dataLogDir = server.dataLogDir { set(ZooKeeperConfig.Key.dataLogDir, dataLogDir) }
         if !dynamic, let address = server.clientAddress { set(ZooKeeperConfig.Key.clientPortAddress, address) }
         if version.reconfigNeedsExplicitEnable { set(ZooKeeperConfig.Key.reconfigEnabled, dynamic ? "true" : "false") }
         if version >= ZooKeeperVersion(3, 5, 3) {
-            set(ZooKeeperConfig.Key.fourLetterWordWhitelist, "srvr,mntr,conf,ruok,isro,stat,cons")
+            // Keep the operator's list (`*` stays `*`); add only the words Mitosis asks.
+            let present = existing?.fourLetterWordWhitelist ?? []
+            if !present.contains("*") {
+                let missing = Self.fourLetterWords.filter { !present.contains($0) }
+                if !missing.isEmpty || existing?.value(forKey: ZooKeeperConfig.Key.fourLetterWordWhitelist) == nil {
+                    set(ZooKeeperConfig.Key.fourLetterWordWhitelist, (present + missing).joined(separator: ","))
+                }
+            }
         }
         let ownRole = lines.first { $0.id == server.id }?.role ?? server.role
         set(ZooKeeperConfig.Key.peerType, ownRole == .observer ? "observer" : nil)
@@ -242,7 +290,11 @@ struct PlanBuilder {
             dynamicText = DynamicConfig(servers: lines.map(\.quorumServer)).rendered
         }
         for (key, value) in extra.sorted(by: { $0.key < $1.key }) { set(key, value) }
-        return (config.rendered, dynamicText, settings)
+        guard let base else { return (config.rendered, dynamicText, settings) }
+        // The text is what the executor makes of the file: one function for both, so that the
+        // runbook and the run agree to the byte.
+        let text = ConfigWrite.applying(servers: dynamic ? [] : lines, settings: settings, to: base)
+        return (text, dynamicText, settings)
     }
 
     /// A config write for `server`, checked with Ensemble's validation.
@@ -251,7 +303,8 @@ struct PlanBuilder {
         dynamic: Bool = false, extra: [String: String?] = [:], myid: Bool = false
     ) throws(PlanningError) -> Action {
         let version = version ?? ensemble.version
-        let rendered = render(server, version: version, lines: lines, dynamic: dynamic, extra: extra)
+        let key = Self.key(ensemble, server)
+        let rendered = render(server, version: version, lines: lines, dynamic: dynamic, extra: extra, base: estate == nil ? nil : currentText[key])
         let dynamicConfig = rendered.dynamicText.map { DynamicConfig(parsing: $0) }
         let diagnostics = ZooKeeperConfig(parsing: rendered.text).validate(
             version: version, myid: server.id, dynamicConfig: dynamicConfig, fileName: server.configPath)
@@ -260,7 +313,6 @@ struct PlanBuilder {
                 .invalidConfig,
                 "the config planned for \(ensemble.name) server \(server.id) would not work on ZooKeeper \(version): \(error.message); fix the inventory entry of server \(server.id)")
         }
-        let key = Self.key(ensemble, server)
         let action = Action.writeConfig(
             ConfigWrite(
                 server: ensemble.ref(server), configPath: server.configPath, servers: lines, settings: rendered.settings,
@@ -275,6 +327,17 @@ struct PlanBuilder {
 
     /// Records what the planner believes the initial config files hold.
     mutating func assumeInitialConfigs() {
+        if let estate {
+            // The files as discovery read them (a missing file stays unknown: it is written new).
+            for ensemble in [source, destination] {
+                for server in ensemble.servers {
+                    let observed = estate.server(ensemble: ensemble.name, id: server.id)
+                    currentText[Self.key(ensemble, server)] = observed?.config.text
+                    currentDynamic[Self.key(ensemble, server)] = observed?.dynamicConfig?.text
+                }
+            }
+            return
+        }
         for ensemble in [source, destination] {
             let lines = ensemble.servers.map { $0.line(clientPortInLine: false) }
             for server in ensemble.servers {

@@ -166,7 +166,8 @@ public enum Runbook {
     }
 
     static func lines(_ text: String) -> [String] {
-        var result = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // "\r\n" is one Character in Swift: split on it too, or a CRLF file is one long line.
+        var result = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
         if result.last == "" { result.removeLast() }
         return result
     }

@@ -144,8 +144,14 @@ struct Rehearsing {
         let proof: ProofResult
         let proven: ProvenPlan?
         do {
+            // As `mitosis plan` does: from the files on the sandbox hosts, read through their drivers.
+            let estate = await EstateDiscovery(
+                hosts: InventoryHostDirectory(inventory: inventory, sandbox: manager, eventLoopGroup: group), eventLoopGroup: group
+            ).discover(inventory: inventory, source: "src", destination: "dst")
+            try estate.jsonData().write(to: directory.appendingPathComponent("estate.json"))
             plan = try Planner.plan(
-                options.strategy, inventory: inventory, source: "src", destination: "dst", destinationHoldsData: copy, options: planning)
+                options.strategy, inventory: inventory, source: "src", destination: "dst", destinationHoldsData: copy, options: planning,
+                estate: estate)
             (proof, proven) = try Prover.attempt(plan)
         } catch {
             _ = await kafka.stop()

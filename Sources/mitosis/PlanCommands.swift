@@ -25,6 +25,8 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "Seconds between the restarts of a rolling restart.") var pause: Double = 10
     @Option(help: "Write the plan as JSON to this file (what `mitosis run` executes).") var out: String?
     @Flag(help: "Print the plan as JSON instead of a runbook.") var json = false
+    @Flag(help: "Print what discovery read on the hosts (zoo.cfg, dynamic file, myid, data directories, service, srvr; client configs) and the problems found; plan nothing. With --json: the estate as JSON.")
+    var showEstate = false
 
     func run() async throws {
         guard let kind = StrategyKind(rawValue: strategy) else {
@@ -33,9 +35,16 @@ struct PlanCommand: AsyncParsableCommand {
         let parsed = try loadInventory(inventory)
         var options = PlanningOptions()
         options.rollingRestartPause = PlanDuration(milliseconds: Int64(pause * 1000))
+        // Ground truth first: every server and client config read through its host driver.
+        let (source, destination) = (self.source, self.destination)
+        let estate = try await withInventoryHosts(parsed) { hosts, group in
+            await EstateDiscovery(hosts: hosts, eventLoopGroup: group).discover(inventory: parsed, source: source, destination: destination)
+        }
+        if showEstate { return try EstateOutput.show(estate, inventory: parsed, source: source, destination: destination, strategy: kind, json: json, destinationHoldsData: destinationHoldsData) }
         let plan = try Planner.plan(
             kind, inventory: parsed, source: source, destination: destination,
-            movingGroups: moving.map { $0.split(separator: ",").map(String.init) }, destinationHoldsData: destinationHoldsData, options: options)
+            movingGroups: moving.map { $0.split(separator: ",").map(String.init) }, destinationHoldsData: destinationHoldsData, options: options,
+            estate: estate)
         let (proof, proven) = try Prover.attempt(plan)
         guard let proven else {
             Output.note(Runbook.render(plan, proof: proof))
@@ -61,7 +70,7 @@ func loadInventory(_ path: String) throws -> Inventory {
     guard let data = FileManager.default.contents(atPath: path) else {
         throw ValidationError("cannot read the inventory \(path); `mitosis sandbox inventory > inv.yaml` writes one for the sandboxes")
     }
-    return try Inventory.parse(yaml: String(decoding: data, as: UTF8.self), fileName: path)
+    return try Inventory.parse(yaml: try Inventory.text(of: Array(data), fileName: path), fileName: path)
 }
 
 func loadPlan(_ path: String) throws -> Plan {
@@ -98,19 +107,27 @@ struct ExecutionCommandOptions: ParsableArguments {
     /// Runs `body` with the host directory and an event loop group that reaches the hosts'
     /// addresses (the sandbox's control namespace for sandbox hosts).
     func withHosts<T>(_ plan: Plan, _ body: (any HostDirectory, any EventLoopGroup) async throws -> T) async throws -> T {
-        let sandbox = SandboxManager()
         guard let inventory else {
+            let sandbox = SandboxManager()
             if ProcessInfo.processInfo.environment["MITOSIS_IN_NETNS"] != nil { return try await body(sandbox, MultiThreadedEventLoopGroup.singleton) }
             return try await sandbox.withControlGroup { group in try await body(sandbox, group) }
         }
-        let parsed = try loadInventory(inventory)
-        var usesSandbox = parsed.hosts.contains { if case .sandbox = $0.access { return true } else { return false } }
-        if ProcessInfo.processInfo.environment["MITOSIS_IN_NETNS"] != nil { usesSandbox = false }
-        if usesSandbox { return try await sandbox.withControlGroup { group in try await Self.run(parsed, sandbox, group, body) } }
-        return try await Self.run(parsed, sandbox, MultiThreadedEventLoopGroup.singleton, body)
+        return try await withInventoryHosts(try loadInventory(inventory), body)
     }
+}
 
-    private static func run<T>(
+/// Runs `body` with the inventory's host drivers and an event loop group that reaches the hosts'
+/// addresses (the sandbox's control namespace for sandbox hosts).
+func withInventoryHosts<T>(_ parsed: Inventory, _ body: (any HostDirectory, any EventLoopGroup) async throws -> T) async throws -> T {
+    let sandbox = SandboxManager()
+    var usesSandbox = parsed.hosts.contains { if case .sandbox = $0.access { return true } else { return false } }
+    if ProcessInfo.processInfo.environment["MITOSIS_IN_NETNS"] != nil { usesSandbox = false }
+    if usesSandbox { return try await sandbox.withControlGroup { group in try await InventoryHosts.run(parsed, sandbox, group, body) } }
+    return try await InventoryHosts.run(parsed, sandbox, MultiThreadedEventLoopGroup.singleton, body)
+}
+
+enum InventoryHosts {
+    static func run<T>(
         _ inventory: Inventory, _ sandbox: SandboxManager, _ group: any EventLoopGroup, _ body: (any HostDirectory, any EventLoopGroup) async throws -> T
     ) async throws -> T {
         let directory = InventoryHostDirectory(inventory: inventory, sandbox: sandbox, eventLoopGroup: group)
@@ -123,7 +140,9 @@ struct ExecutionCommandOptions: ParsableArguments {
             throw error
         }
     }
+}
 
+extension ExecutionCommandOptions {
     func printer() -> @Sendable (ExecutionEvent) -> Void {
         let json = self.json
         return { event in

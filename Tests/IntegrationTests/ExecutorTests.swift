@@ -276,9 +276,9 @@ extension RealServers {
                 let sourceWrites = joinWrites.filter { $0.summary.contains("src server") }
                 #expect(sourceWrites.count == 3)
                 for event in sourceWrites {
-                    #expect(event.summary.contains("+ server.4=\(carrier.address):2888:3888"), "\(event.summary)")
+                    #expect(event.summary.contains("+server.4=\(carrier.address):2888:3888"), "\(event.summary)")
                 }
-                #expect(joinWrites.contains { $0.summary.contains("dst server 4") && $0.summary.contains("- server.5=") }, "the carrier's own file loses the dormant server 5")
+                #expect(joinWrites.contains { $0.summary.contains("dst server 4") && $0.summary.contains("-server.5=") }, "the carrier's own file loses the dormant server 5")
 
                 let events = EventLog()
                 #expect(try await fixture.execute(events: events, group: group) == .finished)

@@ -75,6 +75,16 @@ extension RealServers {
                 #expect(try await driver.readFile(largePath) == large)
                 // A directory is not a missing file.
                 await #expect(throws: HostError.self) { try await driver.readFile(directory) }
+                // Bytes pass exactly: a Latin-1 ü (0xFC, not UTF-8), CRLF, a NUL; read as
+                // ISO-8859-1 and written back, they are the same bytes.
+                let latin1: [UInt8] = Array("# f".utf8) + [0xFC] + Array("r Kafka\r\ntickTime=2000\r\n".utf8) + [0x00, 0xFF]
+                #expect(try await driver.writeBytes(path, contents: latin1).changed)
+                #expect(try await driver.readBytes(path) == latin1)
+                let text = try #require(try await driver.readLatin1(path))
+                #expect(text.hasPrefix("# f\u{FC}r Kafka\r\n"))
+                #expect(!(try await driver.writeLatin1(path, contents: text).changed), "the same text is the same bytes")
+                await #expect(throws: HostError.self) { try await driver.writeLatin1(path, contents: "\u{20AC}") }
+                #expect(try await driver.readBytes(path) == latin1, "a character beyond ISO-8859-1 writes nothing")
                 await (driver as? SSHHostDriver)?.close()
             }
         }

@@ -103,6 +103,9 @@ public struct MigrationExecutor: Sendable {
         // Every host reached and every program found before the first journal entry and the
         // first change: a refused run leaves the hosts, and the journal, as they were.
         let checked = try await preflight()
+        // Every file the plan changes next must be as the plan or this run left it: else
+        // stop, with nothing changed and nothing journaled.
+        try await checkDrift(plan.steps, state: state)
         if !state.events.isEmpty {
             try record(ExecutionEvent(kind: .resumed, summary: "resuming after \(state.lastFinishedStep(in: plan)?.rawValue ?? "the start"); \(provedText); \(checked)"))
         } else {
@@ -204,6 +207,7 @@ public struct MigrationExecutor: Sendable {
     }
 
     func execute(_ step: Step, state: JournalState) async throws {
+        if !options.dryRun { try await checkDrift([step], state: state) }
         try record(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
         let done = state.finishedActions[step.id] ?? []
         let interrupted = state.interruptedActions[step.id] ?? []
@@ -283,7 +287,9 @@ public struct MigrationExecutor: Sendable {
     // MARK: Actions
 
     func perform(_ action: Action, index: Int, in step: Step) async throws {
-        try record(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: action.summary))
+        var before: [String: String]?
+        if case .writeConfig(let write) = action { before = try await currentContents(of: write) }
+        try record(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: action.summary, previousContents: before))
         let changes: [HostChange]
         var previous: [String: String]?
         if case .writeConfig(let write) = action {
@@ -364,48 +370,87 @@ public struct MigrationExecutor: Sendable {
     }
 
     /// The server list and settings applied to the file on the host: every other line stays.
-    /// Returns what changed and what each changed file held before (for a rollback).
+    /// Files are read and written as ISO-8859-1, as ZooKeeper reads them, so every byte the
+    /// write does not change stays as it was. Returns what changed and what each changed file
+    /// held before (for a rollback).
     func apply(_ write: ConfigWrite) async throws -> (changes: [HostChange], previous: [String: String]) {
         let driver = try hosts.driver(for: write.server.host)
         var changes: [HostChange] = []
         var previous: [String: String] = [:]
         func store(_ path: String, _ contents: String, replacing current: String?) async throws {
-            let change = try await driver.writeFile(path, contents: contents)
+            let change = try await driver.writeLatin1(path, contents: contents)
             if change.changed, let current { previous[path] = current }
             changes.append(change)
         }
-        let current = try await driver.readFile(write.configPath)
-        var config = ZooKeeperConfig(parsing: current ?? write.text)
-        // With a dynamic file the server list lives only there: 3.5+ refuses to start with
-        // server lines in both.
-        config.setServers(write.dynamicConfigPath == nil ? write.servers.map(\.quorumServer) : [])
-        for (key, value) in write.settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
-        try await store(write.configPath, config.rendered, replacing: current)
+        let current = try await driver.readLatin1(write.configPath)
+        try await store(write.configPath, write.applied(to: current), replacing: current)
         if let path = write.dynamicConfigPath {
-            let currentDynamic = try await driver.readFile(path)
-            var dynamic = DynamicConfig(parsing: currentDynamic ?? write.dynamicText ?? "")
-            dynamic.setServers(write.servers.map(\.quorumServer))
-            try await store(path, dynamic.rendered, replacing: currentDynamic)
+            let currentDynamic = try await driver.readLatin1(path)
+            let text: String
+            if write.restoresExactly == true, let exact = write.dynamicText {
+                text = exact
+            } else {
+                var dynamic = DynamicConfig(parsing: currentDynamic ?? write.dynamicText ?? "")
+                dynamic.setServers(write.servers.map(\.quorumServer))
+                text = dynamic.rendered
+            }
+            try await store(path, text, replacing: currentDynamic)
         }
         if let path = write.myidPath, let id = write.myid {
-            try await store(path, "\(id)\n", replacing: try await driver.readFile(path))
+            try await store(path, "\(id)\n", replacing: try await driver.readLatin1(path))
         }
         return (changes, previous)
     }
 
-    /// A dry run's view of an action: the config diff it would make.
+    /// What each file a write is about to change holds now, by path (a missing file is not
+    /// listed): journaled before the write, so a rollback knows them even if the tool dies mid-write.
+    func currentContents(of write: ConfigWrite) async throws -> [String: String] {
+        let driver = try hosts.driver(for: write.server.host)
+        var contents: [String: String] = [:]
+        for path in [write.configPath, write.dynamicConfigPath, write.myidPath].compactMap({ $0 }) {
+            if let text = try await driver.readLatin1(path) { contents[path] = text }
+        }
+        return contents
+    }
+
+    /// A dry run's view of an action: the config diff it would make, as the runbook shows it.
     func preview(_ action: Action) async throws -> String {
         guard case .writeConfig(let write) = action else { return "" }
         let driver = try hosts.driver(for: write.server.host)
-        let current = try await driver.readFile(write.configPath) ?? ""
-        var config = ZooKeeperConfig(parsing: current.isEmpty ? write.text : current)
-        config.setServers(write.dynamicConfigPath == nil ? write.servers.map(\.quorumServer) : [])
-        for (key, value) in write.settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
-        let before = Set(current.split(separator: "\n"))
-        let after = Set(config.rendered.split(separator: "\n"))
-        let removed = current.split(separator: "\n").filter { !after.contains($0) }.map { "\n      - \($0)" }
-        let added = config.rendered.split(separator: "\n").filter { !before.contains($0) }.map { "\n      + \($0)" }
-        return (removed + added).joined()
+        let current = try await driver.readLatin1(write.configPath)
+        return Runbook.fileChange(path: write.configPath, before: current, after: write.applied(to: current)).map { "\n      " + $0 }.joined()
+    }
+
+    // MARK: Drift
+
+    /// Checks that every file `steps` are the first of the plan to write is as the plan observed
+    /// it, or already as the write makes it (a resumed run). A file an earlier step wrote is the
+    /// run's own (and ZooKeeper may rewrite it itself, e.g. after a reconfig): the journal knows
+    /// what it held. Only plans made from discovered files are checked: an estate-less plan's
+    /// previous texts are the planner's assumptions.
+    func checkDrift(_ steps: [Step], state: JournalState) async throws {
+        guard plan.estateFingerprint != nil, let first = steps.first, let start = plan.index(of: first.id) else { return }
+        let earlierWrites = plan.steps[..<start].flatMap(\.actions).compactMap { action -> ConfigWrite? in
+            if case .writeConfig(let write) = action { return write }
+            return nil
+        }
+        var seen = Set(earlierWrites.map { "\($0.server.host)#\($0.configPath)" })
+        for step in steps {
+            let done = state.finishedActions[step.id] ?? []
+            for (index, action) in step.actions.enumerated() {
+                guard case .writeConfig(let write) = action, write.restoresExactly != true else { continue }
+                let key = "\(write.server.host)#\(write.configPath)"
+                guard !seen.contains(key) else { continue }
+                seen.insert(key)
+                if done.contains(index) { continue }
+                let current = try await hosts.driver(for: write.server.host).readLatin1(write.configPath)
+                if current == write.previousText || current == write.text { continue }
+                let diff = Runbook.fileChange(path: write.configPath, before: write.previousText, after: current ?? "").map { "  " + $0 }.joined(separator: "\n")
+                throw ExecutionError(
+                    .drift, step: step.id,
+                    "\(write.server.host):\(write.configPath) is not as the plan found it (\(current == nil ? "it is gone" : "changed since `mitosis plan`")); nothing was changed. What changed, from the plan's view to the host's:\n\(diff)\nPlan again from the hosts as they are (`mitosis plan`), or put the file back")
+            }
+        }
     }
 
     /// Detaches the address on the old host, then attaches it on the new one (which announces

@@ -37,7 +37,9 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
     /// On `plan-started`: the plan's fingerprint, so a journal is never resumed with another plan.
     public var plan: String?
     /// On `action-finished` of a configuration write: what each file it changed held before, by
-    /// path (a file that did not exist is not listed). A rollback writes these back.
+    /// path (a file that did not exist is not listed). A rollback writes these back. On
+    /// `action-started` of a configuration write: what each file held just before the write
+    /// began (files read as ISO-8859-1 text), for a write the tool did not live to finish.
     public var previousContents: [String: String]?
 
     public init(
@@ -189,6 +191,8 @@ public struct ExecutionError: Error, Sendable, Hashable, CustomStringConvertible
         public static let unsupportedAction = Code(rawValue: "unsupported-action")
         /// A host could not be reached, or a program a command needs is missing there (nothing changed).
         public static let preflightFailed = Code(rawValue: "preflight-failed")
+        /// A file the plan is about to change is not as the plan found it.
+        public static let drift = Code(rawValue: "drift")
     }
 
     public var code: Code

@@ -51,23 +51,21 @@ public enum Rollback {
             for step in round {
                 for (index, action) in step.appliedActions(journal: journal) {
                     guard case .writeConfig(let write) = action else { continue }
-                    // What the file held, as the journal recorded it when the write changed it;
-                    // else what the planner believed it held (an interrupted write).
-                    let recorded = journal.previousContents(step: step.id, action: index)?[write.configPath]
-                    guard let previous = recorded ?? write.previousText else {
-                        throw ExecutionError(.unsupportedAction, step: step.id, "the plan does not know what \(write.server)'s \(write.configPath) held before, so it cannot be restored; restore it from your backup")
-                    }
+                    // Only files the journal says this write changed (or, for a write the tool did
+                    // not live to finish, what they held when it began), byte for byte. A write
+                    // that never began (its host refused us) has nothing recorded: its files are
+                    // left alone, never rewritten with what the planner believed they held.
+                    guard let recorded = journal.previousContents(step: step.id, action: index) else { continue }
+                    guard let previous = recorded[write.configPath] else { continue }
                     let config = ZooKeeperConfig(parsing: previous)
-                    // Each setting the write touched goes back to its previous value, or away.
-                    var settings: [String: String?] = [:]
-                    for key in write.settings.keys { settings.updateValue(config.value(forKey: key), forKey: key) }
+                    let previousDynamic = write.dynamicConfigPath.flatMap { recorded[$0] }
                     restoreWrites.append(
                         .writeConfig(
                             ConfigWrite(
                                 server: write.server, configPath: write.configPath, servers: config.servers.map(ServerLineSpec.init),
-                                settings: settings,
-                                text: previous, previousText: write.text, dynamicConfigPath: write.dynamicConfigPath,
-                                dynamicText: write.previousDynamicText, previousDynamicText: write.dynamicText)))
+                                settings: [:], text: previous, previousText: write.text,
+                                dynamicConfigPath: previousDynamic == nil ? nil : write.dynamicConfigPath,
+                                dynamicText: previousDynamic, previousDynamicText: write.dynamicText, restoresExactly: true)))
                 }
             }
             if !restoreWrites.isEmpty {
@@ -163,8 +161,14 @@ extension Step {
 }
 
 extension JournalState {
-    /// What the files a configuration write changed held before it, as its `action-finished` recorded.
+    /// What the files a configuration write changed held before it: as its `action-finished`
+    /// recorded them (only the files it changed); for a write interrupted before it finished, as its
+    /// last `action-started` recorded them (every file it was about to write). Nil when neither.
     func previousContents(step: StepID, action: Int) -> [String: String]? {
-        events.last { $0.kind == .actionFinished && $0.step == step && $0.action == action && $0.previousContents != nil }?.previousContents
+        let events = events.filter { $0.step == step && $0.action == action }
+        if let finished = events.last(where: { $0.kind == .actionFinished || $0.kind == .actionSkipped }) {
+            return finished.previousContents
+        }
+        return events.last { $0.kind == .actionStarted && $0.previousContents != nil }?.previousContents
     }
 }
