@@ -187,7 +187,7 @@ import ZooKeeperProtocol
         #expect(write.text.contains("# Zookeeper f\u{FC}r Kafka\r\n"))
 
         let executor = MigrationExecutor(
-            plan: plan, hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             journal: Journal(path: estate.root + "/journal"))
         _ = try await executor.apply(write)
         let after = try #require(estate.bytes(estate.configPath(1)))
@@ -211,7 +211,7 @@ import ZooKeeperProtocol
         try estate.edit(path, appending: "maxClientCnxns=10\n")
         let before = try estate.snapshot()
         let executor = MigrationExecutor(
-            plan: plan, hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             journal: Journal(path: estate.root + ".journal"))
         defer { try? FileManager.default.removeItem(atPath: executor.journal.path) }
         await #expect {
@@ -240,7 +240,7 @@ import ZooKeeperProtocol
         let plan = try await estate.plan()
         let step = try #require(plan.steps.first { step in step.writes.contains { $0.server.id == 1 } && step.writes.contains { $0.server.id == 2 } })
         let executor = MigrationExecutor(
-            plan: plan, hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, journal: Journal(path: estate.root + "/journal"))
+            plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, journal: Journal(path: estate.root + "/journal"))
         // The run wrote server 1's file; server 2's host refused us before its write began.
         let one = try #require(step.actions.firstIndex { if case .writeConfig(let write) = $0 { write.server.id == 1 } else { false } })
         let two = try #require(step.actions.firstIndex { if case .writeConfig(let write) = $0 { write.server.id == 2 } else { false } })
