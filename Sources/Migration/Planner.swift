@@ -109,7 +109,9 @@ public enum Planner {
                     PlanClientMember(
                         name: member.name, host: member.host, configPath: member.configPath,
                         connectionKey: member.connectionKey, restart: member.restart, stop: member.stop, healthCheck: member.healthCheck,
-                        connectionString: inventory.connectionString(for: sourceSpec, chroot: group.chroot).description)
+                        connectionString: inventory.connectionString(for: sourceSpec, chroot: group.chroot).description,
+                        format: member.format, switchCommand: member.switchCommand, verifyCommand: member.verifyCommand, match: member.match,
+                        address: inventory.host(named: member.host)?.address ?? member.host)
                 })
         }
         return try plan(strategy, source: sourceEnsemble, destination: destinationEnsemble, clientGroups: groups, options: options)

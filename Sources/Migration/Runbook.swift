@@ -110,8 +110,20 @@ public enum Runbook {
         case .removeFirewallRule(let rule):
             return ["# \(action.summary)"] + rule.iptablesCommands(adding: false).map { "$ sudo \($0)" }
         case .switchClient(let change):
-            var lines = ["# \(action.summary)", "edit \(change.configPath):", "  -\(change.connectionKey)=\(change.from)", "  +\(change.connectionKey)=\(change.to)"]
-            lines.append(change.restart.map { "$ \($0)" } ?? "(restart \(change.client): the inventory has no restart command)")
+            let member = plan.clientGroup(change.client.group)?.members.first { $0.name == change.client.member }
+            let format = member?.configFormat ?? .properties
+            var lines = ["# \(action.summary)"]
+            if format == .command, let member, let command = member.switchCommand, let verify = member.verifyCommand {
+                lines += ["$ \(command) \(shellQuoted(change.to))", "$ \(verify) \(shellQuoted(change.to))"]
+                if let restart = change.restart { lines.append("$ \(restart)") }
+            } else {
+                lines += [
+                    "edit \(change.configPath) (\(format.rawValue); only the value of \(change.connectionKey) changes):",
+                    "  -\(change.connectionKey)=\(format.storedValue(for: change.from))", "  +\(change.connectionKey)=\(format.storedValue(for: change.to))",
+                ]
+                lines.append(change.restart.map { "$ \($0)" } ?? "(restart \(change.client): the inventory has no restart command)")
+            }
+            lines.append("check with `cons` on every server that \(change.client.member)'s sessions are on \(change.to) and none is left on \(change.from)")
             if plan.clientGroup(change.client.group)?.isKafka == true {
                 lines.append("wait until the broker is registered again and no partition is under-replicated or offline:")
                 lines.append("$ mitosis kafka status -s \(shellQuoted(change.to))")

@@ -42,6 +42,15 @@ struct PlanCommand: AsyncParsableCommand {
             Output.error("the plan is unsafe; nothing was written:\n\(proof)")
             throw ExitCode.failure
         }
+        // The moving members' config files, read through their hosts: a switch that could not be
+        // made is refused now, before anything runs.
+        let clientFiles = InventoryHostDirectory(inventory: parsed)
+        let fileProblems = await ClientConfigCheck.problems(plan, hosts: clientFiles)
+        await clientFiles.close()
+        guard fileProblems.isEmpty else {
+            Output.error("client config files that Mitosis cannot switch; nothing was written:\n" + fileProblems.map { "  \($0)" }.joined(separator: "\n"))
+            throw ExitCode.failure
+        }
         if let out {
             try plan.jsonData().write(to: URL(fileURLWithPath: out))
             Output.note("wrote \(out); run it with `mitosis run \(out) --inventory \(inventory)`")
