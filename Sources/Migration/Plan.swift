@@ -723,6 +723,10 @@ public enum Gate: Sendable, Hashable, Codable {
     /// The servers are not running (their status command says so): e.g. before their stable
     /// address moves to another host.
     case serversStopped(servers: [ServerRef])
+    /// The census before the point of no return: every session on these servers (`cons`) belongs
+    /// to a member of a client group (moving or staying), to Mitosis itself, or to a client the
+    /// operator leaves behind on purpose (`mitosis run --leave-behind`).
+    case sessionsAccountedFor(ensemble: String, servers: [ServerRef])
 
     public var summary: String {
         switch self {
@@ -737,6 +741,8 @@ public enum Gate: Sendable, Hashable, Codable {
         case .writeAfterReconfig(let ensemble, let via): return "one write to \(ensemble) through server \(via.id) succeeded after the reconfig"
         case .reconfigEnabled(let servers): return "reconfigEnabled=true on \(Action.list(servers))"
         case .serversStopped(let servers): return "stopped: \(Action.list(servers)) not running"
+        case .sessionsAccountedFor(let ensemble, let servers):
+            return "census: every session on \(ensemble) \(Action.list(servers)) belongs to a known client (a client group, Mitosis, or --leave-behind)"
         }
     }
 }

@@ -196,8 +196,14 @@ struct PlanBuilder {
         self.options = options
     }
 
+    /// The plan; its point of no return waits first for the census of the source's sessions, so
+    /// that no client the plan does not know is left on the source by the split.
     func finish() -> Plan {
-        Plan(
+        var steps = steps
+        if let point = pointOfNoReturn, let index = steps.firstIndex(where: { $0.id == point }) {
+            steps[index].gatesBefore.insert(.sessionsAccountedFor(ensemble: source.name, servers: source.refs), at: 0)
+        }
+        return Plan(
             strategy: strategy, source: source, destination: destination, clientGroups: groups, steps: steps,
             pointOfNoReturn: pointOfNoReturn, impactWindows: windows, notes: notes)
     }

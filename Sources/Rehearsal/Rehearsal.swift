@@ -309,7 +309,9 @@ struct Rehearsing {
         let progress = self.progress
         let executor = MigrationExecutor(
             plan: plan, hosts: manager, clients: clients, eventLoopGroup: group, journal: journal,
-            options: ExecutionOptions(resume: resume, until: until, gateTimeout: options.gateTimeout)
+            // The rehearsal's clients run in this process, from the control address: its own.
+            options: ExecutionOptions(
+                resume: resume, until: until, gateTimeout: options.gateTimeout, census: CensusPolicy(ownAddresses: [manager.network.controlAddress]))
         ) { event in
             timeline.record(event)
             Self.announce(event, progress: progress)

@@ -90,6 +90,21 @@ struct ExecutionCommandOptions: ParsableArguments {
 
     var journalPath: String { journal ?? plan + ".journal" }
 
+    /// The whole command that resumes this run, ready to paste.
+    var resumeCommand: String {
+        (["mitosis", "run", shellQuoted(plan)] + (inventory.map { ["--inventory", shellQuoted($0)] } ?? []) + ["--journal", shellQuoted(journalPath), "--resume"])
+            .joined(separator: " ")
+    }
+
+    /// The addresses Mitosis's own sessions come from: this machine's, and the sandbox network's
+    /// control address when the hosts are sandbox hosts.
+    func ownAddresses() throws -> [String] {
+        var addresses = ((try? System.enumerateDevices()) ?? []).compactMap { $0.address?.ipAddress }
+        let usesSandbox = try inventory.map { try loadInventory($0).hosts.contains { $0.access == .sandbox } } ?? true
+        if usesSandbox { addresses.append(SandboxNetwork.fromEnvironment().controlAddress) }
+        return Array(Set(addresses)).sorted()
+    }
+
     /// Runs `body` with the host directory and an event loop group that reaches the hosts'
     /// addresses (the sandbox's control namespace for sandbox hosts).
     func withHosts<T>(_ plan: Plan, _ body: (any HostDirectory, any EventLoopGroup) async throws -> T) async throws -> T {
@@ -157,6 +172,24 @@ struct RunCommand: AsyncParsableCommand {
     @Option(
         help: "Watch a client group while the plan runs: NAME=HOST:PORT,…[/chroot]. A canary writes and reads /mitosis-canary-NAME there (repeatable).")
     var watch: [String] = []
+    @Option(
+        help: "Clients the census before the split may leave on the source: ADDR, ADDR:PORT or ADDR:LOW-HIGH, comma-separated (clients the inventory does not know stop the run otherwise).")
+    var leaveBehind: String?
+
+    func validate() throws {
+        _ = try leaveBehindRules()
+    }
+
+    func leaveBehindRules() throws -> [ClientAddressMatch] {
+        guard let leaveBehind else { return [] }
+        return try leaveBehind.split(separator: ",").map { item in
+            let text = item.trimmingCharacters(in: .whitespaces)
+            guard let rule = ClientAddressMatch(parsing: text) else {
+                throw ValidationError("--leave-behind takes IP addresses, optionally with a port or port range (10.0.0.5, 10.0.0.5:4000, 10.0.0.5:40000-40100); '\(text)' is none of these")
+            }
+            return rule
+        }
+    }
 
     func run() async throws {
         let plan = try loadPlan(execution.plan)
@@ -173,7 +206,7 @@ struct RunCommand: AsyncParsableCommand {
             } : nil
         let options = ExecutionOptions(
             dryRun: execution.dryRun, resume: resume, until: until.map { StepID(rawValue: $0) }, gateTimeout: .milliseconds(Int64(execution.gateTimeout * 1000)),
-            confirm: confirm)
+            confirm: confirm, census: CensusPolicy(ownAddresses: try execution.ownAddresses(), leaveBehind: try leaveBehindRules()))
         let canaries = try watch.map { entry -> CanaryOptions in
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--watch takes NAME=HOST:PORT,…[/chroot]; got '\(entry)'") }
@@ -216,18 +249,19 @@ struct RunCommand: AsyncParsableCommand {
                 let (text, passed, detail): (String, Bool, String?) =
                     switch result {
                     case .success(.finished): ("finished", true, nil)
-                    case .success(.paused(let after)): ("paused after \(after?.rawValue ?? "the start")", true, "resume with --resume")
+                    case .success(.paused(let after)): ("paused after \(after?.rawValue ?? "the start")", true, "resume with `\(execution.resumeCommand)`")
                     case .success(.dryRun): ("dry run", true, nil)
-                    case .failure(let error): ("stopped", false, "\(error)")
+                    case .failure(let error): ("stopped", false, "\(error)\nOnce the cause is fixed, resume with `\(execution.resumeCommand)`")
                     }
                 let written = try writeReport(observer.report(outcome: text, passed: passed, detail: detail), to: URL(fileURLWithPath: reportDirectory, isDirectory: true))
                 Output.note("report: \(written.html.path)")
             }
+            if case .failure = result, !dryRun { Output.note("once the cause is fixed, resume with `\(execution.resumeCommand)`") }
             return try result.get()
         }
         switch outcome {
         case .finished: Output.note("plan finished; journal: \(execution.journalPath)")
-        case .paused(let after): Output.note("paused after \(after?.rawValue ?? "the start"); continue with `mitosis run \(execution.plan) --resume`")
+        case .paused(let after): Output.note("paused after \(after?.rawValue ?? "the start"); continue with `\(execution.resumeCommand)`")
         case .dryRun: Output.note("dry run: nothing was changed")
         }
     }

@@ -42,7 +42,7 @@ extension RealServers {
             try await withSandboxNetwork("fmt") { manager, group in
                 let source = try await manager.up(.init(name: "src", servers: 1))
                 let destination = try await manager.up(.init(name: "dst", servers: 1))
-                let apps = try await manager.up(.init(name: "app", servers: 3, start: false))
+                let apps = try await manager.up(.init(name: "app", servers: 4, start: false))
                 let old = source.connectionString
                 let new = destination.connectionString
                 for ensemble in [old, new] {
@@ -62,17 +62,19 @@ extension RealServers {
                         "# Solr\nSOLR_HEAP=\"512m\"\nZK_HOST=\"\(hosts)\"   # chroot included\n"
                     },
                 ]
+                // A client no inventory lists, on the source throughout.
+                let stranger = Client(host: apps.hosts[3], format: .properties, key: "zookeeper.connect", chroot: nil) { "zookeeper.connect=\($0)\n" }
                 do {
-                    try await run(clients, old: old, new: new, manager: manager, group: group)
-                    for client in clients { _ = try? await manager.hostDriver(for: client.name).run(client.stop, timeout: .seconds(10)) }
+                    try await run(clients, stranger: stranger, old: old, new: new, manager: manager, group: group)
+                    for client in clients + [stranger] { _ = try? await manager.hostDriver(for: client.name).run(client.stop, timeout: .seconds(10)) }
                 } catch {
-                    for client in clients { _ = try? await manager.hostDriver(for: client.name).run(client.stop, timeout: .seconds(10)) }
+                    for client in clients + [stranger] { _ = try? await manager.hostDriver(for: client.name).run(client.stop, timeout: .seconds(10)) }
                     throw error
                 }
             }
         }
 
-        func run(_ clients: [Client], old: String, new: String, manager: SandboxManager, group: MultiThreadedEventLoopGroup) async throws {
+        func run(_ clients: [Client], stranger: Client, old: String, new: String, manager: SandboxManager, group: MultiThreadedEventLoopGroup) async throws {
             let groups = clients.map { client in
                 PlanClientGroup(name: client.name, chroot: client.chroot, moves: true, members: [client.member(connectionString: old + (client.chroot ?? ""))])
             }
@@ -80,6 +82,8 @@ extension RealServers {
             var plan = Plan(strategy: .mitosis, source: empty("src"), destination: empty("dst"), clientGroups: groups, steps: [], pointOfNoReturn: nil, impactWindows: [])
             let destinationServer = try ConnectionString(parsing: new).servers[0]
             plan.destination.servers = [PlanServer(id: 9, host: "dst-9", address: destinationServer.host, clientPort: destinationServer.port)]
+            let sourceServer = try ConnectionString(parsing: old).servers[0]
+            plan.source.servers = [PlanServer(id: 1, host: "src-1", address: sourceServer.host, clientPort: sourceServer.port)]
             let controller = HostClientGroupController(plan: plan, hosts: manager, healthTimeout: .seconds(30), eventLoopGroup: group)
 
             // Each client starts on the source, from its own file.
@@ -144,6 +148,30 @@ extension RealServers {
                 }
                 #expect(Set(acked).isSubset(of: Set(onDestination)), "\(client.name): acknowledged but missing on the destination: \(Set(acked).subtracting(onDestination))")
             }
+
+            // The census before the split: the stranger on the source holds it until it is named
+            // with --leave-behind; as a member of a group that stays, it is accounted for.
+            let strangerDriver = try manager.hostDriver(for: stranger.name)
+            _ = try await strangerDriver.writeFile(stranger.configPath, contents: stranger.text(old))
+            try await strangerDriver.check(stranger.restart, timeout: .seconds(10))
+            let census = Gate.sessionsAccountedFor(ensemble: "src", servers: plan.source.refs)
+            var gates = GateChecker(plan: plan, hosts: manager, clients: controller, eventLoopGroup: group)
+            let strangerMember = stranger.member(connectionString: old)
+            let seen = try await eventually(timeout: .seconds(30)) {
+                !(await SessionCensus.read([sourceServer], group: group).sessions(of: strangerMember).isEmpty)
+            }
+            try #require(seen, "the stranger never connected to the source")
+            let held = await gates.evaluate(census)
+            #expect(!held.passed)
+            #expect(held.detail.contains("from clients the plan does not know: \(stranger.host.address) (1 session on \(sourceServer))"), "\(held.detail)")
+            #expect(held.detail.contains("--leave-behind \(stranger.host.address)"), "\(held.detail)")
+            gates.census = CensusPolicy(leaveBehind: [ClientAddressMatch(address: stranger.host.address)])
+            let accepted = await gates.evaluate(census)
+            #expect(accepted.passed && accepted.detail.contains("left behind (--leave-behind): 1"), "\(accepted.detail)")
+            var staying = plan
+            staying.clientGroups.append(PlanClientGroup(name: "legacy", chroot: nil, moves: false, members: [strangerMember]))
+            let known = await GateChecker(plan: staying, hosts: manager, clients: controller, eventLoopGroup: group).evaluate(census)
+            #expect(known.passed && known.detail.contains("legacy/\(stranger.name) (stays): 1"), "\(known.detail)")
 
             // A file the plan-time check refuses names host, file and key.
             _ = try await manager.hostDriver(for: yaml.name).writeFile(yaml.configPath, contents: "zookeeper:\n  hosts: [unclosed\n")

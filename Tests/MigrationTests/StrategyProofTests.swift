@@ -283,6 +283,18 @@ let supportedCases: [Case] = {
         #expect(error.message.contains("/24 on eth0") && error.message.contains("/24 on ens5"))
     }
 
+    /// Every strategy with a point of no return takes a census of the source's sessions first,
+    /// and the prover still accepts the plan.
+    @Test func thePointOfNoReturnWaitsForTheCensusOfTheSource() throws {
+        for strategy in [StrategyKind.mitosis, .mitosisObservers, .reconfig, .copy] {
+            let plan = try Fixtures.plan(strategy, 3, 3, staying: strategy == .mitosisObservers || strategy == .copy)
+            let point = try #require(plan.pointOfNoReturn.flatMap { plan.step($0) }, "\(strategy) has no point of no return")
+            #expect(point.gatesBefore.first == .sessionsAccountedFor(ensemble: plan.source.name, servers: plan.source.refs), "\(strategy)")
+            #expect(plan.steps.flatMap(\.gatesBefore).filter { if case .sessionsAccountedFor = $0 { true } else { false } }.count == 1, "\(strategy)")
+            #expect(try Prover.check(plan).isSafe, "\(strategy)")
+        }
+    }
+
     @Test func inventoryExamplePlansMitosisObservers() throws {
         let inventory = try Inventory.parse(yaml: Inventory.example, fileName: "example.yaml")
         let plan = try Planner.plan(.mitosisObservers, inventory: inventory, source: "source", destination: "destination")

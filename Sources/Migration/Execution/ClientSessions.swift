@@ -111,3 +111,75 @@ public struct SwitchEvidence: Sendable, Hashable, CustomStringConvertible {
             unanswered: onTarget.unanswered.merging(onOthers.unanswered) { first, _ in first })
     }
 }
+
+/// Who a session belongs to: a label (a client group member, Mitosis itself, a client left behind
+/// on purpose) and the address rules that recognise its connections.
+public struct SessionOwner: Sendable, Hashable {
+    public var label: String
+    public var rules: [ClientAddressMatch]
+
+    public init(label: String, rules: [ClientAddressMatch]) {
+        self.label = label
+        self.rules = rules
+    }
+
+    /// Every member of the plan's client groups, moving or staying.
+    public static func members(of plan: Plan) -> [SessionOwner] {
+        plan.clientGroups.flatMap { group in
+            group.members.map { SessionOwner(label: "\(group.name)/\($0.name) (\(group.moves ? "moves" : "stays"))", rules: $0.addressRules) }
+        }
+    }
+
+    /// Every member of the inventory's client groups, by its `match:` rules or its host's address.
+    public static func members(of inventory: Inventory) -> [SessionOwner] {
+        inventory.clientGroups.flatMap { group in
+            group.members.map { member in
+                let address = inventory.host(named: member.host)?.address ?? member.host
+                let rules = member.match.isEmpty ? (isIPAddressLiteral(address) ? [ClientAddressMatch(address: address)] : []) : member.match
+                return SessionOwner(label: "\(group.name)/\(member.name)", rules: rules)
+            }
+        }
+    }
+}
+
+/// What the census before the split accepts besides the plan's client groups.
+public struct CensusPolicy: Sendable, Hashable {
+    /// Addresses Mitosis itself connects from (the executor's and the observer's sessions).
+    public var ownAddresses: [String]
+    /// Clients the operator accepts leaving on the source (`--leave-behind`).
+    public var leaveBehind: [ClientAddressMatch]
+
+    public init(ownAddresses: [String] = [], leaveBehind: [ClientAddressMatch] = []) {
+        self.ownAddresses = ownAddresses
+        self.leaveBehind = leaveBehind
+    }
+
+    public var owners: [SessionOwner] {
+        [SessionOwner(label: "mitosis", rules: ownAddresses.map { ClientAddressMatch(address: $0) }),
+         SessionOwner(label: "left behind (--leave-behind)", rules: leaveBehind)]
+    }
+}
+
+extension SessionCensus {
+    /// The sessions by owner (the first owner whose rules match), and those nobody accounts for.
+    public func classified(by owners: [SessionOwner]) -> (owned: [(owner: String, sessions: [ServerSession])], unknown: [ServerSession]) {
+        var owned: [String: [ServerSession]] = [:]
+        var unknown: [ServerSession] = []
+        for session in sessions {
+            if let owner = owners.first(where: { $0.rules.contains { $0.matches(address: session.clientAddress, port: session.clientPort) } }) {
+                owned[owner.label, default: []].append(session)
+            } else {
+                unknown.append(session)
+            }
+        }
+        let order = owners.map(\.label)
+        return (owned.sorted { (order.firstIndex(of: $0.key) ?? 0) < (order.firstIndex(of: $1.key) ?? 0) }.map { ($0.key, $0.value) }, unknown)
+    }
+
+    /// The unknown sessions' addresses, each with how many sessions on which servers.
+    public static func describeUnknown(_ unknown: [ServerSession]) -> String {
+        Dictionary(grouping: unknown, by: \.clientAddress).sorted { $0.key < $1.key }.map { address, sessions in
+            "\(address) (\(sessions.count) session\(sessions.count == 1 ? "" : "s") on \(Set(sessions.map(\.server)).sorted().joined(separator: ", ")))"
+        }.joined(separator: "; ")
+    }
+}
