@@ -3,7 +3,7 @@
 # is already there. Needs root (apt). Every README command calls it.
 #
 #   Java, ZooKeeper 3.8.0 (Debian 12 package), ZooKeeper 3.4.13 (Debian 11 package, unpacked into
-#   vendor-zookeeper/3.4.13, the mirror taken from this machine's apt configuration), kazoo,
+#   vendor-zookeeper/3.4.13, the mirror taken from this machine's apt configuration), kazoo, PyYAML,
 #   iproute2, iptables, OpenSSH server, sudo.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +19,7 @@ command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)   # interop tests run a Java source file
 [ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
 /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || missing+=(python3-kazoo)
+/usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)   # the YAML client of the client-format tests
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
