@@ -41,6 +41,9 @@ public enum Runbook {
             if step.id == plan.pointOfNoReturn {
                 out.append("=================== POINT OF NO RETURN ===================")
                 out.append("From this step on there is no way back without copying data.")
+                out.append("Clients that are switched by hand (not in the inventory) must have moved to \(plan.destination.name) by now,")
+                out.append("after the join and before this step: the census below holds the run while any session on \(plan.source.name)")
+                out.append("is not accounted for (name clients that may stay with `mitosis run … --leave-behind ADDR,…`).")
                 out.append("")
             }
             out.append("## Step \(number + 1)/\(plan.steps.count) [\(step.id)] \(step.title)")
@@ -138,7 +141,11 @@ public enum Runbook {
         case .reconfig(let change):
             let server = plan.server(change.via)
             let endpoint = server.map { "\($0.address):\($0.clientPort)" } ?? change.via.host
-            return ["# \(action.summary)", "$ zkCli.sh -server \(endpoint) \(change.command)"]
+            // `server.N=…;2181` holds a `;`: each list is quoted so the line is safe to paste.
+            var arguments = ["reconfig"]
+            if !change.add.isEmpty { arguments += ["-add", shellQuoted(change.add.map(\.description).joined(separator: ","))] }
+            if !change.remove.isEmpty { arguments += ["-remove", shellQuoted(change.remove.map(\.description).joined(separator: ","))] }
+            return ["# \(action.summary)", "$ zkCli.sh -server \(endpoint) \(arguments.joined(separator: " "))"]
         case .copy(let copy):
             guard let from = plan.ensemble(named: copy.from), let to = plan.ensemble(named: copy.to) else { return ["# \(action.summary)"] }
             let source = from.connectionString(chroot: copy.path == "/" ? nil : copy.path)
