@@ -74,6 +74,67 @@ extension RealServers {
             }
         }
 
+        /// A full run (mitosis with the destination server as an observer, 3→1: the shortest plan)
+        /// with a real YAML client on its own host. The member's restart fails
+        /// once, after its file was written: the run stops there (the state a run killed between
+        /// the write and the restart leaves). The resumed run does not trust the file: it restarts
+        /// the member, sees it on the destination through cons, and goes on to the split. Every
+        /// write the client had acknowledged is on the destination at the end.
+        @Test func aFailedRestartAfterTheWriteIsResumedAndNoAcknowledgedWriteIsLost() async throws {
+            try await withSandboxNetwork("fmtrun") { manager, group in
+                let source = try await manager.up(.init(name: "src", servers: 3))
+                let destination = try await manager.up(.init(name: "dst", servers: 1, start: false))
+                let apps = try await manager.up(.init(name: "app", servers: 1, start: false))
+                let client = Client(host: apps.hosts[0], format: .yaml, key: "zookeeper.hosts", chroot: nil) { hosts in
+                    "zookeeper:\n  hosts:\n" + hosts.split(separator: ",").map { "    - \($0)\n" }.joined() + "  ttl: 30\n"
+                }
+                let marker = client.host.directory + "/failed-once"
+                let flaky = "if [ ! -f \(shellQuoted(marker)) ]; then touch \(shellQuoted(marker)); exit 1; fi; \(client.restart)"
+                let inventory = Inventory(
+                    ensembles: [source.ensembleSpec, destination.ensembleSpec], hosts: source.hostSpecs + destination.hostSpecs + apps.hostSpecs,
+                    clientGroups: [
+                        ClientGroup(name: "patroni", ensemble: "src", members: [
+                            ClientGroupMember(name: client.name, host: client.name, configPath: client.configPath, format: .yaml, restart: flaky)
+                        ])
+                    ])
+                let plan = try Planner.plan(
+                    .mitosisObservers, inventory: inventory, source: "src", destination: "dst", options: PlanningOptions(rollingRestartPause: .seconds(1)))
+                try #require(try Prover.check(plan).isSafe)
+                let driver = try manager.hostDriver(for: client.name)
+                _ = try await driver.writeFile(client.configPath, contents: client.text(source.connectionString))
+                let directory = NSTemporaryDirectory() + "mitosis-fmtrun-\(getpid())"
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                do {
+                    try await driver.check(client.restart, timeout: .seconds(10))
+                    let hosts = InventoryHostDirectory(inventory: inventory, sandbox: manager)
+                    let journal = Journal(path: directory + "/plan.journal")
+                    let execute = { (options: ExecutionOptions) in
+                        try await MigrationExecutor(plan: plan, hosts: hosts, eventLoopGroup: group, journal: journal, options: options).run()
+                    }
+                    let failed = await #expect(throws: (any Error).self) { try await execute(ExecutionOptions()) }
+                    #expect("\(String(describing: failed))".contains("exit"), "\(String(describing: failed))")
+                    #expect(try await driver.readFile(client.configPath) == client.text(destination.connectionString), "the file was not written before the restart")
+                    #expect(try await execute(ExecutionOptions(resume: true)) == .finished)
+                    let events = try journal.load().events
+                    #expect(!events.contains { $0.kind == .actionSkipped && $0.step?.rawValue.contains("switch") == true }, "the resumed run trusted the file")
+                    #expect(events.contains { $0.summary.contains("\(client.name): 1 session(s) on the new servers") }, "no verified switch in the journal")
+
+                    try await driver.check(client.stop, timeout: .seconds(10))
+                    let log = try #require(try await driver.readFile(client.logPath))
+                    let acked = log.split(separator: "\n").filter { $0.hasPrefix("acked ") }.map { String($0.dropFirst(6)) }
+                    #expect(acked.count > 5, "the client barely wrote: \(log.suffix(500))")
+                    let onDestination = try await ZooKeeperClient.withClient(try ZooKeeperConfiguration(destination.connectionString), eventLoopGroup: group) { zk in
+                        try await zk.getChildren("/acked/\(client.name)")
+                    }
+                    #expect(Set(acked).isSubset(of: Set(onDestination)), "acknowledged but not on the destination: \(Set(acked).subtracting(onDestination).sorted())")
+                } catch {
+                    _ = try? await driver.run(client.stop, timeout: .seconds(10))
+                    throw error
+                }
+            }
+        }
+
         func run(_ clients: [Client], stranger: Client, old: String, new: String, manager: SandboxManager, group: MultiThreadedEventLoopGroup) async throws {
             let groups = clients.map { client in
                 PlanClientGroup(name: client.name, chroot: client.chroot, moves: true, members: [client.member(connectionString: old + (client.chroot ?? ""))])
