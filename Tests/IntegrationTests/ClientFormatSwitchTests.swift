@@ -9,7 +9,9 @@ import ZooKeeperProtocol
 
 /// Real clients (kazoo, in their own sandbox hosts, each with its own address) that read their
 /// connection string from a YAML, a Hadoop XML and a solr.in.sh file are switched from one real
-/// ensemble to another, and each switch is verified through `cons` on the servers.
+/// ensemble to another, and each switch is verified through `cons` on the servers; a client no
+/// group lists holds the census until it is left behind by name, and is then moved by an
+/// operator's own switch command (format command).
 extension RealServers {
     @Suite struct ClientFormatSwitches {
         static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Interop/config_client.py").path
@@ -38,7 +40,7 @@ extension RealServers {
             }
         }
 
-        @Test func yamlXMLAndEnvClientsAreSwitchedAndVerifiedThroughCons() async throws {
+        @Test func yamlXMLEnvAndCommandClientsAreSwitchedVerifiedAndCounted() async throws {
             try await withSandboxNetwork("fmt") { manager, group in
                 let source = try await manager.up(.init(name: "src", servers: 1))
                 let destination = try await manager.up(.init(name: "dst", servers: 1))
@@ -233,6 +235,24 @@ extension RealServers {
             staying.clientGroups.append(PlanClientGroup(name: "legacy", chroot: nil, moves: false, members: [strangerMember]))
             let known = await GateChecker(plan: staying, hosts: manager, clients: controller, eventLoopGroup: group).evaluate(census)
             #expect(known.passed && known.detail.contains("legacy/\(stranger.name) (stays): 1"), "\(known.detail)")
+
+            // format command: the operator's own switch and verify commands, given the new
+            // connection string as their last argument; the switch is verified through cons too.
+            let switchScript = stranger.host.directory + "/zk-switch", verifyScript = stranger.host.directory + "/zk-uses"
+            _ = try await strangerDriver.writeFile(switchScript, contents: "sed -i \"s|^zookeeper.connect=.*|zookeeper.connect=$1|\" \(shellQuoted(stranger.configPath)) && { \(stranger.restart); }\n")
+            _ = try await strangerDriver.writeFile(verifyScript, contents: "grep -qx \"zookeeper.connect=$1\" \(shellQuoted(stranger.configPath))\n")
+            let operated = PlanClientMember(
+                name: stranger.name, host: stranger.name, configPath: "", connectionKey: "", connectionString: old, format: .command,
+                switchCommand: "sh \(shellQuoted(switchScript))", verifyCommand: "sh \(shellQuoted(verifyScript))", address: stranger.host.address)
+            var commandPlan = plan
+            commandPlan.clientGroups = [PlanClientGroup(name: "legacy", chroot: nil, moves: true, members: [operated])]
+            let commandController = HostClientGroupController(plan: commandPlan, hosts: manager, healthTimeout: .seconds(30), eventLoopGroup: group)
+            let commandSwitch = ClientSwitch(
+                client: ClientRef(group: "legacy", member: stranger.name, host: stranger.name), configPath: "", connectionKey: "", from: old, to: new, restart: nil)
+            #expect(try await commandController.hasSwitched(commandSwitch) == false)
+            let operatedChanges = try await commandController.switchMember(commandSwitch)
+            #expect(operatedChanges.first?.summary.hasPrefix("ran sh \(switchScript) \(new)") == true, "\(operatedChanges)")
+            #expect(try await commandController.hasSwitched(commandSwitch))
 
             // A file the plan-time check refuses names host, file and key.
             _ = try await manager.hostDriver(for: yaml.name).writeFile(yaml.configPath, contents: "zookeeper:\n  hosts: [unclosed\n")
