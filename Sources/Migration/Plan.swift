@@ -741,8 +741,8 @@ public enum Gate: Sendable, Hashable, Codable {
         case .writeAfterReconfig(let ensemble, let via): return "one write to \(ensemble) through server \(via.id) succeeded after the reconfig"
         case .reconfigEnabled(let servers): return "reconfigEnabled=true on \(Action.list(servers))"
         case .serversStopped(let servers): return "stopped: \(Action.list(servers)) not running"
-        case .sessionsAccountedFor(let ensemble, let servers):
-            return "census: every session on \(ensemble) \(Action.list(servers)) belongs to a known client (a client group, Mitosis, or --leave-behind)"
+        case .sessionsAccountedFor(_, let servers):
+            return "census: every session on \(Action.list(servers)) belongs to a known client (a client group, Mitosis, or --leave-behind)"
         }
     }
 }
