@@ -4,7 +4,9 @@ import Hosts
 /// A plan as a runbook a person can follow by hand: per step, per host, the exact commands and
 /// config diffs, the gates to check, the expected client impact, and the point of no return.
 public enum Runbook {
-    public static func render(_ plan: Plan, proof: ProofResult? = nil) -> String {
+    /// `withoutSudo`: hosts whose commands run without `sudo` (the inventory's local and sandbox
+    /// hosts, and SSH hosts without `sudo: true`), so that every line is safe to paste as it is.
+    public static func render(_ plan: Plan, proof: ProofResult? = nil, withoutSudo: Set<String> = []) -> String {
         var out: [String] = []
         let groups = plan.clientGroups
         out.append("# Runbook: \(plan.strategy) from \(describe(plan.source)) to \(describe(plan.destination))")
@@ -59,7 +61,7 @@ public enum Runbook {
                 for host in hosts {
                     out.append(host == "-" ? "  anywhere:" : "  on \(host):")
                     for action in step.actions where action.host == host {
-                        out.append(contentsOf: commands(for: action, in: plan).map { "    " + $0 })
+                        out.append(contentsOf: dropSudo(commands(for: action, in: plan), startingOn: host, withoutSudo: withoutSudo).map { "    " + $0 })
                     }
                 }
             }
@@ -85,6 +87,17 @@ public enum Runbook {
     }
 
     /// The commands (and file changes) a person runs for one action.
+    /// `lines` with `sudo ` dropped from the commands of hosts in `withoutSudo` (a `then on HOST:`
+    /// line moves to the next host).
+    static func dropSudo(_ lines: [String], startingOn host: String, withoutSudo: Set<String>) -> [String] {
+        guard !withoutSudo.isEmpty else { return lines }
+        var current = host
+        return lines.map { line in
+            if line.hasPrefix("then on "), line.hasSuffix(":") { current = String(line.dropFirst("then on ".count).dropLast()) }
+            return withoutSudo.contains(current) && line.hasPrefix("$ sudo ") ? "$ " + line.dropFirst("$ sudo ".count) : line
+        }
+    }
+
     public static func commands(for action: Action, in plan: Plan) -> [String] {
         func command(_ ref: ServerRef, _ pick: (ServiceCommandSet) -> String?, _ verb: String) -> String {
             if let text = plan.server(ref).flatMap({ pick($0.commands) }) { return "$ \(text)" }

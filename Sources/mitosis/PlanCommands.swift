@@ -38,7 +38,7 @@ struct PlanCommand: AsyncParsableCommand {
             movingGroups: moving.map { $0.split(separator: ",").map(String.init) }, destinationHoldsData: destinationHoldsData, options: options)
         let proof = try Prover.check(plan)
         guard proof.isSafe else {
-            Output.note(Runbook.render(plan, proof: proof))
+            Output.note(Runbook.render(plan, proof: proof, withoutSudo: parsed.hostsWithoutSudo))
             Output.error("the plan is unsafe; nothing was written:\n\(proof)")
             throw ExitCode.failure
         }
@@ -58,8 +58,16 @@ struct PlanCommand: AsyncParsableCommand {
         if json {
             Output.line(String(decoding: try plan.jsonData(), as: UTF8.self))
         } else {
-            Output.line(Runbook.render(plan, proof: proof))
+            Output.line(Runbook.render(plan, proof: proof, withoutSudo: parsed.hostsWithoutSudo))
         }
+    }
+}
+
+extension Inventory {
+    /// Hosts whose commands run without `sudo`: this machine and sandbox hosts (root already), and
+    /// SSH hosts without `sudo: true`.
+    var hostsWithoutSudo: Set<String> {
+        Set(hosts.filter { if case .ssh(let access) = $0.access { !access.sudo } else { true } }.map(\.name))
     }
 }
 

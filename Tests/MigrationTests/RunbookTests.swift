@@ -29,6 +29,16 @@ import Testing
         #expect(text.contains("Client impact: inside window split: kafka may find no quorum (expected 10 s in all)."))
     }
 
+    @Test func hostsWithoutSudoGetCommandsWithoutIt() throws {
+        let plan = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
+        let text = Runbook.render(plan, withoutSudo: ["zk-destination-1"])
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let del = try #require(lines.firstIndex { $0.hasSuffix("ip addr del 10.1.0.1/24 dev eth0") })
+        #expect(lines[del] == "$ sudo ip addr del 10.1.0.1/24 dev eth0", "zk-source-1 has sudo")
+        #expect(lines[del + 1] == "then on zk-destination-1:")
+        #expect(lines[del + 2] == "$ ip addr add 10.1.0.1/24 dev eth0", "zk-destination-1 has no sudo")
+    }
+
     @Test func reconfigRunbookUsesZkCli() throws {
         let plan = try Fixtures.plan(.reconfig, 3, 3, staying: false)
         let text = Runbook.render(plan)
