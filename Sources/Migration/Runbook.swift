@@ -19,13 +19,23 @@ public enum Runbook {
             out.append("")
         }
         if plan.impactWindows.isEmpty {
-            out.append("Client impact: none expected.")
+            out.append("Client impact: no window without a quorum.")
         } else {
             out.append("Client impact windows:")
             for window in plan.impactWindows {
                 let steps = plan.steps.filter { $0.impact == .window(id: window.id) }.map(\.id.rawValue)
-                out.append("  - \(window.id): \(window.clientGroups.joined(separator: ", ")) for about \(window.expectedLength) (steps \(steps.joined(separator: ", "))): \(window.reason)")
+                let who = window.clientGroups.isEmpty ? "every client (the inventory lists no client group)" : window.clientGroups.joined(separator: ", ")
+                out.append("  - \(window.id): \(who) for about \(window.expectedLength) (steps \(steps.joined(separator: ", "))): \(window.reason)")
             }
+        }
+        let touched = plan.steps.flatMap(\.actions).filter {
+            switch $0 {
+            case .restartServer, .stopServer: true
+            default: false
+            }
+        }.count
+        if touched > 0 {
+            out.append("Every stop or restart of a server (\(touched) in this plan) drops the connections of the clients on it; they reconnect to another server of their connection string, and a stop or restart of the leader costs an election.")
         }
         if let point = plan.pointOfNoReturn {
             out.append("Point of no return: step \(point). Before it, the migration can be rolled back; after it, it cannot.")

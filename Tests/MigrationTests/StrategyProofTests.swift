@@ -283,6 +283,21 @@ let supportedCases: [Case] = {
         #expect(error.message.contains("/24 on eth0") && error.message.contains("/24 on ens5"))
     }
 
+    /// Replace stops every old server, the leader's too: the election is declared even when the
+    /// inventory lists no client group, and the prover still accepts the plan.
+    @Test func replaceDeclaresTheElectionWithoutClientGroups() throws {
+        let source = Fixtures.source(3, version: .v3_8_0)
+        let destination = Fixtures.ensemble(
+            "destination", ids: [1, 2, 3], subnet: 2, version: .v3_8_0, data: .empty, running: false, sameAddressesAs: source, stableAddress: nil)
+        let plan = try Planner.plan(.replace, source: source, destination: destination, clientGroups: [])
+        #expect(plan.impactWindows.map(\.id) == ["leader-election"])
+        #expect(plan.steps.filter { $0.impact == .window(id: "leader-election") }.count == 3)
+        let text = Runbook.render(plan)
+        #expect(text.contains("leader-election: every client (the inventory lists no client group)"), "\(text)")
+        #expect(text.contains("drops the connections of the clients on it"))
+        #expect(try Prover.check(plan).isSafe)
+    }
+
     /// Every strategy with a point of no return takes a census of the source's sessions first,
     /// and the prover still accepts the plan.
     @Test func thePointOfNoReturnWaitsForTheCensusOfTheSource() throws {
