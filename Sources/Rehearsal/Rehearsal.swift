@@ -161,7 +161,10 @@ struct Rehearsing {
         var execution = ExecutionSummary()
         var splitDiff: TreeDiffReport?
         if proof.isSafe {
-            let monitor = LeaderMonitor(servers: Self.servers(source) + Self.servers(destination), timeline: timeline, group: group)
+            let monitor = LeaderMonitor(
+                servers: Self.servers(source) + Self.servers(destination),
+                ensembles: Dictionary(uniqueKeysWithValues: [source, destination].flatMap { sandbox in sandbox.hosts.map { ($0.name, sandbox.name) } }),
+                timeline: timeline, group: group)
             (execution, splitDiff) = try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await monitor.run() }
                 defer { tasks.cancelAll() }
