@@ -1,8 +1,9 @@
 public import Ensemble
 
-/// The plan-time check of the moving members' config files: each is read through its host's
-/// driver and the edit the switch will make is tried on it (nothing is written). A file that is
-/// missing, cannot be parsed, or where the key is missing or ambiguous, refuses the plan.
+/// The plan-time check of the moving members: each config file is read through its host's driver
+/// and the edit the switch will make is tried on it (nothing is written). A file that is missing,
+/// cannot be parsed, or where the key is missing or ambiguous, refuses the plan; so does a member
+/// whose sessions could not be recognised in `cons` (no IP address, no `match:`).
 public enum ClientConfigCheck {
     /// Why `member`'s file (its text, nil when it does not exist) cannot be switched to
     /// `connectionString`, naming host, file and key; nil when it can.
@@ -21,6 +22,10 @@ public enum ClientConfigCheck {
         var problems: [String] = []
         for group in plan.clientGroups where group.moves {
             let target = plan.destination.connectionString(chroot: group.chroot)
+            for member in group.members where member.addressRules.isEmpty {
+                problems.append(
+                    "\(member.host): member \(member.name) of \(group.name): its switch could not be verified, because its host's address '\(member.address ?? member.host)' is not an IP address (cons lists clients by IP); give the host an address: in the inventory, or the member a match: rule (e.g. match: 10.0.0.5)")
+            }
             for member in group.members where member.configFormat != .command {
                 do {
                     let text = try await hosts.driver(for: member.host).readFile(member.configPath)
