@@ -5,7 +5,7 @@ import Testing
 /// Each client config format: only the value changes (comments, quoting and indentation stay),
 /// the edit is read back, and files that cannot be parsed, or whose key is missing or
 /// ambiguous, are refused with the line.
-@Suite struct ClientConfigFileTests {
+@Suite struct ClientConfigFormatTests {
     static let to = "10.2.0.1:2181,10.2.0.2:2181,10.2.0.3:2181"
 
     func edit(_ text: String, _ format: ClientConfigFormat, _ key: String, to: String = Self.to) throws -> String {
