@@ -4,7 +4,7 @@
 #
 #   Java, ZooKeeper 3.8.0 (Debian 12 package), ZooKeeper 3.4.13 and 3.9.3 (the Debian 11 and 13
 #   packages, unpacked into vendor-zookeeper/VERSION, the mirror taken from this machine's apt
-#   configuration), kazoo,
+#   configuration), kazoo, PyYAML,
 #   iproute2, iptables, OpenSSH server, sudo.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +20,7 @@ command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)   # interop tests run a Java source file
 [ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
 /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || missing+=(python3-kazoo)
+/usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)   # the YAML client of the client-format tests
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)

@@ -284,8 +284,12 @@ public struct ClientGroupMember: Sendable, Hashable {
 
     public var name: String
     public var host: String
+    /// The file that holds the connection string; empty for ``ClientConfigFormat/command``.
     public var configPath: String
-    /// The key in the config file that holds the connection string.
+    /// How the file holds the connection string.
+    public var format: ClientConfigFormat
+    /// The key in the config file that holds the connection string (for YAML a dotted key path,
+    /// for XML a property name, for an env file a variable name).
     public var connectionKey: String
     /// Restarts the member so that it reads its config file again; for a stopped member (see
     /// ``stop``) it must start it.
@@ -294,20 +298,84 @@ public struct ClientGroupMember: Sendable, Hashable {
     public var stop: String?
     /// A command that exits 0 when the member is healthy (e.g. no under-replicated partitions).
     public var healthCheck: String?
+    /// For ``ClientConfigFormat/command``: the operator's command that points the member at the
+    /// connection string given as its last argument.
+    public var switchCommand: String?
+    /// For ``ClientConfigFormat/command``: exits 0 when the member uses the connection string
+    /// given as its last argument.
+    public var verifyCommand: String?
+    /// How the member's connections are recognised in `cons`; empty: by its host's address.
+    public var match: [ClientAddressMatch]
     public var location: SourceLocation?
 
     public init(
-        name: String, host: String, configPath: String, connectionKey: String = ClientGroupMember.defaultConnectionKey,
-        restart: String? = nil, stop: String? = nil, healthCheck: String? = nil, location: SourceLocation? = nil
+        name: String, host: String, configPath: String, format: ClientConfigFormat = .properties, connectionKey: String? = nil,
+        restart: String? = nil, stop: String? = nil, healthCheck: String? = nil, switchCommand: String? = nil, verifyCommand: String? = nil,
+        match: [ClientAddressMatch] = [], location: SourceLocation? = nil
     ) {
         self.name = name
         self.host = host
         self.configPath = configPath
-        self.connectionKey = connectionKey
+        self.format = format
+        self.connectionKey = connectionKey ?? format.defaultKey ?? ""
         self.restart = restart
         self.stop = stop
         self.healthCheck = healthCheck
+        self.switchCommand = switchCommand
+        self.verifyCommand = verifyCommand
+        self.match = match
         self.location = location
+    }
+}
+
+/// Which client connections (as `cons` lists them) belong to a member: an address, optionally
+/// with one port or a range of ports (`10.0.0.5`, `10.0.0.5:4000`, `10.0.0.5:40000-40100`,
+/// `[fd00::5]:4000`).
+public struct ClientAddressMatch: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var address: String
+    public var ports: ClosedRange<Int>?
+
+    public init(address: String, ports: ClosedRange<Int>? = nil) {
+        self.address = address
+        self.ports = ports
+    }
+
+    /// Reads `ADDR`, `ADDR:PORT` or `ADDR:LOW-HIGH` (an IPv6 address in brackets when a port follows).
+    public init?(parsing text: String) {
+        var host = text
+        var portText: String?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { return nil }
+                portText = String(rest.dropFirst())
+            }
+        } else if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") {
+            host = String(text[..<colon])
+            portText = String(text[text.index(after: colon)...])
+        }
+        guard isIPAddressLiteral(host) else { return nil }
+        address = host
+        guard let portText else { return }
+        let bounds = portText.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil,
+              (1...65535).contains(low), (low...65535).contains(high) else { return nil }
+        ports = low...high
+    }
+
+    /// Whether a connection from `address`:`port` is one of these.
+    public func matches(address: String, port: Int?) -> Bool {
+        guard address == self.address else { return false }
+        guard let ports else { return true }
+        return port.map(ports.contains) ?? false
+    }
+
+    public var description: String {
+        let host = address.contains(":") && ports != nil ? "[\(address)]" : address
+        guard let ports else { return host }
+        return ports.count == 1 ? "\(host):\(ports.lowerBound)" : "\(host):\(ports.lowerBound)-\(ports.upperBound)"
     }
 }
 

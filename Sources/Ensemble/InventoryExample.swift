@@ -100,6 +100,16 @@ extension Inventory {
                 restart: systemctl restart kafka
                 stop: systemctl stop kafka
                 healthCheck: systemctl is-active kafka   # optional; kind: kafka also reads Kafka's znodes
+          - name: patroni
+            ensemble: source
+            members:
+              - name: pg-1
+                host: kafka-1
+                format: yaml               # properties (default), yaml, xml, env or command
+                configPath: /etc/patroni/patroni.yml
+                connectionKey: zookeeper.hosts   # a dotted key path; the value is a string or a list
+                restart: systemctl restart patroni
+                match: 10.77.3.1           # how cons shows its connections (default: its host's address)
 
         """
 }

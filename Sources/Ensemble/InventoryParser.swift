@@ -513,14 +513,20 @@ struct InventoryReader {
         }
         for (memberNode, memberPath) in memberList {
             guard let m = fields(memberNode, memberPath, what: "a client group member",
-                                 allowed: ["name", "host", "configPath", "connectionKey", "restart", "stop", "healthCheck"],
-                                 required: ["host", "configPath"]) else { continue }
+                                 allowed: ["name", "host", "format", "configPath", "connectionKey", "restart", "stop", "healthCheck", "switch", "verify", "match"],
+                                 required: ["host"]) else { continue }
+            let format = clientConfigFormat(m)
             let host = string(m, "host")
             if let host, !hostNames.contains(host) {
                 let suggestion = closestMatch(to: host, in: hostNames).map { "; did you mean '\($0)'?" } ?? ""
                 error(m.values["host"], fieldPath(m, "host"), "host '\(host)' is not defined under hosts\(suggestion)")
             }
-            guard let host, hostNames.contains(host), let configPath = string(m, "configPath") else { continue }
+            let configPath = string(m, "configPath")
+            let switchCommand = string(m, "switch")
+            let verifyCommand = string(m, "verify")
+            checkFormatKeys(m, format: format, configPath: configPath, switchCommand: switchCommand, verifyCommand: verifyCommand)
+            let match = addressMatches(m)
+            guard let host, hostNames.contains(host), let format, configPath != nil || format == .command else { continue }
             let memberName = string(m, "name") ?? host
             if let first = memberNodes[memberName] {
                 error(memberNode, memberPath, "a member named '\(memberName)' is already in this group at line \(location(first)?.line ?? 0); give each member its own name")
@@ -537,12 +543,59 @@ struct InventoryReader {
                 error(m.values["stop"], fieldPath(m, "stop"), "member '\(memberName)' has the same command for stop and restart ('\(stop)'); stop: must leave the member stopped until the switch restarts it")
             }
             members.append(ClientGroupMember(
-                name: memberName, host: host, configPath: configPath,
-                connectionKey: string(m, "connectionKey") ?? ClientGroupMember.defaultConnectionKey,
-                restart: restart, stop: stop, healthCheck: string(m, "healthCheck"), location: location(memberNode)))
+                name: memberName, host: host, configPath: configPath ?? "", format: format, connectionKey: string(m, "connectionKey"),
+                restart: restart, stop: stop, healthCheck: string(m, "healthCheck"), switchCommand: switchCommand, verifyCommand: verifyCommand,
+                match: match, location: location(memberNode)))
         }
         guard let name, let ensemble, ensembleNames.contains(ensemble) else { return nil }
         return ClientGroup(name: name, ensemble: ensemble, chroot: chroot, kind: kind, members: members, location: location(node))
+    }
+
+    /// A member's `format:` (properties when absent); nil after reporting an unknown one.
+    mutating func clientConfigFormat(_ m: Fields) -> ClientConfigFormat? {
+        guard let text = string(m, "format") else { return .properties }
+        if let format = ClientConfigFormat(rawValue: text) { return format }
+        let names = ClientConfigFormat.allCases.map(\.rawValue)
+        let suggestion = closestMatch(to: text, in: names).map { "; did you mean '\($0)'?" } ?? ""
+        error(m.values["format"], fieldPath(m, "format"), "format is '\(text)', which Mitosis cannot edit: use one of \(names.joined(separator: ", "))\(suggestion)")
+        return nil
+    }
+
+    /// A file format needs configPath; command needs switch and verify, and has no file or key.
+    mutating func checkFormatKeys(_ m: Fields, format: ClientConfigFormat?, configPath: String?, switchCommand: String?, verifyCommand: String?) {
+        guard let format else { return }
+        if format == .command {
+            if switchCommand == nil { error(m.node, m.path, "a member with format command needs switch: (a command that points it at the connection string given as its last argument)") }
+            if verifyCommand == nil { error(m.node, m.path, "a member with format command needs verify: (a command that exits 0 when it uses the connection string given as its last argument)") }
+            for key in ["configPath", "connectionKey"] where m.values[key] != nil {
+                error(m.keyNodes[key], fieldPath(m, key), "a member with format command has no file; remove \(key) (the switch command edits whatever it needs)")
+            }
+            return
+        }
+        if configPath == nil, m.values["configPath"] == nil { error(m.node, m.path, "a client group member is missing the required key 'configPath'") }
+        for key in ["switch", "verify"] where m.values[key] != nil {
+            error(m.keyNodes[key], fieldPath(m, key), "\(key): belongs to format command; this member's format is \(format.rawValue), whose file Mitosis edits itself")
+        }
+    }
+
+    /// `match:` as one address rule or a list of them.
+    mutating func addressMatches(_ m: Fields) -> [ClientAddressMatch] {
+        guard let node = m.values["match"] else { return [] }
+        let items: [(Node, String)]
+        if case .sequence(let sequence) = node {
+            items = sequence.enumerated().map { ($0.element, "\(fieldPath(m, "match"))[\($0.offset)]") }
+        } else {
+            items = [(node, fieldPath(m, "match"))]
+        }
+        var result: [ClientAddressMatch] = []
+        for (item, path) in items {
+            guard case .scalar(let scalar) = item, let rule = ClientAddressMatch(parsing: scalar.string.trimmingBlanks()) else {
+                error(item, path, "match must be an IP address, optionally with a port or a port range (10.0.0.5, 10.0.0.5:4000, 10.0.0.5:40000-40100), not \(describe(item))")
+                continue
+            }
+            result.append(rule)
+        }
+        return result
     }
 
     /// Two servers (of any ensembles) on one host asking for the same port cannot both run.

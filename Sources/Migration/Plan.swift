@@ -282,10 +282,22 @@ public struct PlanClientMember: Sendable, Hashable, Codable {
     public var healthCheck: String?
     /// The connection string the member uses when the plan starts.
     public var connectionString: String
+    /// How the config file holds the connection string; nil for a `.properties` file.
+    public var format: ClientConfigFormat?
+    /// For format command: the operator's switch command (the new connection string is appended).
+    public var switchCommand: String?
+    /// For format command: exits 0 when the member uses the connection string appended to it.
+    public var verifyCommand: String?
+    /// How the member's connections are recognised in `cons`; nil: by its host's address.
+    public var match: [ClientAddressMatch]?
+    /// The member's host's address (what `cons` shows for its connections unless ``match`` says otherwise).
+    public var address: String?
 
     public init(
         name: String, host: String, configPath: String, connectionKey: String = "zookeeper.connect",
-        restart: String? = nil, stop: String? = nil, healthCheck: String? = nil, connectionString: String
+        restart: String? = nil, stop: String? = nil, healthCheck: String? = nil, connectionString: String,
+        format: ClientConfigFormat = .properties, switchCommand: String? = nil, verifyCommand: String? = nil, match: [ClientAddressMatch] = [],
+        address: String? = nil
     ) {
         self.name = name
         self.host = host
@@ -295,7 +307,14 @@ public struct PlanClientMember: Sendable, Hashable, Codable {
         self.stop = stop
         self.healthCheck = healthCheck
         self.connectionString = connectionString
+        self.format = format == .properties ? nil : format
+        self.switchCommand = switchCommand
+        self.verifyCommand = verifyCommand
+        self.match = match.isEmpty ? nil : match
+        self.address = address
     }
+
+    public var configFormat: ClientConfigFormat { format ?? .properties }
 }
 
 /// A client group and whether it moves.
@@ -723,6 +742,10 @@ public enum Gate: Sendable, Hashable, Codable {
     /// The servers are not running (their status command says so): e.g. before their stable
     /// address moves to another host.
     case serversStopped(servers: [ServerRef])
+    /// The census before the point of no return: every session on these servers (`cons`) belongs
+    /// to a member of a client group (moving or staying), to Mitosis itself, or to a client the
+    /// operator leaves behind on purpose (`mitosis run --leave-behind`).
+    case sessionsAccountedFor(ensemble: String, servers: [ServerRef])
 
     public var summary: String {
         switch self {
@@ -737,6 +760,8 @@ public enum Gate: Sendable, Hashable, Codable {
         case .writeAfterReconfig(let ensemble, let via): return "one write to \(ensemble) through server \(via.id) succeeded after the reconfig"
         case .reconfigEnabled(let servers): return "reconfigEnabled=true on \(Action.list(servers))"
         case .serversStopped(let servers): return "stopped: \(Action.list(servers)) not running"
+        case .sessionsAccountedFor(_, let servers):
+            return "census: every session on \(Action.list(servers)) belongs to a known client (a client group, Mitosis, or --leave-behind)"
         }
     }
 }

@@ -119,7 +119,9 @@ public enum Planner {
                     PlanClientMember(
                         name: member.name, host: member.host, configPath: member.configPath,
                         connectionKey: member.connectionKey, restart: member.restart, stop: member.stop, healthCheck: member.healthCheck,
-                        connectionString: inventory.connectionString(for: sourceSpec, chroot: group.chroot).description)
+                        connectionString: inventory.connectionString(for: sourceSpec, chroot: group.chroot).description,
+                        format: member.format, switchCommand: member.switchCommand, verifyCommand: member.verifyCommand, match: member.match,
+                        address: inventory.host(named: member.host)?.address ?? member.host)
                 })
         }
         return try plan(strategy, source: sourceEnsemble, destination: destinationEnsemble, clientGroups: groups, options: options, estate: estate)
@@ -217,7 +219,13 @@ struct PlanBuilder {
         self.options = options
     }
 
+    /// The plan; its point of no return waits first for the census of the source's sessions, so
+    /// that no client the plan does not know is left on the source by the split.
     func finish() -> Plan {
+        var steps = steps
+        if let point = pointOfNoReturn, let index = steps.firstIndex(where: { $0.id == point }) {
+            steps[index].gatesBefore.insert(.sessionsAccountedFor(ensemble: source.name, servers: source.refs), at: 0)
+        }
         var plan = Plan(
             strategy: strategy, source: source, destination: destination, clientGroups: groups, steps: steps,
             pointOfNoReturn: pointOfNoReturn, impactWindows: windows, notes: notes)

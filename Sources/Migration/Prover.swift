@@ -365,6 +365,8 @@ struct Model {
             case .reconfigCommitted(_, let membership): return .committed(view: try view(membership))
             case .writeAfterReconfig(_, let via): return .writeAfterReconfig(via: try serverIndex(via))
             case .reconfigEnabled: return .always
+            // The census checks the world outside the model (unknown clients), not a server state.
+            case .sessionsAccountedFor: return .always
             case .serversStopped(let refs):
                 var indices: [Int] = []
                 for ref in refs { indices.append(try serverIndex(ref)) }

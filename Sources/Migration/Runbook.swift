@@ -4,7 +4,9 @@ import Hosts
 /// A plan as a runbook a person can follow by hand: per step, per host, the exact commands and
 /// config diffs, the gates to check, the expected client impact, and the point of no return.
 public enum Runbook {
-    public static func render(_ plan: Plan, proof: ProofResult? = nil) -> String {
+    /// `withoutSudo`: hosts whose commands run without `sudo` (the inventory's local and sandbox
+    /// hosts, and SSH hosts without `sudo: true`), so that every line is safe to paste as it is.
+    public static func render(_ plan: Plan, proof: ProofResult? = nil, withoutSudo: Set<String> = []) -> String {
         var out: [String] = []
         let groups = plan.clientGroups
         out.append("# Runbook: \(plan.strategy) from \(describe(plan.source)) to \(describe(plan.destination))")
@@ -17,13 +19,23 @@ public enum Runbook {
             out.append("")
         }
         if plan.impactWindows.isEmpty {
-            out.append("Client impact: none expected.")
+            out.append("Client impact: no window without a quorum.")
         } else {
             out.append("Client impact windows:")
             for window in plan.impactWindows {
                 let steps = plan.steps.filter { $0.impact == .window(id: window.id) }.map(\.id.rawValue)
-                out.append("  - \(window.id): \(window.clientGroups.joined(separator: ", ")) for about \(window.expectedLength) (steps \(steps.joined(separator: ", "))): \(window.reason)")
+                let who = window.clientGroups.isEmpty ? "every client (the inventory lists no client group)" : window.clientGroups.joined(separator: ", ")
+                out.append("  - \(window.id): \(who) for about \(window.expectedLength) (steps \(steps.joined(separator: ", "))): \(window.reason)")
             }
+        }
+        let touched = plan.steps.flatMap(\.actions).filter {
+            switch $0 {
+            case .restartServer, .stopServer: true
+            default: false
+            }
+        }.count
+        if touched > 0 {
+            out.append("Every stop or restart of a server (\(touched) in this plan) drops the connections of the clients on it; they reconnect to another server of their connection string, and a stop or restart of the leader costs an election.")
         }
         if let point = plan.pointOfNoReturn {
             out.append("Point of no return: step \(point). Before it, the migration can be rolled back; after it, it cannot.")
@@ -41,6 +53,9 @@ public enum Runbook {
             if step.id == plan.pointOfNoReturn {
                 out.append("=================== POINT OF NO RETURN ===================")
                 out.append("From this step on there is no way back without copying data.")
+                out.append("Clients that are switched by hand (not in the inventory) must have moved to \(plan.destination.name) by now,")
+                out.append("after the join and before this step: the census below holds the run while any session on \(plan.source.name)")
+                out.append("is not accounted for (name clients that may stay with `mitosis run … --leave-behind ADDR,…`).")
                 out.append("")
             }
             out.append("## Step \(number + 1)/\(plan.steps.count) [\(step.id)] \(step.title)")
@@ -56,7 +71,7 @@ public enum Runbook {
                 for host in hosts {
                     out.append(host == "-" ? "  anywhere:" : "  on \(host):")
                     for action in step.actions where action.host == host {
-                        out.append(contentsOf: commands(for: action, in: plan).map { "    " + $0 })
+                        out.append(contentsOf: dropSudo(commands(for: action, in: plan), startingOn: host, withoutSudo: withoutSudo).map { "    " + $0 })
                     }
                 }
             }
@@ -82,6 +97,17 @@ public enum Runbook {
     }
 
     /// The commands (and file changes) a person runs for one action.
+    /// `lines` with `sudo ` dropped from the commands of hosts in `withoutSudo` (a `then on HOST:`
+    /// line moves to the next host).
+    static func dropSudo(_ lines: [String], startingOn host: String, withoutSudo: Set<String>) -> [String] {
+        guard !withoutSudo.isEmpty else { return lines }
+        var current = host
+        return lines.map { line in
+            if line.hasPrefix("then on "), line.hasSuffix(":") { current = String(line.dropFirst("then on ".count).dropLast()) }
+            return withoutSudo.contains(current) && line.hasPrefix("$ sudo ") ? "$ " + line.dropFirst("$ sudo ".count) : line
+        }
+    }
+
     public static func commands(for action: Action, in plan: Plan) -> [String] {
         func command(_ ref: ServerRef, _ pick: (ServiceCommandSet) -> String?, _ verb: String) -> String {
             if let text = plan.server(ref).flatMap({ pick($0.commands) }) { return "$ \(text)" }
@@ -110,8 +136,20 @@ public enum Runbook {
         case .removeFirewallRule(let rule):
             return ["# \(action.summary)"] + rule.iptablesCommands(adding: false).map { "$ sudo \($0)" }
         case .switchClient(let change):
-            var lines = ["# \(action.summary)", "edit \(change.configPath):", "  -\(change.connectionKey)=\(change.from)", "  +\(change.connectionKey)=\(change.to)"]
-            lines.append(change.restart.map { "$ \($0)" } ?? "(restart \(change.client): the inventory has no restart command)")
+            let member = plan.clientGroup(change.client.group)?.members.first { $0.name == change.client.member }
+            let format = member?.configFormat ?? .properties
+            var lines = ["# \(action.summary)"]
+            if format == .command, let member, let command = member.switchCommand, let verify = member.verifyCommand {
+                lines += ["$ \(command) \(shellQuoted(change.to))", "$ \(verify) \(shellQuoted(change.to))"]
+                if let restart = change.restart { lines.append("$ \(restart)") }
+            } else {
+                lines += [
+                    "edit \(change.configPath) (\(format.rawValue); only the value of \(change.connectionKey) changes):",
+                    "  -\(change.connectionKey)=\(format.storedValue(for: change.from))", "  +\(change.connectionKey)=\(format.storedValue(for: change.to))",
+                ]
+                lines.append(change.restart.map { "$ \($0)" } ?? "(restart \(change.client): the inventory has no restart command)")
+            }
+            lines.append("check with `cons` on every server that \(change.client.member)'s sessions are on \(change.to) and none is left on \(change.from)")
             if plan.clientGroup(change.client.group)?.isKafka == true {
                 lines.append("wait until the broker is registered again and no partition is under-replicated or offline:")
                 lines.append("$ mitosis kafka status -s \(shellQuoted(change.to))")
@@ -126,7 +164,11 @@ public enum Runbook {
         case .reconfig(let change):
             let server = plan.server(change.via)
             let endpoint = server.map { "\($0.address):\($0.clientPort)" } ?? change.via.host
-            return ["# \(action.summary)", "$ zkCli.sh -server \(endpoint) \(change.command)"]
+            // `server.N=…;2181` holds a `;`: each list is quoted so the line is safe to paste.
+            var arguments = ["reconfig"]
+            if !change.add.isEmpty { arguments += ["-add", shellQuoted(change.add.map(\.description).joined(separator: ","))] }
+            if !change.remove.isEmpty { arguments += ["-remove", shellQuoted(change.remove.map(\.description).joined(separator: ","))] }
+            return ["# \(action.summary)", "$ zkCli.sh -server \(endpoint) \(arguments.joined(separator: " "))"]
         case .copy(let copy):
             guard let from = plan.ensemble(named: copy.from), let to = plan.ensemble(named: copy.to) else { return ["# \(action.summary)"] }
             let source = from.connectionString(chroot: copy.path == "/" ? nil : copy.path)

@@ -295,14 +295,12 @@ extension PlanBuilder {
         preflight(why: "The new servers start empty and take their data from the ensemble; they must not run before their turn.")
         // Every server stops once, the leader's too: that one costs an election. Which server
         // leads is known only when the plan runs, so each stop is in the window.
-        var stopImpact = ClientImpact.none
-        if !groups.isEmpty {
-            windows.append(
-                ImpactWindow(
-                    id: "leader-election", clientGroups: groups.map(\.name), expectedLength: options.electionWindow,
-                    reason: "when the server that leads stops, the others elect a new leader (once, if the leader is among the last replaced: elections prefer the highest id among the most up-to-date servers, and ids are replaced in ascending order); until then no server serves, and requests in flight on any stopped server fail with connection loss"))
-            stopImpact = .window(id: "leader-election")
-        }
+        // Declared whether or not the inventory lists client groups: the clients are there all the same.
+        windows.append(
+            ImpactWindow(
+                id: "leader-election", clientGroups: groups.map(\.name), expectedLength: options.electionWindow,
+                reason: "when the server that leads stops, the others elect a new leader (once, if the leader is among the last replaced: elections prefer the highest id among the most up-to-date servers, and ids are replaced in ascending order); until then no server serves, and requests in flight on any stopped server fail with connection loss"))
+        let stopImpact = ClientImpact.window(id: "leader-election")
         let lines = source.servers.map { $0.line(clientPortInLine: false) }
         var current: [ServerRef] = source.refs
         for server in destination.servers.sorted(by: { $0.id < $1.id }) {

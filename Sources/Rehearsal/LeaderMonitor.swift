@@ -1,29 +1,59 @@
 import NIOCore
 import ZooKeeper
 
-/// Polls every server's `srvr` while the plan runs and records each new leader (an election),
-/// and servers going away or coming back, on the timeline.
+/// Counts elections from what `srvr` shows: a leader with an epoch not seen before for its
+/// ensemble is an election, except the first leader seen at all (it was elected before the watch
+/// began). A server that misses a poll and answers again as the same leader is no election, and
+/// after a split each ensemble's own elections count once each. Pure, so it tests without servers.
+struct ElectionCounter: Sendable {
+    private var seen: Set<String> = []
+    private var firstKnown = false
+
+    /// Whether `host` (of `ensemble`) leading at `epoch` is a new election.
+    mutating func leader(ensemble: String, epoch: UInt32) -> Bool {
+        let inserted = seen.insert("\(ensemble)/\(epoch)").inserted
+        guard firstKnown else {
+            firstKnown = true
+            return false
+        }
+        return inserted
+    }
+}
+
+/// Polls every server's `srvr` while the plan runs and records each election (see
+/// ``ElectionCounter``), and servers going away or coming back, on the timeline.
 struct LeaderMonitor: Sendable {
     let servers: [(String, ConnectionString.Server)]
+    /// The ensemble each watched host belongs to (elections count per ensemble).
+    var ensembles: [String: String] = [:]
     let timeline: TimelineRecorder
     let group: any EventLoopGroup
     var interval: Duration = .milliseconds(500)
 
+    init(servers: [(String, ConnectionString.Server)], ensembles: [String: String] = [:], timeline: TimelineRecorder, group: any EventLoopGroup) {
+        self.servers = servers
+        self.ensembles = ensembles
+        self.timeline = timeline
+        self.group = group
+    }
+
     func run() async {
         var modes: [String: String] = [:]
+        var elections = ElectionCounter()
         while !Task.isCancelled {
-            await withTaskGroup(of: (String, String?).self) { tasks in
+            await withTaskGroup(of: (String, ServerStatus?).self) { tasks in
                 for (host, server) in servers {
                     tasks.addTask {
-                        let status = try? await FourLetterWords.srvr(server, timeout: .seconds(1), group: group)
-                        return (host, status?.mode.rawValue)
+                        (host, try? await FourLetterWords.srvr(server, timeout: .seconds(1), group: group))
                     }
                 }
-                for await (host, mode) in tasks {
+                for await (host, status) in tasks {
                     let before = modes[host]
-                    let now = mode ?? "down"
+                    let now = status?.mode.rawValue ?? "down"
+                    if let status, status.mode == .leader, elections.leader(ensemble: ensembles[host] ?? "", epoch: status.zxid.epoch) {
+                        timeline.event(.leaderElection, "\(host) leads (epoch \(status.zxid.epoch))", subject: host)
+                    }
                     if before != now {
-                        if now == "leader" { timeline.event(.leaderElection, "\(host) leads", subject: host) }
                         if before != nil, now == "down" { timeline.event(.serverStopped, "\(host) not serving", subject: host) }
                         if before == "down", now != "down" { timeline.event(.serverStarted, "\(host) serving (\(now))", subject: host) }
                     }

@@ -168,7 +168,10 @@ struct Rehearsing {
         var execution = ExecutionSummary()
         var splitDiff: TreeDiffReport?
         if let proven {
-            let monitor = LeaderMonitor(servers: Self.servers(source) + Self.servers(destination), timeline: timeline, group: group)
+            let monitor = LeaderMonitor(
+                servers: Self.servers(source) + Self.servers(destination),
+                ensembles: Dictionary(uniqueKeysWithValues: [source, destination].flatMap { sandbox in sandbox.hosts.map { ($0.name, sandbox.name) } }),
+                timeline: timeline, group: group)
             (execution, splitDiff) = try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await monitor.run() }
                 defer { tasks.cancelAll() }
@@ -317,7 +320,9 @@ struct Rehearsing {
         let progress = self.progress
         let executor = MigrationExecutor(
             plan: plan, hosts: manager, clients: clients, eventLoopGroup: group, journal: journal,
-            options: ExecutionOptions(resume: resume, until: until, gateTimeout: options.gateTimeout)
+            // The rehearsal's clients run in this process, from the control address: its own.
+            options: ExecutionOptions(
+                resume: resume, until: until, gateTimeout: options.gateTimeout, census: CensusPolicy(ownAddresses: [manager.network.controlAddress]))
         ) { event in
             timeline.record(event)
             Self.announce(event, progress: progress)

@@ -54,14 +54,18 @@ public final class RunObserver: Sendable {
         // Servers that share an address (replace: the old and the new server behind one stable
         // address) are one process at a time there: watched once, by id and address.
         var servers: [(String, ConnectionString.Server)] = []
-        let all = plan.source.servers + plan.destination.servers
-        for server in all {
+        var ensembles: [String: String] = [:]
+        let all = plan.source.servers.map { (plan.source.name, $0) } + plan.destination.servers.map { (plan.destination.name, $0) }
+        for (ensemble, server) in all {
             let address = ConnectionString.Server(host: server.clientAddress.flatMap { $0 == "0.0.0.0" ? nil : $0 } ?? server.address, port: server.clientPort)
             if servers.contains(where: { $0.1 == address }) { continue }
-            let shared = all.filter { $0.id == server.id && $0.host != server.host && $0.address == server.address }.count > 0
-            servers.append((shared ? "server \(server.id) (\(server.address))" : server.host, address))
+            let shared = all.filter { $0.1.id == server.id && $0.1.host != server.host && $0.1.address == server.address }.count > 0
+            let label = shared ? "server \(server.id) (\(server.address))" : server.host
+            servers.append((label, address))
+            // One process at a time behind a shared address: its elections are one ensemble's.
+            ensembles[label] = shared ? plan.source.name : ensemble
         }
-        let monitor = LeaderMonitor(servers: servers, timeline: timeline, group: group)
+        let monitor = LeaderMonitor(servers: servers, ensembles: ensembles, timeline: timeline, group: group)
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await monitor.run() }
             for options in canaries {

@@ -47,13 +47,22 @@ struct PlanCommand: AsyncParsableCommand {
             estate: estate)
         let (proof, proven) = try Prover.attempt(plan)
         guard let proven else {
-            Output.note(Runbook.render(plan, proof: proof))
+            Output.note(Runbook.render(plan, proof: proof, withoutSudo: parsed.hostsWithoutSudo))
             Output.error("the plan is unsafe; nothing was written:\n\(proof)")
             throw ExitCode.failure
         }
         // The plan as written records its proof and the digest of what was proved: `run` and
         // `rollback` refuse it if it is changed afterwards.
         let recorded = proven.recorded
+        // The moving members' config files, read through their hosts: a switch that could not be
+        // made is refused now, before anything runs.
+        let clientFiles = InventoryHostDirectory(inventory: parsed)
+        let fileProblems = await ClientConfigCheck.problems(plan, hosts: clientFiles)
+        await clientFiles.close()
+        guard fileProblems.isEmpty else {
+            Output.error("client config files that Mitosis cannot switch; nothing was written:\n" + fileProblems.map { "  \($0)" }.joined(separator: "\n"))
+            throw ExitCode.failure
+        }
         if let out {
             try recorded.jsonData().write(to: URL(fileURLWithPath: out))
             Output.note("wrote \(out); run it with `mitosis run \(out) --inventory \(inventory)`")
@@ -61,8 +70,16 @@ struct PlanCommand: AsyncParsableCommand {
         if json {
             Output.line(String(decoding: try recorded.jsonData(), as: UTF8.self))
         } else {
-            Output.line(Runbook.render(plan, proof: proof))
+            Output.line(Runbook.render(plan, proof: proof, withoutSudo: parsed.hostsWithoutSudo))
         }
+    }
+}
+
+extension Inventory {
+    /// Hosts whose commands run without `sudo`: this machine and sandbox hosts (root already), and
+    /// SSH hosts without `sudo: true`.
+    var hostsWithoutSudo: Set<String> {
+        Set(hosts.filter { if case .ssh(let access) = $0.access { !access.sudo } else { true } }.map(\.name))
     }
 }
 
@@ -102,6 +119,21 @@ struct ExecutionCommandOptions: ParsableArguments {
             Output.error("\(error)")
             throw ExitCode.failure
         }
+    }
+
+    /// The whole command that resumes this run, ready to paste.
+    var resumeCommand: String {
+        (["mitosis", "run", shellQuoted(plan)] + (inventory.map { ["--inventory", shellQuoted($0)] } ?? []) + ["--journal", shellQuoted(journalPath), "--resume"])
+            .joined(separator: " ")
+    }
+
+    /// The addresses Mitosis's own sessions come from: this machine's, and the sandbox network's
+    /// control address when the hosts are sandbox hosts.
+    func ownAddresses() throws -> [String] {
+        var addresses = ((try? System.enumerateDevices()) ?? []).compactMap { $0.address?.ipAddress }
+        let usesSandbox = try inventory.map { try loadInventory($0).hosts.contains { $0.access == .sandbox } } ?? true
+        if usesSandbox { addresses.append(SandboxNetwork.fromEnvironment().controlAddress) }
+        return Array(Set(addresses)).sorted()
     }
 
     /// Runs `body` with the host directory and an event loop group that reaches the hosts'
@@ -181,6 +213,24 @@ struct RunCommand: AsyncParsableCommand {
     @Option(
         help: "Watch a client group while the plan runs: NAME=HOST:PORT,…[/chroot]. A canary writes and reads /mitosis-canary-NAME there (repeatable).")
     var watch: [String] = []
+    @Option(
+        help: "Clients the census before the split may leave on the source: ADDR, ADDR:PORT or ADDR:LOW-HIGH, comma-separated (clients the inventory does not know stop the run otherwise).")
+    var leaveBehind: String?
+
+    func validate() throws {
+        _ = try leaveBehindRules()
+    }
+
+    func leaveBehindRules() throws -> [ClientAddressMatch] {
+        guard let leaveBehind else { return [] }
+        return try leaveBehind.split(separator: ",").map { item in
+            let text = item.trimmingCharacters(in: .whitespaces)
+            guard let rule = ClientAddressMatch(parsing: text) else {
+                throw ValidationError("--leave-behind takes IP addresses, optionally with a port or port range (10.0.0.5, 10.0.0.5:4000, 10.0.0.5:40000-40100); '\(text)' is none of these")
+            }
+            return rule
+        }
+    }
 
     func run() async throws {
         let plan = try loadPlan(execution.plan)
@@ -198,7 +248,7 @@ struct RunCommand: AsyncParsableCommand {
             } : nil
         let options = ExecutionOptions(
             dryRun: execution.dryRun, resume: resume, until: until.map { StepID(rawValue: $0) }, gateTimeout: .milliseconds(Int64(execution.gateTimeout * 1000)),
-            confirm: confirm)
+            confirm: confirm, census: CensusPolicy(ownAddresses: try execution.ownAddresses(), leaveBehind: try leaveBehindRules()))
         let canaries = try watch.map { entry -> CanaryOptions in
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--watch takes NAME=HOST:PORT,…[/chroot]; got '\(entry)'") }
@@ -243,18 +293,19 @@ struct RunCommand: AsyncParsableCommand {
                 let (text, passed, detail): (String, Bool, String?) =
                     switch result {
                     case .success(.finished): ("finished", true, nil)
-                    case .success(.paused(let after)): ("paused after \(after?.rawValue ?? "the start")", true, "resume with --resume")
+                    case .success(.paused(let after)): ("paused after \(after?.rawValue ?? "the start")", true, "resume with `\(execution.resumeCommand)`")
                     case .success(.dryRun): ("dry run", true, nil)
-                    case .failure(let error): ("stopped", false, "\(error)")
+                    case .failure(let error): ("stopped", false, "\(error)\nOnce the cause is fixed, resume with `\(execution.resumeCommand)`")
                     }
                 let written = try writeReport(observer.report(outcome: text, passed: passed, detail: detail), to: URL(fileURLWithPath: reportDirectory, isDirectory: true))
                 Output.note("report: \(written.html.path)")
             }
+            if case .failure = result, !dryRun { Output.note("once the cause is fixed, resume with `\(execution.resumeCommand)`") }
             return try result.get()
         }
         switch outcome {
         case .finished: Output.note("plan finished; journal: \(execution.journalPath)")
-        case .paused(let after): Output.note("paused after \(after?.rawValue ?? "the start"); continue with `mitosis run \(execution.plan) --resume`")
+        case .paused(let after): Output.note("paused after \(after?.rawValue ?? "the start"); continue with `\(execution.resumeCommand)`")
         case .dryRun: Output.note("dry run: nothing was changed")
         }
     }

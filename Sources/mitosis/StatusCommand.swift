@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Migration
+import NIOPosix
 import Probes
 import ZooKeeper
 
@@ -29,10 +31,27 @@ struct StatusCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var connection: ConnectionOptions
+    @Option(help: "An inventory: also list every session on these servers (cons) by the client group member it belongs to, and the unknown ones.")
+    var inventory: String?
 
     func run() async throws {
         let servers = try connection.connectionString().servers
         let report = await EnsembleStatus.collect(servers, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)))
+        if let inventory {
+            let census = await SessionCensus.read(servers, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)), group: MultiThreadedEventLoopGroup.singleton)
+            let (owned, unknown) = census.classified(by: SessionOwner.members(of: try loadInventory(inventory)))
+            if connection.json {
+                try Output.json(CensusJSON(owned: owned.map { .init(owner: $0.owner, sessions: $0.sessions) }, unknown: unknown, unanswered: census.unanswered))
+            } else {
+                var table = Table(["client", "address", "session", "server"])
+                for (owner, sessions) in owned {
+                    for session in sessions { table.add([owner, session.clientAddress + (session.clientPort.map { ":\($0)" } ?? ""), session.sessionID, session.server]) }
+                }
+                for session in unknown { table.add(["UNKNOWN", session.clientAddress + (session.clientPort.map { ":\($0)" } ?? ""), session.sessionID, session.server]) }
+                Output.line(table.render())
+                if !unknown.isEmpty { Output.note("warning: sessions from clients the inventory does not know: \(SessionCensus.describeUnknown(unknown))") }
+            }
+        }
         if connection.json {
             try Output.json(report)
         } else {
@@ -50,4 +69,16 @@ struct StatusCommand: AsyncParsableCommand {
         }
         if !report.healthy { throw ExitCode.failure }
     }
+}
+
+/// `mitosis status --inventory --json`: the census of the sessions.
+struct CensusJSON: Encodable {
+    struct Owned: Encodable {
+        var owner: String
+        var sessions: [ServerSession]
+    }
+
+    var owned: [Owned]
+    var unknown: [ServerSession]
+    var unanswered: [String: String]
 }

@@ -274,6 +274,31 @@ struct InventoryTests {
         #expect(errors == ["kind is 'kafak', which Mitosis does not know: use kafka (brokers, checked through their znodes) or generic (the default); did you mean 'kafka'?"])
     }
 
+    @Test("a member's format: its default key, match rules, and what each format requires")
+    func clientFormats() throws {
+        let member = "      - host: a\n        configPath: /etc/kafka/server.properties\n"
+        func with(_ lines: String) -> String { base.replacingFirst(member, with: lines) }
+        let yaml = try Inventory.parse(yaml: with("      - host: a\n        format: yaml\n        configPath: /etc/patroni.yml\n        match: [10.0.0.9, '10.0.0.1:40000-40100']\n"))
+        let patroni = try #require(yaml.clientGroups.first?.members.first)
+        #expect(patroni.format == .yaml && patroni.connectionKey == "zookeeper.hosts")
+        #expect(patroni.match == [ClientAddressMatch(address: "10.0.0.9"), ClientAddressMatch(address: "10.0.0.1", ports: 40000...40100)])
+        #expect(patroni.match[1].matches(address: "10.0.0.1", port: 40100) && !patroni.match[1].matches(address: "10.0.0.1", port: 2181))
+        let env = try Inventory.parse(yaml: with("      - host: a\n        format: env\n        configPath: /etc/solr.in.sh\n"))
+        #expect(env.clientGroups.first?.members.first?.connectionKey == "ZK_HOST")
+        let command = try Inventory.parse(yaml: with("      - host: a\n        format: command\n        switch: /usr/local/bin/zk-move\n        verify: /usr/local/bin/zk-uses\n"))
+        #expect(command.clientGroups.first?.members.first?.switchCommand == "/usr/local/bin/zk-move")
+
+        #expect(inventoryErrors(with("      - host: a\n        format: yml\n        configPath: /x\n")).map(\.message)
+            == ["format is 'yml', which Mitosis cannot edit: use one of properties, yaml, xml, env, command; did you mean 'yaml'?"])
+        let noVerify = inventoryErrors(with("      - host: a\n        format: command\n        switch: move\n        configPath: /x\n")).map(\.message)
+        #expect(noVerify.contains { $0.hasPrefix("a member with format command needs verify:") }, "\(noVerify)")
+        #expect(noVerify.contains { $0.hasPrefix("a member with format command has no file; remove configPath") }, "\(noVerify)")
+        #expect(inventoryErrors(with("      - host: a\n        configPath: /x\n        switch: move\n")).map(\.message)
+            == ["switch: belongs to format command; this member's format is properties, whose file Mitosis edits itself"])
+        #expect(inventoryErrors(with("      - host: a\n        format: xml\n")).map(\.message) == ["a client group member is missing the required key 'configPath'"])
+        #expect(inventoryErrors(with("      - host: a\n        configPath: /x\n        match: kafka-1\n")).first?.message.hasPrefix("match must be an IP address") == true)
+    }
+
     @Test("an even number of voters is a warning, not an error")
     func warnings() throws {
         let yaml = base.replacingFirst("clientGroups:", with: """

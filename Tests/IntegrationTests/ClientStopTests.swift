@@ -28,7 +28,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "broker.id=1\nzookeeper.connect=10.1.0.1:2181/kafka\n".write(toFile: directory + "/server.properties", atomically: true, encoding: .utf8)
         let plan = Self.plan(directory: directory, stop: "echo stopped >> \(directory)/state")
-        let controller = HostClientGroupController(plan: plan, hosts: LocalHosts())
+        // No server answers at these addresses (and none may be asked): sessions are not checked.
+        let controller = HostClientGroupController(plan: plan, hosts: LocalHosts(), verifiesSessions: false)
         let client = ClientRef(group: "kafka", member: "broker-1", host: "local")
 
         let stopped = try await controller.stopMember(client)
@@ -41,7 +42,7 @@ import Testing
         _ = try await controller.switchMember(change)
         #expect(try String(contentsOfFile: directory + "/state", encoding: .utf8) == "stopped\nstarted\n")
         #expect(try String(contentsOfFile: directory + "/server.properties", encoding: .utf8) == "broker.id=1\nzookeeper.connect=10.2.0.4:2181/kafka\n")
-        #expect(try await controller.hasSwitched(change))
+        #expect(try await controller.hasSwitched(change) == false, "with no sessions to see, a file that says switched is not trusted")
     }
 
     @Test func aMemberWithoutAStopCommandSaysWhatToAdd() async throws {

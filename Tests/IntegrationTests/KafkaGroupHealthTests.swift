@@ -19,7 +19,9 @@ extension RealServers {
             let ensemble = PlanEnsemble(name: "zk", version: .v3_8_0, servers: [], initialData: .holdsData, initiallyRunning: true)
             let member = PlanClientMember(
                 name: "broker-1", host: "local", configPath: directory + "/server.properties",
-                restart: "echo restarted >> \(directory)/state", connectionString: connect)
+                restart: "echo restarted >> \(directory)/state", connectionString: connect,
+                // The test's broker session connects from loopback: these are the broker's sessions.
+                address: "127.0.0.1")
             return Plan(
                 strategy: .copy, source: ensemble, destination: ensemble,
                 clientGroups: [PlanClientGroup(name: "kafka", chroot: "/kafka", moves: true, kind: kind, members: [member])], steps: [],

@@ -13,7 +13,7 @@ import Testing
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let marker = try #require(lines.firstIndex { $0.contains("POINT OF NO RETURN") })
         let step = try #require(lines.firstIndex { $0.contains("[split-restart-destination]") })
-        #expect(marker < step && step - marker <= 3)
+        #expect(marker < step && step - marker <= 6)
         // Config changes are unified diffs of the real zoo.cfg text.
         #expect(text.contains("--- /etc/zookeeper/conf/zoo.cfg"))
         #expect(text.contains("+server.4=10.2.0.4:2888:3888"))
@@ -29,10 +29,22 @@ import Testing
         #expect(text.contains("Client impact: inside window split: kafka may find no quorum (expected 10 s in all)."))
     }
 
+    @Test func hostsWithoutSudoGetCommandsWithoutIt() throws {
+        let plan = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
+        let text = Runbook.render(plan, withoutSudo: ["zk-destination-1"])
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let del = try #require(lines.firstIndex { $0.hasSuffix("ip addr del 10.1.0.1/24 dev eth0") })
+        #expect(lines[del] == "$ sudo ip addr del 10.1.0.1/24 dev eth0", "zk-source-1 has sudo")
+        #expect(lines[del + 1] == "then on zk-destination-1:")
+        #expect(lines[del + 2] == "$ ip addr add 10.1.0.1/24 dev eth0", "zk-destination-1 has no sudo")
+    }
+
     @Test func reconfigRunbookUsesZkCli() throws {
         let plan = try Fixtures.plan(.reconfig, 3, 3, staying: false)
         let text = Runbook.render(plan)
-        #expect(text.contains("$ zkCli.sh -server 10.1.0.1:2181 reconfig -add server.4=10.2.0.4:2888:3888;2181"))
+        // The `;` is quoted: the line is safe to paste into a shell.
+        #expect(text.contains("$ zkCli.sh -server 10.1.0.1:2181 reconfig -add 'server.4=10.2.0.4:2888:3888;2181'"))
+        #expect(text.contains("must have moved to destination by now"))
         #expect(text.contains("reconfig -remove 1"))
         #expect(text.contains("write /etc/zookeeper/conf/zoo.cfg.dynamic:") || text.contains("change /etc/zookeeper/conf/zoo.cfg.dynamic:"))
         #expect(text.contains("reconfigEnabled=true"))

@@ -274,6 +274,33 @@ let supportedCases: [Case] = {
         #expect(error.message.contains("/24 on eth0") && error.message.contains("/24 on ens5"))
     }
 
+    /// Replace stops every old server, the leader's too: the election is declared even when the
+    /// inventory lists no client group, and the prover still accepts the plan.
+    @Test func replaceDeclaresTheElectionWithoutClientGroups() throws {
+        let source = Fixtures.source(3, version: .v3_8_0)
+        let destination = Fixtures.ensemble(
+            "destination", ids: [1, 2, 3], subnet: 2, version: .v3_8_0, data: .empty, running: false, sameAddressesAs: source, stableAddress: nil)
+        let plan = try Planner.plan(.replace, source: source, destination: destination, clientGroups: [])
+        #expect(plan.impactWindows.map(\.id) == ["leader-election"])
+        #expect(plan.steps.filter { $0.impact == .window(id: "leader-election") }.count == 3)
+        let text = Runbook.render(plan)
+        #expect(text.contains("leader-election: every client (the inventory lists no client group)"), "\(text)")
+        #expect(text.contains("drops the connections of the clients on it"))
+        #expect(try Prover.check(plan).isSafe)
+    }
+
+    /// Every strategy with a point of no return takes a census of the source's sessions first,
+    /// and the prover still accepts the plan.
+    @Test func thePointOfNoReturnWaitsForTheCensusOfTheSource() throws {
+        for strategy in [StrategyKind.mitosis, .mitosisObservers, .reconfig, .copy] {
+            let plan = try Fixtures.plan(strategy, 3, 3, staying: strategy == .mitosisObservers || strategy == .copy)
+            let point = try #require(plan.pointOfNoReturn.flatMap { plan.step($0) }, "\(strategy) has no point of no return")
+            #expect(point.gatesBefore.first == .sessionsAccountedFor(ensemble: plan.source.name, servers: plan.source.refs), "\(strategy)")
+            #expect(plan.steps.flatMap(\.gatesBefore).filter { if case .sessionsAccountedFor = $0 { true } else { false } }.count == 1, "\(strategy)")
+            #expect(try Prover.check(plan).isSafe, "\(strategy)")
+        }
+    }
+
     @Test func inventoryExamplePlansMitosisObservers() throws {
         let inventory = try Inventory.parse(yaml: Inventory.example, fileName: "example.yaml")
         let plan = try Planner.plan(.mitosisObservers, inventory: inventory, source: "source", destination: "destination")

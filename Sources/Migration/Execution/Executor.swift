@@ -18,16 +18,19 @@ public struct ExecutionOptions: Sendable {
     public var gateTimeout: Duration
     /// Asked before each step (`--step`); false pauses the run.
     public var confirm: (@Sendable (Step) async -> Bool)?
+    /// What the census before the split accepts besides the plan's client groups.
+    public var census: CensusPolicy
 
     public init(
         dryRun: Bool = false, resume: Bool = false, until: StepID? = nil, gateTimeout: Duration = .seconds(300),
-        confirm: (@Sendable (Step) async -> Bool)? = nil
+        confirm: (@Sendable (Step) async -> Bool)? = nil, census: CensusPolicy = CensusPolicy()
     ) {
         self.dryRun = dryRun
         self.resume = resume
         self.until = until
         self.gateTimeout = gateTimeout
         self.confirm = confirm
+        self.census = census
     }
 }
 
@@ -74,6 +77,7 @@ public struct MigrationExecutor: Sendable {
     var gates: GateChecker {
         var checker = GateChecker(plan: plan, hosts: hosts, clients: clients, eventLoopGroup: eventLoopGroup)
         checker.followers = followers
+        checker.census = options.census
         return checker
     }
 

@@ -95,8 +95,15 @@ public enum SandboxInventory {
                 for member in group.members {
                     lines.append("      - name: \(quoted(member.name))")
                     lines.append("        host: \(quoted(member.host))")
-                    lines.append("        configPath: \(quoted(member.configPath))")
-                    lines.append("        connectionKey: \(quoted(member.connectionKey))")
+                    if member.format != .properties { lines.append("        format: \(member.format.rawValue)") }
+                    if member.format == .command {
+                        if let command = member.switchCommand { lines.append("        switch: \(quoted(command))") }
+                        if let verify = member.verifyCommand { lines.append("        verify: \(quoted(verify))") }
+                    } else {
+                        lines.append("        configPath: \(quoted(member.configPath))")
+                        lines.append("        connectionKey: \(quoted(member.connectionKey))")
+                    }
+                    if !member.match.isEmpty { lines.append("        match: [\(member.match.map { quoted($0.description) }.joined(separator: ", "))]") }
                     if let restart = member.restart { lines.append("        restart: \(quoted(restart))") }
                     if let stop = member.stop { lines.append("        stop: \(quoted(stop))") }
                     if let check = member.healthCheck { lines.append("        healthCheck: \(quoted(check))") }
