@@ -31,6 +31,12 @@ public final class ZooKeeperClient: Sendable {
         self.core = ClientCore(configuration: configuration, eventLoop: eventLoopGroup.next())
     }
 
+    /// A client whose connections `connector` opens (handler tests pass testing channels).
+    init(configuration: ZooKeeperConfiguration, eventLoop: any EventLoop, connector: @escaping ChannelConnector) {
+        self.configuration = configuration
+        self.core = ClientCore(configuration: configuration, eventLoop: eventLoop, connector: connector)
+    }
+
     /// Starts connecting in the background. Requests made before a session exists wait for it.
     public func start() {
         let core = self.core
@@ -414,14 +420,14 @@ public final class ZooKeeperClient: Sendable {
         } else {
             future = try enqueue(MultiRequest(operations: mapped), path: operations[0].path)
         }
-        return Submission(operations: operations, single: mapped.count == 1, future: future, chroot: configuration.connectionString)
+        return Submission(operations: operations, single: mapped.count == 1, future: future, core: core, chroot: configuration.connectionString)
     }
 
     /// Sends a `setACL` now; await `results()` for the outcome (see `submit(_:)` for ordering).
     public func submitSetACL(_ path: String, acl: [ACL], version: Int32 = -1) throws -> Submission {
         try validate(path)
         let future = try enqueue(SetACLRequest(path: serverPath(path), acl: acl, version: version), path: path)
-        return Submission(operations: [.check(CheckVersionRequest(path: path, version: version))], single: true, future: future, chroot: configuration.connectionString, isSetACL: true)
+        return Submission(operations: [.check(CheckVersionRequest(path: path, version: version))], single: true, future: future, core: core, chroot: configuration.connectionString, isSetACL: true)
     }
 
     /// Adds credentials to the session (e.g. `digest` with `user:password`). They are sent again on
@@ -486,7 +492,7 @@ public final class ZooKeeperClient: Sendable {
 
     /// Encodes, sends and awaits one request. Throws the server's error unless `allowError`.
     func send(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration? = nil, allowError: Bool = false) async throws -> ZooKeeperReply {
-        let reply = try await enqueue(record, path: path, watch: watch).get()
+        let reply = try await core.reply(to: enqueue(record, path: path, watch: watch))
         if reply.header.error != .ok && !allowError {
             throw ZooKeeperError(reply.header.error, path: path, server: reply.server)
         }
@@ -507,11 +513,23 @@ public final class ZooKeeperClient: Sendable {
             throw error
         }
         let promise = eventLoop.makePromise(of: ZooKeeperReply.self)
-        let request = PendingRequest(opCode: record.opCode, path: path, promise: promise, watch: watch)
+        let request = PendingRequest(opCode: record.opCode, path: path, frame: frame, promise: promise, watch: watch)
         let core = self.core
-        let encoded = frame
-        eventLoop.execute { core.submit(request, frame: encoded) }
+        eventLoop.execute { core.submit(request) }
         return promise.futureResult
+    }
+}
+
+extension ClientCore {
+    /// Awaits the reply to a submitted request. A cancelled caller gets `CancellationError` at
+    /// once: a request not yet sent is dropped; one already sent keeps its place so later replies
+    /// still match (a write's outcome is then unknown), and its reply is discarded.
+    func reply(to future: EventLoopFuture<ZooKeeperReply>) async throws -> ZooKeeperReply {
+        try await withTaskCancellationHandler {
+            try await future.get()
+        } onCancel: {
+            eventLoop.execute { self.cancel(future) }
+        }
     }
 }
 
@@ -520,13 +538,14 @@ public struct Submission: Sendable {
     public let operations: [MultiOperation]
     let single: Bool
     let future: EventLoopFuture<ZooKeeperReply>
+    let core: ClientCore
     let chroot: ConnectionString
     var isSetACL = false
 
     /// One result per operation. Throws the first failing operation's error (naming its path and
     /// position); for a multi, the other operations were rolled back.
     public func results() async throws -> [MultiResult] {
-        let reply = try await future.get()
+        let reply = try await core.reply(to: future)
         var body = reply.body
         if single {
             let operation = operations[0]
