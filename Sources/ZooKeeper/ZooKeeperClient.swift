@@ -420,14 +420,14 @@ public final class ZooKeeperClient: Sendable {
         } else {
             future = try enqueue(MultiRequest(operations: mapped), path: operations[0].path)
         }
-        return Submission(operations: operations, single: mapped.count == 1, future: future, core: core, chroot: configuration.connectionString)
+        return Submission(operations: operations, kind: mapped.count == 1 ? .single(operations[0]) : .multi, future: future, core: core, chroot: configuration.connectionString)
     }
 
     /// Sends a `setACL` now; await `results()` for the outcome (see `submit(_:)` for ordering).
     public func submitSetACL(_ path: String, acl: [ACL], version: Int32 = -1) throws -> Submission {
         try validate(path)
         let future = try enqueue(SetACLRequest(path: serverPath(path), acl: acl, version: version), path: path)
-        return Submission(operations: [.check(CheckVersionRequest(path: path, version: version))], single: true, future: future, core: core, chroot: configuration.connectionString, isSetACL: true)
+        return Submission(operations: [], kind: .setACL(path: path), future: future, core: core, chroot: configuration.connectionString)
     }
 
     /// Adds credentials to the session (e.g. `digest` with `user:password`). They are sent again on
@@ -535,25 +535,44 @@ extension ClientCore {
 
 /// Requests already sent; `results()` waits for their outcome.
 public struct Submission: Sendable {
+    /// The operations of `submit(_:)`; empty for `submitSetACL`, which is not a multi operation.
     public let operations: [MultiOperation]
-    let single: Bool
+    /// What was sent, which decides how the reply is read.
+    enum Kind: Sendable {
+        /// One operation, sent as itself rather than as a multi.
+        case single(MultiOperation)
+        /// A multi transaction of `operations`.
+        case multi
+        /// A `setACL` of the client path.
+        case setACL(path: String)
+    }
+    let kind: Kind
     let future: EventLoopFuture<ZooKeeperReply>
     let core: ClientCore
     let chroot: ConnectionString
-    var isSetACL = false
 
-    /// One result per operation. Throws the first failing operation's error (naming its path and
-    /// position); for a multi, the other operations were rolled back.
+    /// One result per operation (for `submitSetACL`, one `.dataSet` with the new stat). Throws the
+    /// first failing operation's error (naming its path and position); for a multi, the other
+    /// operations were rolled back. A cancelled caller gets `CancellationError` at once; the
+    /// requests were sent, so whether the server applied them is then unknown.
     public func results() async throws -> [MultiResult] {
         let reply = try await core.reply(to: future)
         var body = reply.body
-        if single {
-            let operation = operations[0]
+        switch kind {
+        case .setACL(let path):
+            if reply.header.error != .ok {
+                throw ZooKeeperError(reply.header.error, path: path, server: reply.server)
+            }
+            do {
+                return [.dataSet(try StatResponse.decode(from: &body).stat)]
+            } catch {
+                throw ZooKeeperError(.protocolError, path: path, message: error.description)
+            }
+        case .single(let operation):
             if reply.header.error != .ok {
                 throw ZooKeeperError(reply.header.error, path: operation.path, server: reply.server)
             }
             do {
-                if isSetACL { return [.dataSet(try StatResponse.decode(from: &body).stat)] }
                 switch operation {
                 case .create(let request):
                     if request.respondsWithStat {
@@ -568,6 +587,8 @@ public struct Submission: Sendable {
             } catch {
                 throw ZooKeeperError(.protocolError, path: operation.path, message: error.description)
             }
+        case .multi:
+            break
         }
         if reply.header.error != .ok && body.readableBytes == 0 {
             throw ZooKeeperError(reply.header.error, path: operations[0].path, server: reply.server, message: "the transaction was refused")
