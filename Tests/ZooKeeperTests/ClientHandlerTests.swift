@@ -44,6 +44,35 @@ import Testing
             return channel
         }
 
+        /// Sends a request the way the client's operations do, in call order with what the test
+        /// does next on the loop.
+        func submit(getData path: String, watch: EventLoopPromise<WatchedEvent>? = nil) throws -> EventLoopFuture<ZooKeeperReply> {
+            try client.enqueue(PathWatchRequest(.getData, path: path, watch: watch != nil), path: path, watch: watch.map { WatchRegistration(kind: .data, path: path, promise: $0) })
+        }
+
+        /// What the client wrote and flushed since the last look, once the loop has run.
+        func written(_ channel: NIOAsyncTestingChannel) async throws -> [UInt8]? {
+            await loop.run()
+            return try await channel.readOutbound(as: ByteBuffer.self).map { Array($0.readableBytesView) }
+        }
+
+        /// The outcome of a request once the loop has run: nil while it is still unanswered (so a
+        /// broken rule fails the test instead of hanging it).
+        func outcome<T: Sendable>(of future: EventLoopFuture<T>) async throws -> Result<T, any Error>? {
+            await loop.run()
+            return try await loop.executeInContext {
+                let box = NIOLoopBoundBox<Result<T, any Error>?>(nil, eventLoop: future.eventLoop)
+                future.whenComplete { box.value = $0 }
+                return box.value
+            }
+        }
+
+        /// Cancels the caller of `future`, as `withTaskCancellationHandler` does.
+        func cancel(_ future: EventLoopFuture<ZooKeeperReply>) async throws {
+            let core = client.core
+            try await loop.executeInContext { core.cancel(future) }
+        }
+
         /// Closes the client; the close timeout runs on the fake clock.
         func shutdown() async throws {
             // The close reaches the loop before the clock moves (both go through its queue, in order).
@@ -90,7 +119,7 @@ import Testing
         await harness.loop.advanceTime(to: harness.loop.now + .milliseconds(1400))
         #expect(channel.isActive, "still within 2/3 of the session (3.9 s of silence)")
         await harness.loop.advanceTime(by: .milliseconds(400))
-        #expect(!channel.isActive, "4 s of silence: the connection is given up")
+        try #require(!channel.isActive, "4 s of silence: the connection is given up")
         #expect(await harness.client.state == .suspended)
         // The next connection resumes the session with its id and password.
         _ = try await harness.connect(expectedSession: 0x42, expectedPassword: Array(1...16))
@@ -101,35 +130,52 @@ import Testing
     @Test func aReadLostWithItsConnectionIsSentAgainAndAWriteFails() async throws {
         var harness = try Harness()
         let channel = try await harness.connect()
-        let client = harness.client
-        async let read = client.getData("/a")
-        _ = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
-        let write = Task { try await client.delete("/b") }
-        _ = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
+        let read = try harness.submit(getData: "/a")
+        let write = try harness.client.enqueue(DeleteRequest(path: "/b", version: -1), path: "/b")
+        #expect(try await harness.written(channel) == Self.getDataRequest(xid: 1, path: "/a"))
+        #expect(try await harness.written(channel) != nil, "the delete")
         try await channel.close()
-        await #expect(throws: ZooKeeperError.self, "a write's outcome is unknown: connectionLoss") { try await write.value }
+        guard case .failure(let error as ZooKeeperError) = try await harness.outcome(of: write) else {
+            Issue.record("the write in flight should have failed")
+            return
+        }
+        #expect(error.code == .connectionLoss, "a write's outcome is unknown: connectionLoss")
+        #expect(try await harness.outcome(of: read) == nil, "the read waits for the next connection")
         let second = try await harness.connect(expectedSession: 0x42, expectedPassword: Array(1...16))
-        let resent = try await second.waitForOutboundWrite(as: ByteBuffer.self)
-        #expect(Array(resent.readableBytesView) == Self.getDataRequest(xid: 3, path: "/a"), "the read again, with the next xid")
+        #expect(try await harness.written(second) == Self.getDataRequest(xid: 3, path: "/a"), "the read again, with the next xid")
         try await second.writeInbound(Self.getDataReply(xid: 3, data: "again"))
-        #expect(try await read.data == Array("again".utf8))
+        guard case .success(let reply) = try await harness.outcome(of: read) else {
+            Issue.record("the resent read should have its reply")
+            return
+        }
+        #expect(reply.header.xid == 3)
         try await harness.shutdown()
     }
 
-    @Test func aCancelledReadAnswersAtOnceAndLaterRepliesStillMatch() async throws {
+    @Test func aCancelledReadInFlightAnswersAtOnceAndLaterRepliesStillMatch() async throws {
         var harness = try Harness()
         let channel = try await harness.connect()
-        let client = harness.client
-        let cancelled = Task { try await client.getDataAndWatch("/a") }
-        _ = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
-        cancelled.cancel()
-        await #expect(throws: CancellationError.self) { try await cancelled.value }
-        async let read = client.getData("/b")
-        let sent = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
-        #expect(Array(sent.readableBytesView) == Self.getDataRequest(xid: 2, path: "/b"))
+        let watch = harness.loop.makePromise(of: WatchedEvent.self)
+        let cancelled = try harness.submit(getData: "/a", watch: watch)
+        #expect(try await harness.written(channel) == frame(int32(1) + int32(4) + int32(2) + Array("/a".utf8) + [1]), "sent, with a watch")
+        try await harness.cancel(cancelled)
+        guard case .failure(let error) = try await harness.outcome(of: cancelled), error is CancellationError else {
+            Issue.record("the cancelled caller should have CancellationError at once")
+            return
+        }
+        guard case .failure(let watchError) = try await harness.outcome(of: watch.futureResult), watchError is CancellationError else {
+            Issue.record("the watch of a cancelled request should not be left waiting")
+            return
+        }
+        let read = try harness.submit(getData: "/b")
+        #expect(try await harness.written(channel) == Self.getDataRequest(xid: 2, path: "/b"))
         try await channel.writeInbound(Self.getDataReply(xid: 1, data: "for nobody"))
         try await channel.writeInbound(Self.getDataReply(xid: 2, data: "b"))
-        #expect(try await read.data == Array("b".utf8), "the cancelled request kept its slot")
+        guard case .success(let reply) = try await harness.outcome(of: read) else {
+            Issue.record("the later reply should still match its request")
+            return
+        }
+        #expect(reply.header.xid == 2, "the cancelled request kept its slot")
         #expect(channel.isActive, "no protocol error")
         try await harness.shutdown()
     }
@@ -138,17 +184,31 @@ import Testing
         var harness = try Harness()
         harness.client.start()
         let channel = try await harness.nextChannel()
-        _ = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
-        let client = harness.client
-        let cancelled = Task { try await client.getData("/a") }
-        cancelled.cancel()
-        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        #expect(try await harness.written(channel) != nil, "the ConnectRequest")
+        let cancelled = try harness.submit(getData: "/a")
+        try await harness.cancel(cancelled)
+        guard case .failure(let error) = try await harness.outcome(of: cancelled), error is CancellationError else {
+            Issue.record("the cancelled caller should have CancellationError at once")
+            return
+        }
         try await channel.writeInbound(buffer(frame(int32(0) + int32(6000) + int64(0x42) + int32(16) + Array(1...16) + [0])))
-        async let read = client.getData("/b")
-        let sent = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
-        #expect(Array(sent.readableBytesView) == Self.getDataRequest(xid: 1, path: "/b"), "the first request on the wire is the one not cancelled")
+        let read = try harness.submit(getData: "/b")
+        #expect(try await harness.written(channel) == Self.getDataRequest(xid: 1, path: "/b"), "the first request on the wire is the one not cancelled")
+        #expect(try await harness.written(channel) == nil)
         try await channel.writeInbound(Self.getDataReply(xid: 1, data: "b"))
-        _ = try await read
+        #expect(try await harness.outcome(of: read) != nil)
+        try await harness.shutdown()
+    }
+
+    /// The public API's wiring: cancelling the awaiting task is what cancels the request.
+    @Test func cancellingTheTaskThrowsCancellationError() async throws {
+        var harness = try Harness()
+        let channel = try await harness.connect()
+        let client = harness.client
+        let task = Task { try await client.getData("/a") }
+        _ = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
         try await harness.shutdown()
     }
 }
