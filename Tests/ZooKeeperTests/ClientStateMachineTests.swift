@@ -27,6 +27,15 @@ import Testing
         return machine.connectResponseReceived(ConnectResponse(timeout: 6000, sessionID: session, password: [9, 9]), now: now ?? t0)
     }
 
+    /// A connected machine with these requests in flight (xids 1, 2, … in order); a name starting
+    /// with "get" is a read.
+    func connected(inFlight requests: String...) -> Machine {
+        var machine = machine()
+        _ = establish(&machine)
+        for request in requests { _ = machine.submit(request, isRead: request.hasPrefix("get"), now: t0) }
+        return machine
+    }
+
     func info(session: Int64 = 0x42, resumed: Bool = false, server: Int = 0) -> ConnectionStateMachine.Established {
         .init(sessionID: session, timeout: .seconds(6), readOnly: false, resumed: resumed, server: server)
     }
@@ -47,10 +56,7 @@ import Testing
     }
 
     @Test func repliesAreMatchedInOrderAndAnythingElseBreaksTheConnection() {
-        var machine = machine()
-        _ = establish(&machine)
-        _ = machine.submit("get /a", isRead: true, now: t0)
-        _ = machine.submit("get /b", isRead: true, now: t0)
+        var machine = connected(inFlight: "get /a", "get /b")
         #expect(machine.replyReceived(xid: 2) == [.protocolViolation("reply with xid 2 where 1 was expected")])
         #expect(machine.inFlightCount == 2, "a mismatched reply consumes nothing")
         #expect(machine.replyReceived(xid: 1) == [.deliver("get /a")])
@@ -59,11 +65,7 @@ import Testing
     }
 
     @Test func aLostConnectionResendsReadsInFlightAndFailsWritesInFlight() {
-        var machine = machine()
-        _ = establish(&machine)
-        _ = machine.submit("get /a", isRead: true, now: t0)
-        _ = machine.submit("create /b", isRead: false, now: t0)
-        _ = machine.submit("get /c", isRead: true, now: t0)
+        var machine = connected(inFlight: "get /a", "create /b", "get /c")
         let actions = machine.connectionLost(now: t0 + .seconds(1))
         #expect(actions == [
             .closeChannel,
@@ -205,10 +207,7 @@ import Testing
     }
 
     @Test func aCancelledReadInFlightKeepsItsSlotAndItsReplyIsDiscarded() {
-        var machine = machine()
-        _ = establish(&machine)
-        _ = machine.submit("get /a", isRead: true, now: t0)
-        _ = machine.submit("get /b", isRead: true, now: t0)
+        var machine = connected(inFlight: "get /a", "get /b")
         #expect(machine.cancel { $0 == "get /a" } == [.cancelled("get /a", outcomeUnknown: false)])
         #expect(machine.cancel { $0 == "get /a" } == [], "cancelled once")
         #expect(machine.replyReceived(xid: 1) == [.discardReply("get /a")])
@@ -217,18 +216,13 @@ import Testing
     }
 
     @Test func aCancelledWriteInFlightReportsAnUnknownOutcome() {
-        var machine = machine()
-        _ = establish(&machine)
-        _ = machine.submit("create /a", isRead: false, now: t0)
+        var machine = connected(inFlight: "create /a")
         #expect(machine.cancel { $0 == "create /a" } == [.cancelled("create /a", outcomeUnknown: true)])
         #expect(machine.replyReceived(xid: 1) == [.discardReply("create /a")])
     }
 
     @Test func aCancelledRequestInFlightIsNeitherResentNorFailedWhenTheConnectionIsLost() {
-        var machine = machine()
-        _ = establish(&machine)
-        _ = machine.submit("get /a", isRead: true, now: t0)
-        _ = machine.submit("create /b", isRead: false, now: t0)
+        var machine = connected(inFlight: "get /a", "create /b")
         _ = machine.cancel { $0 == "get /a" }
         _ = machine.cancel { $0 == "create /b" }
         #expect(machine.connectionLost(now: t0) == [.closeChannel, .reportSuspended, .connect(server: 1, timeout: .seconds(3))])
@@ -236,9 +230,7 @@ import Testing
     }
 
     @Test func aResentReadCanBeCancelledWhileItWaits() {
-        var machine = machine()
-        _ = establish(&machine)
-        _ = machine.submit("get /a", isRead: true, now: t0)
+        var machine = connected(inFlight: "get /a")
         _ = machine.connectionLost(now: t0)
         #expect(machine.cancel { $0 == "get /a" } == [.cancelled("get /a", outcomeUnknown: false)], "back in the queue: not sent")
         #expect(machine.queuedCount == 0)
