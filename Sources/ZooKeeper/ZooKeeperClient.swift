@@ -620,8 +620,19 @@ public struct Submission: Sendable {
 public struct Watch: Sendable {
     let future: EventLoopFuture<WatchedEvent>
 
+    /// The event, once the watch fires.
+    ///
+    /// A cancelled caller gets `CancellationError` at once; the watch stays armed, and a later
+    /// `event()` still returns its event.
     public func event() async throws -> WatchedEvent {
-        try await future.get()
+        let waiter = future.eventLoop.makePromise(of: WatchedEvent.self)
+        future.cascade(to: waiter)
+        return try await withTaskCancellationHandler {
+            try await waiter.futureResult.get()
+        } onCancel: {
+            // Whichever of this and the event comes second completes nothing (NIO ignores it).
+            waiter.fail(CancellationError())
+        }
     }
 
     /// The event, or nil if the watch has not fired within `timeout` (it stays armed).

@@ -200,6 +200,29 @@ import Testing
         try await harness.shutdown()
     }
 
+    @Test func cancellingAWaitForAWatchEventLeavesTheWatchArmed() async throws {
+        var harness = try Harness()
+        let channel = try await harness.connect()
+        let armed = harness.loop.makePromise(of: WatchedEvent.self)
+        let read = try harness.submit(getData: "/w", watch: armed)
+        #expect(try await harness.written(channel) != nil)
+        try await channel.writeInbound(Self.getDataReply(xid: 1, data: "w"))
+        #expect(try await harness.outcome(of: read) != nil)
+        let watch = Watch(future: armed.futureResult)
+        let waiting = Task { try await watch.event() }
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        // A notification: xid -1, zxid, error; WatcherEvent nodeDataChanged (3), syncConnected (3), path.
+        try await channel.writeInbound(buffer(frame(int32(-1) + int64(-1) + int32(0) + int32(3) + int32(3) + int32(2) + Array("/w".utf8))))
+        guard case .success(let event) = try await harness.outcome(of: armed.futureResult) else {
+            Issue.record("the watch should still be armed and fire")
+            return
+        }
+        #expect(event == WatchedEvent(type: .nodeDataChanged, path: "/w"))
+        #expect(try await watch.event() == event, "a later wait still gets the event")
+        try await harness.shutdown()
+    }
+
     /// The public API's wiring: cancelling the awaiting task is what cancels the request.
     @Test func cancellingTheTaskThrowsCancellationError() async throws {
         var harness = try Harness()
