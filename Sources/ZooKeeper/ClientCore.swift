@@ -135,7 +135,7 @@ final class ClientCore: @unchecked Sendable {
 
     func submit(_ request: PendingRequest) {
         eventLoop.assertInEventLoop()
-        run(machine.submit(request, isRead: request.isRead, now: eventLoop.now))
+        if let action = machine.submit(request, isRead: request.isRead, now: eventLoop.now) { run(action) }
     }
 
     /// The caller awaiting `future` was cancelled.
@@ -241,13 +241,16 @@ final class ClientCore: @unchecked Sendable {
             case ReservedXid.auth:
                 run(machine.authReplyReceived(header.error))
             default:
-                for action in machine.replyReceived(xid: header.xid) {
-                    if case .deliver(let request) = action {
-                        deliver(request, header: header, body: frame)
-                    } else {
-                        run(action)
-                    }
+                let (reply, then) = machine.replyReceived(xid: header.xid)
+                switch reply {
+                case .deliver(let request):
+                    deliver(request, header: header, body: frame)
+                case .discard(let request):
+                    logger.debug("the reply to the cancelled \(request.opCode) of \(request.path ?? "-") arrived and was discarded")
+                case .protocolViolation(let message):
+                    throw ZooKeeperError(.protocolError, server: serverDescription, message: message)
                 }
+                run(then)
             }
         } catch {
             logger.error("closing the connection to \(serverDescription): \(error)")
@@ -387,13 +390,6 @@ final class ClientCore: @unchecked Sendable {
             lastSend = eventLoop.now
             scheduleFlush()
 
-        case .deliver(let request):
-            // Replies are delivered in `channelRead`, which has the reply; nothing else asks for it.
-            request.fail(ZooKeeperError(.protocolError, path: request.path, server: serverDescription, message: "a reply was delivered without its body"))
-
-        case .discardReply(let request):
-            logger.debug("the reply to the cancelled \(request.opCode) \(request.path ?? "") arrived and was discarded")
-
         case .fail(let request, let code, let message):
             let server = serverDescription
             request.promise.fail(ZooKeeperError(code, path: request.path, server: server, message: message))
@@ -404,10 +400,6 @@ final class ClientCore: @unchecked Sendable {
                 logger.info("the \(request.opCode) of \(request.path ?? "-") was cancelled after it was sent to \(serverDescription); whether the server applied it is unknown")
             }
             request.fail(CancellationError())
-
-        case .protocolViolation(let message):
-            logger.error("closing the connection to \(serverDescription): \(ZooKeeperError(.protocolError, server: serverDescription, message: message))")
-            run(machine.connectionLost(now: eventLoop.now))
 
         case .sendAuth(let scheme, let credentials):
             writeFrame(xid: ReservedXid.auth, AuthRequest(scheme: scheme, auth: credentials))

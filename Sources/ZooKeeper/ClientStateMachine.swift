@@ -59,22 +59,26 @@ struct ClientStateMachine<Request, AuthWaiter> {
         // Requests.
         /// Write the request with this xid (the owner flushes).
         case send(Request, xid: Int32)
-        /// The reply to this request arrived: complete it.
-        case deliver(Request)
-        /// The reply to a cancelled request arrived: nobody waits for it.
-        case discardReply(Request)
         /// Fail the request (and any watch it would have set).
         case fail(Request, ZooKeeperError.Code, message: String?)
         /// The caller cancelled: answer it with `CancellationError` now. `outcomeUnknown` for a
         /// write that was already sent: the server may still apply it.
         case cancelled(Request, outcomeUnknown: Bool)
-        /// The reply broke the protocol: close the connection (the owner reports `connectionLost`).
-        case protocolViolation(String)
 
         // Authentication.
         case sendAuth(scheme: String, credentials: [UInt8])
         case succeedAuth(AuthWaiter)
         case failAuth(AuthWaiter, ZooKeeperError.Code, message: String?)
+    }
+
+    /// What to do with a reply; a type of its own because every request has one (no array).
+    enum Reply {
+        /// Complete this request with the reply.
+        case deliver(Request)
+        /// Its caller cancelled: nobody waits for the reply.
+        case discard(Request)
+        /// The reply broke the protocol: close the connection (the owner reports `connectionLost`).
+        case protocolViolation(String)
     }
 
     struct Configuration {
@@ -149,34 +153,33 @@ struct ClientStateMachine<Request, AuthWaiter> {
 
     // MARK: Requests
 
-    /// A caller's request: sent now if connected, queued otherwise, failed if the client is
-    /// closing. `isRead`: it changes nothing on the server, so it may be sent again.
-    mutating func submit(_ request: Request, isRead: Bool, now: NIODeadline) -> [Action] {
+    /// A caller's request: sent now if connected (`.send`), failed if the client is closing
+    /// (`.fail`), queued otherwise (nil). `isRead`: it changes nothing on the server, so it may be
+    /// sent again. One optional action, not an array: this runs for every request.
+    mutating func submit(_ request: Request, isRead: Bool, now: NIODeadline) -> Action? {
         if connection.isClosedOrClosing {
-            return [.fail(request, .clientClosed, message: nil)]
+            return .fail(request, .clientClosed, message: nil)
         }
         if connection.isConnected {
-            return [send(request, isRead: isRead, waitingSince: nil)]
+            return send(request, isRead: isRead, waitingSince: nil)
         }
         queued.append(Queued(request: request, isRead: isRead, waitingSince: now))
-        return []
+        return nil
     }
 
-    /// A reply with an ordinary xid (not a ping, watch event, auth or SetWatches answer).
-    mutating func replyReceived(xid: Int32) -> [Action] {
+    /// A reply with an ordinary xid (not a ping, watch event, auth or SetWatches answer), and the
+    /// actions that follow it (the close completing, when it answers `closeSession`).
+    mutating func replyReceived(xid: Int32) -> (reply: Reply, then: [Action]) {
         guard let oldest = inFlight.first else {
-            return [.protocolViolation("reply with xid \(xid) but no request is outstanding")]
+            return (.protocolViolation("reply with xid \(xid) but no request is outstanding"), [])
         }
         guard oldest.xid == xid else {
-            return [.protocolViolation("reply with xid \(xid) where \(oldest.xid) was expected")]
+            return (.protocolViolation("reply with xid \(xid) where \(oldest.xid) was expected"), [])
         }
         inFlight.removeFirst()
-        var actions: [Action] = [oldest.isCancelled ? .discardReply(oldest.request) : .deliver(oldest.request)]
-        if oldest.isCloseSession {
-            actions.append(.cancelCloseTimeout)
-            actions += closeCompleted()
-        }
-        return actions
+        let reply: Reply = oldest.isCancelled ? .discard(oldest.request) : .deliver(oldest.request)
+        guard oldest.isCloseSession else { return (reply, []) }
+        return (reply, [.cancelCloseTimeout] + closeCompleted())
     }
 
     /// The caller of the first request that `matches` stopped waiting. Returns nothing if that
@@ -334,3 +337,4 @@ struct ClientStateMachine<Request, AuthWaiter> {
 }
 
 extension ClientStateMachine.Action: Equatable where Request: Equatable, AuthWaiter: Equatable {}
+extension ClientStateMachine.Reply: Equatable where Request: Equatable {}
