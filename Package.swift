@@ -46,6 +46,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                // SHA-1 for digest ACL ids and content digests.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Real ZooKeeper servers on loopback for tests, benchmarks and rehearsals.

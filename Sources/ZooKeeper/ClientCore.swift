@@ -1,4 +1,3 @@
-import DequeModule
 import Logging
 import NIOCore
 import NIOPosix
@@ -19,36 +18,25 @@ struct WatchRegistration {
     var promise: EventLoopPromise<WatchedEvent>?
 }
 
-/// A request waiting to be sent, or sent and waiting for its reply (ZooKeeper answers in order).
+/// A caller's request as the core carries it: the encoded frame (its xid is written when it is
+/// sent) and whom to answer.
 struct PendingRequest {
-    var xid: Int32 = 0
     var opCode: OpCode
     var path: String?
+    var frame: ByteBuffer
     var promise: EventLoopPromise<ZooKeeperReply>
     var watch: WatchRegistration?
-    /// When it was queued to wait for a connection (nil while it has not had to wait).
-    var waitingSince: NIODeadline?
-    /// The encoded request, kept while it is in flight if it may be sent again after a lost
-    /// connection (reads only, see `isSafeToResend`).
-    var resendFrame: ByteBuffer?
 
-    init(opCode: OpCode, path: String?, promise: EventLoopPromise<ZooKeeperReply>, watch: WatchRegistration? = nil) {
-        self.opCode = opCode
-        self.path = path
-        self.promise = promise
-        self.watch = watch
+    /// Fails the request, and the watch it would have set, with `error`.
+    func fail(_ error: any Error) {
+        promise.fail(error)
+        watch?.promise?.fail(error)
     }
 
     /// Reads change nothing on the server, so one whose reply was lost with its connection can be
     /// sent again on the next connection of the same session without changing its meaning (the
     /// client's last zxid keeps the answer from going back in time). `sync` only orders reads.
-    /// Fails the request, and the watch it would have set, with `code`.
-    func fail(_ code: ZooKeeperError.Code, server: String, message: String?) {
-        promise.fail(ZooKeeperError(code, path: path, server: server, message: message))
-        watch?.promise?.fail(ZooKeeperError(code, path: path, server: server, message: "the watch was not set"))
-    }
-
-    var isSafeToResend: Bool {
+    var isRead: Bool {
         switch opCode {
         case .exists, .getData, .getACL, .getChildren, .getChildren2, .sync, .multiRead, .getEphemerals, .getAllChildrenNumber, .checkWatches:
             true
@@ -58,13 +46,26 @@ struct PendingRequest {
     }
 }
 
-/// The client's mutable heart: the state machine, the channel, pending requests and watches.
+/// Opens a channel to a server and installs the client's handlers with `initialize`. The default
+/// is a TCP `ClientBootstrap`; handler tests pass one that returns a testing channel.
+typealias ChannelConnector = @Sendable (
+    _ server: ConnectionString.Server,
+    _ eventLoop: any EventLoop,
+    _ timeout: Duration,
+    _ initialize: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+) -> EventLoopFuture<any Channel>
+
+/// The client's I/O: it turns channel events, timers and callers' calls into events of the
+/// `ClientStateMachine`, and carries out the actions it gets back (`run(_:)`). The rules — what is
+/// sent, queued, resent, failed or cancelled — live in the state machine.
 ///
 /// Concurrency: every stored property is read and written only on `eventLoop`. All entry points
 /// are reached through `eventLoop.execute`, future callbacks or channel handler callbacks of
 /// channels bootstrapped on `eventLoop` (all run on that loop), and each asserts it. That is what
 /// makes the `@unchecked Sendable` sound.
 final class ClientCore: @unchecked Sendable {
+    typealias Machine = ClientStateMachine<PendingRequest, EventLoopPromise<Void>>
+
     let eventLoop: any EventLoop
     let configuration: ZooKeeperConfiguration
     /// The servers in the order they are tried.
@@ -72,21 +73,17 @@ final class ClientCore: @unchecked Sendable {
     /// `servers[i].description`, made once: every reply names its server.
     private let serverDescriptions: [String]
     let logger: Logger
+    private let connector: ChannelConnector
 
-    private var machine: ConnectionStateMachine
+    private var machine: Machine
     private var channel: (any Channel)?
     /// Incremented whenever a channel is abandoned, so events of old channels are ignored.
     private var generation = 0
     private var currentServer = 0
-    private var pending = Deque<PendingRequest>()
-    private var queued = Deque<(request: PendingRequest, frame: ByteBuffer)>()
-    private var pendingAuth = Deque<EventLoopPromise<Void>?>()
     private var watches = WatchRegistry<EventLoopPromise<WatchedEvent>?>()
     private var eventObservers: [Int: AsyncStream<WatchedEvent>.Continuation] = [:]
-    private var authentication: [(scheme: String, credentials: [UInt8])]
-    private var nextXid: Int32 = 1
-    private var lastReceive = NIODeadline.now()
-    private var lastSend = NIODeadline.now()
+    private var lastReceive: NIODeadline
+    private var lastSend: NIODeadline
     private var ticker: RepeatedTask?
     private var handshakeTimer: Scheduled<Void>?
     private var reconnectTimer: Scheduled<Void>?
@@ -99,26 +96,35 @@ final class ClientCore: @unchecked Sendable {
     private var closedWaiters: [EventLoopPromise<Void>] = []
     private let allocator = ByteBufferAllocator()
 
-    init(configuration: ZooKeeperConfiguration, eventLoop: any EventLoop) {
+    init(configuration: ZooKeeperConfiguration, eventLoop: any EventLoop, connector: ChannelConnector? = nil) {
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.servers = configuration.shuffleServers ? configuration.connectionString.servers.shuffled() : configuration.connectionString.servers
         self.serverDescriptions = servers.map(\.description)
         self.logger = configuration.logger
-        self.authentication = configuration.authentication
-        self.machine = ConnectionStateMachine(
-            serverCount: max(servers.count, 1),
-            requestedTimeout: configuration.sessionTimeout,
-            allowReadOnly: configuration.allowReadOnly,
-            minimumBackoff: configuration.reconnectBackoff.lowerBound,
-            maximumBackoff: configuration.reconnectBackoff.upperBound
+        self.connector = connector ?? ClientCore.tcpConnector
+        self.lastReceive = eventLoop.now
+        self.lastSend = eventLoop.now
+        self.machine = Machine(
+            connection: ConnectionStateMachine(
+                serverCount: max(servers.count, 1),
+                requestedTimeout: configuration.sessionTimeout,
+                allowReadOnly: configuration.allowReadOnly,
+                minimumBackoff: configuration.reconnectBackoff.lowerBound,
+                maximumBackoff: configuration.reconnectBackoff.upperBound
+            ),
+            configuration: .init(
+                resendReadsAfterConnectionLoss: configuration.resendReadsAfterConnectionLoss,
+                queuedRequestTimeout: configuration.queuedRequestTimeout
+            ),
+            authentication: configuration.authentication
         )
     }
 
     var serverDescription: String { serverDescriptions.isEmpty ? "-" : serverDescriptions[currentServer] }
-    var sessionID: Int64? { machine.session.id == 0 ? nil : machine.session.id }
-    var negotiatedSessionTimeout: Duration? { machine.session.timeout }
-    var lastZxidSeen: Zxid { machine.lastZxidSeen }
+    var sessionID: Int64? { machine.connection.session.id == 0 ? nil : machine.connection.session.id }
+    var negotiatedSessionTimeout: Duration? { machine.connection.session.timeout }
+    var lastZxidSeen: Zxid { machine.connection.lastZxidSeen }
 
     // MARK: Entry points (on the event loop)
 
@@ -127,39 +133,20 @@ final class ClientCore: @unchecked Sendable {
         run(machine.start())
     }
 
-    func submit(_ request: PendingRequest, frame: ByteBuffer) {
+    func submit(_ request: PendingRequest) {
         eventLoop.assertInEventLoop()
-        if machine.isClosedOrClosing {
-            request.promise.fail(ZooKeeperError(.clientClosed, path: request.path))
-            request.watch?.promise?.fail(ZooKeeperError(.clientClosed, path: request.path))
-            return
-        }
-        if machine.isConnected, channel != nil {
-            send(request, frame: frame)
-        } else {
-            enqueue(request, frame: frame)
-        }
+        if let action = machine.submit(request, isRead: request.isRead, now: eventLoop.now) { run(action) }
     }
 
-    private func enqueue(_ request: PendingRequest, frame: ByteBuffer) {
-        var request = request
-        if request.waitingSince == nil { request.waitingSince = .now() }
-        queued.append((request, frame))
+    /// The caller awaiting `future` was cancelled.
+    func cancel(_ future: EventLoopFuture<ZooKeeperReply>) {
+        eventLoop.assertInEventLoop()
+        run(machine.cancel { $0.promise.futureResult === future })
     }
 
     func addAuthentication(scheme: String, credentials: [UInt8], promise: EventLoopPromise<Void>) {
         eventLoop.assertInEventLoop()
-        if machine.isClosedOrClosing {
-            promise.fail(ZooKeeperError(.clientClosed))
-            return
-        }
-        authentication.append((scheme, credentials))
-        if machine.isConnected, channel != nil {
-            sendAuth(scheme: scheme, credentials: credentials, promise: promise)
-        } else {
-            // Sent first thing on the next connection.
-            promise.succeed(())
-        }
+        run(machine.addAuthentication(scheme: scheme, credentials: credentials, waiter: promise))
     }
 
     func waitUntilConnected(timeout: Duration, promise: EventLoopPromise<Void>) {
@@ -186,7 +173,7 @@ final class ClientCore: @unchecked Sendable {
 
     func close(promise: EventLoopPromise<Void>) {
         eventLoop.assertInEventLoop()
-        if case .closed = machine.state {
+        if case .closed = machine.connection.state {
             promise.succeed(())
             return
         }
@@ -214,7 +201,7 @@ final class ClientCore: @unchecked Sendable {
     func observeWatchEvents() -> AsyncStream<WatchedEvent> {
         eventLoop.assertInEventLoop()
         let (stream, continuation) = AsyncStream<WatchedEvent>.makeStream(bufferingPolicy: .unbounded)
-        if case .closed = machine.state {
+        if case .closed = machine.connection.state {
             continuation.finish()
             return stream
         }
@@ -232,13 +219,13 @@ final class ClientCore: @unchecked Sendable {
     func channelRead(_ frame: ByteBuffer, generation: Int) {
         eventLoop.assertInEventLoop()
         guard generation == self.generation else { return }
-        lastReceive = .now()
+        lastReceive = eventLoop.now
         var frame = frame
         do {
-            if case .handshaking = machine.state {
+            if case .handshaking = machine.connection.state {
                 let response = try ConnectResponse.decode(from: &frame)
                 handshakeTimer?.cancel()
-                run(machine.connectResponseReceived(response))
+                run(machine.connectResponseReceived(response, now: eventLoop.now))
                 return
             }
             let header = try ReplyHeader.decode(from: &frame)
@@ -252,42 +239,22 @@ final class ClientCore: @unchecked Sendable {
                 let event = try WatcherEvent.decode(from: &frame)
                 dispatch(event)
             case ReservedXid.auth:
-                let promise = pendingAuth.popFirst() ?? nil
-                if header.error == .ok {
-                    promise?.succeed(())
-                } else {
-                    promise?.fail(ZooKeeperError(header.error, server: serverDescription, message: "authentication failed"))
-                    if header.error == .authFailed {
-                        publish(.authFailed)
-                        run(machine.closeRequested())
-                    }
-                }
+                run(machine.authReplyReceived(header.error))
             default:
-                guard let request = pending.popFirst() else {
-                    throw ZooKeeperError(.protocolError, server: serverDescription, message: "reply with xid \(header.xid) but no request is outstanding")
+                let (reply, then) = machine.replyReceived(xid: header.xid)
+                switch reply {
+                case .deliver(let request):
+                    deliver(request, header: header, body: frame)
+                case .discard(let request):
+                    logger.debug("the reply to the cancelled \(request.opCode) of \(request.path ?? "-") arrived and was discarded")
+                case .protocolViolation(let message):
+                    throw ZooKeeperError(.protocolError, server: serverDescription, message: message)
                 }
-                guard request.xid == header.xid else {
-                    pending.prepend(request)
-                    throw ZooKeeperError(.protocolError, server: serverDescription, message: "reply with xid \(header.xid) where \(request.xid) was expected")
-                }
-                if let watch = request.watch {
-                    if header.error == .ok {
-                        watches.add(watch.promise, kind: watch.kind, path: watch.path)
-                    } else if header.error == .noNode, request.opCode == .exists {
-                        watches.add(watch.promise, kind: .exist, path: watch.path)
-                    } else {
-                        watch.promise?.fail(ZooKeeperError(header.error, path: watch.path, server: serverDescription, message: "the watch was not set"))
-                    }
-                }
-                request.promise.succeed(ZooKeeperReply(header: header, body: frame, server: serverDescription))
-                if request.opCode == .closeSession {
-                    closeTimer?.cancel()
-                    run(machine.closeCompleted())
-                }
+                run(then)
             }
         } catch {
             logger.error("closing the connection to \(serverDescription): \(error)")
-            run(machine.connectionLost())
+            run(machine.connectionLost(now: eventLoop.now))
         }
     }
 
@@ -295,16 +262,30 @@ final class ClientCore: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         guard generation == self.generation else { return }
         logger.debug("connection to \(serverDescription) closed")
-        run(machine.connectionLost())
+        run(machine.connectionLost(now: eventLoop.now))
+    }
+
+    /// Completes a request with its reply, arming the watch it asked for if the server set it.
+    private func deliver(_ request: PendingRequest, header: ReplyHeader, body: ByteBuffer) {
+        if let watch = request.watch {
+            if header.error == .ok {
+                watches.add(watch.promise, kind: watch.kind, path: watch.path)
+            } else if header.error == .noNode, request.opCode == .exists {
+                watches.add(watch.promise, kind: .exist, path: watch.path)
+            } else {
+                watch.promise?.fail(ZooKeeperError(header.error, path: watch.path, server: serverDescription, message: "the watch was not set"))
+            }
+        }
+        request.promise.succeed(ZooKeeperReply(header: header, body: body, server: serverDescription))
     }
 
     // MARK: Actions
 
-    private func run(_ actions: [ConnectionStateMachine.Action]) {
+    private func run(_ actions: [Machine.Action]) {
         for action in actions { run(action) }
     }
 
-    private func run(_ action: ConnectionStateMachine.Action) {
+    private func run(_ action: Machine.Action) {
         switch action {
         case .connect(let server, let timeout):
             openConnection(to: server, timeout: timeout)
@@ -313,70 +294,26 @@ final class ClientCore: @unchecked Sendable {
             var buffer = allocator.buffer(capacity: 64)
             buffer.writeZooKeeperFrame { request.encode(into: &$0) }
             channel?.writeAndFlush(buffer, promise: nil)
-            lastSend = .now()
+            lastSend = eventLoop.now
 
         case .established(let info):
             currentServer = info.server
-            let server = serverDescription
-            logger.debug("session 0x\(String(UInt64(bitPattern: info.sessionID), radix: 16)) \(info.resumed ? "resumed" : "established") with \(server), timeout \(info.timeout)")
+            logger.debug("session 0x\(String(UInt64(bitPattern: info.sessionID), radix: 16)) \(info.resumed ? "resumed" : "established") with \(serverDescription), timeout \(info.timeout)")
             startTicker(sessionTimeout: info.timeout)
-            for auth in authentication {
-                sendAuth(scheme: auth.scheme, credentials: auth.credentials, promise: nil)
-            }
-            if info.resumed {
-                for request in watches.setWatchesRequests(relativeZxid: machine.lastZxidSeen, serverPath: configuration.connectionString.serverPath) {
-                    writeFrame(xid: ReservedXid.setWatches, request)
-                }
-            } else {
-                // A new session has no watches on the server: whatever we held belongs to an old one.
-                for promise in watches.removeAll() {
-                    promise?.fail(ZooKeeperError(.sessionExpired, server: server, message: "the watch belonged to an expired session"))
-                }
-            }
-            while let (request, frame) = queued.popFirst() {
-                send(request, frame: frame)
-            }
-            publish(.connected(sessionID: info.sessionID, server: server, readOnly: info.readOnly))
 
-        case .failInFlight(let code):
-            let server = serverDescription
-            var resend: [(request: PendingRequest, frame: ByteBuffer)] = []
-            while var request = pending.popFirst() {
-                if configuration.resendReadsAfterConnectionLoss, request.isSafeToResend, let frame = request.resendFrame {
-                    request.resendFrame = nil
-                    if request.waitingSince == nil { request.waitingSince = .now() }
-                    resend.append((request, frame))
-                    continue
-                }
-                request.fail(code, server: server, message: "the connection to the server was lost before the reply arrived")
-            }
-            // Sent before anything still queued, so the session's order is kept.
-            for entry in resend.reversed() { queued.prepend(entry) }
-            if !resend.isEmpty { logger.debug("\(resend.count) read(s) lost with the connection to \(server) will be sent again") }
-            failPendingAuthentication(code, server: server)
-
-        case .failStaleQueued:
-            let wait = configuration.queuedRequestTimeout ?? machine.session.timeout ?? configuration.sessionTimeout
-            let limit = timeAmount(wait)
-            let now = NIODeadline.now()
-            let isStale = { (entry: (request: PendingRequest, frame: ByteBuffer)) in now - (entry.request.waitingSince ?? now) >= limit }
-            let stale = queued.filter(isStale)
-            guard !stale.isEmpty else { break }
-            queued.removeAll(where: isStale)
-            for (request, _) in stale {
-                request.fail(.connectionLoss, server: serverDescription, message: "no server could be reached within \(wait) to send it")
+        case .rearmWatches:
+            for request in watches.setWatchesRequests(relativeZxid: machine.connection.lastZxidSeen, serverPath: configuration.connectionString.serverPath) {
+                writeFrame(xid: ReservedXid.setWatches, request)
             }
 
-        case .failRequests(let code):
-            let server = serverDescription
-            let message = code == .connectionLoss ? "the connection to the server was lost before the reply arrived" : nil
-            while let request = pending.popFirst() {
-                request.fail(code, server: server, message: message)
+        case .dropWatches(let code, let message):
+            let server = code == .clientClosed ? nil : serverDescription
+            for promise in watches.removeAll() {
+                promise?.fail(ZooKeeperError(code, server: server, message: message))
             }
-            while let (request, _) = queued.popFirst() {
-                request.fail(code, server: server, message: "no connection to any server")
-            }
-            failPendingAuthentication(code, server: server)
+
+        case .reportConnected(let info):
+            publish(.connected(sessionID: info.sessionID, server: serverDescription, readOnly: info.readOnly))
 
         case .reportSuspended:
             stopTicker()
@@ -384,11 +321,11 @@ final class ClientCore: @unchecked Sendable {
 
         case .reportExpired(let sessionID):
             stopTicker()
-            for promise in watches.removeAll() {
-                promise?.fail(ZooKeeperError(.sessionExpired, server: serverDescription, message: "the session expired before the watch fired"))
-            }
             logger.warning("session 0x\(String(UInt64(bitPattern: sessionID), radix: 16)) expired; starting a new session")
             publish(.expired(sessionID: sessionID))
+
+        case .reportAuthFailed:
+            publish(.authFailed)
 
         case .closeChannel:
             generation += 1
@@ -414,19 +351,20 @@ final class ClientCore: @unchecked Sendable {
             }
             let promise = eventLoop.makePromise(of: ZooKeeperReply.self)
             promise.futureResult.whenComplete { _ in }
-            send(PendingRequest(opCode: .closeSession, path: nil, promise: promise), frame: frame)
-            closeTimer = eventLoop.scheduleTask(in: timeAmount(min(machine.readTimeout ?? .seconds(2), .seconds(2)))) { [self] in
+            run(machine.closeSessionRequested(PendingRequest(opCode: .closeSession, path: nil, frame: frame, promise: promise)))
+
+        case .scheduleCloseTimeout(let wait):
+            closeTimer = eventLoop.scheduleTask(in: timeAmount(wait)) { [self] in
                 run(machine.closeCompleted())
             }
+
+        case .cancelCloseTimeout:
+            closeTimer?.cancel()
 
         case .reportClosed:
             stopTicker()
             reconnectTimer?.cancel()
             closeTimer?.cancel()
-            run(.failRequests(.clientClosed))
-            for promise in watches.removeAll() {
-                promise?.fail(ZooKeeperError(.clientClosed, message: "the client was closed before the watch fired"))
-            }
             for continuation in eventObservers.values { continuation.finish() }
             eventObservers = [:]
             for promise in connectedWaiters {
@@ -438,16 +376,51 @@ final class ClientCore: @unchecked Sendable {
             observers = [:]
             for promise in closedWaiters { promise.succeed(()) }
             closedWaiters = []
-        }
-    }
 
-    private func failPendingAuthentication(_ code: ZooKeeperError.Code, server: String) {
-        while let promise = pendingAuth.popFirst() {
-            promise?.fail(ZooKeeperError(code, server: server))
+        case .send(let request, let xid):
+            guard let channel else {
+                // The machine sends only while connected, and a connection has a channel.
+                logger.error("no channel to send xid \(xid) on; reconnecting")
+                run(machine.connectionLost(now: eventLoop.now))
+                return
+            }
+            var frame = request.frame
+            frame.setInteger(xid, at: frame.readerIndex + 4)
+            channel.write(frame, promise: nil)
+            lastSend = eventLoop.now
+            scheduleFlush()
+
+        case .fail(let request, let code, let message):
+            let server = serverDescription
+            request.promise.fail(ZooKeeperError(code, path: request.path, server: server, message: message))
+            request.watch?.promise?.fail(ZooKeeperError(code, path: request.path, server: server, message: "the watch was not set"))
+
+        case .cancelled(let request, let outcomeUnknown):
+            if outcomeUnknown {
+                logger.info("the \(request.opCode) of \(request.path ?? "-") was cancelled after it was sent to \(serverDescription); whether the server applied it is unknown")
+            }
+            request.fail(CancellationError())
+
+        case .sendAuth(let scheme, let credentials):
+            writeFrame(xid: ReservedXid.auth, AuthRequest(scheme: scheme, auth: credentials))
+
+        case .succeedAuth(let promise):
+            promise.succeed(())
+
+        case .failAuth(let promise, let code, let message):
+            promise.fail(ZooKeeperError(code, server: serverDescription, message: message))
         }
     }
 
     // MARK: Connections
+
+    static let tcpConnector: ChannelConnector = { server, eventLoop, timeout, initialize in
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeAmount(timeout))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer(initialize)
+            .connect(host: server.host, port: server.port)
+    }
 
     private func openConnection(to server: Int, timeout: Duration) {
         generation += 1
@@ -456,37 +429,33 @@ final class ClientCore: @unchecked Sendable {
         currentServer = server
         logger.debug("connecting to \(address)")
         let maximumFrame = configuration.maximumResponseSize
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeAmount(timeout))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ZooKeeperFrameDecoder(maximumFrameLength: maximumFrame)))
-                    try channel.pipeline.syncOperations.addHandler(ZooKeeperChannelHandler(core: self, generation: generation))
-                }
+        connector(address, eventLoop, timeout) { [self] channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ZooKeeperFrameDecoder(maximumFrameLength: maximumFrame)))
+                try channel.pipeline.syncOperations.addHandler(ZooKeeperChannelHandler(core: self, generation: generation))
             }
-            .connect(host: address.host, port: address.port)
-            .whenComplete { [self] result in
-                switch result {
-                case .success(let channel):
-                    guard generation == self.generation else {
-                        channel.close(promise: nil)
-                        return
-                    }
-                    self.channel = channel
-                    lastReceive = .now()
-                    handshakeTimer = eventLoop.scheduleTask(in: timeAmount(timeout)) { [self] in
-                        guard generation == self.generation else { return }
-                        logger.debug("\(address) did not complete the handshake within \(timeout)")
-                        run(machine.connectFailed())
-                    }
-                    run(machine.channelConnected())
-                case .failure(let error):
+        }
+        .whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                guard generation == self.generation else {
+                    channel.close(promise: nil)
+                    return
+                }
+                self.channel = channel
+                lastReceive = eventLoop.now
+                handshakeTimer = eventLoop.scheduleTask(in: timeAmount(timeout)) { [self] in
                     guard generation == self.generation else { return }
-                    logger.debug("cannot connect to \(address): \(error)")
-                    run(machine.connectFailed())
+                    logger.debug("\(address) did not complete the handshake within \(timeout)")
+                    run(machine.connectFailed(now: eventLoop.now))
                 }
+                run(machine.channelConnected())
+            case .failure(let error):
+                guard generation == self.generation else { return }
+                logger.debug("cannot connect to \(address): \(error)")
+                run(machine.connectFailed(now: eventLoop.now))
             }
+        }
     }
 
     private func startTicker(sessionTimeout: Duration) {
@@ -494,11 +463,11 @@ final class ClientCore: @unchecked Sendable {
         let interval = timeAmount(max(sessionTimeout / 10, .milliseconds(10)))
         let generation = self.generation
         ticker = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
-            guard generation == self.generation, let readTimeout = machine.readTimeout, let pingInterval = machine.pingInterval else { return }
-            let now = NIODeadline.now()
+            guard generation == self.generation, let readTimeout = machine.connection.readTimeout, let pingInterval = machine.connection.pingInterval else { return }
+            let now = eventLoop.now
             if now - lastReceive > timeAmount(readTimeout) {
                 logger.info("no answer from \(serverDescription) for \(readTimeout); reconnecting")
-                run(machine.connectionLost())
+                run(machine.connectionLost(now: now))
             } else if now - lastSend >= timeAmount(pingInterval) {
                 var frame = allocator.buffer(capacity: 12)
                 frame.writeZooKeeperFrame { RequestHeader(xid: ReservedXid.ping, opCode: .ping).encode(into: &$0) }
@@ -515,23 +484,6 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Sending
 
-    private func send(_ request: PendingRequest, frame: ByteBuffer) {
-        guard let channel else {
-            enqueue(request, frame: frame)
-            return
-        }
-        var request = request
-        var frame = frame
-        request.xid = nextXid
-        nextXid = nextXid == Int32.max ? 1 : nextXid + 1
-        frame.setInteger(request.xid, at: frame.readerIndex + 4)
-        if configuration.resendReadsAfterConnectionLoss, request.isSafeToResend { request.resendFrame = frame }
-        pending.append(request)
-        channel.write(frame, promise: nil)
-        lastSend = .now()
-        scheduleFlush()
-    }
-
     /// Coalesces the flushes of requests submitted in the same event-loop tick into one syscall.
     private func scheduleFlush() {
         guard !flushScheduled else { return }
@@ -542,11 +494,6 @@ final class ClientCore: @unchecked Sendable {
         }
     }
 
-    private func sendAuth(scheme: String, credentials: [UInt8], promise: EventLoopPromise<Void>?) {
-        pendingAuth.append(promise)
-        writeFrame(xid: ReservedXid.auth, AuthRequest(scheme: scheme, auth: credentials))
-    }
-
     private func writeFrame(xid: Int32, _ record: some ZooKeeperRequestRecord) {
         var frame = allocator.buffer(capacity: 64)
         frame.writeZooKeeperFrame { buffer in
@@ -554,7 +501,7 @@ final class ClientCore: @unchecked Sendable {
             record.encode(into: &buffer)
         }
         channel?.write(frame, promise: nil)
-        lastSend = .now()
+        lastSend = eventLoop.now
         scheduleFlush()
     }
 

@@ -31,6 +31,12 @@ public final class ZooKeeperClient: Sendable {
         self.core = ClientCore(configuration: configuration, eventLoop: eventLoopGroup.next())
     }
 
+    /// A client whose connections `connector` opens (handler tests pass testing channels).
+    init(configuration: ZooKeeperConfiguration, eventLoop: any EventLoop, connector: @escaping ChannelConnector) {
+        self.configuration = configuration
+        self.core = ClientCore(configuration: configuration, eventLoop: eventLoop, connector: connector)
+    }
+
     /// Starts connecting in the background. Requests made before a session exists wait for it.
     public func start() {
         let core = self.core
@@ -414,14 +420,14 @@ public final class ZooKeeperClient: Sendable {
         } else {
             future = try enqueue(MultiRequest(operations: mapped), path: operations[0].path)
         }
-        return Submission(operations: operations, single: mapped.count == 1, future: future, chroot: configuration.connectionString)
+        return Submission(operations: operations, kind: mapped.count == 1 ? .single(operations[0]) : .multi, future: future, core: core, chroot: configuration.connectionString)
     }
 
     /// Sends a `setACL` now; await `results()` for the outcome (see `submit(_:)` for ordering).
     public func submitSetACL(_ path: String, acl: [ACL], version: Int32 = -1) throws -> Submission {
         try validate(path)
         let future = try enqueue(SetACLRequest(path: serverPath(path), acl: acl, version: version), path: path)
-        return Submission(operations: [.check(CheckVersionRequest(path: path, version: version))], single: true, future: future, chroot: configuration.connectionString, isSetACL: true)
+        return Submission(operations: [], kind: .setACL(path: path), future: future, core: core, chroot: configuration.connectionString)
     }
 
     /// Adds credentials to the session (e.g. `digest` with `user:password`). They are sent again on
@@ -486,7 +492,7 @@ public final class ZooKeeperClient: Sendable {
 
     /// Encodes, sends and awaits one request. Throws the server's error unless `allowError`.
     func send(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration? = nil, allowError: Bool = false) async throws -> ZooKeeperReply {
-        let reply = try await enqueue(record, path: path, watch: watch).get()
+        let reply = try await core.reply(to: enqueue(record, path: path, watch: watch))
         if reply.header.error != .ok && !allowError {
             throw ZooKeeperError(reply.header.error, path: path, server: reply.server)
         }
@@ -507,34 +513,66 @@ public final class ZooKeeperClient: Sendable {
             throw error
         }
         let promise = eventLoop.makePromise(of: ZooKeeperReply.self)
-        let request = PendingRequest(opCode: record.opCode, path: path, promise: promise, watch: watch)
+        let request = PendingRequest(opCode: record.opCode, path: path, frame: frame, promise: promise, watch: watch)
         let core = self.core
-        let encoded = frame
-        eventLoop.execute { core.submit(request, frame: encoded) }
+        eventLoop.execute { core.submit(request) }
         return promise.futureResult
+    }
+}
+
+extension ClientCore {
+    /// Awaits the reply to a submitted request. A cancelled caller gets `CancellationError` at
+    /// once: a request not yet sent is dropped; one already sent keeps its place so later replies
+    /// still match (a write's outcome is then unknown), and its reply is discarded.
+    func reply(to future: EventLoopFuture<ZooKeeperReply>) async throws -> ZooKeeperReply {
+        try await withTaskCancellationHandler {
+            try await future.get()
+        } onCancel: {
+            eventLoop.execute { self.cancel(future) }
+        }
     }
 }
 
 /// Requests already sent; `results()` waits for their outcome.
 public struct Submission: Sendable {
+    /// The operations of `submit(_:)`; empty for `submitSetACL`, which is not a multi operation.
     public let operations: [MultiOperation]
-    let single: Bool
+    /// What was sent, which decides how the reply is read.
+    enum Kind: Sendable {
+        /// One operation, sent as itself rather than as a multi.
+        case single(MultiOperation)
+        /// A multi transaction of `operations`.
+        case multi
+        /// A `setACL` of the client path.
+        case setACL(path: String)
+    }
+    let kind: Kind
     let future: EventLoopFuture<ZooKeeperReply>
+    let core: ClientCore
     let chroot: ConnectionString
-    var isSetACL = false
 
-    /// One result per operation. Throws the first failing operation's error (naming its path and
-    /// position); for a multi, the other operations were rolled back.
+    /// One result per operation (for `submitSetACL`, one `.dataSet` with the new stat). Throws the
+    /// first failing operation's error (naming its path and position); for a multi, the other
+    /// operations were rolled back. A cancelled caller gets `CancellationError` at once; the
+    /// requests were sent, so whether the server applied them is then unknown.
     public func results() async throws -> [MultiResult] {
-        let reply = try await future.get()
+        let reply = try await core.reply(to: future)
         var body = reply.body
-        if single {
-            let operation = operations[0]
+        switch kind {
+        case .setACL(let path):
+            if reply.header.error != .ok {
+                throw ZooKeeperError(reply.header.error, path: path, server: reply.server)
+            }
+            do {
+                return [.dataSet(try StatResponse.decode(from: &body).stat)]
+            } catch {
+                throw ZooKeeperError(.protocolError, path: path, message: error.description)
+            }
+        case .single(let operation):
             if reply.header.error != .ok {
                 throw ZooKeeperError(reply.header.error, path: operation.path, server: reply.server)
             }
             do {
-                if isSetACL { return [.dataSet(try StatResponse.decode(from: &body).stat)] }
                 switch operation {
                 case .create(let request):
                     if request.respondsWithStat {
@@ -549,6 +587,8 @@ public struct Submission: Sendable {
             } catch {
                 throw ZooKeeperError(.protocolError, path: operation.path, message: error.description)
             }
+        case .multi:
+            break
         }
         if reply.header.error != .ok && body.readableBytes == 0 {
             throw ZooKeeperError(reply.header.error, path: operations[0].path, server: reply.server, message: "the transaction was refused")
@@ -580,8 +620,19 @@ public struct Submission: Sendable {
 public struct Watch: Sendable {
     let future: EventLoopFuture<WatchedEvent>
 
+    /// The event, once the watch fires.
+    ///
+    /// A cancelled caller gets `CancellationError` at once; the watch stays armed, and a later
+    /// `event()` still returns its event.
     public func event() async throws -> WatchedEvent {
-        try await future.get()
+        let waiter = future.eventLoop.makePromise(of: WatchedEvent.self)
+        future.cascade(to: waiter)
+        return try await withTaskCancellationHandler {
+            try await waiter.futureResult.get()
+        } onCancel: {
+            // Whichever of this and the event comes second completes nothing (NIO ignores it).
+            waiter.fail(CancellationError())
+        }
     }
 
     /// The event, or nil if the watch has not fired within `timeout` (it stays armed).
