@@ -112,7 +112,7 @@ extension RealServers {
                     let hosts = InventoryHostDirectory(inventory: inventory, sandbox: manager)
                     let journal = Journal(path: directory + "/plan.journal")
                     let execute = { (options: ExecutionOptions) in
-                        try await MigrationExecutor(plan: plan, hosts: hosts, eventLoopGroup: group, journal: journal, options: options).run()
+                        try await MigrationExecutor(plan: try Prover.prove(plan), hosts: hosts, eventLoopGroup: group, journal: journal, options: options).run()
                     }
                     let failed = await #expect(throws: (any Error).self) { try await execute(ExecutionOptions()) }
                     #expect("\(String(describing: failed))".contains("exit"), "\(String(describing: failed))")
