@@ -283,7 +283,8 @@ struct InventoryReader {
     mutating func checkClientConfigFiles(_ groups: [ClientGroup]) {
         var first: [String: (group: String, member: ClientGroupMember)] = [:]
         for group in groups {
-            for member in group.members {
+            // A `command` member has no file: its own switch command moves it.
+            for member in group.members where member.format != .command {
                 let key = member.host + "\u{0}" + member.configPath
                 guard let earlier = first[key] else {
                     first[key] = (group.name, member)

@@ -51,4 +51,16 @@ struct ClientConfigFileTests {
         let inventory = try Inventory.parse(yaml: Self.inventory(secondGroupHost: "b", secondPath: "/etc/kafka/server.properties"))
         #expect(inventory.clientGroups.map(\.members.count) == [1, 1])
     }
+
+    @Test func commandMembersHaveNoFileToShare() throws {
+        var yaml = Self.inventory(secondGroupHost: "a", secondPath: "/unused")
+        yaml = yaml.replacingOccurrences(
+            of: "      - host: a\n        configPath: /etc/kafka/server.properties\n",
+            with: "      - host: a\n        format: command\n        switch: /usr/local/bin/zk-move\n        verify: /usr/local/bin/zk-uses\n")
+        yaml = yaml.replacingOccurrences(
+            of: "        host: a\n        configPath: /unused\n",
+            with: "        host: a\n        format: command\n        switch: /usr/local/bin/connect-move\n        verify: /usr/local/bin/connect-uses\n")
+        let inventory = try Inventory.parse(yaml: yaml)
+        #expect(inventory.clientGroups.map(\.members.count) == [1, 1], "two command members on one host are two clients")
+    }
 }
