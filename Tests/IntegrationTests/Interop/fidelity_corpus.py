@@ -15,6 +15,7 @@
 """
 import hashlib
 import json
+import os
 import signal
 import struct
 import sys
@@ -130,8 +131,13 @@ def build(hosts, root, extended):
         c("/ttl-parent/child", b"c")
     print("READY", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (zk.stop(), zk.close(), sys.exit(0)))
-    while True:
-        time.sleep(3600)
+    # Hold the ephemerals until stopped, or until the test that started us is gone (a crashed
+    # test must not leave a client retrying against a server that no longer exists).
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1)
+    zk.stop()
+    zk.close()
 
 
 def walk(zk, path):
