@@ -6,7 +6,8 @@ import ZooKeeper
 import ZooKeeperTestSupport
 
 /// Block & copy throughput between two real 3-server ensembles: Mitosis's copy, a raw writer that
-/// only sends pre-built multi batches (the servers' ceiling), and zk-shell's `cp`, in one run.
+/// only sends pre-built multi batches (the servers' ceiling), zk-shell's `cp` and, given where it
+/// was built, zkcopy (ksprojects/zkcopy, multi transactions), in one run.
 struct CopyBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copy",
@@ -19,6 +20,9 @@ struct CopyBenchmark: AsyncParsableCommand {
     @Option(help: "The zk-shell executable (PyPI zk-shell).") var zkShell = "zk-shell"
     @Option(help: "Maximum heap of each ZooKeeper JVM, in MB (a million-node tree needs about 2048: the destination holds the ceiling's tree and the copy).") var serverHeapMb = 256
     @Option(help: "Also copy reading through this many sessions (one per source server, readSessions), into a tree of its own: the destination then holds three trees.") var alsoReadSessions: Int?
+    @Option(help: "A zkcopy executable (ksprojects/zkcopy, built locally: none of it is part of Mitosis); it copies the whole tree with its default workers and 1000-operation transactions.") var zkcopy: String?
+    @Option(help: "Also copy a tree of this many leaves whose data versions are --data-version, with and without reproducing versions (what carrying versions costs).") var versionedNodes = 0
+    @Option(help: "The data version of every leaf of the --versioned-nodes tree.") var dataVersion: Int32 = 300
     @Flag(help: "Print JSON.") var json = false
 
     struct Result: Codable {
@@ -59,7 +63,29 @@ struct CopyBenchmark: AsyncParsableCommand {
                             let seconds = (clock.now - began).seconds
                             results.append(Result(writer: "mitosis copy (\(report.sourceReads))", nodes: report.visited, seconds: seconds, residentBeforeMegabytes: before, peakResidentMegabytes: try ResidentMemory.peak()))
                         }
+                        if versionedNodes > 0 {
+                            try await Self.writeTree(from, root: "/versioned", nodes: versionedNodes, size: size, version: dataVersion)
+                            for carry in [true, false] {
+                                var options = CopyOptions()
+                                options.reproduceDataVersions = carry
+                                began = clock.now
+                                let report = try await TreeCopier(
+                                    source: TreeLocation(client: from, root: "/versioned"),
+                                    destination: TreeLocation(client: to, root: carry ? "/versioned" : "/versioned-not-carried"), options: options
+                                ).run()
+                                let label = carry ? "versions \(dataVersion) carried, \(report.versionSteps) setData steps" : "versions \(dataVersion) not carried"
+                                results.append(Result(writer: "mitosis copy (\(label))", nodes: report.visited, seconds: (clock.now - began).seconds))
+                            }
+                        }
                     }
+                }
+                if let zkcopy {
+                    // The same tree, all of it, into a tree of its own on the destination.
+                    let began = ContinuousClock.now
+                    let (status, output) = try await ChildProcess.run(
+                        [zkcopy, "--source", "\(source.connectionString)/tree", "--target", "\(destination.connectionString)/zkcopy"], timeout: .seconds(3600))
+                    guard status == 0 else { throw ValidationError("zkcopy failed (\(status)): \(output.suffix(500))") }
+                    results.append(Result(writer: "zkcopy", nodes: nodes + nodes / 100 + 1, seconds: (ContinuousClock.now - began).seconds))
                 }
                 // zk-shell on a subtree of zkShellNodes nodes.
                 let parents = max(1, zkShellNodes / 100)
@@ -89,11 +115,15 @@ struct CopyBenchmark: AsyncParsableCommand {
         }
         if let ours = results.first(where: { $0.writer.hasPrefix("mitosis copy") }), let ceiling = results.first(where: { $0.writer.hasPrefix("raw") }), let shell = results.first(where: { $0.writer == "zk-shell cp" }) {
             print("mitosis vs zk-shell: \(String(format: "%.1f", ours.nodesPerSecond / shell.nodesPerSecond))x (target ≥ 50x); vs the ceiling: \(String(format: "%.0f", 100 * ours.nodesPerSecond / ceiling.nodesPerSecond))% (target ≥ 80%)")
+            if let peer = results.first(where: { $0.writer == "zkcopy" }) {
+                print("mitosis vs zkcopy: \(String(format: "%.1f", ours.nodesPerSecond / peer.nodesPerSecond))x (target ≥ 10x)")
+            }
         }
     }
 
-    /// `nodes` leaves under nodes/100 parents, written as multi batches with 8 in flight.
-    static func writeTree(_ zk: ZooKeeperClient, root: String, nodes: Int, size: Int) async throws {
+    /// `nodes` leaves under nodes/100 parents, written as multi batches with 8 in flight; with a
+    /// `version`, every leaf is then set that many times.
+    static func writeTree(_ zk: ZooKeeperClient, root: String, nodes: Int, size: Int, version: Int32 = 0) async throws {
         try await zk.create(root)
         let data = [UInt8](repeating: UInt8(ascii: "x"), count: size)
         var inFlight: [Submission] = []
@@ -110,6 +140,14 @@ struct CopyBenchmark: AsyncParsableCommand {
             for child in 0..<min(100, nodes - parent * 100) {
                 batch.append(.create(CreateRequest(path: "\(parentPath)/c\(child)", data: data, acl: ACL.openUnsafe, mode: .persistent)))
                 if batch.count >= 1000 { try await flush() }
+            }
+        }
+        for parent in 0..<(version > 0 ? max(1, nodes / 100) : 0) {
+            for child in 0..<min(100, nodes - parent * 100) {
+                for _ in 0..<version {
+                    batch.append(.setData(SetDataRequest(path: "\(root)/p\(parent)/c\(child)", data: data)))
+                    if batch.count >= 1000 { try await flush() }
+                }
             }
         }
         try await flush()

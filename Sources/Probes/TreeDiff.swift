@@ -25,6 +25,16 @@ public struct TreeLocation: Sendable {
     }
 }
 
+extension Stat {
+    /// The suffix the node's next sequential child gets: the server counts child creates
+    /// (`StatPersisted.cversion`) and hands that count out as the suffix, but shows clients
+    /// `2 × creates − children` (`DataNode.copyStat`), so the count is (cversion + children) / 2.
+    /// Equal visible cversions do not mean equal next suffixes when the children differ.
+    public var nextSequenceSuffix: Int {
+        (Int(cversion) + Int(numChildren)) / 2
+    }
+}
+
 /// A difference between two trees, at a path relative to both roots ("/" is the roots themselves).
 public struct TreeDifference: Sendable, Codable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Codable {
@@ -36,8 +46,10 @@ public struct TreeDifference: Sendable, Codable, Hashable, CustomStringConvertib
         case acl
         /// One side is ephemeral, the other is not (or, on one ensemble, the owners differ).
         case ephemeral
-        /// The parent's child version differs: the next sequential child gets a different suffix.
+        /// The next sequential child gets a different suffix (the parents' create counts differ).
         case sequence
+        /// The data versions differ: conditional writes and version counters would go wrong.
+        case version
     }
 
     public var path: String
@@ -65,7 +77,10 @@ public struct TreeDiffOptions: Sendable {
     public var compareData = true
     public var compareACLs = true
     public var compareEphemeralOwners = false
+    /// Compare the suffix each parent hands its next sequential child.
     public var compareSequence = true
+    /// Compare data versions (`setData` with an expected version, counters kept in versions).
+    public var compareVersions = true
     /// Compare whether nodes are ephemeral (off when ephemerals were deliberately not copied).
     public var compareEphemeralFlag = true
     /// Leave ephemeral nodes (and their absence on the other side) out of the comparison, as a
@@ -85,7 +100,13 @@ public struct TreeDiffReport: Sendable, Codable, Hashable {
     public var differences: [TreeDifference] = []
     /// Differences found beyond `differences` (kept bounded).
     public var moreDifferences = 0
-    /// SHA-1 over each side's subtree content (paths, data, ACLs, ephemeral flag, child versions):
+    /// Nodes whose ACLs could be compared only in part: the server hid a digest's hash (`user:x`)
+    /// from a session without ADMIN permission on the node, so a changed password is not seen.
+    public var aclsPartlyHidden = 0
+    /// The first such nodes (relative paths), to say where credentials are missing.
+    public var aclsPartlyHiddenExamples: [String] = []
+    /// SHA-1 over each side's subtree content (paths, data, ACLs, ephemeral flag, next sequence
+    /// suffixes, data versions):
     /// equal digests mean equal trees.
     public var leftDigest = ""
     public var rightDigest = ""
@@ -93,7 +114,48 @@ public struct TreeDiffReport: Sendable, Codable, Hashable {
     public var subtreeDigests: [String: [String]] = [:]
     public var identical: Bool { differences.isEmpty && moreDifferences == 0 }
 
+    /// Why the ACL comparison was partial, or nil when every ACL was compared in full.
+    public var aclWarning: String? {
+        guard aclsPartlyHidden > 0 else { return nil }
+        let examples = aclsPartlyHiddenExamples.prefix(3).joined(separator: ", ")
+        return "the ACL comparison was partial: on \(aclsPartlyHidden) node\(aclsPartlyHidden == 1 ? "" : "s") (e.g. \(examples)) the server hid digest hashes (user:x) because the session lacks ADMIN permission there, so a changed password would not show; authenticate as an identity with ADMIN on them (--auth, --left-auth, --right-auth) or as the super user"
+    }
+
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case nodesLeft, nodesRight, differences, moreDifferences, aclsPartlyHidden, aclsPartlyHiddenExamples
+        case leftDigest, rightDigest, subtreeDigests, identical, aclWarning
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        nodesLeft = try container.decode(Int.self, forKey: .nodesLeft)
+        nodesRight = try container.decode(Int.self, forKey: .nodesRight)
+        differences = try container.decode([TreeDifference].self, forKey: .differences)
+        moreDifferences = try container.decode(Int.self, forKey: .moreDifferences)
+        aclsPartlyHidden = try container.decodeIfPresent(Int.self, forKey: .aclsPartlyHidden) ?? 0
+        aclsPartlyHiddenExamples = try container.decodeIfPresent([String].self, forKey: .aclsPartlyHiddenExamples) ?? []
+        leftDigest = try container.decode(String.self, forKey: .leftDigest)
+        rightDigest = try container.decode(String.self, forKey: .rightDigest)
+        subtreeDigests = try container.decode([String: [String]].self, forKey: .subtreeDigests)
+    }
+
+    /// Also writes the derived `identical` and `aclWarning`, which JSON readers look for.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(nodesLeft, forKey: .nodesLeft)
+        try container.encode(nodesRight, forKey: .nodesRight)
+        try container.encode(differences, forKey: .differences)
+        try container.encode(moreDifferences, forKey: .moreDifferences)
+        try container.encode(aclsPartlyHidden, forKey: .aclsPartlyHidden)
+        try container.encode(aclsPartlyHiddenExamples, forKey: .aclsPartlyHiddenExamples)
+        try container.encode(leftDigest, forKey: .leftDigest)
+        try container.encode(rightDigest, forKey: .rightDigest)
+        try container.encode(subtreeDigests, forKey: .subtreeDigests)
+        try container.encode(identical, forKey: .identical)
+        try container.encodeIfPresent(aclWarning, forKey: .aclWarning)
+    }
 }
 
 /// Compares two trees, streaming: it walks both depth first, one directory at a time, so memory
@@ -157,6 +219,10 @@ public struct TreeDiff: Sendable {
             if options.compareData && a.data != b.data {
                 note(TreeDifference(path: relative, kind: .data, left: describe(a.data), right: describe(b.data)))
             }
+            if options.compareACLs && (a.acl.contains(where: \.hidesDigest) || b.acl.contains(where: \.hidesDigest)) {
+                report.aclsPartlyHidden += 1
+                if report.aclsPartlyHiddenExamples.count < 10 { report.aclsPartlyHiddenExamples.append(relative) }
+            }
             if options.compareACLs && a.acl != b.acl {
                 note(TreeDifference(path: relative, kind: .acl, left: a.acl.map(\.description).joined(separator: ","), right: b.acl.map(\.description).joined(separator: ",")))
             }
@@ -164,8 +230,11 @@ public struct TreeDiff: Sendable {
             if ephemeralDiffers && options.compareEphemeralFlag {
                 note(TreeDifference(path: relative, kind: .ephemeral, left: ownerText(a.stat), right: ownerText(b.stat)))
             }
-            if options.compareSequence && a.stat.cversion != b.stat.cversion {
-                note(TreeDifference(path: relative, kind: .sequence, left: "cversion \(a.stat.cversion)", right: "cversion \(b.stat.cversion)"))
+            if options.compareSequence && a.stat.nextSequenceSuffix != b.stat.nextSequenceSuffix {
+                note(TreeDifference(path: relative, kind: .sequence, left: "next suffix \(a.stat.nextSequenceSuffix)", right: "next suffix \(b.stat.nextSequenceSuffix)"))
+            }
+            if options.compareVersions && a.stat.version != b.stat.version {
+                note(TreeDifference(path: relative, kind: .version, left: "data version \(a.stat.version)", right: "data version \(b.stat.version)"))
             }
         case (.none, .none): break
         }
@@ -228,7 +297,8 @@ public struct TreeDiff: Sendable {
         content += withUnsafeBytes(of: Int64(node.data.count).bigEndian, Array.init) + node.data
         for entry in node.acl { content += Array(entry.description.utf8) + [0] }
         content.append(node.stat.isEphemeral ? 1 : 0)
-        if options.compareSequence { content += withUnsafeBytes(of: node.stat.cversion.bigEndian, Array.init) }
+        if options.compareSequence { content += withUnsafeBytes(of: Int64(node.stat.nextSequenceSuffix).bigEndian, Array.init) }
+        if options.compareVersions { content += withUnsafeBytes(of: node.stat.version.bigEndian, Array.init) }
         for child in children { content += child }
         return SHA1.hash(content)
     }
@@ -243,6 +313,11 @@ public struct TreeDiff: Sendable {
     private func ownerText(_ stat: Stat) -> String {
         stat.isEphemeral ? "ephemeral 0x\(String(UInt64(bitPattern: stat.ephemeralOwner), radix: 16))" : "persistent"
     }
+}
+
+extension ACL {
+    /// The server masked this digest entry's hash (CVE-2019-0201): the session may not see it.
+    public var hidesDigest: Bool { identity.scheme == "digest" && identity.id.hasSuffix(":x") }
 }
 
 func hex(_ bytes: [UInt8]) -> String {

@@ -127,7 +127,7 @@ public struct CatchUpCheck: Sendable {
             // since the comparison read it, which also came after the watermark).
             guard let node else { return .newer }
             return node.czxid > watermark ? .newer : .behind
-        case .data, .ephemeral, .sequence:
+        case .data, .ephemeral, .sequence, .version:
             guard let node else { return .newer }
             return node.mzxid > watermark ? .newer : .behind
         }

@@ -20,8 +20,12 @@ public struct CopyOptions: Sendable {
     public var mirror = false
     /// Compute what would be written, write nothing.
     public var dryRun = false
-    /// Make each parent's child version (the next sequential suffix) equal the source's.
+    /// Make each parent's next sequential suffix equal the source's (never lower): scratch children
+    /// created and deleted raise it where the destination created fewer children.
     public var reproduceSequenceCounters = true
+    /// Make each node's data version equal the source's (never lower): repeated `setData` in the
+    /// same multi transactions. Applications keep counters in versions and write conditionally.
+    public var reproduceDataVersions = true
     /// Upper bound of one multi transaction, in encoded bytes (keep below `jute.maxbuffer`).
     public var batchBytes = 512 * 1024
     /// Upper bound of operations in one multi transaction.
@@ -77,6 +81,10 @@ public struct CopyReport: Sendable, Codable {
     public var bytes = 0
     public var transactions = 0
     public var sequencePads = 0
+    /// `setData` steps written to bring data versions up to the source's.
+    public var versionSteps = 0
+    /// ACLs that shut the copier out, applied after their subtrees were written.
+    public var aclsDeferred = 0
     /// The highest mtime seen on the source: pass it as `sinceMtime` to the next catch-up pass.
     public var highestMtime: Int64 = 0
     public var seconds = 0.0
@@ -215,15 +223,21 @@ public struct TreeCopier: Sendable {
         let plan = ReadPlan(sourceInBulk: sourceInBulk, destinationInBulk: try await supportsMultiRead(destination), readers: readers)
         state.report.sourceReads = (plan.sourceInBulk ? "multiRead" : "per-node") + (readers.isEmpty ? "" : " × \(readers.count) sessions")
         try await ensureAncestors(of: destination.root, writer: writer)
-        let padIncrement = options.reproduceSequenceCounters && !options.dryRun ? try await measurePadIncrement() : 2
+        let access = DestinationAccess(configuration: destination.client.configuration)
 
         guard let root = try await readSource(relative: "/", name: "", needContent: true) else {
             throw ZooKeeperError(.noNode, path: source.root, message: "the source root does not exist")
         }
         let rootDestination = try await readDestination(relative: "/")
-        var fixups: [(relative: String, target: Int32)] = []
-        try apply(relative: "/", node: root, existing: rootDestination, parentFresh: false, state: &state, writer: writer)
-        if let rootDestination, rootDestination.stat.cversion != root.stat.cversion { fixups.append(("/", root.stat.cversion)) }
+        // Existing parents whose next sequential suffix may not match the source's after the writes.
+        var fixups: [(relative: String, target: Int)] = []
+        var fixupPaths = Set<String>()
+        func fixup(_ relative: String, _ target: Int) {
+            guard options.reproduceSequenceCounters, fixupPaths.insert(relative).inserted else { return }
+            fixups.append((relative, target))
+        }
+        try apply(relative: "/", node: root, existing: rootDestination, parentFresh: false, access: access, state: &state, writer: writer)
+        if let rootDestination, rootDestination.stat.nextSequenceSuffix != root.stat.nextSequenceSuffix { fixup("/", root.stat.nextSequenceSuffix) }
 
         // Depth first over chunks: the last pushed is visited next. A directory's chunks are pushed
         // in reverse so they come in name order; its subdirectories, pushed as each chunk is
@@ -274,16 +288,16 @@ public struct TreeCopier: Sendable {
                 for (child, existing) in reads {
                     guard let child else { continue }  // deleted on the source while we copied
                     let relative = ZooKeeperPath.join(frame.relative, child.name)
-                    let written = try apply(relative: relative, node: child, existing: existing, parentFresh: frame.fresh, state: &state, writer: writer)
+                    let written = try apply(relative: relative, node: child, existing: existing, parentFresh: frame.fresh, access: access, state: &state, writer: writer)
                     if written == .created { created += 1 }
                     if written == .skipped { continue }
-                    if let existing, options.reproduceSequenceCounters, existing.stat.cversion != child.stat.cversion, !child.children.isEmpty || child.stat.cversion > 0 {
-                        fixups.append((relative, child.stat.cversion))
+                    if let existing, existing.stat.nextSequenceSuffix != child.stat.nextSequenceSuffix {
+                        fixup(relative, child.stat.nextSequenceSuffix)
                     }
                     if !child.children.isEmpty || (options.mirror && (existing?.stat.numChildren ?? 0) > 0) {
                         next.append((relative, child, written == .created))
-                    } else if written == .created, options.reproduceSequenceCounters, child.stat.cversion > 0 {
-                        try pad(relative: relative, node: child, createdChildren: 0, increment: padIncrement, state: &state, writer: writer)
+                    } else if written == .created, options.reproduceSequenceCounters {
+                        try pad(relative: relative, node: child, createdChildren: 0, state: &state, writer: writer)
                     }
                 }
                 try await writer.drainIfFull()
@@ -291,7 +305,10 @@ public struct TreeCopier: Sendable {
                 let createdSoFar = (createdChildren.removeValue(forKey: frame.id) ?? 0) + created
                 if chunk.isLast {
                     if frame.fresh && options.reproduceSequenceCounters {
-                        try pad(relative: frame.relative, node: frame.node, createdChildren: createdSoFar, increment: padIncrement, state: &state, writer: writer)
+                        try pad(relative: frame.relative, node: frame.node, createdChildren: createdSoFar, state: &state, writer: writer)
+                    } else if createdSoFar > 0 {
+                        // Children created under an existing parent raised its suffix: check it after the writes.
+                        fixup(frame.relative, frame.node.stat.nextSequenceSuffix)
                     }
                 } else {
                     createdChildren[frame.id] = createdSoFar
@@ -304,11 +321,17 @@ public struct TreeCopier: Sendable {
 
         if options.reproduceSequenceCounters && !options.dryRun {
             for (relative, target) in fixups {
-                try await fixSequence(relative: relative, target: target, increment: padIncrement, state: &state, writer: writer)
+                try await fixSequence(relative: relative, target: target, state: &state, writer: writer)
             }
             try writer.flush()
             try await writer.drainAll()
         }
+        // Last, the ACLs that shut the copier out: everything under them is written by now.
+        for (path, acl) in state.deferredACLs {
+            try writer.setACL(path, acl: acl)
+            try await writer.drainIfFull()
+        }
+        try await writer.drainAll()
         state.report.transactions = writer.transactions
         state.report.seconds = (clock.now - began).seconds
         state.report.dryRun = options.dryRun
@@ -567,7 +590,7 @@ public struct TreeCopier: Sendable {
     enum Written { case created, updated, unchanged, skipped }
 
     @discardableResult
-    private func apply(relative: String, node: SourceNode, existing: DestinationNode?, parentFresh: Bool, state: inout RunState, writer: BatchWriter) throws -> Written {
+    private func apply(relative: String, node: SourceNode, existing: DestinationNode?, parentFresh: Bool, access: DestinationAccess, state: inout RunState, writer: BatchWriter) throws -> Written {
         state.report.visited += 1
         state.report.highestMtime = max(state.report.highestMtime, node.stat.mtime)
         let path = destination.path(relative)
@@ -591,21 +614,44 @@ public struct TreeCopier: Sendable {
             state.report.unchanged += 1
             return .unchanged
         }
+        let targetVersion = options.reproduceDataVersions ? node.stat.version : 0
+        // A node whose ACL shuts the copier out of what it still has to do there (its children,
+        // sequence pads, version steps) is written under a temporary ACL; the real one comes last.
+        let needed = DestinationAccess.needed(
+            children: !node.children.isEmpty, nextSuffix: options.reproduceSequenceCounters ? node.stat.nextSequenceSuffix : 0, version: targetVersion)
+        let deferACL = !access.grants(acl, needed)
         guard let existing else {
-            try writer.add(.create(CreateRequest(path: path, data: data, acl: acl.isEmpty ? ACL.openUnsafe : acl, mode: mode)), bytes: data.count)
+            let finalACL = acl.isEmpty ? ACL.openUnsafe : acl
+            let steps = FidelityWrites.versionSteps(path: path, data: data, intermediate: [], from: 0, to: targetVersion)
+            let initial = steps.isEmpty ? data : []
+            try writer.add(.create(CreateRequest(path: path, data: initial, acl: deferACL ? access.temporary(finalACL) : finalACL, mode: mode)), bytes: initial.count)
+            try addVersionSteps(steps, extra: steps.count, state: &state, writer: writer)
+            if deferACL { state.deferACL(path, finalACL) }
             state.report.created += 1
             state.report.bytes += data.count
             return .created
         }
         var written = Written.unchanged
-        if existing.data != data {
-            try writer.add(.setData(SetDataRequest(path: path, data: data)), bytes: data.count)
-            state.report.dataUpdated += 1
-            state.report.bytes += data.count
+        var steps = FidelityWrites.versionSteps(path: path, data: data, intermediate: existing.data, from: existing.stat.version, to: targetVersion)
+        if steps.isEmpty && existing.data != data { steps = [.setData(SetDataRequest(path: path, data: data))] }
+        if !steps.isEmpty {
+            let changesData = existing.data != data
+            if changesData {
+                state.report.dataUpdated += 1
+                state.report.bytes += data.count
+            }
+            try addVersionSteps(steps, extra: steps.count - (changesData ? 1 : 0), state: &state, writer: writer)
             written = .updated
         }
+        if options.reproduceDataVersions && existing.stat.version + Int32(steps.count) > node.stat.version {
+            state.report.warnings.append("\(path): the destination's data version \(existing.stat.version + Int32(steps.count)) is past the source's \(node.stat.version) (it was written there since); conditional writes expecting the source's version will fail there")
+        }
         if existing.acl != acl && !acl.isEmpty {
-            try writer.setACL(path, acl: acl)
+            if deferACL {
+                state.deferACL(path, acl)
+            } else {
+                try writer.setACL(path, acl: acl)
+            }
             state.report.aclsUpdated += 1
             written = .updated
         }
@@ -616,41 +662,39 @@ public struct TreeCopier: Sendable {
         return written
     }
 
-    /// Creates and deletes a scratch child until the parent's child version reaches the source's,
-    /// so the next sequential child gets the same suffix on both sides.
-    private func pad(relative: String, node: SourceNode, createdChildren: Int, increment: Int, state: inout RunState, writer: BatchWriter) throws {
-        let missing = Int(node.stat.cversion) - createdChildren
-        guard missing > 0 else { return }
-        let path = destination.path(relative)
-        if missing % increment != 0 {
-            // Only reachable in steps of `increment` (e.g. an ephemeral child was skipped): go one
-            // step higher, never lower, so no suffix the source handed out is handed out again.
-            state.report.warnings.append("\(path): the child version \(node.stat.cversion) is reached in steps of \(increment) only; the destination's is \(Int(node.stat.cversion) + increment - missing % increment), so its next sequential suffix is higher")
+    /// Queues `setData` steps; `extra` of them are there only for the version.
+    private func addVersionSteps(_ steps: [MultiOperation], extra: Int, state: inout RunState, writer: BatchWriter) throws {
+        for step in steps {
+            guard case .setData(let request) = step else { continue }
+            try writer.add(step, bytes: request.data.count)
         }
-        let scratch = ZooKeeperPath.join(path, scratchName(avoiding: node.children))
-        for _ in 0..<((missing + increment - 1) / increment) {
-            try writer.add(.create(CreateRequest(path: scratch, data: [], acl: ACL.openUnsafe, mode: .persistent)), bytes: 0)
-            try writer.add(.delete(DeleteRequest(path: scratch)), bytes: 0)
-            state.report.sequencePads += 1
-        }
+        state.report.versionSteps += extra
     }
 
-    private func fixSequence(relative: String, target: Int32, increment: Int, state: inout RunState, writer: BatchWriter) async throws {
+    /// Creates and deletes a scratch child until the parent's next sequential suffix on the
+    /// destination (the children it created there) reaches the source's, so the next sequential
+    /// child gets the same suffix on both sides.
+    private func pad(relative: String, node: SourceNode, createdChildren: Int, state: inout RunState, writer: BatchWriter) throws {
+        let missing = node.stat.nextSequenceSuffix - createdChildren
+        for operation in FidelityWrites.sequencePads(parent: destination.path(relative), avoiding: node.children, count: missing) {
+            try writer.add(operation, bytes: 0)
+        }
+        state.report.sequencePads += max(0, missing)
+    }
+
+    /// Brings an existing parent's next sequential suffix up to the source's `target`, after the
+    /// copy's own writes under it.
+    private func fixSequence(relative: String, target: Int, state: inout RunState, writer: BatchWriter) async throws {
         let path = destination.path(relative)
         guard let current = try await destination.client.exists(path) else { return }
-        let missing = Int(target) - Int(current.cversion)
+        let missing = target - current.nextSequenceSuffix
         if missing < 0 {
-            state.report.warnings.append("\(path): the destination's child version \(current.cversion) is already past the source's \(target); sequential children will get higher suffixes there")
+            state.report.warnings.append("\(path): the destination's next sequential suffix \(current.nextSequenceSuffix) is already past the source's \(target); sequential children will get higher suffixes there (never one the source handed out)")
             return
         }
+        guard missing > 0 else { return }
         let children = try await destination.client.getChildren(path)
-        try pad(relative: relative, node: SourceNode(name: "", stat: Stat(cversion: Int32(missing)), children: children), createdChildren: 0, increment: increment, state: &state, writer: writer)
-    }
-
-    private func scratchName(avoiding children: [String]) -> String {
-        var name = "mitosis-copy-sequence-pad"
-        while children.contains(name) { name += "-" }
-        return name
+        try pad(relative: relative, node: SourceNode(name: "", stat: Stat(cversion: Int32(2 * missing)), children: children), createdChildren: 0, state: &state, writer: writer)
     }
 
     /// Deletes destination children the source does not have (with their subtrees, deepest first).
@@ -683,25 +727,13 @@ public struct TreeCopier: Sendable {
             } catch let error as ZooKeeperError where error.code == .nodeExists {}
         }
     }
-
-    /// How much one create+delete of a child raises the parent's child version on the destination
-    /// (2 where deletes count as child changes, 1 where they do not).
-    private func measurePadIncrement() async throws -> Int {
-        let parent = ZooKeeperPath.parent(of: destination.root)
-        let probe = ZooKeeperPath.join(parent, "mitosis-copy-probe-\(UInt32.random(in: 0...UInt32.max))")
-        try await destination.client.create(probe)
-        let before = try await destination.client.exists(probe)?.cversion ?? 0
-        try await destination.client.create(probe + "/x")
-        try await destination.client.delete(probe + "/x")
-        let after = try await destination.client.exists(probe)?.cversion ?? 0
-        try await destination.client.delete(probe)
-        return max(1, Int(after - before))
-    }
 }
 
 /// Counters and progress pacing for one run.
 struct RunState {
     var report = CopyReport()
+    /// Destination nodes written under a temporary ACL, with the ACL they get at the end.
+    var deferredACLs: [(path: String, acl: [ACL])] = []
     let options: CopyOptions
     let clock: ContinuousClock
     let began: ContinuousClock.Instant
@@ -714,6 +746,11 @@ struct RunState {
         self.began = began
         self.progress = progress
         self.lastProgress = began
+    }
+
+    mutating func deferACL(_ path: String, _ acl: [ACL]) {
+        deferredACLs.append((path, acl))
+        report.aclsDeferred += 1
     }
 
     mutating func tick(writer: BatchWriter) {

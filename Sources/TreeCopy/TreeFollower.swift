@@ -28,12 +28,14 @@ public struct TreeFollower: Sendable {
     public let destination: TreeLocation
     public let options: CopyOptions
     public let logger: Logger
+    let access: DestinationAccess
 
     public init(source: TreeLocation, destination: TreeLocation, options: CopyOptions = CopyOptions(), logger: Logger = Logger(label: "mitosis.follow")) {
         self.source = source
         self.destination = destination
         self.options = options
         self.logger = logger
+        self.access = DestinationAccess(configuration: destination.client.configuration)
     }
 
     enum Input: Sendable {
@@ -115,14 +117,18 @@ public struct TreeFollower: Sendable {
                 if stat.isEphemeral && options.ephemerals == .skip { return }
                 let (acl, _) = try await source.client.getACL(event.path)
                 if let existing = try? await destination.client.getData(target) {
-                    if existing.data != data {
-                        try await destination.client.setData(target, data: data)
+                    // Data and data version: a setData of the same bytes still counts on the source.
+                    var steps = FidelityWrites.versionSteps(
+                        path: target, data: data, intermediate: existing.data, from: existing.stat.version, to: options.reproduceDataVersions ? stat.version : 0)
+                    if steps.isEmpty && existing.data != data { steps = [.setData(SetDataRequest(path: target, data: data))] }
+                    if !steps.isEmpty {
+                        try await destination.client.multi(steps)
                         report.updated += 1
                         onChange("updated \(target)")
                     }
                 } else {
                     do {
-                        try await destination.client.create(target, data: data, acl: acl.isEmpty ? ACL.openUnsafe : acl)
+                        try await createNode(target, data: data, acl: acl, version: stat.version)
                         report.created += 1
                         onChange("created \(target)")
                     } catch let error as ZooKeeperError where error.code == .noNode || error.code == .nodeExists {
@@ -137,8 +143,9 @@ public struct TreeFollower: Sendable {
             try await deleteSubtree(target, report: &report, onChange: onChange)
         case .nodeChildrenChanged:
             let sourceChildren: [String]
+            let sourceStat: Stat
             do {
-                sourceChildren = try await source.client.getChildren(event.path, watch: true).children
+                (sourceChildren, sourceStat) = try await source.client.getChildren(event.path, watch: true)
             } catch let error as ZooKeeperError where error.code == .noNode {
                 try await deleteSubtree(target, report: &report, onChange: onChange)
                 return
@@ -153,6 +160,7 @@ public struct TreeFollower: Sendable {
             let present = Set(destinationChildren)
             let fresh = sourceChildren.sorted().filter { !present.contains($0) && !excluded(ZooKeeperPath.join(relative, $0)) }
             try await copyNewChildren(fresh, relative: relative, target: target, report: &report, options: watching, onChange: onChange)
+            if options.reproduceSequenceCounters { try await alignSequence(target, sourceStat: sourceStat, onChange: onChange) }
         default:
             break
         }
@@ -201,13 +209,16 @@ public struct TreeFollower: Sendable {
             var leaves: [NewChild] = []
             for child in read.compactMap({ $0 }) {
                 if child.stat.isEphemeral && options.ephemerals == .skip { continue }
-                if child.stat.numChildren == 0 {
+                let needed = DestinationAccess.needed(
+                    children: false, nextSuffix: options.reproduceSequenceCounters ? child.stat.nextSequenceSuffix : 0,
+                    version: options.reproduceDataVersions ? child.stat.version : 0)
+                if child.stat.numChildren == 0 && (needed.isEmpty || (needed == .write && access.grants(child.acl, .write))) {
                     leaves.append(child)
                     continue
                 }
-                // A subtree: the copier copies it, arming watches on it.
-                var subtree = watching
-                subtree.reproduceSequenceCounters = false
+                // A subtree (or a leaf with sequence pads, or whose ACL shuts the copier out of
+                // carrying its version): the copier copies it, arming watches on it.
+                let subtree = watching
                 let childRelative = ZooKeeperPath.join(relative, child.name)
                 let copied: CopyReport
                 do {
@@ -231,7 +242,8 @@ public struct TreeFollower: Sendable {
     }
 
     private func createLeaves(_ leaves: [NewChild], under target: String, report: inout FollowReport, options: CopyOptions, onChange: @Sendable (String) -> Void) async throws {
-        var batch: [MultiOperation] = []
+        // Each leaf is a create and, to carry its data version, setData steps: kept together.
+        var batch: [[MultiOperation]] = []
         var bytes = 0
         func flush() async throws {
             guard !batch.isEmpty else { return }
@@ -240,35 +252,69 @@ public struct TreeFollower: Sendable {
                 bytes = 0
             }
             do {
-                try await destination.client.multi(batch)
+                try await destination.client.multi(batch.flatMap { $0 })
                 report.created += batch.count
-                for operation in batch { onChange("created \(operation.path)") }
+                for operations in batch { onChange("created \(operations[0].path)") }
             } catch let error as ZooKeeperError where error.code == .nodeExists || error.code == .noNode {
                 // One of them is there already (another event made it) or lost its parent (deleted
                 // meanwhile, its own event follows): the others one by one.
-                for operation in batch {
-                    guard case .create(let request) = operation else { continue }
+                for operations in batch {
                     do {
-                        _ = try await destination.client.create(request.path, data: request.data, acl: request.acl, mode: request.mode)
+                        try await destination.client.multi(operations)
                         report.created += 1
-                        onChange("created \(request.path)")
+                        onChange("created \(operations[0].path)")
                     } catch let error as ZooKeeperError where error.code == .nodeExists || error.code == .noNode {}
                 }
             }
         }
         for leaf in leaves {
-            var mode = CreateMode.persistent
-            switch leaf.stat.kind {
-            case .container: mode = .container
-            case .ttl(let milliseconds): mode = .persistentWithTTL(.milliseconds(milliseconds))
-            case .persistent, .ephemeral: break
-            }
-            let size = leaf.data.count + leaf.name.utf8.count + target.utf8.count + 96
+            let operations = Self.creation(
+                ZooKeeperPath.join(target, leaf.name), data: leaf.data, acl: leaf.acl, kind: leaf.stat.kind,
+                version: options.reproduceDataVersions ? leaf.stat.version : 0)
+            let size = (leaf.data.count + leaf.name.utf8.count + target.utf8.count + 96) * operations.count
             if !batch.isEmpty && (bytes + size > options.batchBytes || batch.count >= options.batchOperations) { try await flush() }
-            batch.append(.create(CreateRequest(path: ZooKeeperPath.join(target, leaf.name), data: leaf.data, acl: leaf.acl.isEmpty ? ACL.openUnsafe : leaf.acl, mode: mode)))
+            batch.append(operations)
             bytes += size
         }
         try await flush()
+    }
+
+    /// The create of a node and the setData steps that carry its data version.
+    static func creation(_ path: String, data: [UInt8], acl: [ACL], kind: NodeKind, version: Int32, temporaryACL: [ACL]? = nil) -> [MultiOperation] {
+        var mode = CreateMode.persistent
+        switch kind {
+        case .container: mode = .container
+        case .ttl(let milliseconds): mode = .persistentWithTTL(.milliseconds(milliseconds))
+        case .persistent, .ephemeral: break
+        }
+        let steps = FidelityWrites.versionSteps(path: path, data: data, intermediate: [], from: 0, to: version)
+        let create = CreateRequest(path: path, data: steps.isEmpty ? data : [], acl: temporaryACL ?? (acl.isEmpty ? ACL.openUnsafe : acl), mode: mode)
+        return [.create(create)] + steps
+    }
+
+    /// Creates a node with its data version; under a temporary ACL first where the real one
+    /// would shut the copier out of the version steps.
+    private func createNode(_ path: String, data: [UInt8], acl: [ACL], version: Int32) async throws {
+        let version = options.reproduceDataVersions ? version : 0
+        let deferACL = version > 0 && !access.grants(acl, .write)
+        try await destination.client.multi(Self.creation(path, data: data, acl: acl, kind: .persistent, version: version, temporaryACL: deferACL ? access.temporary(acl) : nil))
+        if deferACL { _ = try await destination.client.setACL(path, acl: acl) }
+    }
+
+    /// Raises the destination parent's next sequential suffix to the source's (ephemeral children
+    /// that were skipped, children created and deleted before the follower saw them).
+    private func alignSequence(_ target: String, sourceStat: Stat, onChange: @Sendable (String) -> Void) async throws {
+        do {
+            guard let current = try await destination.client.exists(target) else { return }
+            let missing = sourceStat.nextSequenceSuffix - current.nextSequenceSuffix
+            guard missing > 0 else { return }
+            let children = try await destination.client.getChildren(target)
+            try await destination.client.multi(FidelityWrites.sequencePads(parent: target, avoiding: children, count: missing))
+            onChange("raised the next sequential suffix of \(target) to \(sourceStat.nextSequenceSuffix)")
+        } catch let error as ZooKeeperError where error.code == .noNode || error.code == .nodeExists || error.code == .noAuth {
+            // Gone meanwhile, a pad name taken, or a parent whose ACL shuts the copier out: the
+            // final catch-up compares every parent again and says what it could not raise.
+        }
     }
 
     private func deleteSubtree(_ path: String, report: inout FollowReport, onChange: @Sendable (String) -> Void) async throws {

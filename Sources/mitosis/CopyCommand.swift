@@ -25,7 +25,8 @@ struct CopyCommand: AsyncParsableCommand {
     @Flag(help: "Compare both trees afterwards (mitosis diff).") var verify = false
     @Flag(help: "After the copy, keep the destination in sync with live changes until Ctrl-C (or --follow-for), then run a final catch-up and report its length (the block window).") var follow = false
     @Option(help: "With --follow: stop following after this many seconds.") var followFor: Double?
-    @Flag(help: "Do not reproduce parents' sequence counters.") var noSequence = false
+    @Flag(help: "Do not reproduce parents' next sequential suffixes.") var noSequence = false
+    @Flag(help: "Do not reproduce data versions (they take one setData per version step).") var noVersions = false
     @Option(help: "Digest credentials user:password for the source.") var sourceAuth: String?
     @Option(help: "Digest credentials user:password for the destination.") var destinationAuth: String?
     @Option(help: "Multi transactions in flight.") var batchesInFlight = 8
@@ -59,6 +60,7 @@ struct CopyCommand: AsyncParsableCommand {
         options.mirror = mirror
         options.dryRun = dryRun
         options.reproduceSequenceCounters = !noSequence
+        options.reproduceDataVersions = !noVersions
         options.batchesInFlight = batchesInFlight
         options.batchOperations = batchOperations
         let json = self.json
@@ -114,6 +116,7 @@ struct CopyCommand: AsyncParsableCommand {
                     if verify && !options.dryRun {
                         var diffOptions = TreeDiffOptions()
                         diffOptions.compareSequence = options.reproduceSequenceCounters
+                        diffOptions.compareVersions = options.reproduceDataVersions
                         diffOptions.ignoreEphemeralNodes = options.ephemerals == .skip
                         diffOptions.compareEphemeralFlag = options.ephemerals == .skip
                         diff = try await TreeDiff(left: TreeLocation(client: sourceClient, root: from.path), right: TreeLocation(client: destinationClient, root: to.path), options: diffOptions).run()
@@ -125,12 +128,13 @@ struct CopyCommand: AsyncParsableCommand {
                 struct Result: Encodable { var copy: CopyReport; var verify: TreeDiffReport? }
                 try Output.json(Result(copy: report, verify: diff))
             } else {
-                Output.note("\(report.dryRun ? "dry run: would write" : "copied") \(report.visited) nodes in \(String(format: "%.2f", report.seconds)) s (\(Int(Double(report.visited) / max(report.seconds, 0.001))) nodes/s): \(report.created) created, \(report.dataUpdated) data updated, \(report.aclsUpdated) ACLs updated, \(report.deleted) deleted, \(report.unchanged) unchanged, \(report.ephemeralsSkipped) ephemerals skipped, \(report.transactions) transactions")
+                Output.note("\(report.dryRun ? "dry run: would write" : "copied") \(report.visited) nodes in \(String(format: "%.2f", report.seconds)) s (\(Int(Double(report.visited) / max(report.seconds, 0.001))) nodes/s): \(report.created) created, \(report.dataUpdated) data updated, \(report.aclsUpdated) ACLs updated, \(report.deleted) deleted, \(report.unchanged) unchanged, \(report.ephemeralsSkipped) ephemerals skipped, \(report.sequencePads) sequence pads, \(report.versionSteps) version steps, \(report.aclsDeferred) ACLs applied last, \(report.transactions) transactions")
                 for warning in report.warnings { Output.note("warning: \(warning)") }
                 Output.line("highest mtime: \(report.highestMtime)   (next pass: --since \(report.highestMtime))")
                 if let diff {
                     Output.note(diff.identical ? "verify: identical" : "verify: \(diff.differences.count + diff.moreDifferences) differences")
                     for difference in diff.differences.prefix(50) { Output.note("  \(difference)") }
+                    if let warning = diff.aclWarning { Output.note("warning: \(warning)") }
                 }
             }
             if let diff, !diff.identical { throw ExitCode.failure }

@@ -164,15 +164,26 @@ struct WatchCommand: AsyncParsableCommand {
 struct DiffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
-        abstract: "Compare two trees: data, ACLs, ephemeral flag and sequence counters. Exit code 1 if they differ.",
-        discussion: "Locations are zk://HOST:PORT[,HOST:PORT...]/PATH, e.g. mitosis diff zk://10.0.0.1:2181/kafka zk://10.0.1.1:2181/kafka"
+        abstract: "Compare two trees: data, ACLs, ephemeral flag, next sequential suffixes and data versions. Exit code 1 if they differ.",
+        discussion: """
+            Locations are zk://HOST:PORT[,HOST:PORT...]/PATH, e.g. mitosis diff zk://10.0.0.1:2181/kafka zk://10.0.1.1:2181/kafka. \
+            Servers hide digest hashes (user:x) from a session without ADMIN permission on a node: authenticate \
+            (--auth, --left-auth, --right-auth) as an identity with ADMIN there, or the comparison of those ACLs is \
+            partial (it says so).
+            """
     )
 
     @Argument(help: "Left (source) location.") var left: String
     @Argument(help: "Right (destination) location.") var right: String
     @Flag(help: "Ignore data differences.") var ignoreData = false
-    @Flag(help: "Ignore ACL differences.") var ignoreACLs = false
-    @Flag(help: "Ignore child-version (sequence counter) differences.") var ignoreSequence = false
+    @Flag(name: .customLong("ignore-acls"), help: "Ignore ACL differences.") var ignoreACLs = false
+    @Flag(name: .customLong("ignore-ac-ls"), help: .hidden) var ignoreACLsOldSpelling = false
+    @Flag(help: "Ignore differences of the next sequential suffix.") var ignoreSequence = false
+    @Flag(help: "Ignore data version differences.") var ignoreVersions = false
+    @Flag(help: "Leave ephemeral nodes out on both sides, as a default copy (which skips them) does.") var ignoreEphemerals = false
+    @Option(help: "Digest credentials user:password for both sides.") var auth: String?
+    @Option(help: "Digest credentials user:password for the left side (instead of --auth).") var leftAuth: String?
+    @Option(help: "Digest credentials user:password for the right side (instead of --auth).") var rightAuth: String?
     @Flag(help: "Compare ephemeral owners too (only meaningful within one ensemble).") var ephemeralOwners = false
     @Option(help: "Relative paths to skip (repeatable); /zookeeper is always skipped.") var exclude: [String] = []
     @Flag(help: "Print JSON.") var json = false
@@ -180,6 +191,15 @@ struct DiffCommand: AsyncParsableCommand {
     func validate() throws {
         _ = try ZooKeeperLocation(parsing: left)
         _ = try ZooKeeperLocation(parsing: right)
+        for credentials in [auth, leftAuth, rightAuth].compactMap({ $0 }) where !credentials.contains(":") {
+            throw ValidationError("credentials are user:password, not '\(credentials)'")
+        }
+    }
+
+    func configuration(_ location: ZooKeeperLocation, auth credentials: String?) -> ZooKeeperConfiguration {
+        var configuration = ZooKeeperConfiguration(connectionString: location.servers)
+        if let credentials { configuration.authentication = digestAuthentication(credentials) }
+        return configuration
     }
 
     func run() async throws {
@@ -187,14 +207,16 @@ struct DiffCommand: AsyncParsableCommand {
         let r = try ZooKeeperLocation(parsing: right)
         var options = TreeDiffOptions()
         options.compareData = !ignoreData
-        options.compareACLs = !ignoreACLs
+        options.compareACLs = !(ignoreACLs || ignoreACLsOldSpelling)
         options.compareSequence = !ignoreSequence
+        options.compareVersions = !ignoreVersions
+        options.ignoreEphemeralNodes = ignoreEphemerals
         options.compareEphemeralOwners = ephemeralOwners
         options.exclude.formUnion(exclude)
         let json = self.json
         do {
-            let report = try await ZooKeeperClient.withClient(ZooKeeperConfiguration(connectionString: l.servers)) { leftClient in
-                try await ZooKeeperClient.withClient(ZooKeeperConfiguration(connectionString: r.servers)) { rightClient in
+            let report = try await ZooKeeperClient.withClient(configuration(l, auth: leftAuth ?? auth)) { leftClient in
+                try await ZooKeeperClient.withClient(configuration(r, auth: rightAuth ?? auth)) { rightClient in
                     try await TreeDiff(left: TreeLocation(client: leftClient, root: l.path), right: TreeLocation(client: rightClient, root: r.path), options: options)
                         .run { difference in if !json { Output.line(difference.description) } }
                 }
@@ -205,9 +227,11 @@ struct DiffCommand: AsyncParsableCommand {
                 Output.note("left \(report.nodesLeft) nodes, digest \(report.leftDigest.prefix(16)); right \(report.nodesRight) nodes, digest \(report.rightDigest.prefix(16))")
                 Output.note(report.identical ? "identical" : "\(report.differences.count + report.moreDifferences) differences")
             }
+            if let warning = report.aclWarning { Output.note("warning: \(warning)") }
             if !report.identical { throw ExitCode.failure }
         } catch let error as ZooKeeperError {
-            Output.error(error.description)
+            let hint = error.code == .noAuth ? " Pass --auth user:password (or --left-auth/--right-auth) for an identity that may read it." : ""
+            Output.error(error.description + hint)
             throw ExitCode(2)
         }
     }
