@@ -55,6 +55,12 @@ public struct KRaftStatus: Sendable, Hashable, Codable {
     public var summary: String
     public var controller: ControllerInfo
     public var controllerEpoch: Int?
+    /// The highest `controller_epoch` in any partition state. While KRaft dual-writes it is the KRaft
+    /// controller epoch; a rollback is only safe when it is at most `/controller_epoch` + 1, the epoch
+    /// a re-elected ZooKeeper controller gets (KAFKA-20488: partitions stay offline otherwise).
+    public var highestPartitionControllerEpoch: Int?
+    /// `highestPartitionControllerEpoch` > `controllerEpoch` + 1.
+    public var rollbackEpochUnsafe: Bool
     public var migration: MigrationInfo
     /// Brokers with a ZooKeeper registration (`/brokers/ids`).
     public var brokersInZooKeeper: [Int]
@@ -102,6 +108,9 @@ public struct KRaftStatus: Sendable, Hashable, Codable {
         self.controller = controller
         self.migration = migration
         self.controllerEpoch = view.state.controllerEpoch
+        let highest = view.state.partitionStates.values.map(\.controllerEpoch).max()
+        highestPartitionControllerEpoch = highest
+        rollbackEpochUnsafe = highest.map { $0 > (view.state.controllerEpoch ?? 0) + 1 } ?? false
         self.brokersInZooKeeper = brokersInZooKeeper
         let registered = Set(brokersInZooKeeper)
         nodes = files.map { file in

@@ -25,7 +25,7 @@ public struct MigrationZNode: KafkaJSONZNode {
         self.json = json
     }
 
-    /// Keys in the order Kafka's `MigrationZNode.encode` writes them.
+    /// Keys in the order KRAFT.md §2 lists them (Kafka encodes a Scala map, so readers must not rely on order).
     public init(controllerID: Int, controllerEpoch: Int, metadataOffset: Int64, metadataEpoch: Int, version: Int = 0) {
         json = JSONObject([
             ("version", .int(version)), ("kraft_controller_id", .int(controllerID)), ("kraft_controller_epoch", .int(controllerEpoch)),

@@ -203,7 +203,8 @@ struct KafkaKRaftStatus: AsyncParsableCommand {
         let c = status.controller
         Output.note("/controller: \(c.owner)" + (c.id.map { " \($0)" } ?? "") + (c.znode.map { ", \($0)" } ?? "")
             + (c.kraftControllerEpoch.map { ", kraftControllerEpoch \($0)" } ?? "") + (c.problem.map { " (\($0))" } ?? ""))
-        Output.note("/controller_epoch: \(status.controllerEpoch.map(String.init) ?? "absent")")
+        Output.note("/controller_epoch: \(status.controllerEpoch.map(String.init) ?? "absent"); highest partition-state controller_epoch: \(status.highestPartitionControllerEpoch.map(String.init) ?? "-")"
+            + (status.rollbackEpochUnsafe ? " — above /controller_epoch + 1: a rollback to ZooKeeper now would leave partitions offline (KAFKA-20488)" : ""))
         let m = status.migration
         var migrationLine = "/migration: \(m.state)"
         if let offset = m.kraftMetadataOffset {

@@ -138,6 +138,12 @@ extension RealServers {
                     #expect(alive.phase == .dualWrite && alive.migration.dualWrite == "alive" && alive.migration.offsetAdvancedBy == 11)
                     let stalled = KRaftStatus(view: try await KRaftZooKeeperView.read(zk), secondRead: .init(migration: try await KRaftZooKeeperView.readMigration(zk)))
                     #expect(stalled.migration.dualWrite == "stalled")
+                    #expect(stalled.highestPartitionControllerEpoch == 7 && !stalled.rollbackEpochUnsafe)
+                    // Dual-write stamps partition states with the KRaft controller epoch; past /controller_epoch + 1
+                    // a rollback would leave partitions offline (KAFKA-20488).
+                    let dualWritten = PartitionStateZNode(leader: 2, leaderEpoch: 1, controllerEpoch: 12, isr: [2, 3, 1])
+                    _ = try await zk.setData(PartitionStateZNode.path(TopicPartition("orders", 1)), data: Array(dualWritten.data()))
+                    #expect(KRaftStatus(view: try await KRaftZooKeeperView.read(zk)).rollbackEpochUnsafe)
                 }
             }
         }

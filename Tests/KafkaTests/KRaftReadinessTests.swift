@@ -225,6 +225,15 @@ struct KRaftReadinessTests {
         #expect(KRaftStatus(view: view).phase == .inconsistent)
     }
 
+    @Test func rollbackEpochSafety() {
+        var view = Self.healthyView()
+        view.state.partitionStates = [TopicPartition("orders", 0): PartitionState(leader: 1, controllerEpoch: 8, isr: [1])]
+        #expect(KRaftStatus(view: view).highestPartitionControllerEpoch == 8)
+        #expect(!KRaftStatus(view: view).rollbackEpochUnsafe, "8 ≤ /controller_epoch 7 + 1")
+        view.state.partitionStates[TopicPartition("orders", 1)] = PartitionState(leader: 2, controllerEpoch: 12, isr: [2])
+        #expect(KRaftStatus(view: view).rollbackEpochUnsafe)
+    }
+
     @Test func nodeModesFromConfigs() {
         let files = [Self.broker(1), Self.broker(2, "zookeeper.metadata.migration.enable=true"),
                      KafkaNodeFile(source: "b3", role: .broker, text: "process.roles=broker\nnode.id=3\n"), Self.controller(3000)]
