@@ -36,7 +36,7 @@ struct KRaftNodeOptions: ParsableArguments {
     func validate() throws {
         if (group != nil || controllerGroup != nil) && inventory == nil { throw ValidationError("--group and --controller-group need --inventory") }
         if inventory != nil && group == nil && controllerGroup == nil { throw ValidationError("--inventory needs --group (brokers) and/or --controller-group") }
-        if server == nil && group == nil && ProcessInfo.processInfo.environment["MITOSIS_ZOOKEEPER"] == nil {
+        if server == nil && group == nil && controllerGroup == nil && ProcessInfo.processInfo.environment["MITOSIS_ZOOKEEPER"] == nil {
             throw ValidationError("give -s HOST:PORT,…/chroot (Kafka's zookeeper.connect) or --inventory with --group")
         }
         if let server { do { _ = try ConnectionString(parsing: server) } catch { throw ValidationError("-s: \(error.description)") } }
