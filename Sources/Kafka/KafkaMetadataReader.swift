@@ -13,10 +13,20 @@ public enum KafkaMetadataReader {
         public var topicModified: [String: Int64] = [:]
         /// Paths read, for the curious.
         public var znodesRead: Int
+        /// Data and stat of `/controller` and of every extra path asked for that exists.
+        public var raw: [String: RawZNode] = [:]
     }
 
-    /// Reads every znode `KafkaClusterState` understands, with reads pipelined.
-    public static func read(_ zk: ZooKeeperClient, staticMinInsyncReplicas: Int = 1) async throws -> Snapshot {
+    /// A znode's bytes and stat as read.
+    public struct RawZNode: Sendable, Hashable {
+        public var data: Data
+        public var stat: Stat
+        public init(data: Data, stat: Stat) { self.data = data; self.stat = stat }
+    }
+
+    /// Reads every znode `KafkaClusterState` understands, with reads pipelined; `extraPaths` are
+    /// read in the same pipeline and returned in `raw` (absent ones left out).
+    public static func read(_ zk: ZooKeeperClient, staticMinInsyncReplicas: Int = 1, extraPaths: [String] = []) async throws -> Snapshot {
         var paths = ["/controller", "/controller_epoch", "/admin/reassign_partitions", "/admin/preferred_replica_election", "/config/brokers/<default>"]
         paths += try await children(zk, "/brokers/ids").map { "/brokers/ids/\($0)" }
         paths += try await children(zk, "/config/topics").map { "/config/topics/\($0)" }
@@ -33,6 +43,8 @@ public enum KafkaMetadataReader {
             return all
         }
         paths += partitionLists
+        let keptRaw = Set(extraPaths + ["/controller"])
+        paths += extraPaths.filter { !paths.contains($0) }
         let read = try await withThrowingTaskGroup(of: (String, [UInt8], Stat)?.self) { group in
             for path in paths {
                 group.addTask {
@@ -51,7 +63,9 @@ public enum KafkaMetadataReader {
         var znodes: [String: Data] = [:]
         var reassignmentStarted: Int64? = nil
         var topicModified: [String: Int64] = [:]
+        var raw: [String: RawZNode] = [:]
         for (path, data, stat) in read {
+            if keptRaw.contains(path) { raw[path] = RawZNode(data: Data(data), stat: stat) }
             znodes[path] = Data(data)
             if path == "/admin/reassign_partitions" { reassignmentStarted = stat.ctime }
             if path.hasPrefix("/brokers/topics/"), path.dropFirst("/brokers/topics/".count).split(separator: "/").count == 1 {
@@ -59,10 +73,10 @@ public enum KafkaMetadataReader {
             }
         }
         let state = try KafkaClusterState(znodes: znodes, staticMinInsyncReplicas: staticMinInsyncReplicas)
-        return Snapshot(state: state, reassignmentStarted: reassignmentStarted, topicModified: topicModified, znodesRead: znodes.count)
+        return Snapshot(state: state, reassignmentStarted: reassignmentStarted, topicModified: topicModified, znodesRead: znodes.count, raw: raw)
     }
 
-    private static func children(_ zk: ZooKeeperClient, _ path: String) async throws -> [String] {
+    static func children(_ zk: ZooKeeperClient, _ path: String) async throws -> [String] {
         do {
             return try await zk.getChildren(path).sorted()
         } catch let error as ZooKeeperError where error.code == .noNode {

@@ -7,7 +7,7 @@ struct KafkaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka",
         abstract: "The Kafka side: cluster state, reassignment plans and their execution, through ZooKeeper.",
-        subcommands: [KafkaStatus.self, KafkaPlan.self, KafkaRun.self, KafkaSwitch.self]
+        subcommands: [KafkaStatus.self, KafkaPlan.self, KafkaRun.self, KafkaSwitch.self, KafkaKRaft.self]
     )
 }
 
