@@ -10,10 +10,16 @@ import Testing
         #expect(ShellCommandLine.programs("sudo -n -u kafka /opt/kafka/bin/kafka-server-stop.sh") == ["sudo", "/opt/kafka/bin/kafka-server-stop.sh"])
         #expect(ShellCommandLine.programs("echo srvr | nc -q 2 localhost 2181") == ["echo", "nc"])
         #expect(ShellCommandLine.programs("KAFKA_HEAP_OPTS='-Xmx1g' env -u X service kafka restart && curl -sf 'http://x/a;b' || logger 'it failed; see'") == ["service", "curl", "logger"])
-        #expect(ShellCommandLine.programs("if test -f /run/k.pid; then kill $(cat /run/k.pid); fi") == ["test", "kill", "cat"])
+        #expect(ShellCommandLine.programs("if test -f /run/k.pid; then kill $(cat /run/k.pid); fi") == ["test", "cat", "kill"])
         #expect(ShellCommandLine.programs("\"$ZK_HOME/bin/zkServer.sh\" start") == [], "known only when it runs")
         #expect(ShellCommandLine.programs("for i in 1 2; do pgrep -f kafka; done") == ["pgrep"])
         #expect(ShellCommandLine.programs("(cd /opt/app && ./restart)") == ["cd", "./restart"])
+        // Redirections take their descriptor and target along; the command goes on after `$( … )`.
+        #expect(
+            ShellCommandLine.programs(
+                "if [ -f /run/app.pid ]; then kill $(cat /run/app.pid) 2>/dev/null; fi; setsid /usr/bin/python3 app.py </dev/null >>/var/log/app.log 2>&1 & echo $! > /run/app.pid")
+                == ["[", "cat", "kill", "setsid", "echo"])
+        #expect(ShellCommandLine.programs("zkServer.sh start 2> err >| out") == ["zkServer.sh"])
     }
 
     /// A mitosis plan needs each server's service commands on its host, and `iptables` where the

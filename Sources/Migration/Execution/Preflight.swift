@@ -91,15 +91,21 @@ enum ShellCommandLine {
         return word[..<equals].allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber } && !(word.first?.isNumber ?? true)
     }
 
-    /// The words of each simple command, quotes removed.
+    /// The words of each simple command, quotes removed. A parenthesised part (`( … )`, `$( … )`)
+    /// holds commands of its own, and the command around it goes on after the `)`; a redirection
+    /// (`2>/dev/null`, `>>log`, `2>&1`, `<in`) takes its file descriptor and its target with it.
     static func simpleCommands(_ line: String) -> [[String]] {
         var commands: [[String]] = []
         var words: [String] = []
+        var outer: [[String]] = []
         var word = ""
         var inWord = false
         var quote: Character?
+        var redirectTarget = false
         func endWord() {
-            if inWord { words.append(word) }
+            if inWord {
+                if redirectTarget { redirectTarget = false } else { words.append(word) }
+            }
             word = ""
             inWord = false
         }
@@ -129,7 +135,24 @@ enum ShellCommandLine {
                 inWord = true
             case " ", "\t":
                 endWord()
-            case ";", "&", "|", "\n", "(", ")":
+            case ">", "<":
+                // `2>` names a file descriptor, not a word of the command.
+                if inWord && !word.isEmpty && word.allSatisfy(\.isNumber) {
+                    word = ""
+                    inWord = false
+                } else {
+                    endWord()
+                }
+                while let next = characters.first, next == ">" || next == "<" || next == "&" || next == "|" { characters.removeFirst() }
+                redirectTarget = true
+            case "(":
+                endWord()
+                outer.append(words)
+                words = []
+            case ")":
+                endCommand()
+                words = outer.popLast() ?? []
+            case ";", "&", "|", "\n":
                 endCommand()
             default:
                 word.append(character)
@@ -137,6 +160,7 @@ enum ShellCommandLine {
             }
         }
         endCommand()
+        for words in outer.reversed() where !words.isEmpty { commands.append(words) }
         return commands
     }
 }
