@@ -56,7 +56,7 @@ public struct ReassignmentExecutor: Sendable {
 
     /// Runs every stage of `plan`. Throttles this run set are removed before it returns or throws.
     @discardableResult
-    public func run(_ plan: ReassignmentPlanFile, events: EventHandler = { _ in }) async throws -> ReassignmentOutcome {
+    public func run(_ plan: ReassignmentPlanFile, events: @escaping EventHandler = { _ in }) async throws -> ReassignmentOutcome {
         try plan.validate()
         // Before anything moves: the plan as it is now keeps the planner's guarantees.
         try plan.checkSafety(against: try await KafkaMetadataReader.read(zookeeper, staticMinInsyncReplicas: options.minInsyncReplicas).state)
@@ -68,8 +68,9 @@ public struct ReassignmentExecutor: Sendable {
                               outcome: &outcome, events: events)
             }
         } catch {
-            // Cancellation does not stop the cleanup: the client's requests do not check for it.
-            let problems = await clear(ledger, events: events)
+            // Cancellation does not stop the cleanup: it runs in a task of its own, which the
+            // run's cancellation does not reach (the client fails a cancelled caller's requests).
+            let problems = await Task { [self, ledger] in await clear(ledger, events: events) }.value
             if !problems.isEmpty { events(.throttleClearFailed(message: problems.joined(separator: "; "))) }
             throw error
         }
@@ -284,7 +285,7 @@ public struct ReassignmentExecutor: Sendable {
     // MARK: Throttles
 
     /// Entities whose throttle settings this run wrote.
-    struct ThrottleLedger {
+    struct ThrottleLedger: Sendable {
         var brokers: Set<BrokerID> = []
         var topics: Set<String> = []
         /// Topics throttled for the batch now running.
