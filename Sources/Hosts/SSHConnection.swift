@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSH
+import ZooKeeper
 
 /// One SSH connection to a host, opened when a command first needs it and again when it has
 /// dropped. Every command runs on its own session channel of this connection.
@@ -90,7 +91,8 @@ actor SSHConnection {
                             logger: logger))
                 }
             }
-        return bootstrap.connect(host: configuration.address, port: configuration.port)
+        return SandboxAddressGuard.check(configuration.address, on: loop)
+            .flatMap { bootstrap.connect(host: configuration.address, port: configuration.port) }
             .flatMapError { error in
                 let failure = HostError(
                     .unreachable, host: configuration.host, operation: "connect over SSH to \(endpoint)",

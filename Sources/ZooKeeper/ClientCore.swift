@@ -415,11 +415,14 @@ final class ClientCore: @unchecked Sendable {
     // MARK: Connections
 
     static let tcpConnector: ChannelConnector = { server, eventLoop, timeout, initialize in
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeAmount(timeout))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer(initialize)
-            .connect(host: server.host, port: server.port)
+        // Nothing is sent to a sandbox address from outside the sandbox's namespaces.
+        SandboxAddressGuard.check(server.host, on: eventLoop).flatMap {
+            ClientBootstrap(group: eventLoop)
+                .connectTimeout(timeAmount(timeout))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer(initialize)
+                .connect(host: server.host, port: server.port)
+        }
     }
 
     private func openConnection(to server: Int, timeout: Duration) {

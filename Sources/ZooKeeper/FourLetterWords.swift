@@ -14,14 +14,16 @@ public enum FourLetterWords {
     ) async throws(FourLetterWordError) -> String {
         let loop = group.next()
         let promise = loop.makePromise(of: String.self)
-        let connect = ClientBootstrap(group: loop)
-            .connectTimeout(timeAmount(timeout))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(CollectingHandler(promise: promise))
+        let connect = SandboxAddressGuard.check(server.host, on: loop).flatMap {
+            ClientBootstrap(group: loop)
+                .connectTimeout(timeAmount(timeout))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(CollectingHandler(promise: promise))
+                    }
                 }
-            }
-            .connect(host: server.host, port: server.port)
+                .connect(host: server.host, port: server.port)
+        }
         let timer = loop.scheduleTask(in: timeAmount(timeout)) {
             promise.fail(FourLetterWordError(word: word, server: server.description, kind: .timeout, detail: "no complete answer within \(timeout)"))
         }

@@ -50,6 +50,11 @@ public final class ZooKeeperClient: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ZooKeeperClient {
         let client = ZooKeeperClient(configuration: configuration, eventLoopGroup: eventLoopGroup)
+        // A sandbox address asked from outside the sandbox's namespaces is refused in so many
+        // words, not retried until the timeout as if the server were down.
+        for server in configuration.connectionString.servers {
+            try await SandboxAddressGuard.check(server.host, on: client.eventLoop).get()
+        }
         client.start()
         do {
             try await client.waitUntilConnected(timeout: timeout)
