@@ -27,17 +27,18 @@ struct FourLetterWordCommand: AsyncParsableCommand {
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "One row per server: mode, version, zxid, followers, latency, znodes; warns on no leader, two leaders, lag, membership disagreement. Exit code 1 on a warning."
+        abstract: "One row per server: mode, version, zxid, followers, latency, znodes; warns on no leader, two leaders, lag, membership disagreement. Exit code 1 on a warning.",
+        discussion: "With --inventory, it also lists every session on the servers (cons) by the client group member it belongs to, and the unknown ones (the census the run takes before the split)."
     )
 
+    /// With `--inventory`, it also lists every session on these servers (cons) by the client group
+    /// member it belongs to, and the unknown ones.
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "An inventory: also list every session on these servers (cons) by the client group member it belongs to, and the unknown ones.")
-    var inventory: String?
 
     func run() async throws {
         let servers = try connection.connectionString().servers
         let report = await EnsembleStatus.collect(servers, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)))
-        if let inventory {
+        if let inventory = connection.inventory {
             let census = await SessionCensus.read(servers, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)), group: MultiThreadedEventLoopGroup.singleton)
             let (owned, unknown) = census.classified(by: SessionOwner.members(of: try loadInventory(inventory)))
             if connection.json {
