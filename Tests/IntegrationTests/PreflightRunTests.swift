@@ -61,7 +61,7 @@ import ZooKeeperTestSupport
         // With the program there, the same plan runs (the preflight is not a blanket refusal).
         let fine = Self.plan(fixture, second: second, secondRestart: fixture.restartCommand())
         let journal = Journal(path: fixture.directory + "/fine.journal")
-        let outcome = try await MigrationExecutor(plan: try Prover.prove(fine), hosts: fixture.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, journal: journal).run()
+        let outcome = try await MigrationExecutor(plan: try Prover.prove(fine), hosts: fixture.hosts, clients: fixture.controller(fine), eventLoopGroup: MultiThreadedEventLoopGroup.singleton, journal: journal).run()
         #expect(outcome == .finished)
         #expect(try journal.load().events.first?.summary.contains("preflight: 1 host reached") == true)
     }

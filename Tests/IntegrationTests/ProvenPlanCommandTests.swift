@@ -26,7 +26,8 @@ extension RealServers {
         /// `mitosis plan --out` writes a plan with its proof; the same plan altered three ways (a
         /// step removed, two steps swapped, a gate deleted) is refused by `run`, `run --resume` and
         /// `rollback` before any host is reached: every file on every host is as it was, and no
-        /// journal is written. The servers are configured, not started (nothing may start them).
+        /// journal is written. The source runs only while the plan is made; nothing may start a server
+        /// afterwards.
         @Test func alteredPlansAreRefusedByRunResumeAndRollbackWithNoHostChanged() async throws {
             try await withSandboxNetwork("proof") { manager, _ in
                 let source = try await manager.up(.init(name: "src", servers: 3, start: false))
@@ -42,8 +43,12 @@ extension RealServers {
                 let inventoryPath = directory + "/inv.yaml"
                 try SandboxInventory.yaml(fixture.inventory).write(toFile: inventoryPath, atomically: true, encoding: .utf8)
                 let planPath = directory + "/plan.json"
+                // `mitosis plan` plans from the hosts as they are, and only from a running source:
+                // it runs while the plan is made, and is stopped again before anything is hashed.
+                try await manager.start(source)
                 let planned = try await runMitosis(
                     ["plan", "--inventory", inventoryPath, "--source", "src", "--destination", "dst", "--pause", "1", "--out", planPath], fixture: fixture)
+                for host in source.hosts { _ = try await manager.hostDriver(for: host.name).stopService(source.zookeeperService(on: host)) }
                 try #require(planned.status == 0, "\(planned.output)")
                 let written = try Plan(jsonData: Data(contentsOf: URL(fileURLWithPath: planPath)))
                 let proof = try #require(written.proof, "mitosis plan --out wrote no proof record")
