@@ -47,11 +47,11 @@ extension Step {
 
 @Suite struct RollbackPlans {
     /// Stopped in the second join round of a 3→3 mitosis: the second round is undone first, then
-    /// the first; in each, the files are restored before anything restarts, the server the round
-    /// started is stopped before the restarts (a restarted server would ignore it as a leader),
-    /// the restarts run in reverse order gated on the round's previous membership, and only
-    /// actions that changed something are undone.
-    @Test func undoesRoundsLastFirstConfigsThenTheNewServerThenRestartsInReverse() throws {
+    /// the first; in each, the server the round started is stopped first (a restarted server would
+    /// ignore it as a leader, and with its old file back it could lead its old membership), then
+    /// the files are restored, then the restarts run in reverse order gated on the round's previous
+    /// membership, and only actions that changed something are undone.
+    @Test func undoesRoundsLastFirstTheNewServerThenConfigsThenRestartsInReverse() throws {
         let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
         let joinWrite = try #require(plan.step("join-4-configs")?.writes.firstIndex { $0.server.id == 1 })
         let recorded = "# what server 1's file really held\n4lw.commands.whitelist=*\nserver.1=10.1.0.1:2888:3888\nserver.2=10.1.0.2:2888:3888\nserver.3=10.1.0.3:2888:3888\n"
@@ -62,8 +62,8 @@ extension Step {
 
         #expect(
             back.steps.map(\.id.rawValue) == [
-                "rollback-3-configs", "rollback-join-5-start", "rollback-join-5-restart-1",
-                "rollback-2-configs", "rollback-join-4-start", "rollback-join-4-restart-3", "rollback-join-4-restart-2", "rollback-join-4-restart-1",
+                "rollback-join-5-start", "rollback-3-configs", "rollback-join-5-restart-1",
+                "rollback-join-4-start", "rollback-2-configs", "rollback-join-4-restart-3", "rollback-join-4-restart-2", "rollback-join-4-restart-1",
             ])
         let steps = Dictionary(uniqueKeysWithValues: back.steps.map { ($0.id.rawValue, $0) })
         // Round 3 (server 5): every joint server's file back to {1,2,3,4}; server 5's to its own list.
@@ -103,8 +103,8 @@ extension Step {
     @Test func undoesAnInterruptedAction() throws {
         let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
         let back = try Rollback.plan(for: plan, journal: try journal(of: plan, through: "join-4-start", interrupted: ["join-4-start"]))
-        #expect(back.steps.map(\.id.rawValue) == ["rollback-2-configs", "rollback-join-4-start"])
-        #expect(back.steps.last?.stoppedServers == [4])
+        #expect(back.steps.map(\.id.rawValue) == ["rollback-join-4-start", "rollback-2-configs"])
+        #expect(back.steps.first?.stoppedServers == [4])
     }
 
     @Test func refusesOnceThePointOfNoReturnStarted() throws {

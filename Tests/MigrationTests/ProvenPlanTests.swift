@@ -122,4 +122,24 @@ import Testing
         #expect(refused.message.contains("rollback"))
         #expect(refused.counterexample != nil)
     }
+
+    /// A run stopped after any step of a round of the join can go back: the way back is proved
+    /// safe from every one of them (the servers a round started stop before their files go back).
+    @Test(arguments: [StrategyKind.mitosis, .mitosisObservers])
+    func everyRollbackOfTheJoinIsProvedSafe(_ strategy: StrategyKind) throws {
+        let plan = try Fixtures.plan(strategy, 3, 3, staying: false)
+        let proven = try Prover.prove(plan)
+        let split = try #require(plan.steps.firstIndex { $0.id.rawValue.hasPrefix("split") || $0.actions.contains { if case .addFirewallRule = $0 { true } else { false } } })
+        var refused: [String] = []
+        for step in plan.steps[..<split] {
+            let state = try journal(of: plan, through: step.id)
+            let back = try Rollback.plan(for: plan, journal: state)
+            do {
+                _ = try Prover.prove(rollback: back, of: proven, journal: state)
+            } catch {
+                refused.append("\(step.id): \(error)")
+            }
+        }
+        #expect(refused.isEmpty, "\(refused.joined(separator: "\n"))")
+    }
 }

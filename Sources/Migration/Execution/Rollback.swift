@@ -4,8 +4,8 @@ import Ensemble
 ///
 /// A plan changes membership in rounds: a step that writes configurations, then steps that
 /// apply them (start the new server, restart the others one at a time). A round is undone by
-/// writing the previous configurations first, then stopping the servers the round started, then
-/// undoing its other steps in reverse: the restarts run again, now into the previous
+/// moving back the clients it moved, then stopping the servers it started, then writing the
+/// previous configurations, then undoing its other steps in reverse: the restarts run again, now into the previous
 /// configuration. Every running server holds the round's membership or the previous one, whose
 /// majorities share a server, so two leaders cannot be elected.
 ///
@@ -68,8 +68,9 @@ public enum Rollback {
                                 dynamicText: previousDynamic, previousDynamicText: write.dynamicText, restoresExactly: true)))
                 }
             }
+            var restore: [Step] = []
             if !restoreWrites.isEmpty {
-                steps.append(
+                restore.append(
                     Step(
                         id: StepID("rollback-\(roundIndex + 1)-configs"), title: "Restore the configurations of round \(roundIndex + 1)",
                         why: "Write back what the files held before this round, so that the restarts that follow take the servers back to the previous membership.",
@@ -129,7 +130,12 @@ public enum Rollback {
             let stopsStarted = { (step: Step) in step.actions.allSatisfy { if case .stopServer = $0 { return true } else { return false } } }
             var stops = undo.filter(stopsStarted)
             if let last = stops.indices.last { stops[last].gatesAfter = previousMembership }
-            steps += stops + undo.filter { !stopsStarted($0) }
+            // Clients the round moved go back first, while the servers they use still serve. The
+            // files go back only once the servers the round started have stopped: a server of the
+            // round that crashed and restarted with its old file back would count only its old
+            // membership, and could lead it beside the source's leader.
+            let switchesBack = { (step: Step) in step.actions.allSatisfy { if case .switchClient = $0 { return true } else { return false } } }
+            steps += undo.filter(switchesBack) + stops + restore + undo.filter { !stopsStarted($0) && !switchesBack($0) }
         }
         if let last = steps.indices.last, !steps[last].gatesAfter.contains(sourceHealthy) { steps[last].gatesAfter.append(sourceHealthy) }
         let windows =
