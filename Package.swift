@@ -50,10 +50,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Real ZooKeeper servers on loopback for tests, benchmarks and rehearsals.
+        // Real ZooKeeper servers on loopback for tests and benchmarks only: no production target
+        // depends on it. It starts servers with Hosts' `ChildProcess` and `ZooKeeperDistribution`.
         .target(
             name: "ZooKeeperTestSupport",
-            dependencies: ["ZooKeeper", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ZooKeeper", "Hosts", .product(name: "Logging", package: "swift-log")]
         ),
         // zoo.cfg, dynamic config, myid, server.properties, inventories, version knowledge.
         .target(
@@ -75,11 +76,12 @@ let package = Package(
         // Kafka's metadata in ZooKeeper, reassignment planning (pure planners) and execution,
         // and the brokers' switch to another ensemble (server.properties rewrites, rolling restarts).
         .target(name: "Kafka", dependencies: ["ZooKeeper", "Ensemble", "Hosts"]),
-        // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver, the SSH driver.
+        // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver, the SSH driver,
+        // local child processes and the ZooKeeper installations this machine can run.
         .target(
             name: "Hosts",
             dependencies: [
-                "ZooKeeper", "ZooKeeperTestSupport",
+                "ZooKeeper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,11 +89,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Plans, strategies, the prover and runbooks (pure); the executor and its journal.
+        // Plans, strategies, the prover and runbooks (pure); the executor, its journal and the
+        // observer that turns a run into a report (Reports).
         .target(
             name: "Migration",
             dependencies: [
-                "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy", "Kafka",
+                "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy", "Kafka", "Reports",
                 // SHA-256 fingerprints of the observed estate.
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -107,7 +110,7 @@ let package = Package(
         .target(
             name: "Rehearsal",
             dependencies: [
-                "Migration", "Hosts", "Probes", "Reports", "ZooKeeper", "ZooKeeperTestSupport", "Ensemble",
+                "Migration", "Hosts", "Probes", "Reports", "ZooKeeper", "Ensemble",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -123,7 +126,6 @@ let package = Package(
                 "Migration",
                 "Rehearsal",
                 "Reports",
-                "ZooKeeperTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -135,6 +137,7 @@ let package = Package(
             dependencies: [
                 "ZooKeeper",
                 "ZooKeeperTestSupport",
+                "Hosts",
                 "Probes",
                 "TreeCopy",
                 "Migration",

@@ -3,7 +3,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import ZooKeeper
-import ZooKeeperTestSupport
 
 #if canImport(Glibc)
 import Glibc

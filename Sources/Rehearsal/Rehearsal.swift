@@ -7,7 +7,6 @@ import Probes
 public import Reports
 import Synchronization
 import ZooKeeper
-import ZooKeeperTestSupport
 
 /// What a rehearsal found.
 public struct RehearsalResult: Sendable {

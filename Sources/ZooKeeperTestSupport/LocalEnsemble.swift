@@ -1,4 +1,5 @@
 import Foundation
+public import Hosts
 import Logging
 import Synchronization
 import ZooKeeper
@@ -303,4 +304,9 @@ public func withLocalEnsemble<Result: Sendable>(
         await ensemble.shutdown()
         throw error
     }
+}
+
+public struct LocalEnsembleError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,5 +1,4 @@
 import Foundation
-public import Migration
 public import NIOCore
 public import Probes
 public import Reports
