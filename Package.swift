@@ -54,7 +54,7 @@ let package = Package(
         // depends on it. It starts servers with Hosts' `ChildProcess` and `ZooKeeperDistribution`.
         .target(
             name: "ZooKeeperTestSupport",
-            dependencies: ["ZooKeeper", "Hosts", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ZooKeeper", "ZooKeeperProtocol", "Hosts", .product(name: "Logging", package: "swift-log")]
         ),
         // zoo.cfg, dynamic config, myid, server.properties, inventories, version knowledge.
         .target(
@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "Probes",
             dependencies: [
-                "ZooKeeper",
+                "ZooKeeper", "ZooKeeperProtocol",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "Hosts",
             dependencies: [
-                "ZooKeeper",
+                "ZooKeeper", "ZooKeeperProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "Rehearsal",
             dependencies: [
-                "Migration", "Hosts", "Probes", "Reports", "ZooKeeper", "Ensemble",
+                "Migration", "Hosts", "Probes", "Reports", "ZooKeeper", "ZooKeeperProtocol", "Ensemble",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -136,6 +136,8 @@ let package = Package(
             name: "MitosisBench",
             dependencies: [
                 "ZooKeeper",
+                // The raw ceiling client writes frames with the codec (`package` access).
+                "ZooKeeperProtocol",
                 "ZooKeeperTestSupport",
                 "Hosts",
                 "Probes",
@@ -157,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "ZooKeeperTests",
             dependencies: [
-                "ZooKeeper",
+                "ZooKeeper", "ZooKeeperProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
@@ -177,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts", "Ensemble", "Migration", "Rehearsal", "Reports",
+                "ZooKeeper", "ZooKeeperProtocol", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts", "Ensemble", "Migration", "Rehearsal", "Reports",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Interop"]

@@ -6,6 +6,7 @@ import ZooKeeper
 
 #if canImport(Glibc)
 import Glibc
+import ZooKeeperProtocol
 #endif
 
 /// A set of sandboxes that share one network: a bridge in a switch namespace, a control

@@ -3,6 +3,7 @@ import Foundation
 import Histogram
 import Hosts
 import ZooKeeper
+import ZooKeeperProtocol
 import ZooKeeperTestSupport
 
 /// Pipelined create and get throughput and latency: Mitosis's client, kazoo and the raw ceiling

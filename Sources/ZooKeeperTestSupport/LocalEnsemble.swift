@@ -3,6 +3,7 @@ public import Hosts
 import Logging
 import Synchronization
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// One server of a `LocalEnsemble`.
 public struct LocalServer: Sendable, Hashable {

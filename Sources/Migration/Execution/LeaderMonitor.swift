@@ -1,5 +1,6 @@
 import NIOCore
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// Counts elections from what `srvr` shows: a leader with an epoch not seen before for its
 /// ensemble is an election, except the first leader seen at all (it was elected before the watch

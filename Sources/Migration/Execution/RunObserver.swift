@@ -4,6 +4,7 @@ public import Probes
 public import Reports
 import Synchronization
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// Watches a `mitosis run` from the side and turns it into a report: the executor's events
 /// (steps, gates, firewall changes), every server's `srvr` (elections, servers going away and
