@@ -50,10 +50,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Real ZooKeeper servers on loopback for tests, benchmarks and rehearsals.
+        // Real ZooKeeper servers on loopback for tests and benchmarks only: no production target
+        // depends on it. It starts servers with Hosts' `ChildProcess` and `ZooKeeperDistribution`.
         .target(
             name: "ZooKeeperTestSupport",
-            dependencies: ["ZooKeeper", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ZooKeeper", "ZooKeeperProtocol", "Hosts", .product(name: "Logging", package: "swift-log")]
         ),
         // zoo.cfg, dynamic config, myid, server.properties, inventories, version knowledge.
         .target(
@@ -64,7 +65,7 @@ let package = Package(
         .target(
             name: "Probes",
             dependencies: [
-                "ZooKeeper",
+                "ZooKeeper", "ZooKeeperProtocol",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -75,11 +76,12 @@ let package = Package(
         // Kafka's metadata in ZooKeeper, reassignment planning (pure planners) and execution,
         // and the brokers' switch to another ensemble (server.properties rewrites, rolling restarts).
         .target(name: "Kafka", dependencies: ["ZooKeeper", "Ensemble", "Hosts"]),
-        // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver, the SSH driver.
+        // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver, the SSH driver,
+        // local child processes and the ZooKeeper installations this machine can run.
         .target(
             name: "Hosts",
             dependencies: [
-                "ZooKeeper", "ZooKeeperTestSupport",
+                "ZooKeeper", "ZooKeeperProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,11 +89,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Plans, strategies, the prover and runbooks (pure); the executor and its journal.
+        // Plans, strategies, the prover and runbooks (pure); the executor, its journal and the
+        // observer that turns a run into a report (Reports).
         .target(
             name: "Migration",
             dependencies: [
-                "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy", "Kafka",
+                "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy", "Kafka", "Reports",
                 // SHA-256 fingerprints of the observed estate.
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -107,7 +110,7 @@ let package = Package(
         .target(
             name: "Rehearsal",
             dependencies: [
-                "Migration", "Hosts", "Probes", "Reports", "ZooKeeper", "ZooKeeperTestSupport", "Ensemble",
+                "Migration", "Hosts", "Probes", "Reports", "ZooKeeper", "ZooKeeperProtocol", "Ensemble",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -123,7 +126,6 @@ let package = Package(
                 "Migration",
                 "Rehearsal",
                 "Reports",
-                "ZooKeeperTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -134,7 +136,10 @@ let package = Package(
             name: "MitosisBench",
             dependencies: [
                 "ZooKeeper",
+                // The raw ceiling client writes frames with the codec (`package` access).
+                "ZooKeeperProtocol",
                 "ZooKeeperTestSupport",
+                "Hosts",
                 "Probes",
                 "TreeCopy",
                 "Migration",
@@ -154,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "ZooKeeperTests",
             dependencies: [
-                "ZooKeeper",
+                "ZooKeeper", "ZooKeeperProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
@@ -174,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "ZooKeeper", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts", "Ensemble", "Migration", "Rehearsal", "Reports",
+                "ZooKeeper", "ZooKeeperProtocol", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts", "Ensemble", "Migration", "Rehearsal", "Reports",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Interop"]

@@ -1,5 +1,4 @@
 import Foundation
-import ZooKeeperTestSupport
 
 #if canImport(Glibc)
 import Glibc

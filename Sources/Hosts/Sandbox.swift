@@ -3,10 +3,10 @@ import Logging
 import NIOCore
 import NIOPosix
 import ZooKeeper
-import ZooKeeperTestSupport
 
 #if canImport(Glibc)
 import Glibc
+import ZooKeeperProtocol
 #endif
 
 /// A set of sandboxes that share one network: a bridge in a switch namespace, a control

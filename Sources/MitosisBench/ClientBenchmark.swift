@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Histogram
+import Hosts
 import ZooKeeper
+import ZooKeeperProtocol
 import ZooKeeperTestSupport
 
 /// Pipelined create and get throughput and latency: Mitosis's client, kazoo and the raw ceiling
@@ -9,7 +11,7 @@ import ZooKeeperTestSupport
 struct ClientBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "client",
-        abstract: "Pipelined create/get throughput and latency: Mitosis, kazoo and a raw ceiling client, on a real 3-server ensemble."
+        abstract: "Pipelined create/get throughput and latency: Mitosis, kazoo, the Java client and a raw ceiling client, on a real 3-server ensemble."
     )
 
     @Option(help: "Requests per operation.") var operations = 20_000
@@ -17,7 +19,7 @@ struct ClientBenchmark: AsyncParsableCommand {
     @Option(help: "Bytes of data per node.") var size = 64
     @Option(help: "ZooKeeper version of the ensemble the benchmark starts.") var zookeeper = "3.8.0"
     @Option(help: "Use this ensemble instead of starting one.") var server: String?
-    @Option(help: "Which peers to run, comma separated: mitosis, raw (the ceiling client), kazoo.") var peers = "mitosis,raw,kazoo"
+    @Option(help: "Which peers to run, comma separated: mitosis, raw (the ceiling client), kazoo, java (the official Java client).") var peers = "mitosis,raw,kazoo,java"
     @Flag(help: """
         Run Swift concurrency's tasks on NIO's event loops (NIO's global-executor takeover): a reply \
         resumes its caller on the thread that read it. Rows are labelled mitosis-nio.
@@ -27,10 +29,10 @@ struct ClientBenchmark: AsyncParsableCommand {
     var mitosisName: String { nioExecutor ? "mitosis-nio" : "mitosis" }
 
     func validate() throws {
-        let known: Set = ["mitosis", "raw", "kazoo"]
+        let known: Set = ["mitosis", "raw", "kazoo", "java"]
         let unknown = peerSet.subtracting(known)
         guard unknown.isEmpty, !peerSet.isEmpty else {
-            throw ValidationError("--peers takes a comma-separated list of mitosis, raw, kazoo; got '\(peers)'")
+            throw ValidationError("--peers takes a comma-separated list of mitosis, raw, kazoo, java; got '\(peers)'")
         }
         guard operations > 0, window > 0 else { throw ValidationError("--operations and --window must be positive") }
     }
@@ -123,6 +125,13 @@ struct ClientBenchmark: AsyncParsableCommand {
                 return result
             }
         }
+        if peerSet.contains("java") {
+            results += try runJava(connectionString: one.description, prefix: "/bench-java-\(stamp)").map {
+                var result = $0
+                result.servers = oneServer
+                return result
+            }
+        }
         report(results)
     }
 
@@ -210,21 +219,47 @@ struct ClientBenchmark: AsyncParsableCommand {
     }
 
     func runKazoo(connectionString: String, prefix: String) throws -> [Result] {
+        try runPeer(
+            "kazoo", executable: "/usr/bin/python3", arguments: ["-c", KazooPeer.script, connectionString, prefix, String(operations), String(window), String(size)],
+            hint: "is python3-kazoo installed? run scripts/setup.sh")
+    }
+
+    /// Compiles ``JavaPeer`` with javac into a temporary directory, then runs it.
+    func runJava(connectionString: String, prefix: String) throws -> [Result] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitosis-bench-java-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("JavaPeer.java")
+        try JavaPeer.source.write(to: source, atomically: true, encoding: .utf8)
+        let hint = "is the zookeeper Debian package (and default-jdk-headless) installed? run scripts/setup.sh"
+        _ = try runProcess("javac", executable: "/usr/bin/javac", arguments: ["-cp", JavaPeer.classpath, "-d", directory.path, source.path], hint: hint)
+        return try runPeer(
+            "java", executable: "/usr/bin/java",
+            arguments: ["-cp", "\(directory.path):\(JavaPeer.classpath)", "JavaPeer", connectionString, prefix, String(operations), String(window), String(size)], hint: hint)
+    }
+
+    /// Runs a peer that prints its create and get rows as JSON on stdout.
+    func runPeer(_ name: String, executable: String, arguments: [String], hint: String) throws -> [Result] {
+        let data = try runProcess("the \(name) peer", executable: executable, arguments: arguments, hint: hint)
+        struct Raw: Codable { var op: String; var count: Int; var seconds: Double; var cpu_seconds: Double; var context_switches: Int; var errors: Int; var p50_us: Double; var p99_us: Double; var p999_us: Double }
+        return try JSONDecoder().decode([Raw].self, from: data).map {
+            Result(client: name, servers: "", op: $0.op, count: $0.count, seconds: $0.seconds, cpuSeconds: $0.cpu_seconds, contextSwitches: $0.context_switches, errors: $0.errors, p50_us: $0.p50_us, p99_us: $0.p99_us, p999_us: $0.p999_us)
+        }
+    }
+
+    func runProcess(_ what: String, executable: String, arguments: [String], hint: String) throws -> Data {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", KazooPeer.script, connectionString, prefix, String(operations), String(window), String(size)]
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw ValidationError("the kazoo peer failed (exit \(process.terminationStatus)); is python3-kazoo installed? run scripts/setup.sh")
+            throw ValidationError("\(what) failed (exit \(process.terminationStatus)); \(hint)")
         }
-        struct Raw: Codable { var op: String; var count: Int; var seconds: Double; var cpu_seconds: Double; var context_switches: Int; var errors: Int; var p50_us: Double; var p99_us: Double; var p999_us: Double }
-        return try JSONDecoder().decode([Raw].self, from: data).map {
-            Result(client: "kazoo", servers: "", op: $0.op, count: $0.count, seconds: $0.seconds, cpuSeconds: $0.cpu_seconds, contextSwitches: $0.context_switches, errors: $0.errors, p50_us: $0.p50_us, p99_us: $0.p99_us, p999_us: $0.p999_us)
-        }
+        return data
     }
 
     func report(_ results: [Result]) {
@@ -278,8 +313,10 @@ struct ClientBenchmark: AsyncParsableCommand {
             let r = ratios(op)
             print("\(op): mitosis/kazoo \(format(r.mitosisOverKazoo)) (target \(target)); ceiling/kazoo \(format(r.ceilingOverKazoo)) on one server, \(format(r.spreadCeilingOverKazoo)) spread; mitosis/ceiling \(format(r.mitosisOverCeiling)) on one server, \(format(r.spreadMitosisOverSpreadCeiling)) spread; spread mitosis/kazoo \(format(r.spreadMitosisOverKazoo))")
         }
-        if let ours = row(mitosisName, "get"), let theirs = row("kazoo", "get"), let create = row(mitosisName, "create"), let kazooCreate = row("kazoo", "create") {
-            print("kazoo/mitosis client CPU per operation: create \(String(format: "%.1f", kazooCreate.cpuMicrosecondsPerOperation / create.cpuMicrosecondsPerOperation))x, get \(String(format: "%.1f", theirs.cpuMicrosecondsPerOperation / ours.cpuMicrosecondsPerOperation))x")
+        for peer in ["kazoo", "java"] {
+            if let ours = row(mitosisName, "get"), let theirs = row(peer, "get"), let create = row(mitosisName, "create"), let peerCreate = row(peer, "create") {
+                print("\(peer)/mitosis client CPU per operation: create \(String(format: "%.1f", peerCreate.cpuMicrosecondsPerOperation / create.cpuMicrosecondsPerOperation))x, get \(String(format: "%.1f", theirs.cpuMicrosecondsPerOperation / ours.cpuMicrosecondsPerOperation))x")
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 import Histogram
 import NIOCore
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// The least work a client can do for pipelined requests: the servers' ceiling for a window.
 ///

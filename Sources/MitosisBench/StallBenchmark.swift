@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hosts
 import Migration
 import Rehearsal
 import Reports

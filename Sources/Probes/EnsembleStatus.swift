@@ -1,4 +1,5 @@
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// One server's health, from `srvr`, `mntr` and `conf`.
 public struct ServerHealth: Sendable, Codable, Hashable {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// What phunt's zk-smoketest and zk-latencies check, on every server of an ensemble, and what
 /// Mitosis adds to them.

@@ -2,6 +2,7 @@ import Histogram
 import NIOCore
 import Synchronization
 import ZooKeeper
+import ZooKeeperProtocol
 
 // Live client workloads for rehearsals: client groups that load an ensemble while it is being
 // migrated (`NumberedWriters`, `SimulatedKafkaCluster`) and the report both produce.

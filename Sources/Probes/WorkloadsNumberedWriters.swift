@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// Yelp's distributed stress test with serial-numbered messages: writers that each create
 /// `<base>/w<k>/<n>` for n = 1, 2, 3, … one at a time, so that afterwards — on the same ensemble or

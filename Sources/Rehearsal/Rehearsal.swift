@@ -7,7 +7,7 @@ import Probes
 public import Reports
 import Synchronization
 import ZooKeeper
-import ZooKeeperTestSupport
+import ZooKeeperProtocol
 
 /// What a rehearsal found.
 public struct RehearsalResult: Sendable {

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import ZooKeeperProtocol
 
 /// A reply as it arrived, before the caller decodes it.
 struct ZooKeeperReply: Sendable {

@@ -24,8 +24,8 @@ public enum DigestAuth {
 /// SHA-1, for ZooKeeper's digest ids and content digests; not for anything that needs security.
 /// swift-crypto computes it (`Insecure.SHA1`); the digests are the same bytes as before, so plan
 /// hashes in existing journals still match.
-public enum SHA1 {
-    public static func hash(_ message: [UInt8]) -> [UInt8] {
+package enum SHA1 {
+    package static func hash(_ message: [UInt8]) -> [UInt8] {
         Array(Insecure.SHA1.hash(data: message))
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import ZooKeeperProtocol
 
 /// ZooKeeper's four-letter words: a word sent on a fresh TCP connection to the client port, the
 /// answer read until the server closes. Since 3.5.3 only words in `4lw.commands.whitelist` answer

@@ -1,3 +1,5 @@
+import ZooKeeperProtocol
+
 extension ZooKeeperClient {
     /// `path` and all its descendants, parents before children; empty if `path` does not exist.
     /// Nodes deleted while it walks are left out.

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import ZooKeeperProtocol
 
 /// A native, asynchronous ZooKeeper client.
 ///

@@ -1,4 +1,5 @@
 import Logging
+import ZooKeeperProtocol
 
 /// How a client connects: servers, session, limits. Timeouts that follow from the session
 /// (read timeout 2/3, ping interval 1/3, connect timeout per server) are derived, not set.

@@ -60,13 +60,13 @@ public struct ACL: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String { "\(identity.scheme):\(identity.id):\(permissions)" }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(permissions.rawValue)
         buffer.writeJuteString(identity.scheme)
         buffer.writeJuteString(identity.id)
     }
 
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> ACL {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> ACL {
         let perms = try buffer.readJuteInt("ACL", "perms")
         let scheme = try buffer.readJuteString("ACL", "id.scheme") ?? ""
         let id = try buffer.readJuteString("ACL", "id.id") ?? ""
@@ -75,12 +75,12 @@ public struct ACL: Sendable, Hashable, Codable, CustomStringConvertible {
 }
 
 extension ByteBuffer {
-    public mutating func writeACLs(_ acls: [ACL]) {
+    package mutating func writeACLs(_ acls: [ACL]) {
         writeInteger(Int32(acls.count))
         for acl in acls { acl.encode(into: &self) }
     }
 
-    public mutating func readACLs(_ record: String) throws(JuteDecodingError) -> [ACL] {
+    package mutating func readACLs(_ record: String) throws(JuteDecodingError) -> [ACL] {
         let count = try readJuteInt(record, "acl")
         if count <= 0 { return [] }
         guard Int(count) <= readableBytes / 12 else {

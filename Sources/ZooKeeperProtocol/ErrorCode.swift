@@ -1,9 +1,14 @@
 /// A ZooKeeper error: what failed (`code`), where (`path`, `server`), and what to do.
 public struct ZooKeeperError: Error, Sendable, Hashable, CustomStringConvertible {
     /// ZooKeeper's error codes (`KeeperException.Code`) plus the client's own, as static constants.
-    public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
-        public var rawValue: Int32
-        public init(rawValue: Int32) { self.rawValue = rawValue }
+    ///
+    /// Opaque: compare with the constants (`error.code == .noNode`); only the client makes codes,
+    /// so new ones can be added without breaking a `switch` in a program that uses it.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        /// ZooKeeper's number for the code (`KeeperException.Code.intValue()`; the client's own
+        /// codes are positive), for logs and for comparing with other clients.
+        public let rawValue: Int32
+        package init(rawValue: Int32) { self.rawValue = rawValue }
 
         public static let ok = Code(rawValue: 0)
         public static let systemError = Code(rawValue: -1)

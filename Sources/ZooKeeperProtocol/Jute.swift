@@ -5,28 +5,28 @@ import NIOCore
 // vectors as a 4-byte count followed by the elements (-1 for null).
 
 /// A record could not be decoded: the bytes are shorter than the record or malformed.
-public struct JuteDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var record: String
-    public var field: String
-    public var reason: String
+package struct JuteDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var record: String
+    package var field: String
+    package var reason: String
 
-    public init(record: String, field: String, reason: String) {
+    package init(record: String, field: String, reason: String) {
         self.record = record
         self.field = field
         self.reason = reason
     }
 
-    public var description: String { "cannot decode \(record).\(field): \(reason)" }
+    package var description: String { "cannot decode \(record).\(field): \(reason)" }
 }
 
 extension ByteBuffer {
     @inlinable
-    public mutating func writeJuteBool(_ value: Bool) {
+    package mutating func writeJuteBool(_ value: Bool) {
         writeInteger(value ? UInt8(1) : UInt8(0))
     }
 
     @inlinable
-    public mutating func writeJuteString(_ value: String?) {
+    package mutating func writeJuteString(_ value: String?) {
         guard let value else {
             writeInteger(Int32(-1))
             return
@@ -38,7 +38,7 @@ extension ByteBuffer {
     }
 
     @inlinable
-    public mutating func writeJuteBuffer(_ value: [UInt8]?) {
+    package mutating func writeJuteBuffer(_ value: [UInt8]?) {
         guard let value else {
             writeInteger(Int32(-1))
             return
@@ -48,7 +48,7 @@ extension ByteBuffer {
     }
 
     @inlinable
-    public mutating func writeJuteBuffer(_ value: ByteBuffer?) {
+    package mutating func writeJuteBuffer(_ value: ByteBuffer?) {
         guard var value else {
             writeInteger(Int32(-1))
             return
@@ -58,33 +58,33 @@ extension ByteBuffer {
     }
 
     @inlinable
-    public mutating func writeJuteStrings(_ values: [String]) {
+    package mutating func writeJuteStrings(_ values: [String]) {
         writeInteger(Int32(values.count))
         for value in values { writeJuteString(value) }
     }
 
-    public mutating func readJuteInt(_ record: String, _ field: String) throws(JuteDecodingError) -> Int32 {
+    package mutating func readJuteInt(_ record: String, _ field: String) throws(JuteDecodingError) -> Int32 {
         guard let value = readInteger(as: Int32.self) else {
             throw JuteDecodingError(record: record, field: field, reason: "needs 4 bytes, \(readableBytes) left")
         }
         return value
     }
 
-    public mutating func readJuteLong(_ record: String, _ field: String) throws(JuteDecodingError) -> Int64 {
+    package mutating func readJuteLong(_ record: String, _ field: String) throws(JuteDecodingError) -> Int64 {
         guard let value = readInteger(as: Int64.self) else {
             throw JuteDecodingError(record: record, field: field, reason: "needs 8 bytes, \(readableBytes) left")
         }
         return value
     }
 
-    public mutating func readJuteBool(_ record: String, _ field: String) throws(JuteDecodingError) -> Bool {
+    package mutating func readJuteBool(_ record: String, _ field: String) throws(JuteDecodingError) -> Bool {
         guard let value = readInteger(as: UInt8.self) else {
             throw JuteDecodingError(record: record, field: field, reason: "needs 1 byte, none left")
         }
         return value != 0
     }
 
-    public mutating func readJuteString(_ record: String, _ field: String) throws(JuteDecodingError) -> String? {
+    package mutating func readJuteString(_ record: String, _ field: String) throws(JuteDecodingError) -> String? {
         let length = try readJuteInt(record, field)
         if length < 0 { return nil }
         guard let value = readString(length: Int(length)) else {
@@ -93,7 +93,7 @@ extension ByteBuffer {
         return value
     }
 
-    public mutating func readJuteBytes(_ record: String, _ field: String) throws(JuteDecodingError) -> [UInt8]? {
+    package mutating func readJuteBytes(_ record: String, _ field: String) throws(JuteDecodingError) -> [UInt8]? {
         let length = try readJuteInt(record, field)
         if length < 0 { return nil }
         guard let value = readBytes(length: Int(length)) else {
@@ -102,7 +102,7 @@ extension ByteBuffer {
         return value
     }
 
-    public mutating func readJuteStrings(_ record: String, _ field: String) throws(JuteDecodingError) -> [String] {
+    package mutating func readJuteStrings(_ record: String, _ field: String) throws(JuteDecodingError) -> [String] {
         let count = try readJuteInt(record, field)
         if count <= 0 { return [] }
         guard Int(count) <= readableBytes / 4 else {

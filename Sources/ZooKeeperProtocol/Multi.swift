@@ -16,7 +16,7 @@ public enum MultiOperation: Sendable, Hashable {
         }
     }
 
-    public var opCode: OpCode {
+    package var opCode: OpCode {
         switch self {
         case .create(let request): request.opCode
         case .delete: .delete
@@ -51,26 +51,26 @@ public enum MultiResult: Sendable, Hashable {
 }
 
 /// `MultiHeader`: each operation is preceded by one; a header with type -1 and done=true ends the list.
-public struct MultiHeader: Sendable, Hashable {
-    public var type: OpCode
-    public var done: Bool
-    public var error: Int32
+package struct MultiHeader: Sendable, Hashable {
+    package var type: OpCode
+    package var done: Bool
+    package var error: Int32
 
-    public init(type: OpCode, done: Bool, error: Int32) {
+    package init(type: OpCode, done: Bool, error: Int32) {
         self.type = type
         self.done = done
         self.error = error
     }
 
-    public static let end = MultiHeader(type: OpCode(rawValue: -1), done: true, error: -1)
+    package static let end = MultiHeader(type: OpCode(rawValue: -1), done: true, error: -1)
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(type.rawValue)
         buffer.writeJuteBool(done)
         buffer.writeInteger(error)
     }
 
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> MultiHeader {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> MultiHeader {
         MultiHeader(
             type: OpCode(rawValue: try buffer.readJuteInt("MultiHeader", "type")),
             done: try buffer.readJuteBool("MultiHeader", "done"),
@@ -80,14 +80,14 @@ public struct MultiHeader: Sendable, Hashable {
 }
 
 /// `MultiTxnRequest`.
-public struct MultiRequest: ZooKeeperRequestRecord, Hashable {
-    public var operations: [MultiOperation]
+package struct MultiRequest: ZooKeeperRequestRecord, Hashable {
+    package var operations: [MultiOperation]
 
-    public init(operations: [MultiOperation]) { self.operations = operations }
+    package init(operations: [MultiOperation]) { self.operations = operations }
 
-    public var opCode: OpCode { .multi }
+    package var opCode: OpCode { .multi }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         for operation in operations {
             MultiHeader(type: operation.opCode, done: false, error: -1).encode(into: &buffer)
             operation.encodeBody(into: &buffer)
@@ -97,12 +97,12 @@ public struct MultiRequest: ZooKeeperRequestRecord, Hashable {
 }
 
 /// `MultiResponse`: one result per operation, in order.
-public struct MultiResponse: ZooKeeperResponseRecord, Hashable {
-    public var results: [MultiResult]
+package struct MultiResponse: ZooKeeperResponseRecord, Hashable {
+    package var results: [MultiResult]
 
-    public init(results: [MultiResult]) { self.results = results }
+    package init(results: [MultiResult]) { self.results = results }
 
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> MultiResponse {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> MultiResponse {
         var results: [MultiResult] = []
         while true {
             let header = try MultiHeader.decode(from: &buffer)
@@ -145,7 +145,7 @@ public enum ReadOperation: Sendable, Hashable {
         }
     }
 
-    public var opCode: OpCode {
+    package var opCode: OpCode {
         switch self {
         case .getData: .getData
         case .getChildren: .getChildren
@@ -172,14 +172,14 @@ public enum ReadResult: Sendable, Hashable {
 
 /// `MultiOperationRecord` with read operations only, sent as `multiRead` (opcode 22). The same
 /// framing as a multi transaction: a `MultiHeader` before each operation, an end header after.
-public struct MultiReadRequest: ZooKeeperRequestRecord, Hashable {
-    public var operations: [ReadOperation]
+package struct MultiReadRequest: ZooKeeperRequestRecord, Hashable {
+    package var operations: [ReadOperation]
 
-    public init(operations: [ReadOperation]) { self.operations = operations }
+    package init(operations: [ReadOperation]) { self.operations = operations }
 
-    public var opCode: OpCode { .multiRead }
+    package var opCode: OpCode { .multiRead }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         for operation in operations {
             MultiHeader(type: operation.opCode, done: false, error: -1).encode(into: &buffer)
             operation.encodeBody(into: &buffer)
@@ -190,12 +190,12 @@ public struct MultiReadRequest: ZooKeeperRequestRecord, Hashable {
 
 /// `MultiResponse` of a `multiRead`: per read, a header whose type is the read's opcode (then a
 /// `GetDataResponse` or `GetChildrenResponse`) or -1 with the error (then an `ErrorResponse`).
-public struct MultiReadResponse: ZooKeeperResponseRecord, Hashable {
-    public var results: [ReadResult]
+package struct MultiReadResponse: ZooKeeperResponseRecord, Hashable {
+    package var results: [ReadResult]
 
-    public init(results: [ReadResult]) { self.results = results }
+    package init(results: [ReadResult]) { self.results = results }
 
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> MultiReadResponse {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> MultiReadResponse {
         var results: [ReadResult] = []
         while true {
             let header = try MultiHeader.decode(from: &buffer)

@@ -1,43 +1,43 @@
 /// ZooKeeper request types (`ZooDefs.OpCode`).
-public struct OpCode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+package struct OpCode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    package var rawValue: Int32
+    package init(rawValue: Int32) { self.rawValue = rawValue }
 
-    public static let notification = OpCode(rawValue: 0)
-    public static let create = OpCode(rawValue: 1)
-    public static let delete = OpCode(rawValue: 2)
-    public static let exists = OpCode(rawValue: 3)
-    public static let getData = OpCode(rawValue: 4)
-    public static let setData = OpCode(rawValue: 5)
-    public static let getACL = OpCode(rawValue: 6)
-    public static let setACL = OpCode(rawValue: 7)
-    public static let getChildren = OpCode(rawValue: 8)
-    public static let sync = OpCode(rawValue: 9)
-    public static let ping = OpCode(rawValue: 11)
-    public static let getChildren2 = OpCode(rawValue: 12)
-    public static let check = OpCode(rawValue: 13)
-    public static let multi = OpCode(rawValue: 14)
-    public static let create2 = OpCode(rawValue: 15)
-    public static let reconfig = OpCode(rawValue: 16)
-    public static let checkWatches = OpCode(rawValue: 17)
-    public static let removeWatches = OpCode(rawValue: 18)
-    public static let createContainer = OpCode(rawValue: 19)
-    public static let deleteContainer = OpCode(rawValue: 20)
-    public static let createTTL = OpCode(rawValue: 21)
-    public static let multiRead = OpCode(rawValue: 22)
-    public static let auth = OpCode(rawValue: 100)
-    public static let setWatches = OpCode(rawValue: 101)
-    public static let sasl = OpCode(rawValue: 102)
-    public static let getEphemerals = OpCode(rawValue: 103)
-    public static let getAllChildrenNumber = OpCode(rawValue: 104)
-    public static let setWatches2 = OpCode(rawValue: 105)
-    public static let addWatch = OpCode(rawValue: 106)
-    public static let whoAmI = OpCode(rawValue: 107)
-    public static let createSession = OpCode(rawValue: -10)
-    public static let closeSession = OpCode(rawValue: -11)
-    public static let error = OpCode(rawValue: -1)
+    package static let notification = OpCode(rawValue: 0)
+    package static let create = OpCode(rawValue: 1)
+    package static let delete = OpCode(rawValue: 2)
+    package static let exists = OpCode(rawValue: 3)
+    package static let getData = OpCode(rawValue: 4)
+    package static let setData = OpCode(rawValue: 5)
+    package static let getACL = OpCode(rawValue: 6)
+    package static let setACL = OpCode(rawValue: 7)
+    package static let getChildren = OpCode(rawValue: 8)
+    package static let sync = OpCode(rawValue: 9)
+    package static let ping = OpCode(rawValue: 11)
+    package static let getChildren2 = OpCode(rawValue: 12)
+    package static let check = OpCode(rawValue: 13)
+    package static let multi = OpCode(rawValue: 14)
+    package static let create2 = OpCode(rawValue: 15)
+    package static let reconfig = OpCode(rawValue: 16)
+    package static let checkWatches = OpCode(rawValue: 17)
+    package static let removeWatches = OpCode(rawValue: 18)
+    package static let createContainer = OpCode(rawValue: 19)
+    package static let deleteContainer = OpCode(rawValue: 20)
+    package static let createTTL = OpCode(rawValue: 21)
+    package static let multiRead = OpCode(rawValue: 22)
+    package static let auth = OpCode(rawValue: 100)
+    package static let setWatches = OpCode(rawValue: 101)
+    package static let sasl = OpCode(rawValue: 102)
+    package static let getEphemerals = OpCode(rawValue: 103)
+    package static let getAllChildrenNumber = OpCode(rawValue: 104)
+    package static let setWatches2 = OpCode(rawValue: 105)
+    package static let addWatch = OpCode(rawValue: 106)
+    package static let whoAmI = OpCode(rawValue: 107)
+    package static let createSession = OpCode(rawValue: -10)
+    package static let closeSession = OpCode(rawValue: -11)
+    package static let error = OpCode(rawValue: -1)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .create: "create"
         case .delete: "delete"
@@ -66,12 +66,12 @@ public struct OpCode: RawRepresentable, Sendable, Hashable, CustomStringConverti
 }
 
 /// Reserved xids (request ids) the protocol uses for messages that are not ordinary requests.
-public enum ReservedXid {
+package enum ReservedXid {
     /// A watch notification from the server.
-    public static let notification: Int32 = -1
-    public static let ping: Int32 = -2
-    public static let auth: Int32 = -4
-    public static let setWatches: Int32 = -8
+    package static let notification: Int32 = -1
+    package static let ping: Int32 = -2
+    package static let auth: Int32 = -4
+    package static let setWatches: Int32 = -8
 }
 
 /// How a znode is created (`CreateMode`).
@@ -98,7 +98,7 @@ public struct CreateMode: Sendable, Hashable, CustomStringConvertible {
     public static func persistentSequentialWithTTL(_ ttl: Duration) -> CreateMode { CreateMode(sequential: true, ttl: ttl) }
 
     /// The flags value sent on the wire.
-    public var flags: Int32 {
+    package var flags: Int32 {
         if isContainer { return 4 }
         if ttl != nil { return isSequential ? 6 : 5 }
         switch (isEphemeral, isSequential) {
@@ -109,7 +109,7 @@ public struct CreateMode: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public init?(flags: Int32) {
+    package init?(flags: Int32) {
         switch flags {
         case 0: self = .persistent
         case 1: self = .ephemeral

@@ -3,31 +3,31 @@ import NIOCore
 // One type per wire record. Requests encode into a buffer; responses decode from one.
 
 /// A request body with the opcode that carries it.
-public protocol ZooKeeperRequestRecord: Sendable {
+package protocol ZooKeeperRequestRecord: Sendable {
     var opCode: OpCode { get }
     func encode(into buffer: inout ByteBuffer)
 }
 
 /// A response body.
-public protocol ZooKeeperResponseRecord: Sendable {
+package protocol ZooKeeperResponseRecord: Sendable {
     static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> Self
 }
 
 // MARK: - Session establishment
 
 /// The first message of every connection (`ConnectRequest`).
-public struct ConnectRequest: Sendable, Hashable {
-    public var protocolVersion: Int32
-    public var lastZxidSeen: Zxid
+package struct ConnectRequest: Sendable, Hashable {
+    package var protocolVersion: Int32
+    package var lastZxidSeen: Zxid
     /// Requested session timeout, milliseconds.
-    public var timeout: Int32
+    package var timeout: Int32
     /// 0 for a new session; the id of the session to resume otherwise.
-    public var sessionID: Int64
-    public var password: [UInt8]
+    package var sessionID: Int64
+    package var password: [UInt8]
     /// Whether the client accepts a read-only server (a server not in a quorum).
-    public var readOnly: Bool
+    package var readOnly: Bool
 
-    public init(protocolVersion: Int32 = 0, lastZxidSeen: Zxid, timeout: Int32, sessionID: Int64, password: [UInt8], readOnly: Bool) {
+    package init(protocolVersion: Int32 = 0, lastZxidSeen: Zxid, timeout: Int32, sessionID: Int64, password: [UInt8], readOnly: Bool) {
         self.protocolVersion = protocolVersion
         self.lastZxidSeen = lastZxidSeen
         self.timeout = timeout
@@ -36,7 +36,7 @@ public struct ConnectRequest: Sendable, Hashable {
         self.readOnly = readOnly
     }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(protocolVersion)
         buffer.writeInteger(lastZxidSeen.rawValue)
         buffer.writeInteger(timeout)
@@ -45,7 +45,7 @@ public struct ConnectRequest: Sendable, Hashable {
         buffer.writeJuteBool(readOnly)
     }
 
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> ConnectRequest {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> ConnectRequest {
         let version = try buffer.readJuteInt("ConnectRequest", "protocolVersion")
         let zxid = try buffer.readJuteLong("ConnectRequest", "lastZxidSeen")
         let timeout = try buffer.readJuteInt("ConnectRequest", "timeOut")
@@ -57,16 +57,16 @@ public struct ConnectRequest: Sendable, Hashable {
 }
 
 /// The server's answer to `ConnectRequest`. A timeout of 0 or less means the session expired.
-public struct ConnectResponse: Sendable, Hashable {
-    public var protocolVersion: Int32
+package struct ConnectResponse: Sendable, Hashable {
+    package var protocolVersion: Int32
     /// Negotiated session timeout, milliseconds.
-    public var timeout: Int32
-    public var sessionID: Int64
-    public var password: [UInt8]
+    package var timeout: Int32
+    package var sessionID: Int64
+    package var password: [UInt8]
     /// The server is not in a quorum and serves reads only.
-    public var readOnly: Bool
+    package var readOnly: Bool
 
-    public init(protocolVersion: Int32 = 0, timeout: Int32, sessionID: Int64, password: [UInt8], readOnly: Bool = false) {
+    package init(protocolVersion: Int32 = 0, timeout: Int32, sessionID: Int64, password: [UInt8], readOnly: Bool = false) {
         self.protocolVersion = protocolVersion
         self.timeout = timeout
         self.sessionID = sessionID
@@ -74,7 +74,7 @@ public struct ConnectResponse: Sendable, Hashable {
         self.readOnly = readOnly
     }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(protocolVersion)
         buffer.writeInteger(timeout)
         buffer.writeInteger(sessionID)
@@ -82,7 +82,7 @@ public struct ConnectResponse: Sendable, Hashable {
         buffer.writeJuteBool(readOnly)
     }
 
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> ConnectResponse {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> ConnectResponse {
         let version = try buffer.readJuteInt("ConnectResponse", "protocolVersion")
         let timeout = try buffer.readJuteInt("ConnectResponse", "timeOut")
         let session = try buffer.readJuteLong("ConnectResponse", "sessionId")
@@ -95,23 +95,23 @@ public struct ConnectResponse: Sendable, Hashable {
 
 // MARK: - Headers
 
-public struct RequestHeader: Sendable, Hashable {
-    public var xid: Int32
-    public var opCode: OpCode
+package struct RequestHeader: Sendable, Hashable {
+    package var xid: Int32
+    package var opCode: OpCode
 
-    public init(xid: Int32, opCode: OpCode) {
+    package init(xid: Int32, opCode: OpCode) {
         self.xid = xid
         self.opCode = opCode
     }
 
-    public static let encodedSize = 8
+    package static let encodedSize = 8
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(xid)
         buffer.writeInteger(opCode.rawValue)
     }
 
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> RequestHeader {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> RequestHeader {
         RequestHeader(
             xid: try buffer.readJuteInt("RequestHeader", "xid"),
             opCode: OpCode(rawValue: try buffer.readJuteInt("RequestHeader", "type"))
@@ -119,27 +119,27 @@ public struct RequestHeader: Sendable, Hashable {
     }
 }
 
-public struct ReplyHeader: Sendable, Hashable {
-    public var xid: Int32
+package struct ReplyHeader: Sendable, Hashable {
+    package var xid: Int32
     /// The last zxid the server had committed when it answered.
-    public var zxid: Zxid
-    public var error: ZooKeeperError.Code
+    package var zxid: Zxid
+    package var error: ZooKeeperError.Code
 
-    public init(xid: Int32, zxid: Zxid, error: ZooKeeperError.Code) {
+    package init(xid: Int32, zxid: Zxid, error: ZooKeeperError.Code) {
         self.xid = xid
         self.zxid = zxid
         self.error = error
     }
 
-    public static let encodedSize = 16
+    package static let encodedSize = 16
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(xid)
         buffer.writeInteger(zxid.rawValue)
         buffer.writeInteger(error.rawValue)
     }
 
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> ReplyHeader {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> ReplyHeader {
         ReplyHeader(
             xid: try buffer.readJuteInt("ReplyHeader", "xid"),
             zxid: Zxid(try buffer.readJuteLong("ReplyHeader", "zxid")),
@@ -167,16 +167,16 @@ public struct CreateRequest: ZooKeeperRequestRecord, Hashable {
         self.returnStat = returnStat
     }
 
-    public var opCode: OpCode {
+    package var opCode: OpCode {
         if mode.isContainer { return .createContainer }
         if mode.ttl != nil { return .createTTL }
         return returnStat ? .create2 : .create
     }
 
     /// Whether the response is `Create2Response` (path and stat) rather than `CreateResponse`.
-    public var respondsWithStat: Bool { opCode != .create }
+    package var respondsWithStat: Bool { opCode != .create }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeJuteString(path)
         buffer.writeJuteBuffer(data)
         buffer.writeACLs(acl)
@@ -186,7 +186,7 @@ public struct CreateRequest: ZooKeeperRequestRecord, Hashable {
         }
     }
 
-    public static func decode(from buffer: inout ByteBuffer, opCode: OpCode) throws(JuteDecodingError) -> CreateRequest {
+    package static func decode(from buffer: inout ByteBuffer, opCode: OpCode) throws(JuteDecodingError) -> CreateRequest {
         let path = try buffer.readJuteString("CreateRequest", "path") ?? ""
         let data = try buffer.readJuteBytes("CreateRequest", "data") ?? []
         let acl = try buffer.readACLs("CreateRequest")
@@ -209,43 +209,43 @@ public struct DeleteRequest: ZooKeeperRequestRecord, Hashable {
         self.version = version
     }
 
-    public var opCode: OpCode { .delete }
+    package var opCode: OpCode { .delete }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeJuteString(path)
         buffer.writeInteger(version)
     }
 }
 
 /// `ExistsRequest`, `GetDataRequest`, `GetChildrenRequest`, `GetChildren2Request`: a path and a watch flag.
-public struct PathWatchRequest: ZooKeeperRequestRecord, Hashable {
-    public var opCode: OpCode
-    public var path: String
-    public var watch: Bool
+package struct PathWatchRequest: ZooKeeperRequestRecord, Hashable {
+    package var opCode: OpCode
+    package var path: String
+    package var watch: Bool
 
-    public init(_ opCode: OpCode, path: String, watch: Bool) {
+    package init(_ opCode: OpCode, path: String, watch: Bool) {
         self.opCode = opCode
         self.path = path
         self.watch = watch
     }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeJuteString(path)
         buffer.writeJuteBool(watch)
     }
 }
 
 /// `GetACLRequest`, `SyncRequest`: a path alone.
-public struct PathRequest: ZooKeeperRequestRecord, Hashable {
-    public var opCode: OpCode
-    public var path: String
+package struct PathRequest: ZooKeeperRequestRecord, Hashable {
+    package var opCode: OpCode
+    package var path: String
 
-    public init(_ opCode: OpCode, path: String) {
+    package init(_ opCode: OpCode, path: String) {
         self.opCode = opCode
         self.path = path
     }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeJuteString(path)
     }
 }
@@ -261,29 +261,29 @@ public struct SetDataRequest: ZooKeeperRequestRecord, Hashable {
         self.version = version
     }
 
-    public var opCode: OpCode { .setData }
+    package var opCode: OpCode { .setData }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeJuteString(path)
         buffer.writeJuteBuffer(data)
         buffer.writeInteger(version)
     }
 }
 
-public struct SetACLRequest: ZooKeeperRequestRecord, Hashable {
-    public var path: String
-    public var acl: [ACL]
-    public var version: Int32
+package struct SetACLRequest: ZooKeeperRequestRecord, Hashable {
+    package var path: String
+    package var acl: [ACL]
+    package var version: Int32
 
-    public init(path: String, acl: [ACL], version: Int32 = -1) {
+    package init(path: String, acl: [ACL], version: Int32 = -1) {
         self.path = path
         self.acl = acl
         self.version = version
     }
 
-    public var opCode: OpCode { .setACL }
+    package var opCode: OpCode { .setACL }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeJuteString(path)
         buffer.writeACLs(acl)
         buffer.writeInteger(version)
@@ -299,29 +299,29 @@ public struct CheckVersionRequest: ZooKeeperRequestRecord, Hashable {
         self.version = version
     }
 
-    public var opCode: OpCode { .check }
+    package var opCode: OpCode { .check }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeJuteString(path)
         buffer.writeInteger(version)
     }
 }
 
 /// `AuthPacket`, sent with xid -4.
-public struct AuthRequest: ZooKeeperRequestRecord, Hashable {
-    public var type: Int32
-    public var scheme: String
-    public var auth: [UInt8]
+package struct AuthRequest: ZooKeeperRequestRecord, Hashable {
+    package var type: Int32
+    package var scheme: String
+    package var auth: [UInt8]
 
-    public init(type: Int32 = 0, scheme: String, auth: [UInt8]) {
+    package init(type: Int32 = 0, scheme: String, auth: [UInt8]) {
         self.type = type
         self.scheme = scheme
         self.auth = auth
     }
 
-    public var opCode: OpCode { .auth }
+    package var opCode: OpCode { .auth }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(type)
         buffer.writeJuteString(scheme)
         buffer.writeJuteBuffer(auth)
@@ -329,22 +329,22 @@ public struct AuthRequest: ZooKeeperRequestRecord, Hashable {
 }
 
 /// `SetWatches`, sent with xid -8 after a reconnect to re-arm the session's watches.
-public struct SetWatchesRequest: ZooKeeperRequestRecord, Hashable {
-    public var relativeZxid: Zxid
-    public var dataWatches: [String]
-    public var existWatches: [String]
-    public var childWatches: [String]
+package struct SetWatchesRequest: ZooKeeperRequestRecord, Hashable {
+    package var relativeZxid: Zxid
+    package var dataWatches: [String]
+    package var existWatches: [String]
+    package var childWatches: [String]
 
-    public init(relativeZxid: Zxid, dataWatches: [String], existWatches: [String], childWatches: [String]) {
+    package init(relativeZxid: Zxid, dataWatches: [String], existWatches: [String], childWatches: [String]) {
         self.relativeZxid = relativeZxid
         self.dataWatches = dataWatches
         self.existWatches = existWatches
         self.childWatches = childWatches
     }
 
-    public var opCode: OpCode { .setWatches }
+    package var opCode: OpCode { .setWatches }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(relativeZxid.rawValue)
         buffer.writeJuteStrings(dataWatches)
         buffer.writeJuteStrings(existWatches)
@@ -353,23 +353,23 @@ public struct SetWatchesRequest: ZooKeeperRequestRecord, Hashable {
 }
 
 /// `ReconfigRequest` (3.5+): incremental (joining/leaving) or bulk (newMembers).
-public struct ReconfigRequest: ZooKeeperRequestRecord, Hashable {
-    public var joiningServers: String?
-    public var leavingServers: String?
-    public var newMembers: String?
+package struct ReconfigRequest: ZooKeeperRequestRecord, Hashable {
+    package var joiningServers: String?
+    package var leavingServers: String?
+    package var newMembers: String?
     /// The config version the change is based on; -1 for any.
-    public var currentConfigID: Int64
+    package var currentConfigID: Int64
 
-    public init(joiningServers: String?, leavingServers: String?, newMembers: String?, currentConfigID: Int64 = -1) {
+    package init(joiningServers: String?, leavingServers: String?, newMembers: String?, currentConfigID: Int64 = -1) {
         self.joiningServers = joiningServers
         self.leavingServers = leavingServers
         self.newMembers = newMembers
         self.currentConfigID = currentConfigID
     }
 
-    public var opCode: OpCode { .reconfig }
+    package var opCode: OpCode { .reconfig }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeJuteString(joiningServers)
         buffer.writeJuteString(leavingServers)
         buffer.writeJuteString(newMembers)
@@ -378,90 +378,90 @@ public struct ReconfigRequest: ZooKeeperRequestRecord, Hashable {
 }
 
 /// A request with no body (ping, closeSession).
-public struct EmptyRequest: ZooKeeperRequestRecord, Hashable {
-    public var opCode: OpCode
-    public init(_ opCode: OpCode) { self.opCode = opCode }
-    public func encode(into buffer: inout ByteBuffer) {}
+package struct EmptyRequest: ZooKeeperRequestRecord, Hashable {
+    package var opCode: OpCode
+    package init(_ opCode: OpCode) { self.opCode = opCode }
+    package func encode(into buffer: inout ByteBuffer) {}
 }
 
 // MARK: - Responses
 
-public struct EmptyResponse: ZooKeeperResponseRecord, Hashable {
-    public init() {}
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> EmptyResponse { EmptyResponse() }
+package struct EmptyResponse: ZooKeeperResponseRecord, Hashable {
+    package init() {}
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> EmptyResponse { EmptyResponse() }
 }
 
 /// `CreateResponse` and `SyncResponse`: a path.
-public struct PathResponse: ZooKeeperResponseRecord, Hashable {
-    public var path: String
-    public init(path: String) { self.path = path }
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> PathResponse {
+package struct PathResponse: ZooKeeperResponseRecord, Hashable {
+    package var path: String
+    package init(path: String) { self.path = path }
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> PathResponse {
         PathResponse(path: try buffer.readJuteString("PathResponse", "path") ?? "")
     }
 }
 
-public struct Create2Response: ZooKeeperResponseRecord, Hashable {
-    public var path: String
-    public var stat: Stat
-    public init(path: String, stat: Stat) {
+package struct Create2Response: ZooKeeperResponseRecord, Hashable {
+    package var path: String
+    package var stat: Stat
+    package init(path: String, stat: Stat) {
         self.path = path
         self.stat = stat
     }
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> Create2Response {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> Create2Response {
         Create2Response(path: try buffer.readJuteString("Create2Response", "path") ?? "", stat: try Stat.decode(from: &buffer))
     }
 }
 
 /// `ExistsResponse`, `SetDataResponse`, `SetACLResponse`: a stat.
-public struct StatResponse: ZooKeeperResponseRecord, Hashable {
-    public var stat: Stat
-    public init(stat: Stat) { self.stat = stat }
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> StatResponse {
+package struct StatResponse: ZooKeeperResponseRecord, Hashable {
+    package var stat: Stat
+    package init(stat: Stat) { self.stat = stat }
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> StatResponse {
         StatResponse(stat: try Stat.decode(from: &buffer))
     }
 }
 
 /// `GetDataResponse`, also the answer to reconfig.
-public struct GetDataResponse: ZooKeeperResponseRecord, Hashable {
-    public var data: [UInt8]
-    public var stat: Stat
-    public init(data: [UInt8], stat: Stat) {
+package struct GetDataResponse: ZooKeeperResponseRecord, Hashable {
+    package var data: [UInt8]
+    package var stat: Stat
+    package init(data: [UInt8], stat: Stat) {
         self.data = data
         self.stat = stat
     }
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> GetDataResponse {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> GetDataResponse {
         GetDataResponse(data: try buffer.readJuteBytes("GetDataResponse", "data") ?? [], stat: try Stat.decode(from: &buffer))
     }
 }
 
-public struct GetACLResponse: ZooKeeperResponseRecord, Hashable {
-    public var acl: [ACL]
-    public var stat: Stat
-    public init(acl: [ACL], stat: Stat) {
+package struct GetACLResponse: ZooKeeperResponseRecord, Hashable {
+    package var acl: [ACL]
+    package var stat: Stat
+    package init(acl: [ACL], stat: Stat) {
         self.acl = acl
         self.stat = stat
     }
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> GetACLResponse {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> GetACLResponse {
         GetACLResponse(acl: try buffer.readACLs("GetACLResponse"), stat: try Stat.decode(from: &buffer))
     }
 }
 
-public struct GetChildrenResponse: ZooKeeperResponseRecord, Hashable {
-    public var children: [String]
-    public init(children: [String]) { self.children = children }
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> GetChildrenResponse {
+package struct GetChildrenResponse: ZooKeeperResponseRecord, Hashable {
+    package var children: [String]
+    package init(children: [String]) { self.children = children }
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> GetChildrenResponse {
         GetChildrenResponse(children: try buffer.readJuteStrings("GetChildrenResponse", "children"))
     }
 }
 
-public struct GetChildren2Response: ZooKeeperResponseRecord, Hashable {
-    public var children: [String]
-    public var stat: Stat
-    public init(children: [String], stat: Stat) {
+package struct GetChildren2Response: ZooKeeperResponseRecord, Hashable {
+    package var children: [String]
+    package var stat: Stat
+    package init(children: [String], stat: Stat) {
         self.children = children
         self.stat = stat
     }
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> GetChildren2Response {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> GetChildren2Response {
         GetChildren2Response(
             children: try buffer.readJuteStrings("GetChildren2Response", "children"),
             stat: try Stat.decode(from: &buffer)

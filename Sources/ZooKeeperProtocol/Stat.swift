@@ -69,9 +69,9 @@ public struct Stat: Sendable, Hashable, Codable {
         return false
     }
 
-    public static let encodedSize = 68
+    package static let encodedSize = 68
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(czxid.rawValue)
         buffer.writeInteger(mzxid.rawValue)
         buffer.writeInteger(ctime)
@@ -85,7 +85,7 @@ public struct Stat: Sendable, Hashable, Codable {
         buffer.writeInteger(pzxid.rawValue)
     }
 
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> Stat {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> Stat {
         guard buffer.readableBytes >= encodedSize else {
             throw JuteDecodingError(record: "Stat", field: "*", reason: "needs \(encodedSize) bytes, \(buffer.readableBytes) left")
         }

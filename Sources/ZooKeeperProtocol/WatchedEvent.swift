@@ -57,24 +57,24 @@ public struct KeeperState: RawRepresentable, Sendable, Hashable, CustomStringCon
 }
 
 /// A watch notification (`WatcherEvent`), sent by the server with xid -1.
-public struct WatcherEvent: Sendable, Hashable {
-    public var type: WatchEventType
-    public var state: KeeperState
-    public var path: String
+package struct WatcherEvent: Sendable, Hashable {
+    package var type: WatchEventType
+    package var state: KeeperState
+    package var path: String
 
-    public init(type: WatchEventType, state: KeeperState, path: String) {
+    package init(type: WatchEventType, state: KeeperState, path: String) {
         self.type = type
         self.state = state
         self.path = path
     }
 
-    public func encode(into buffer: inout ByteBuffer) {
+    package func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(type.rawValue)
         buffer.writeInteger(state.rawValue)
         buffer.writeJuteString(path)
     }
 
-    public static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> WatcherEvent {
+    package static func decode(from buffer: inout ByteBuffer) throws(JuteDecodingError) -> WatcherEvent {
         WatcherEvent(
             type: WatchEventType(rawValue: try buffer.readJuteInt("WatcherEvent", "type")),
             state: KeeperState(rawValue: try buffer.readJuteInt("WatcherEvent", "state")),

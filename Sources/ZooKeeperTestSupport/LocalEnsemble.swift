@@ -1,7 +1,9 @@
 import Foundation
+public import Hosts
 import Logging
 import Synchronization
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// One server of a `LocalEnsemble`.
 public struct LocalServer: Sendable, Hashable {
@@ -303,4 +305,9 @@ public func withLocalEnsemble<Result: Sendable>(
         await ensemble.shutdown()
         throw error
     }
+}
+
+public struct LocalEnsembleError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -6,7 +6,6 @@ import Hosts
 import Migration
 import Rehearsal
 import Reports
-import ZooKeeperTestSupport
 
 struct RehearseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Hosts
-import ZooKeeperTestSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,8 @@
 import Foundation
+import Hosts
 import Testing
 import ZooKeeper
+import ZooKeeperProtocol
 import ZooKeeperTestSupport
 
 /// The client against real 3-server ensembles of both tested versions (every operation also on 3.9.3).

@@ -1,4 +1,5 @@
 import Foundation
+import Hosts
 import Probes
 import Testing
 import TreeCopy

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Rehearsal
+import Migration
 
 /// Elections counted from `srvr` leaders and their epochs: the first leader seen is not one, a
 /// leader seen again after a missed poll is not one, and after a split each ensemble's own

@@ -6,6 +6,7 @@ import NIOPosix
 import Synchronization
 import Testing
 import ZooKeeper
+import ZooKeeperProtocol
 import ZooKeeperTestSupport
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import Hosts
 import Testing
 import ZooKeeper
 import ZooKeeperTestSupport

@@ -3,6 +3,7 @@ import Hosts
 import NIOPosix
 import Testing
 import ZooKeeper
+import ZooKeeperProtocol
 import ZooKeeperTestSupport
 
 #if canImport(Glibc)

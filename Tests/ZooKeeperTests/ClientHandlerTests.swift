@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 @testable import ZooKeeper
+import ZooKeeperProtocol
 
 /// The client on testing channels: known bytes in and out, and a fake clock (the testing event
 /// loop's), so the timers are checked without waiting and without a server.

@@ -1,6 +1,7 @@
 import NIOCore
 import Testing
 @testable import ZooKeeper
+import ZooKeeperProtocol
 
 /// The request rules of the client, with plain strings for requests and authentication waiters:
 /// what is sent, queued, matched, resent, failed or cancelled on every event.

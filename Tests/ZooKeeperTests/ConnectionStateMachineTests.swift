@@ -1,5 +1,6 @@
 import Testing
 @testable import ZooKeeper
+import ZooKeeperProtocol
 
 @Suite struct ConnectionStateMachineTests {
     typealias Action = ConnectionStateMachine.Action

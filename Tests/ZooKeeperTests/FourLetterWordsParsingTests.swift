@@ -1,5 +1,6 @@
 import Testing
 @testable import ZooKeeper
+import ZooKeeperProtocol
 
 /// The four-letter-word parsers against answers captured from real servers: ZooKeeper 3.4.13
 /// (Debian 11 package) and 3.8.0 (Debian 12 package), 3-server ensembles on loopback on Java 17,

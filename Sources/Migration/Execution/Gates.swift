@@ -5,6 +5,7 @@ public import NIOCore
 import Probes
 import TreeCopy
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// Whether a gate held, and what was seen.
 public struct GateResult: Sendable, Hashable, Codable {

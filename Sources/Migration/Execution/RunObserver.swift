@@ -1,10 +1,10 @@
 import Foundation
-public import Migration
 public import NIOCore
 public import Probes
 public import Reports
 import Synchronization
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// Watches a `mitosis run` from the side and turns it into a report: the executor's events
 /// (steps, gates, firewall changes), every server's `srvr` (elections, servers going away and

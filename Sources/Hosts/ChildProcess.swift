@@ -45,7 +45,7 @@ public final class ChildProcess: Sendable {
         var pid: pid_t = 0
         let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, &argv, &envp)
         guard result == 0 else {
-            throw LocalEnsembleError("cannot start \(arguments[0]): \(String(cString: strerror(result)))")
+            throw ChildProcessError("cannot start \(arguments[0]): \(String(cString: strerror(result)))")
         }
         self.pid = pid
     }
@@ -81,7 +81,7 @@ public final class ChildProcess: Sendable {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while isRunning {
             if let deadline, ContinuousClock.now > deadline {
-                throw LocalEnsembleError("process \(pid) did not exit within \(timeout!)")
+                throw ChildProcessError("process \(pid) did not exit within \(timeout!)")
             }
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -103,4 +103,10 @@ public final class ChildProcess: Sendable {
         }
         return (status, (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
     }
+}
+
+/// A child process that could not be started, or did not exit in time.
+public struct ChildProcessError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

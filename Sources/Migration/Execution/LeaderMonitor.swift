@@ -1,16 +1,19 @@
 import NIOCore
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// Counts elections from what `srvr` shows: a leader with an epoch not seen before for its
 /// ensemble is an election, except the first leader seen at all (it was elected before the watch
 /// began). A server that misses a poll and answers again as the same leader is no election, and
 /// after a split each ensemble's own elections count once each. Pure, so it tests without servers.
-struct ElectionCounter: Sendable {
+package struct ElectionCounter: Sendable {
     private var seen: Set<String> = []
     private var firstKnown = false
 
+    package init() {}
+
     /// Whether `host` (of `ensemble`) leading at `epoch` is a new election.
-    mutating func leader(ensemble: String, epoch: UInt32) -> Bool {
+    package mutating func leader(ensemble: String, epoch: UInt32) -> Bool {
         let inserted = seen.insert("\(ensemble)/\(epoch)").inserted
         guard firstKnown else {
             firstKnown = true
@@ -22,22 +25,22 @@ struct ElectionCounter: Sendable {
 
 /// Polls every server's `srvr` while the plan runs and records each election (see
 /// ``ElectionCounter``), and servers going away or coming back, on the timeline.
-struct LeaderMonitor: Sendable {
+package struct LeaderMonitor: Sendable {
     let servers: [(String, ConnectionString.Server)]
     /// The ensemble each watched host belongs to (elections count per ensemble).
     var ensembles: [String: String] = [:]
     let timeline: TimelineRecorder
     let group: any EventLoopGroup
-    var interval: Duration = .milliseconds(500)
+    package var interval: Duration = .milliseconds(500)
 
-    init(servers: [(String, ConnectionString.Server)], ensembles: [String: String] = [:], timeline: TimelineRecorder, group: any EventLoopGroup) {
+    package init(servers: [(String, ConnectionString.Server)], ensembles: [String: String] = [:], timeline: TimelineRecorder, group: any EventLoopGroup) {
         self.servers = servers
         self.ensembles = ensembles
         self.timeline = timeline
         self.group = group
     }
 
-    func run() async {
+    package func run() async {
         var modes: [String: String] = [:]
         var elections = ElectionCounter()
         while !Task.isCancelled {

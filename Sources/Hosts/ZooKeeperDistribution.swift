@@ -23,7 +23,7 @@ public struct ZooKeeperDistribution: Sendable, Hashable, CustomStringConvertible
         case "3.9.3", "3.9": return .v3_9_3
         default:
             let known = installable.map(\.version).joined(separator: ", ")
-            throw LocalEnsembleError("unknown ZooKeeper version \(version); this machine runs \(known)")
+            throw ZooKeeperDistributionError("unknown ZooKeeper version \(version); this machine runs \(known)")
         }
     }
 
@@ -55,14 +55,14 @@ public struct ZooKeeperDistribution: Sendable, Hashable, CustomStringConvertible
             jars = ["\(vendor)/zookeeper-\(version).jar"] + ["log4j-1.2.jar", "slf4j-api.jar", "slf4j-log4j12.jar"].map { "\(shared)/\($0)" }
         }
         for jar in jars where !FileManager.default.fileExists(atPath: jar) {
-            throw LocalEnsembleError("\(jar) is missing: run scripts/setup.sh to install ZooKeeper \(version)")
+            throw ZooKeeperDistributionError("\(jar) is missing: run scripts/setup.sh to install ZooKeeper \(version)")
         }
         return jars.joined(separator: ":")
     }
 
     private func installedVendorDirectory() throws -> String {
         guard let vendor = Self.vendorDirectory(for: version) else {
-            throw LocalEnsembleError("ZooKeeper \(version) is not installed: run scripts/setup.sh (it unpacks it into vendor-zookeeper/\(version)), or set MITOSIS_VENDOR_DIR")
+            throw ZooKeeperDistributionError("ZooKeeper \(version) is not installed: run scripts/setup.sh (it unpacks it into vendor-zookeeper/\(version)), or set MITOSIS_VENDOR_DIR")
         }
         return vendor
     }
@@ -88,7 +88,8 @@ public struct ZooKeeperDistribution: Sendable, Hashable, CustomStringConvertible
     }
 }
 
-public struct LocalEnsembleError: Error, Sendable, CustomStringConvertible {
+/// A ZooKeeper version this machine does not know or has not installed, and what to do about it.
+public struct ZooKeeperDistributionError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }

@@ -1,11 +1,10 @@
 import Foundation
-import ZooKeeperProtocol
-import Migration
 import Reports
+import ZooKeeperProtocol
 import Synchronization
 
 /// What happened when, gathered from the executor's events, the leader monitor and the faults.
-final class TimelineRecorder: Sendable {
+package final class TimelineRecorder: Sendable {
     struct StepRecord {
         var id: String
         var title: String
@@ -22,27 +21,27 @@ final class TimelineRecorder: Sendable {
         var awaitingResume = false
     }
 
-    let origin: ContinuousClock.Instant
-    let plan: Plan
+    package let origin: ContinuousClock.Instant
+    package let plan: Plan
     private let state = Mutex(State())
 
-    init(origin: ContinuousClock.Instant, plan: Plan) {
+    package init(origin: ContinuousClock.Instant, plan: Plan) {
         self.origin = origin
         self.plan = plan
     }
 
-    var now: Double {
+    package var now: Double {
         let elapsed = ContinuousClock.now - origin
         return elapsed.seconds
     }
 
-    func event(_ kind: TimelineEvent.Kind, _ label: String, subject: String? = nil) {
+    package func event(_ kind: TimelineEvent.Kind, _ label: String, subject: String? = nil) {
         let time = now
         state.withLock { $0.events.append(TimelineEvent(time: time, kind: kind, label: label, subject: subject)) }
     }
 
     /// Takes an executor event, as it happens or (`time`, in seconds after ``origin``) from a journal.
-    func record(_ event: ExecutionEvent, at time: Double? = nil) {
+    package func record(_ event: ExecutionEvent, at time: Double? = nil) {
         let time = time ?? now
         state.withLock { state in
             switch event.kind {
@@ -83,7 +82,7 @@ final class TimelineRecorder: Sendable {
     }
 
     /// Marks the running step interrupted (the tool was stopped during it).
-    func interrupted() {
+    package func interrupted() {
         let time = now
         state.withLock { state in
             if let index = state.steps.lastIndex(where: { $0.end == nil }) { state.steps[index].outcome = .interrupted }
@@ -92,7 +91,7 @@ final class TimelineRecorder: Sendable {
         }
     }
 
-    func steps(windowLengths: [String: Double]) -> [StepSpan] {
+    package func steps(windowLengths: [String: Double]) -> [StepSpan] {
         state.withLock { state in
             state.steps.map {
                 StepSpan(
@@ -102,12 +101,12 @@ final class TimelineRecorder: Sendable {
         }
     }
 
-    var events: [TimelineEvent] { state.withLock { $0.events.sorted { $0.time < $1.time } } }
+    package var events: [TimelineEvent] { state.withLock { $0.events.sorted { $0.time < $1.time } } }
 
     /// When a step started (for a data diff "at the split").
-    func start(of step: String) -> Double? { state.withLock { $0.steps.first { $0.id == step }?.start } }
+    package func start(of step: String) -> Double? { state.withLock { $0.steps.first { $0.id == step }?.start } }
 }
 
 extension Array {
-    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+    package subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }
