@@ -181,6 +181,13 @@ public enum Runbook {
             case .finalCatchUp:
                 return ["# \(action.summary)", "stop the running `mitosis copy --follow` (Ctrl-C): it runs the final catch-up and prints its length"]
             }
+        case .moveAddress(let move) where move.kind == .service:
+            return [
+                "# \(action.summary)",
+                "point the service's endpoint at \(move.to.host) (Kubernetes: the Endpoints of the service whose ClusterIP is \(move.address)):",
+                "$ kubectl patch endpoints SERVICE --type=json -p '[{\"op\":\"replace\",\"path\":\"/subsets/0/addresses/0/ip\",\"value\":\"ADDRESS-OF-\(move.to.host)\"}]'",
+                "kube-proxy rewrites its DNAT rules on every node; clients and peers keep \(move.address)",
+            ]
         case .moveAddress(let move):
             var lines = [
                 "# \(action.summary)",

@@ -287,7 +287,12 @@ extension PlanBuilder {
         assumeInitialConfigs()
         notes.append(
             "the new servers listen on every address (quorumListenOnAllIPs=true): a stable address that is not bound on the host itself (a service address) cannot be bound directly")
-        let moving = source.servers.filter { $0.stableAddress != nil || destination.server($0.id)?.stableAddress != nil }
+        let moving = source.servers.filter { ($0.stableAddress ?? destination.server($0.id)?.stableAddress)?.kind == .interface }
+        let services = source.servers.filter { ($0.stableAddress ?? destination.server($0.id)?.stableAddress)?.kind == .service }
+        if !services.isEmpty {
+            notes.append(
+                "the service\(services.count == 1 ? "" : "s") of server\(services.count == 1 ? "" : "s") \(services.map(\.id.description).joined(separator: ",")) \(services.count == 1 ? "is" : "are") pointed at the new host while neither server runs (a Kubernetes Endpoints change, which kube-proxy turns into DNAT rules on every node): peers and clients keep the service address, so no configuration and no client changes")
+        }
         if !moving.isEmpty {
             notes.append(
                 "the stable address\(moving.count == 1 ? "" : "es") of server\(moving.count == 1 ? "" : "s") \(moving.map(\.id.description).joined(separator: ",")) move\(moving.count == 1 ? "s" : "") from the old host to the new one (ip addr del, ip addr add, gratuitous ARP) while neither server runs: peers and clients keep the address, so no configuration and no client changes")
@@ -319,7 +324,18 @@ extension PlanBuilder {
                     gatesBefore: [.quorumHealthy(ensemble: source.name, servers: current)],
                     actions: [.stopServer(source.ref(old))], impact: stopImpact))
             current = current.map { $0.id == server.id ? destination.ref(server) : $0 }
-            if let stable = old.stableAddress ?? server.stableAddress {
+            if let stable = old.stableAddress ?? server.stableAddress, stable.kind == .service {
+                let move = AddressMove(
+                    address: old.address, kind: .service, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
+                    to: destination.ref(server))
+                add(
+                    Step(
+                        id: StepID("replace-\(server.id)-retarget-service"),
+                        title: "Point server \(server.id)'s service \(old.address) at \(server.host) instead of \(old.host)",
+                        why: "Peers and clients reach server \(server.id) through the service at \(old.address) (kube-proxy sends its traffic to the endpoint): once the endpoint is \(server.host) they reach the new server without any change. Only while the old server is stopped: an old backend still serving behind its own address would vote as server \(server.id) beside the new one.",
+                        gatesBefore: [.serversStopped(servers: [source.ref(old)])],
+                        actions: [.moveAddress(move)]))
+            } else if let stable = old.stableAddress ?? server.stableAddress {
                 let move = AddressMove(
                     address: old.address, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
                     to: destination.ref(server))

@@ -182,6 +182,28 @@ import Testing
         #expect(found.violation.message.contains("after step replace-1-start-new"))
     }
 
+    @Test func serviceRetargetedWhileTheOldBackendRuns() throws {
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: true)
+        let stop = try #require(bad.index(of: "replace-1-stop-old"))
+        let retarget = try #require(bad.index(of: "replace-1-retarget-service"))
+        bad.steps[retarget].gatesBefore = []
+        bad.steps.insert(bad.steps.remove(at: retarget), at: stop)
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noSplitBrain)
+        #expect(found.step == "replace-1-retarget-service")
+        #expect(found.violation.message.contains("10.1.0.1 moves away from source 1 while it runs"))
+    }
+
+    @Test func serverStartedBehindAServiceThatPointsElsewhere() throws {
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: true)
+        bad.steps.removeAll { $0.id == "replace-2-retarget-service" }
+        // The new server 2 runs, but the service still points at the old host: nobody reaches
+        // it, and the check that it synced never passes.
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .planProceeds)
+        #expect(found.violation.message.contains("after step replace-2-start-new"))
+    }
+
     @Test func copyWithoutBlockingTheClients() throws {
         var bad = try Fixtures.plan(.copy, 3, 3)
         bad.steps.removeAll { $0.id == "block" }

@@ -461,6 +461,7 @@ public struct MigrationExecutor: Sendable {
     /// it). Both halves are idempotent, so a move interrupted between them is simply repeated.
     /// The sandbox's driver records the new holder in the sandbox's state as it attaches.
     func move(_ move: AddressMove) async throws -> [HostChange] {
+        if move.kind == .service { return [try await hosts.retargetService(move.address, to: move.to.host)] }
         let detached = try await hosts.driver(for: move.from.host).detachAddress(move.address, prefixLength: move.prefixLength, device: move.device)
         let attached = try await hosts.driver(for: move.to.host).attachAddress(move.address, prefixLength: move.prefixLength, device: move.device)
         return [detached, attached]

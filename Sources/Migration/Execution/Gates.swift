@@ -220,6 +220,7 @@ public struct GateChecker: Sendable {
     /// a stable address that is not on the server's host.
     func reachable(_ ref: ServerRef) async throws -> Bool {
         guard let server = plan.server(ref), let stable = server.stableAddress else { return true }
+        if stable.kind == .service { return try await hosts.serviceBackend(server.address) == ref.host }
         return try await hosts.driver(for: ref.host).hasAddress(server.address, device: stable.device)
     }
 
