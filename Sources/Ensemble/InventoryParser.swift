@@ -467,6 +467,16 @@ struct InventoryReader {
             let kindNode = mapping.first(where: { if case .scalar(let key) = $0.key { return key.string == "kind" } else { return false } })?.value,
             case .scalar(let kindScalar) = kindNode, kindScalar.string != StableAddress.Kind.interface.rawValue
         {
+            if kindScalar.string == StableAddress.Kind.command.rawValue {
+                let keys = ["kind", "detach", "attach", "check"]
+                guard let f = fields(node, path, what: "a stable address moved by commands", allowed: keys, required: keys) else { return nil }
+                if server.values["address"] == nil {
+                    error(node, path, "a stable address is the server's own address, moved between hosts: give the server an address (the IP address peers and clients use, e.g. address: 10.77.9.1)")
+                    return nil
+                }
+                guard let detach = string(f, "detach"), let attach = string(f, "attach"), let check = string(f, "check") else { return nil }
+                return .command(AddressCommands(detach: detach, attach: attach, check: check))
+            }
             guard let f = fields(node, path, what: "a service stable address", allowed: ["kind"], required: ["kind"]) else { return nil }
             guard kindScalar.string == StableAddress.Kind.service.rawValue else {
                 let kinds = StableAddress.Kind.allCases.map(\.rawValue).joined(separator: ", ")

@@ -563,8 +563,14 @@ public struct AddressMove: Sendable, Hashable, Codable {
     public var from: ServerRef
     /// The server (same id, another host) whose host takes the address.
     public var to: ServerRef
+    /// For ``StableAddress/Kind/command``: the inventory's commands that move it.
+    public var commands: AddressCommands?
 
-    public init(address: String, kind: StableAddress.Kind = .interface, prefixLength: Int, device: String, from: ServerRef, to: ServerRef) {
+    public init(
+        address: String, kind: StableAddress.Kind = .interface, prefixLength: Int, device: String, from: ServerRef, to: ServerRef,
+        commands: AddressCommands? = nil
+    ) {
+        self.commands = commands
         self.address = address
         self.kind = kind
         self.prefixLength = prefixLength
@@ -573,7 +579,7 @@ public struct AddressMove: Sendable, Hashable, Codable {
         self.to = to
     }
 
-    enum CodingKeys: String, CodingKey { case address, kind, prefixLength, device, from, to }
+    enum CodingKeys: String, CodingKey { case address, kind, prefixLength, device, from, to, commands }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -583,6 +589,7 @@ public struct AddressMove: Sendable, Hashable, Codable {
         device = try container.decode(String.self, forKey: .device)
         from = try container.decode(ServerRef.self, forKey: .from)
         to = try container.decode(ServerRef.self, forKey: .to)
+        commands = try container.decodeIfPresent(AddressCommands.self, forKey: .commands)
     }
 
     /// `10.77.9.1/24`.
@@ -590,7 +597,7 @@ public struct AddressMove: Sendable, Hashable, Codable {
 
     /// The same move the other way (for a rollback).
     public var reversed: AddressMove {
-        AddressMove(address: address, kind: kind, prefixLength: prefixLength, device: device, from: to, to: from)
+        AddressMove(address: address, kind: kind, prefixLength: prefixLength, device: device, from: to, to: from, commands: commands)
     }
 }
 
@@ -675,6 +682,8 @@ public enum Action: Sendable, Hashable, Codable {
             }
         case .moveAddress(let move) where move.kind == .service:
             return "point service \(move.address) at \(move.to.host) instead of \(move.from.host) (server \(move.to.id)'s stable address)"
+        case .moveAddress(let move) where move.kind == .command:
+            return "move \(move.address) from \(move.from.host) to \(move.to.host) with the inventory's commands (server \(move.to.id)'s stable address)"
         case .moveAddress(let move): return "move \(move.cidr) from \(move.from.host) to \(move.to.host) (server \(move.to.id)'s stable address)"
         case .wait(let pause): return "wait \(pause.length): \(pause.reason)"
         }

@@ -287,7 +287,7 @@ extension PlanBuilder {
         assumeInitialConfigs()
         notes.append(
             "the new servers listen on every address (quorumListenOnAllIPs=true): a stable address that is not bound on the host itself (a service address) cannot be bound directly")
-        let moving = source.servers.filter { ($0.stableAddress ?? destination.server($0.id)?.stableAddress)?.kind == .interface }
+        let moving = source.servers.filter { [.interface, .command].contains(($0.stableAddress ?? destination.server($0.id)?.stableAddress)?.kind) }
         let services = source.servers.filter { ($0.stableAddress ?? destination.server($0.id)?.stableAddress)?.kind == .service }
         if !services.isEmpty {
             notes.append(
@@ -295,7 +295,7 @@ extension PlanBuilder {
         }
         if !moving.isEmpty {
             notes.append(
-                "the stable address\(moving.count == 1 ? "" : "es") of server\(moving.count == 1 ? "" : "s") \(moving.map(\.id.description).joined(separator: ",")) move\(moving.count == 1 ? "s" : "") from the old host to the new one (ip addr del, ip addr add, gratuitous ARP) while neither server runs: peers and clients keep the address, so no configuration and no client changes")
+                "the stable address\(moving.count == 1 ? "" : "es") of server\(moving.count == 1 ? "" : "s") \(moving.map(\.id.description).joined(separator: ",")) move\(moving.count == 1 ? "s" : "") from the old host to the new one (ip addr del, ip addr add, gratuitous ARP; or the inventory's detach and attach commands) while neither server runs: peers and clients keep the address, so no configuration and no client changes")
         }
         preflight(why: "The new servers start empty and take their data from the ensemble; they must not run before their turn.")
         // Every server stops once, the leader's too: that one costs an election. Which server
@@ -337,8 +337,8 @@ extension PlanBuilder {
                         actions: [.moveAddress(move)]))
             } else if let stable = old.stableAddress ?? server.stableAddress {
                 let move = AddressMove(
-                    address: old.address, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
-                    to: destination.ref(server))
+                    address: old.address, kind: stable.kind, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
+                    to: destination.ref(server), commands: stable.commands)
                 add(
                     Step(
                         id: StepID("replace-\(server.id)-move-address"),

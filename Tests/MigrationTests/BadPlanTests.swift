@@ -194,6 +194,19 @@ import Testing
         #expect(found.violation.message.contains("10.1.0.1 moves away from source 1 while it runs"))
     }
 
+    @Test func addressMovedByCommandsWhileTheOldServerRuns() throws {
+        let commands = AddressCommands(detach: "eni detach", attach: "eni attach", check: "eni check")
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, addressCommands: commands)
+        let stop = try #require(bad.index(of: "replace-3-stop-old"))
+        let move = try #require(bad.index(of: "replace-3-move-address"))
+        bad.steps[move].gatesBefore = []
+        bad.steps.insert(bad.steps.remove(at: move), at: stop)
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noSplitBrain)
+        #expect(found.step == "replace-3-move-address")
+        #expect(found.violation.message.contains("10.1.0.3 moves away from source 3 while it runs"))
+    }
+
     @Test func serverStartedBehindAServiceThatPointsElsewhere() throws {
         var bad = try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: true)
         bad.steps.removeAll { $0.id == "replace-2-retarget-service" }

@@ -81,14 +81,14 @@ enum Fixtures {
     static func plan(
         _ strategy: StrategyKind, _ sourceCount: Int, _ destinationCount: Int, version: ZooKeeperVersion = .v3_8_0,
         destinationVersion: ZooKeeperVersion? = nil, destinationData: InitialData = .empty, staying: Bool = true,
-        movableAddresses: Bool = false, serviceAddresses: Bool = false
+        movableAddresses: Bool = false, serviceAddresses: Bool = false, addressCommands: AddressCommands? = nil
     ) throws -> Plan {
         var source = source(sourceCount, version: version)
         let destinationRelease = destinationVersion ?? version
         let destination: PlanEnsemble
         switch strategy {
         case .replace:
-            let stable: StableAddress? = movableAddresses ? movable : serviceAddresses ? .service : nil
+            let stable: StableAddress? = movableAddresses ? movable : serviceAddresses ? .service : addressCommands.map { .command($0) }
             if let stable {
                 source = ensemble(
                     "source", ids: (1...Int64(sourceCount)).map { $0 }, subnet: 1, version: version, data: .holdsData, running: true,
