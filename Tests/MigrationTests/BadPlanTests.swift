@@ -182,29 +182,20 @@ import Testing
         #expect(found.violation.message.contains("after step replace-1-start-new"))
     }
 
-    @Test func serviceRetargetedWhileTheOldBackendRuns() throws {
-        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: true)
-        let stop = try #require(bad.index(of: "replace-1-stop-old"))
-        let retarget = try #require(bad.index(of: "replace-1-retarget-service"))
-        bad.steps[retarget].gatesBefore = []
-        bad.steps.insert(bad.steps.remove(at: retarget), at: stop)
-        let found = try counterexample(bad)
-        #expect(found.violation.invariant == .noSplitBrain)
-        #expect(found.step == "replace-1-retarget-service")
-        #expect(found.violation.message.contains("10.1.0.1 moves away from source 1 while it runs"))
-    }
-
-    @Test func addressMovedByCommandsWhileTheOldServerRuns() throws {
+    /// A service retargeted (HubSpot) or an address moved by the inventory's commands (Zalando's
+    /// interfaces) while the old server still runs, without the gate that waits for its stop.
+    @Test(arguments: [(StableAddress.Kind.service, 1, "retarget-service"), (.command, 3, "move-address")])
+    func addressTakenFromAServerThatRuns(_ kind: StableAddress.Kind, _ id: Int, _ suffix: String) throws {
         let commands = AddressCommands(detach: "eni detach", attach: "eni attach", check: "eni check")
-        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, addressCommands: commands)
-        let stop = try #require(bad.index(of: "replace-3-stop-old"))
-        let move = try #require(bad.index(of: "replace-3-move-address"))
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: kind == .service, addressCommands: kind == .command ? commands : nil)
+        let stop = try #require(bad.index(of: StepID("replace-\(id)-stop-old")))
+        let move = try #require(bad.index(of: StepID("replace-\(id)-\(suffix)")))
         bad.steps[move].gatesBefore = []
         bad.steps.insert(bad.steps.remove(at: move), at: stop)
         let found = try counterexample(bad)
         #expect(found.violation.invariant == .noSplitBrain)
-        #expect(found.step == "replace-3-move-address")
-        #expect(found.violation.message.contains("10.1.0.3 moves away from source 3 while it runs"))
+        #expect(found.step == StepID("replace-\(id)-\(suffix)"))
+        #expect(found.violation.message.contains("10.1.0.\(id) moves away from source \(id) while it runs"))
     }
 
     @Test func serverStartedBehindAServiceThatPointsElsewhere() throws {
