@@ -324,26 +324,20 @@ extension PlanBuilder {
                     gatesBefore: [.quorumHealthy(ensemble: source.name, servers: current)],
                     actions: [.stopServer(source.ref(old))], impact: stopImpact))
             current = current.map { $0.id == server.id ? destination.ref(server) : $0 }
-            if let stable = old.stableAddress ?? server.stableAddress, stable.kind == .service {
-                let move = AddressMove(
-                    address: old.address, kind: .service, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
-                    to: destination.ref(server))
-                add(
-                    Step(
-                        id: StepID("replace-\(server.id)-retarget-service"),
-                        title: "Point server \(server.id)'s service \(old.address) at \(server.host) instead of \(old.host)",
-                        why: "Peers and clients reach server \(server.id) through the service at \(old.address) (kube-proxy sends its traffic to the endpoint): once the endpoint is \(server.host) they reach the new server without any change. Only while the old server is stopped: an old backend still serving behind its own address would vote as server \(server.id) beside the new one.",
-                        gatesBefore: [.serversStopped(servers: [source.ref(old)])],
-                        actions: [.moveAddress(move)]))
-            } else if let stable = old.stableAddress ?? server.stableAddress {
+            if let stable = old.stableAddress ?? server.stableAddress {
                 let move = AddressMove(
                     address: old.address, kind: stable.kind, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
                     to: destination.ref(server), commands: stable.commands)
+                let service = stable.kind == .service
                 add(
                     Step(
-                        id: StepID("replace-\(server.id)-move-address"),
-                        title: "Move server \(server.id)'s address \(old.address) from \(old.host) to \(server.host)",
-                        why: "Peers and clients reach server \(server.id) at \(old.address): once it is on \(server.host) they reach the new server there without any change. Only while the old server is stopped: a server that lost its address while running would still vote as server \(server.id) through connections it opens itself.",
+                        id: StepID("replace-\(server.id)-\(service ? "retarget-service" : "move-address")"),
+                        title: service
+                            ? "Point server \(server.id)'s service \(old.address) at \(server.host) instead of \(old.host)"
+                            : "Move server \(server.id)'s address \(old.address) from \(old.host) to \(server.host)",
+                        why: service
+                            ? "Peers and clients reach server \(server.id) through the service at \(old.address) (kube-proxy sends its traffic to the endpoint): once the endpoint is \(server.host) they reach the new server without any change. Only while the old server is stopped: an old backend still serving behind its own address would vote as server \(server.id) beside the new one."
+                            : "Peers and clients reach server \(server.id) at \(old.address): once it is on \(server.host) they reach the new server there without any change. Only while the old server is stopped: a server that lost its address while running would still vote as server \(server.id) through connections it opens itself.",
                         gatesBefore: [.serversStopped(servers: [source.ref(old)])],
                         actions: [.moveAddress(move)]))
             }
