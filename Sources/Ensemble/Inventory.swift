@@ -158,20 +158,94 @@ public struct ServerSpec: Sendable, Hashable {
     }
 }
 
-/// How a stable address sits on a host: the device it is bound to and its prefix length, which
-/// is what `ip addr del` on the old host and `ip addr add` on the new one need.
+/// How a server's stable address follows it to the host that replaces it.
+///
+/// - ``Kind/interface``: an address bound on the host (`device`, `prefixLength`), moved with
+///   `ip addr del` on the old host and `ip addr add` on the new one (Zalando's movable interface
+///   on one L2 segment).
+/// - ``Kind/service``: a service address (a Kubernetes ClusterIP, as at HubSpot) bound on no host:
+///   the service's endpoint is pointed at the new server's host, and kube-proxy (in the sandbox:
+///   DNAT rules in every namespace) sends the traffic there. `device` is empty.
+/// - ``Kind/command``: an address moved by the operator's own commands (``commands``: a cloud
+///   API call that detaches an elastic network interface or a secondary IP and attaches it to
+///   the new instance, as Zalando did). `device` is empty.
 public struct StableAddress: Sendable, Hashable, Codable, CustomStringConvertible {
-    /// The network device that carries the address, e.g. `eth0`.
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        case interface
+        case service
+        case command
+    }
+
+    public var kind: Kind
+    /// The network device that carries the address, e.g. `eth0` (empty for a service).
     public var device: String
-    /// The length of the address's network prefix, e.g. 24 for a /24.
+    /// The length of the address's network prefix, e.g. 24 for a /24 (32 for a service).
     public var prefixLength: Int
+    /// For ``Kind/command``: how the address moves.
+    public var commands: AddressCommands?
 
     public init(device: String, prefixLength: Int) {
+        self.kind = .interface
         self.device = device
         self.prefixLength = prefixLength
     }
 
-    public var description: String { "/\(prefixLength) on \(device)" }
+    /// A service address: it is bound on no host, a service points it at one.
+    public static let service = StableAddress(kind: .service, device: "", prefixLength: 32)
+
+    /// An address moved by the operator's commands.
+    public static func command(_ commands: AddressCommands) -> StableAddress {
+        var address = StableAddress(kind: .command, device: "", prefixLength: 32)
+        address.commands = commands
+        return address
+    }
+
+    init(kind: Kind, device: String, prefixLength: Int) {
+        self.kind = kind
+        self.device = device
+        self.prefixLength = prefixLength
+    }
+
+    enum CodingKeys: String, CodingKey { case kind, device, prefixLength, commands }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decodeIfPresent(Kind.self, forKey: .kind) ?? .interface
+        device = try container.decodeIfPresent(String.self, forKey: .device) ?? ""
+        prefixLength = try container.decodeIfPresent(Int.self, forKey: .prefixLength) ?? 32
+        commands = try container.decodeIfPresent(AddressCommands.self, forKey: .commands)
+    }
+
+    public var description: String {
+        switch kind {
+        case .interface: return "/\(prefixLength) on \(device)"
+        case .service: return "a service address"
+        case .command: return "an address moved by the inventory's commands"
+        }
+    }
+}
+
+/// The operator's commands that move a stable address (`stableAddress: {kind: command, …}`).
+/// Each runs through `sh -c` with `ADDRESS`, `FROM_HOST` and `TO_HOST` set: `detach` on the old
+/// server's host, then `attach` and `check` on the new one. `check` exits 0 only when the address
+/// is on the host it runs on; both `detach` and `attach` must succeed when run again.
+public struct AddressCommands: Sendable, Hashable, Codable {
+    public var detach: String
+    public var attach: String
+    public var check: String
+
+    public init(detach: String, attach: String, check: String) {
+        self.detach = detach
+        self.attach = attach
+        self.check = check
+    }
+
+    /// `ADDRESS=… FROM_HOST=… TO_HOST=… sh -c '<command>'`.
+    public static func invocation(_ command: String, address: String, from: String, to: String) -> String {
+        "ADDRESS=\(quotedForShell(address)) FROM_HOST=\(quotedForShell(from)) TO_HOST=\(quotedForShell(to)) sh -c \(quotedForShell(command))"
+    }
+
+    static func quotedForShell(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 }
 
 /// Whether `text` is a literal IPv4 address (dotted quad) or IPv6 address, as `ip addr` takes it.

@@ -80,8 +80,8 @@ extension Inventory {
                 host: zk-dst-3
                 address: 10.77.9.6         # a stable address bound on zk-dst-3, not the host's own
                 stableAddress:             # strategy replace moves it to the host that replaces this server
-                  device: eth0
-                  prefixLength: 24
+                  device: eth0             # (or {kind: service} for a Kubernetes ClusterIP, or
+                  prefixLength: 24         #  {kind: command, detach: …, attach: …, check: …} for a cloud interface)
                 configPath: /etc/zookeeper/conf/zoo.cfg
                 dataDir: /var/lib/zookeeper
                 commands:

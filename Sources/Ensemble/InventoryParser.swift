@@ -460,9 +460,36 @@ struct InventoryReader {
     }
 
     /// `stableAddress: {device: eth0, prefixLength: 24}`: the server's `address` is bound on its
-    /// host and moves to the host of the server that replaces it.
+    /// host and moves to the host of the server that replaces it. `stableAddress: {kind: service}`:
+    /// the address is a service's (a Kubernetes ClusterIP), pointed at the server's host.
     mutating func readStableAddress(_ node: Node, _ path: String, server: Fields, address: String?) -> StableAddress? {
-        guard let f = fields(node, path, what: "a stable address", allowed: ["device", "prefixLength"], required: ["device", "prefixLength"]) else {
+        if case .mapping(let mapping) = node,
+            let kindNode = mapping.first(where: { if case .scalar(let key) = $0.key { return key.string == "kind" } else { return false } })?.value,
+            case .scalar(let kindScalar) = kindNode, kindScalar.string != StableAddress.Kind.interface.rawValue
+        {
+            if kindScalar.string == StableAddress.Kind.command.rawValue {
+                let keys = ["kind", "detach", "attach", "check"]
+                guard let f = fields(node, path, what: "a stable address moved by commands", allowed: keys, required: keys) else { return nil }
+                if server.values["address"] == nil {
+                    error(node, path, "a stable address is the server's own address, moved between hosts: give the server an address (the IP address peers and clients use, e.g. address: 10.77.9.1)")
+                    return nil
+                }
+                guard let detach = string(f, "detach"), let attach = string(f, "attach"), let check = string(f, "check") else { return nil }
+                return .command(AddressCommands(detach: detach, attach: attach, check: check))
+            }
+            guard let f = fields(node, path, what: "a service stable address", allowed: ["kind"], required: ["kind"]) else { return nil }
+            guard kindScalar.string == StableAddress.Kind.service.rawValue else {
+                let kinds = StableAddress.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+                error(kindNode, fieldPath(f, "kind"), "kind is '\(kindScalar.string)', which Mitosis does not know: use \(kinds)")
+                return nil
+            }
+            if server.values["address"] == nil {
+                error(node, path, "a service stable address is the address clients and peers use (the service's IP or name): give the server an address (e.g. address: 10.96.0.12)")
+                return nil
+            }
+            return .service
+        }
+        guard let f = fields(node, path, what: "a stable address", allowed: ["kind", "device", "prefixLength"], required: ["device", "prefixLength"]) else {
             return nil
         }
         var valid = true

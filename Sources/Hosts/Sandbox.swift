@@ -77,6 +77,9 @@ public struct Sandbox: Sendable, Hashable, Codable {
     public var electionPort: Int
     /// Whether the servers accept `reconfig` (3.5+: `reconfigEnabled=true`, ACL checks skipped).
     public var reconfigEnabled: Bool
+    /// Whether its stable addresses are service addresses (bound on no host; DNAT rules in every
+    /// namespace send their traffic to the host the service points at), not interface addresses.
+    public var serviceAddresses: Bool? = nil
 
     public func host(named name: String) -> SandboxHost? { hosts.first { $0.name == name } }
 
@@ -101,6 +104,8 @@ struct NetworkState: Codable {
     var stableAddresses: [String: String] = [:]
     /// Stable addresses detached from their host and not attached anywhere yet (a move half done).
     var detachedAddresses: Set<String>?
+    /// Stable addresses that are services: bound nowhere, their holder is the service's backend.
+    var services: Set<String>?
 
     /// Who holds each stable address now.
     var holders: [String: String] {
@@ -223,6 +228,10 @@ public struct SandboxManager: Sendable {
         public var start: Bool
         /// Give each host a stable address that can move to another host (clients and peers use it).
         public var stableAddresses: Bool
+        /// Make the stable addresses services, as kube-proxy does (implies stable addresses): no
+        /// host binds them; a DNAT rule in every namespace of the network sends the traffic for
+        /// the address and the sandbox's ports to the host the service points at.
+        public var serviceAddresses: Bool
         /// The first server id; nil: one more than the highest id of the other sandboxes.
         public var firstServerID: Int?
         /// A sandbox (made with stable addresses) whose hosts these replace one for one, as
@@ -235,9 +244,10 @@ public struct SandboxManager: Sendable {
 
         public init(
             name: String, servers: Int = 3, version: ZooKeeperDistribution = .v3_8_0, start: Bool = true,
-            stableAddresses: Bool = false, firstServerID: Int? = nil, replacing: String? = nil, reconfigEnabled: Bool = false,
-            tickTime: Int = 1000
+            stableAddresses: Bool = false, serviceAddresses: Bool = false, firstServerID: Int? = nil, replacing: String? = nil,
+            reconfigEnabled: Bool = false, tickTime: Int = 1000
         ) {
+            self.serviceAddresses = serviceAddresses
             self.name = name
             self.servers = servers
             self.version = version
@@ -283,10 +293,13 @@ public struct SandboxManager: Sendable {
                 var stable: String?
                 if let replaced {
                     stable = replaced.hosts[offset].stableAddress
-                } else if request.stableAddresses {
+                } else if request.stableAddresses || request.serviceAddresses {
                     let used = Set(state.stableAddresses.keys)
                     stable = (1...250).lazy.map { "\(SandboxNetwork.subnetPrefix).250.\($0)" }.first { !used.contains($0) }
-                    if let stable { state.stableAddresses[stable] = name }
+                    if let stable {
+                        state.stableAddresses[stable] = name
+                        if request.serviceAddresses { state.services = (state.services ?? []).union([stable]) }
+                    }
                 }
                 hosts.append(
                     SandboxHost(
@@ -296,13 +309,16 @@ public struct SandboxManager: Sendable {
             }
             let sandbox = Sandbox(
                 name: request.name, index: index, version: request.version.version, hosts: hosts, clientPort: 2181, quorumPort: 2888,
-                electionPort: 3888, reconfigEnabled: request.reconfigEnabled)
+                electionPort: 3888, reconfigEnabled: request.reconfigEnabled,
+                serviceAddresses: (replaced?.serviceAddresses ?? request.serviceAddresses) ? true : nil)
             // Recorded before anything is made, so `down` finds whatever a crash leaves behind.
             state.sandboxes.append(sandbox)
             try saveState(state)
             do {
                 try await ensureNetwork()
                 for host in hosts { try await makeHost(host, of: sandbox, request: request) }
+                // The new namespaces send to every service too (and this sandbox's services start).
+                try await syncServiceRules(state)
             } catch {
                 logger.error("sandbox \(request.name) failed while being made: \(error); removing it")
                 try? await removeSandbox(named: request.name)
@@ -385,7 +401,7 @@ public struct SandboxManager: Sendable {
         try await ip(["netns", "add", host.namespace])
         try await connect(namespace: host.namespace, link: host.link, address: host.address)
         // A replacing host's address is still on the host it replaces.
-        if let stable = host.stableAddress, request.replacing == nil {
+        if let stable = host.stableAddress, request.replacing == nil, sandbox.serviceAddresses != true {
             try await ip(["-n", host.namespace, "addr", "add", "\(stable)/\(SandboxNetwork.prefixLength)", "dev", SandboxHost.device])
         }
         let files = FileManager.default
@@ -594,6 +610,9 @@ public struct SandboxManager: Sendable {
                 let known = state.stableAddresses.keys.sorted().joined(separator: ", ")
                 throw HostError(.invalidRequest, host: hostName, operation: "move \(address)", "\(address) is not a stable address of network \(network.id) (known: \(known.isEmpty ? "none; create a sandbox with --stable-addresses" : known))")
             }
+            if state.services?.contains(address) == true {
+                return [try await pointServiceLocked(address, at: hostName, state: &state)]
+            }
             let target = try hostDriver(for: hostName)
             var changes: [HostChange] = []
             // Under the lock already: the drivers' own recording (which takes it) is bypassed.
@@ -607,6 +626,79 @@ public struct SandboxManager: Sendable {
             state.record(address, heldBy: hostName, from: lastHolder)
             try saveState(state)
             return changes
+        }
+    }
+
+    // MARK: Services
+
+    /// The chain of every namespace's nat table that holds the services' DNAT rules.
+    static let serviceChain = "MITOSIS-SVC"
+
+    /// Points the service at `address` at `hostName`: every namespace of the network (hosts and
+    /// control) sends the service's traffic to that host's own address from now on, as kube-proxy
+    /// does when a Service's endpoint changes. Connections open to the old backend stay with it.
+    @discardableResult
+    public func pointService(_ address: String, at hostName: String) async throws -> HostChange {
+        try Self.requireRoot()
+        return try await withLock {
+            var state = try loadState()
+            return try await pointServiceLocked(address, at: hostName, state: &state)
+        }
+    }
+
+    func pointServiceLocked(_ address: String, at hostName: String, state: inout NetworkState) async throws -> HostChange {
+        guard state.services?.contains(address) == true else {
+            let known = (state.services ?? []).sorted().joined(separator: ", ")
+            throw HostError(.invalidRequest, host: hostName, operation: "point service \(address)", "\(address) is not a service of network \(network.id) (services: \(known.isEmpty ? "none; create a sandbox with service addresses" : known))")
+        }
+        guard state.sandboxes.contains(where: { $0.host(named: hostName) != nil }) else {
+            throw HostError(.invalidRequest, host: hostName, operation: "point service \(address)", "no sandbox host named '\(hostName)' in network \(network.id)")
+        }
+        let previous = state.stableAddresses[address]
+        if previous == hostName {
+            return HostChange(host: hostName, changed: false, summary: "service \(address) points at \(hostName) already")
+        }
+        state.record(address, heldBy: hostName, from: previous ?? hostName)
+        try saveState(state)
+        try await syncServiceRules(state)
+        return HostChange(host: hostName, changed: true, summary: "service \(address) points at \(hostName) (was \(previous ?? "nowhere")): DNAT rules rewritten in every namespace")
+    }
+
+    /// The host each service points at.
+    public func serviceBackends() throws -> [String: String] {
+        let state = try loadState()
+        return state.holders.filter { state.services?.contains($0.key) == true }
+    }
+
+    /// Rewrites, in the control namespace and every host's, the DNAT rules of every service (one
+    /// chain replaced at once with `iptables-restore`, so no connection sees it half written).
+    func syncServiceRules(_ state: NetworkState) async throws {
+        let services = (state.services ?? []).sorted()
+        guard !services.isEmpty else { return }
+        var addresses: [String: String] = [:]
+        var ports: Set<Int> = []
+        for sandbox in state.sandboxes {
+            ports.formUnion([sandbox.clientPort, sandbox.quorumPort, sandbox.electionPort])
+            for host in sandbox.hosts { addresses[host.name] = host.address }
+        }
+        let chain = Self.serviceChain
+        var restore = ["*nat", ":\(chain) - [0:0]"]
+        for service in services {
+            guard let backend = state.holders[service], let target = addresses[backend] else { continue }
+            restore.append(
+                "-A \(chain) -d \(service)/32 -p tcp -m multiport --dports \(ports.sorted().map(String.init).joined(separator: ",")) -m comment --comment mitosis-service-\(backend) -j DNAT --to-destination \(target)")
+        }
+        restore.append("COMMIT")
+        let script = """
+            iptables -w -t nat -N \(chain) 2>/dev/null
+            for hook in OUTPUT PREROUTING; do
+                iptables -w -t nat -C $hook -j \(chain) 2>/dev/null || iptables -w -t nat -A $hook -j \(chain) || exit 1
+            done
+            printf '%s\\n' \(restore.map(shellQuoted).joined(separator: " ")) | iptables-restore -w --noflush
+            """
+        let namespaces = [network.controlNamespace] + state.sandboxes.flatMap { $0.hosts.map(\.namespace) }
+        for namespace in namespaces where NetworkNamespace.exists(namespace) {
+            try await LocalCommand.check(["ip", "netns", "exec", namespace, "sh", "-c", script], timeout: .seconds(30), what: "the service rules of namespace \(namespace)")
         }
     }
 
@@ -667,6 +759,9 @@ public struct SandboxManager: Sendable {
         state.sandboxes.removeAll { $0.name == name }
         let hostNames = Set(sandbox.hosts.map(\.name))
         state.stableAddresses = state.stableAddresses.filter { !hostNames.contains($0.value) }
+        if let services = state.services?.filter({ state.stableAddresses[$0] != nil }) {
+            state.services = services.isEmpty ? nil : services
+        }
         if let detached = state.detachedAddresses?.filter({ state.stableAddresses[$0] != nil }) {
             state.detachedAddresses = detached.isEmpty ? nil : detached
         }

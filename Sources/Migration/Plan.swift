@@ -546,26 +546,50 @@ public struct CopyAction: Sendable, Hashable, Codable {
     }
 }
 
-/// Moving a server's stable address from one host to another: `ip addr del` on the host of
-/// the server that held it, `ip addr add` on the host of the server that takes it over, and a
-/// gratuitous ARP so that neighbours learn the new link-layer address at once (Zalando's
-/// movable network interface). Peers and clients keep the address, so nothing reconfigures.
+/// Moving a server's stable address from one host to another. An interface address: `ip addr
+/// del` on the host of the server that held it, `ip addr add` on the host of the server that
+/// takes it over, and a gratuitous ARP so that neighbours learn the new link-layer address at
+/// once (Zalando's movable network interface). A service address: the service's endpoint is
+/// pointed at the new server's host (HubSpot's ClusterIP; kube-proxy rewrites the traffic).
+/// Peers and clients keep the address, so nothing reconfigures.
 public struct AddressMove: Sendable, Hashable, Codable {
     public var address: String
+    /// How the address moves (an interface address or a service's endpoint).
+    public var kind: StableAddress.Kind
     public var prefixLength: Int
-    /// The device that carries the address on both hosts, e.g. `eth0`.
+    /// The device that carries the address on both hosts, e.g. `eth0` (empty for a service).
     public var device: String
     /// The server whose host holds the address; it must be stopped first.
     public var from: ServerRef
     /// The server (same id, another host) whose host takes the address.
     public var to: ServerRef
+    /// For ``StableAddress/Kind/command``: the inventory's commands that move it.
+    public var commands: AddressCommands?
 
-    public init(address: String, prefixLength: Int, device: String, from: ServerRef, to: ServerRef) {
+    public init(
+        address: String, kind: StableAddress.Kind = .interface, prefixLength: Int, device: String, from: ServerRef, to: ServerRef,
+        commands: AddressCommands? = nil
+    ) {
+        self.commands = commands
         self.address = address
+        self.kind = kind
         self.prefixLength = prefixLength
         self.device = device
         self.from = from
         self.to = to
+    }
+
+    enum CodingKeys: String, CodingKey { case address, kind, prefixLength, device, from, to, commands }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        address = try container.decode(String.self, forKey: .address)
+        kind = try container.decodeIfPresent(StableAddress.Kind.self, forKey: .kind) ?? .interface
+        prefixLength = try container.decode(Int.self, forKey: .prefixLength)
+        device = try container.decode(String.self, forKey: .device)
+        from = try container.decode(ServerRef.self, forKey: .from)
+        to = try container.decode(ServerRef.self, forKey: .to)
+        commands = try container.decodeIfPresent(AddressCommands.self, forKey: .commands)
     }
 
     /// `10.77.9.1/24`.
@@ -573,7 +597,7 @@ public struct AddressMove: Sendable, Hashable, Codable {
 
     /// The same move the other way (for a rollback).
     public var reversed: AddressMove {
-        AddressMove(address: address, prefixLength: prefixLength, device: device, from: to, to: from)
+        AddressMove(address: address, kind: kind, prefixLength: prefixLength, device: device, from: to, to: from, commands: commands)
     }
 }
 
@@ -656,6 +680,10 @@ public enum Action: Sendable, Hashable, Codable {
             case .follow: return "follow \(copy.path) from \(copy.from) into \(copy.to)"
             case .finalCatchUp: return "final catch-up of \(copy.path) into \(copy.to), then stop following"
             }
+        case .moveAddress(let move) where move.kind == .service:
+            return "point service \(move.address) at \(move.to.host) instead of \(move.from.host) (server \(move.to.id)'s stable address)"
+        case .moveAddress(let move) where move.kind == .command:
+            return "move \(move.address) from \(move.from.host) to \(move.to.host) with the inventory's commands (server \(move.to.id)'s stable address)"
         case .moveAddress(let move): return "move \(move.cidr) from \(move.from.host) to \(move.to.host) (server \(move.to.id)'s stable address)"
         case .wait(let pause): return "wait \(pause.length): \(pause.reason)"
         }

@@ -181,6 +181,26 @@ public enum Runbook {
             case .finalCatchUp:
                 return ["# \(action.summary)", "stop the running `mitosis copy --follow` (Ctrl-C): it runs the final catch-up and prints its length"]
             }
+        case .moveAddress(let move) where move.kind == .service:
+            return [
+                "# \(action.summary)",
+                "point the service's endpoint at \(move.to.host) (Kubernetes: the Endpoints of the service whose ClusterIP is \(move.address)):",
+                "$ kubectl patch endpoints SERVICE --type=json -p '[{\"op\":\"replace\",\"path\":\"/subsets/0/addresses/0/ip\",\"value\":\"ADDRESS-OF-\(move.to.host)\"}]'",
+                "kube-proxy rewrites its DNAT rules on every node; clients and peers keep \(move.address)",
+            ]
+        case .moveAddress(let move) where move.kind == .command:
+            guard let commands = move.commands else { return ["# \(action.summary)", "(the plan lost the commands: plan again)"] }
+            func line(_ command: String, _ from: String, _ to: String) -> String {
+                "$ " + AddressCommands.invocation(command, address: move.address, from: from, to: to)
+            }
+            return [
+                "# \(action.summary)",
+                "on \(move.from.host):",
+                line(commands.detach, move.from.host, move.to.host),
+                "then on \(move.to.host):",
+                line(commands.attach, move.from.host, move.to.host),
+                line(commands.check, move.from.host, move.to.host) + "   # must exit 0: the address is here",
+            ]
         case .moveAddress(let move):
             var lines = [
                 "# \(action.summary)",

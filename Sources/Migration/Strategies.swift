@@ -287,10 +287,15 @@ extension PlanBuilder {
         assumeInitialConfigs()
         notes.append(
             "the new servers listen on every address (quorumListenOnAllIPs=true): a stable address that is not bound on the host itself (a service address) cannot be bound directly")
-        let moving = source.servers.filter { $0.stableAddress != nil || destination.server($0.id)?.stableAddress != nil }
+        let moving = source.servers.filter { [.interface, .command].contains(($0.stableAddress ?? destination.server($0.id)?.stableAddress)?.kind) }
+        let services = source.servers.filter { ($0.stableAddress ?? destination.server($0.id)?.stableAddress)?.kind == .service }
+        if !services.isEmpty {
+            notes.append(
+                "the service\(services.count == 1 ? "" : "s") of server\(services.count == 1 ? "" : "s") \(services.map(\.id.description).joined(separator: ",")) \(services.count == 1 ? "is" : "are") pointed at the new host while neither server runs (a Kubernetes Endpoints change, which kube-proxy turns into DNAT rules on every node): peers and clients keep the service address, so no configuration and no client changes")
+        }
         if !moving.isEmpty {
             notes.append(
-                "the stable address\(moving.count == 1 ? "" : "es") of server\(moving.count == 1 ? "" : "s") \(moving.map(\.id.description).joined(separator: ",")) move\(moving.count == 1 ? "s" : "") from the old host to the new one (ip addr del, ip addr add, gratuitous ARP) while neither server runs: peers and clients keep the address, so no configuration and no client changes")
+                "the stable address\(moving.count == 1 ? "" : "es") of server\(moving.count == 1 ? "" : "s") \(moving.map(\.id.description).joined(separator: ",")) move\(moving.count == 1 ? "s" : "") from the old host to the new one (ip addr del, ip addr add, gratuitous ARP; or the inventory's detach and attach commands) while neither server runs: peers and clients keep the address, so no configuration and no client changes")
         }
         preflight(why: "The new servers start empty and take their data from the ensemble; they must not run before their turn.")
         // Every server stops once, the leader's too: that one costs an election. Which server
@@ -321,13 +326,18 @@ extension PlanBuilder {
             current = current.map { $0.id == server.id ? destination.ref(server) : $0 }
             if let stable = old.stableAddress ?? server.stableAddress {
                 let move = AddressMove(
-                    address: old.address, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
-                    to: destination.ref(server))
+                    address: old.address, kind: stable.kind, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
+                    to: destination.ref(server), commands: stable.commands)
+                let service = stable.kind == .service
                 add(
                     Step(
-                        id: StepID("replace-\(server.id)-move-address"),
-                        title: "Move server \(server.id)'s address \(old.address) from \(old.host) to \(server.host)",
-                        why: "Peers and clients reach server \(server.id) at \(old.address): once it is on \(server.host) they reach the new server there without any change. Only while the old server is stopped: a server that lost its address while running would still vote as server \(server.id) through connections it opens itself.",
+                        id: StepID("replace-\(server.id)-\(service ? "retarget-service" : "move-address")"),
+                        title: service
+                            ? "Point server \(server.id)'s service \(old.address) at \(server.host) instead of \(old.host)"
+                            : "Move server \(server.id)'s address \(old.address) from \(old.host) to \(server.host)",
+                        why: service
+                            ? "Peers and clients reach server \(server.id) through the service at \(old.address) (kube-proxy sends its traffic to the endpoint): once the endpoint is \(server.host) they reach the new server without any change. Only while the old server is stopped: an old backend still serving behind its own address would vote as server \(server.id) beside the new one."
+                            : "Peers and clients reach server \(server.id) at \(old.address): once it is on \(server.host) they reach the new server there without any change. Only while the old server is stopped: a server that lost its address while running would still vote as server \(server.id) through connections it opens itself.",
                         gatesBefore: [.serversStopped(servers: [source.ref(old)])],
                         actions: [.moveAddress(move)]))
             }

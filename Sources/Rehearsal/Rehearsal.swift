@@ -73,7 +73,8 @@ struct Rehearsing {
         let replace = options.strategy == .replace
         let source = try await manager.up(
             .init(
-                name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true, stableAddresses: replace,
+                name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true,
+                stableAddresses: replace && options.stableAddressKind == .interface, serviceAddresses: replace && options.stableAddressKind == .service,
                 reconfigEnabled: reconfig, tickTime: options.tickTime))
         let destination = try await manager.up(
             .init(

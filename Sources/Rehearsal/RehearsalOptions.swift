@@ -1,4 +1,5 @@
 import Foundation
+public import Ensemble
 public import Hosts
 public import Migration
 
@@ -43,6 +44,9 @@ public struct RehearsalOptions: Sendable {
     /// Restart the source's first leader before the plan runs, so that another server leads (a
     /// fresh ensemble elects its highest id, which rolling restarts reach last anyway).
     public var moveLeadership: Bool = false
+    /// Strategy replace: how the stable addresses follow the servers (interface addresses moved
+    /// with `ip addr`, or service addresses whose DNAT rules are pointed at the new host).
+    public var stableAddressKind: StableAddress.Kind = .interface
 
     public init(
         strategy: StrategyKind = .mitosis, sourceVersion: ZooKeeperDistribution = .v3_8_0, destinationVersion: ZooKeeperDistribution? = nil,

@@ -34,11 +34,15 @@ struct RehearseCommand: AsyncParsableCommand {
     @Option(help: "Where the report goes (default: ./mitosis-rehearsal-<time>).") var out: String?
     @Flag(help: "Restart the source's first leader before the plan, so that the leader is not the server a rolling restart reaches last.") var moveLeadership = false
     @Flag(help: "Leave the sandboxes running afterwards.") var keep = false
+    @Option(help: "Strategy replace: interface (addresses moved with ip addr, Zalando) or service (service addresses whose DNAT rules, as kube-proxy writes them, are pointed at the new host, HubSpot).") var stableAddresses: String = "interface"
     @Flag(help: "Print the report as JSON on stdout.") var json = false
 
     func validate() throws {
         guard let kind = StrategyKind(rawValue: strategy) else {
             throw ValidationError("unknown strategy '\(strategy)'; choose one of \(StrategyKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard StableAddress.Kind(rawValue: stableAddresses) != nil else {
+            throw ValidationError("--stable-addresses is '\(stableAddresses)'; choose interface or service")
         }
         if kind == .replace && destinationServers != servers {
             throw ValidationError("strategy replace swaps each server one for one (same id, same stable address), so --destination-servers must equal --servers (\(servers)); to change the size use mitosis or reconfig")
@@ -63,6 +67,7 @@ struct RehearseCommand: AsyncParsableCommand {
             killToolAt: killToolAt.map { StepID(rawValue: $0) }, outputDirectory: out, keepSandboxes: keep)
         if let network = ProcessInfo.processInfo.environment["MITOSIS_SANDBOX_NETWORK"] { options.networkID = network }
         options.moveLeadership = moveLeadership
+        options.stableAddressKind = StableAddress.Kind(rawValue: stableAddresses) ?? .interface
         let started = ContinuousClock.now
         let result = try await Rehearsal.run(options) { message in
             let elapsed = ContinuousClock.now - started

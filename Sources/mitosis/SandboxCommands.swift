@@ -30,6 +30,7 @@ struct SandboxUp: AsyncParsableCommand {
     @Option(help: "ZooKeeper version: 3.8.0, 3.9.3 or 3.4.13.") var zookeeper: String = "3.8.0"
     @Flag(help: "Configure the servers but do not start them (an empty destination).") var noStart = false
     @Flag(help: "Give each host a stable address that `move-address` can move to another host.") var stableAddresses = false
+    @Flag(help: "Make the stable addresses services, as kube-proxy does: bound on no host, a DNAT rule in every namespace sends their traffic to the host the service points at (`move-address` points it elsewhere).") var serviceAddresses = false
     @Option(help: "The first server id (default: after the other sandboxes' ids).") var firstID: Int?
     @Option(help: "Replace this sandbox's hosts one for one (it needs --stable-addresses): same server ids, same stable addresses, which stay on the old hosts until `move-address`.") var replacing: String?
     @Flag(help: "Allow dynamic reconfiguration (3.5+; ACL checks are skipped so reconfig needs no super user).") var reconfig = false
@@ -40,7 +41,7 @@ struct SandboxUp: AsyncParsableCommand {
         let distribution = try ZooKeeperDistribution.named(zookeeper)
         Output.note("creating sandbox \(name): \(servers) × ZooKeeper \(distribution.version)\(noStart ? " (not started)" : "")…")
         let sandbox = try await manager.up(
-            .init(name: name, servers: servers, version: distribution, start: !noStart, stableAddresses: stableAddresses, firstServerID: firstID, replacing: replacing, reconfigEnabled: reconfig))
+            .init(name: name, servers: servers, version: distribution, start: !noStart, stableAddresses: stableAddresses, serviceAddresses: serviceAddresses, firstServerID: firstID, replacing: replacing, reconfigEnabled: reconfig))
         if json { return try Output.json(sandbox) }
         var table = Table(["host", "namespace", "address", "stable address", "server id"])
         for host in sandbox.hosts { table.add([host.name, host.namespace, host.address, host.stableAddress ?? "-", String(host.serverID)]) }

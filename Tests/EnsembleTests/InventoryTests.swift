@@ -239,7 +239,20 @@ struct InventoryTests {
         ])
         #expect(errors(address: "10.0.9.2", block: "          device: eth0\n          prefix: 24") == [
             "inv.yaml:19:11: error: ensembles[0].servers[1].stableAddress: a stable address is missing the required key 'prefixLength'",
-            "inv.yaml:20:11: error: ensembles[0].servers[1].stableAddress.prefix: unknown key 'prefix' in a stable address; allowed keys: device, prefixLength",
+            "inv.yaml:20:11: error: ensembles[0].servers[1].stableAddress.prefix: unknown key 'prefix' in a stable address; allowed keys: kind, device, prefixLength",
+        ])
+        // A service address (HubSpot's ClusterIP) is bound on no host: no device, any address.
+        #expect(errors(address: "10.96.0.12", block: "          kind: service").isEmpty)
+        #expect(errors(address: nil, block: "          kind: service") == [
+            "inv.yaml:18:11: error: ensembles[0].servers[1].stableAddress: a service stable address is the address clients and peers use (the service's IP or name): give the server an address (e.g. address: 10.96.0.12)"
+        ])
+        #expect(errors(address: "10.0.9.2", block: "          kind: cloud") == [
+            "inv.yaml:19:17: error: ensembles[0].servers[1].stableAddress.kind: kind is 'cloud', which Mitosis does not know: use interface, service, command"
+        ])
+        // Zalando's interfaces, moved by the operator's own commands: all three are needed.
+        #expect(errors(address: "10.0.9.2", block: "          kind: command\n          detach: eni detach\n          attach: eni attach\n          check: eni check").isEmpty)
+        #expect(errors(address: "10.0.9.2", block: "          kind: command\n          detach: eni detach\n          attach: eni attach") == [
+            "inv.yaml:19:11: error: ensembles[0].servers[1].stableAddress: a stable address moved by commands is missing the required key 'check'"
         ])
     }
 

@@ -64,6 +64,27 @@ extension RealServers {
             try? FileManager.default.removeItem(atPath: options.outputDirectory)
         }
 
+        /// HubSpot's last phase: each server replaced one for one behind a service address that
+        /// no host binds (kube-proxy's DNAT rules in every namespace, pointed at the new host once
+        /// the old server is stopped). The live clients keep their connection strings: nothing
+        /// acknowledged is lost, no session expires, and there is one election besides the first.
+        @Test func replaceBehindServiceAddresses() async throws {
+            var options = Self.options(.replace, .v3_8_0, label: "svc")
+            options.stableAddressKind = .service
+            let result = try await Rehearsal.run(options)
+            Self.expectClean(result)
+            let report = result.report
+            #expect(!report.steps.contains { $0.id.hasPrefix("switch-") })
+            #expect(report.steps.filter { $0.id.hasSuffix("-retarget-service") }.count == 3)
+            #expect(!report.steps.contains { $0.id.hasSuffix("-move-address") })
+            #expect(report.events.filter { $0.kind == .addressMoved }.count == 3)
+            let elections = Int(Self.verdict(report, "ZooKeeper leader elections")?.value ?? "") ?? 0
+            #expect((1...2).contains(elections), "the first election and the one the plan declares; counted \(elections)")
+            #expect(report.servers?.filter { $0.ensemble == "src" }.allSatisfy { $0.finalMode == "not serving" } == true)
+            #expect(try await leftovers(of: SandboxNetwork(id: options.networkID)).isEmpty)
+            try? FileManager.default.removeItem(atPath: options.outputDirectory)
+        }
+
         /// The default strategy with both faults: the tool stopped at a random step (resumed from
         /// its journal) and a source server killed while a rolling restart runs; and a leader that
         /// is not the highest id, which the executor restarts last.

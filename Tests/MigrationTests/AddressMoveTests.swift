@@ -38,6 +38,24 @@ struct AddressRecordingDriver: HostDriver {
     }
 }
 
+/// A host driver that records the commands it runs; every one succeeds.
+struct CommandRecordingDriver: HostDriver {
+    let host: String
+    let log: OperationLog
+
+    func run(_ command: String, timeout: Duration) async throws -> CommandResult {
+        log.append("\(host): \(command)")
+        return CommandResult(status: 0, output: "")
+    }
+    func readFile(_ path: String) async throws -> String? { nil }
+    func writeFile(_ path: String, contents: String) async throws -> HostChange { HostChange(host: host, changed: true, summary: "wrote \(path)") }
+}
+
+final class CommandRecordingDirectory: HostDirectory {
+    let log = OperationLog()
+    func driver(for host: String) throws -> any HostDriver { CommandRecordingDriver(host: host, log: log) }
+}
+
 final class RecordingDirectory: HostDirectory {
     let log = OperationLog()
     func driver(for host: String) throws -> any HostDriver { AddressRecordingDriver(host: host, log: log) }
@@ -68,6 +86,33 @@ final class RecordingDirectory: HostDirectory {
         ])
         #expect(changes.map(\.host) == ["zk-source-2", "zk-destination-2"])
         #expect(Action.moveAddress(move).runsTogether)
+    }
+
+    /// An address moved by the inventory's commands (Zalando's ENIs): detach on the old host,
+    /// attach and check on the new one, each told the address and both hosts; the runbook shows them.
+    @Test func executorRunsTheInventorysCommands() async throws {
+        let commands = AddressCommands(detach: "eni-move detach", attach: "eni-move attach", check: "eni-move check")
+        let plan = try Fixtures.plan(.replace, 3, 3, staying: true, addressCommands: commands)
+        guard case .moveAddress(let move)? = plan.step("replace-2-move-address")?.actions.first else {
+            Issue.record("the plan moves no address for server 2")
+            return
+        }
+        #expect(move.kind == .command && move.commands == commands)
+        #expect(try JSONDecoder().decode(AddressMove.self, from: try JSONEncoder().encode(move)) == move)
+        let directory = CommandRecordingDirectory()
+        let executor = MigrationExecutor(
+            plan: try Prover.prove(plan), hosts: directory, eventLoopGroup: EmbeddedEventLoop(), journal: Journal(path: "/nonexistent/journal.jsonl"))
+        let changes = try await executor.perform(.moveAddress(move))
+        let env = "ADDRESS='10.1.0.2' FROM_HOST='zk-source-2' TO_HOST='zk-destination-2' sh -c"
+        #expect(directory.log.all == [
+            "zk-source-2: \(env) 'eni-move detach'",
+            "zk-destination-2: \(env) 'eni-move attach'",
+            "zk-destination-2: \(env) 'eni-move check'",
+        ])
+        #expect(changes.map(\.host) == ["zk-source-2", "zk-destination-2", "zk-destination-2"])
+        let runbook = Runbook.render(plan)
+        #expect(runbook.contains("$ \(env) 'eni-move attach'"))
+        #expect(!runbook.contains("sudo ip addr"))
     }
 
     @Test func moveRoundTripsThroughJSONAndReads() throws {

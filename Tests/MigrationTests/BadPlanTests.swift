@@ -182,6 +182,32 @@ import Testing
         #expect(found.violation.message.contains("after step replace-1-start-new"))
     }
 
+    /// A service retargeted (HubSpot) or an address moved by the inventory's commands (Zalando's
+    /// interfaces) while the old server still runs, without the gate that waits for its stop.
+    @Test(arguments: [(StableAddress.Kind.service, 1, "retarget-service"), (.command, 3, "move-address")])
+    func addressTakenFromAServerThatRuns(_ kind: StableAddress.Kind, _ id: Int, _ suffix: String) throws {
+        let commands = AddressCommands(detach: "eni detach", attach: "eni attach", check: "eni check")
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: kind == .service, addressCommands: kind == .command ? commands : nil)
+        let stop = try #require(bad.index(of: StepID("replace-\(id)-stop-old")))
+        let move = try #require(bad.index(of: StepID("replace-\(id)-\(suffix)")))
+        bad.steps[move].gatesBefore = []
+        bad.steps.insert(bad.steps.remove(at: move), at: stop)
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .noSplitBrain)
+        #expect(found.step == StepID("replace-\(id)-\(suffix)"))
+        #expect(found.violation.message.contains("10.1.0.\(id) moves away from source \(id) while it runs"))
+    }
+
+    @Test func serverStartedBehindAServiceThatPointsElsewhere() throws {
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: true)
+        bad.steps.removeAll { $0.id == "replace-2-retarget-service" }
+        // The new server 2 runs, but the service still points at the old host: nobody reaches
+        // it, and the check that it synced never passes.
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .planProceeds)
+        #expect(found.violation.message.contains("after step replace-2-start-new"))
+    }
+
     @Test func copyWithoutBlockingTheClients() throws {
         var bad = try Fixtures.plan(.copy, 3, 3)
         bad.steps.removeAll { $0.id == "block" }

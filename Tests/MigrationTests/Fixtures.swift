@@ -75,25 +75,28 @@ enum Fixtures {
 
     /// - Parameter movableAddresses: for replace, the source's addresses are stable addresses
     ///   bound on their hosts that the plan moves (Zalando); otherwise they follow the servers by
-    ///   themselves (HubSpot's ClusterIP services).
+    ///   themselves (a DNS name).
+    /// - Parameter serviceAddresses: for replace, the source's addresses are services (HubSpot's
+    ///   ClusterIPs) that the plan points at the new hosts.
     static func plan(
         _ strategy: StrategyKind, _ sourceCount: Int, _ destinationCount: Int, version: ZooKeeperVersion = .v3_8_0,
         destinationVersion: ZooKeeperVersion? = nil, destinationData: InitialData = .empty, staying: Bool = true,
-        movableAddresses: Bool = false
+        movableAddresses: Bool = false, serviceAddresses: Bool = false, addressCommands: AddressCommands? = nil
     ) throws -> Plan {
         var source = source(sourceCount, version: version)
         let destinationRelease = destinationVersion ?? version
         let destination: PlanEnsemble
         switch strategy {
         case .replace:
-            if movableAddresses {
+            let stable: StableAddress? = movableAddresses ? movable : serviceAddresses ? .service : addressCommands.map { .command($0) }
+            if let stable {
                 source = ensemble(
                     "source", ids: (1...Int64(sourceCount)).map { $0 }, subnet: 1, version: version, data: .holdsData, running: true,
-                    stableAddress: movable)
+                    stableAddress: stable)
             }
             destination = ensemble(
                 "destination", ids: source.servers.map(\.id.rawValue), subnet: 2, version: destinationRelease, data: destinationData,
-                running: false, sameAddressesAs: source, stableAddress: movableAddresses ? movable : nil)
+                running: false, sameAddressesAs: source, stableAddress: stable)
         case .copy:
             destination = Self.destination(
                 destinationCount, after: sourceCount, version: destinationRelease, data: destinationData == .empty ? .holdsData : destinationData,

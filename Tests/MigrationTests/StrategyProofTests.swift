@@ -104,6 +104,40 @@ let supportedCases: [Case] = {
         #expect(firewall < configs && sourceRestart < removal)
     }
 
+    /// HubSpot's way: each server's service is pointed at the new host between the old server's
+    /// stop and the new one's start, only once the old server is seen stopped; the runbook names
+    /// the Endpoints change, and the plan is proven safe.
+    @Test func replaceRetargetsEachServiceBetweenStopAndStart() throws {
+        let plan = try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: true)
+        let order = plan.steps.map(\.id.rawValue)
+        for id in 1...3 {
+            let stop = try #require(order.firstIndex(of: "replace-\(id)-stop-old"))
+            let retarget = try #require(order.firstIndex(of: "replace-\(id)-retarget-service"))
+            let start = try #require(order.firstIndex(of: "replace-\(id)-start-new"))
+            #expect(stop < retarget && retarget < start)
+            let old = ServerRef(ensemble: "source", id: ServerID(Int64(id)), host: "zk-source-\(id)")
+            #expect(plan.steps[retarget].gatesBefore == [.serversStopped(servers: [old])])
+            #expect(plan.steps[retarget].actions == [
+                .moveAddress(
+                    AddressMove(
+                        address: "10.1.0.\(id)", kind: .service, prefixLength: 32, device: "", from: old,
+                        to: ServerRef(ensemble: "destination", id: ServerID(Int64(id)), host: "zk-destination-\(id)")))
+            ])
+        }
+        #expect(!order.contains { $0.hasSuffix("-move-address") })
+        #expect(plan.notes.contains { $0.contains("services of servers 1,2,3 are pointed at the new host") })
+        #expect(try Prover.check(plan).isSafe)
+        let runbook = Runbook.render(plan)
+        #expect(runbook.contains("point service 10.1.0.1 at zk-destination-1 instead of zk-source-1"))
+        #expect(runbook.contains("kubectl patch endpoints"))
+        #expect(!runbook.contains("ip addr"))
+        // The move survives the plan's JSON.
+        let decoded = try JSONDecoder().decode(AddressMove.self, from: try JSONEncoder().encode(AddressMove(
+            address: "10.1.0.1", kind: .service, prefixLength: 32, device: "", from: ServerRef(ensemble: "s", id: ServerID(Int64(1)), host: "a"),
+            to: ServerRef(ensemble: "d", id: ServerID(Int64(1)), host: "b"))))
+        #expect(decoded.kind == .service)
+    }
+
     /// Zalando's way: each server's address moves from the old host to the new one between the
     /// old server's stop and the new one's start, only once the old server is seen stopped; no
     /// client moves (they keep the addresses) and nothing is declared as client impact.

@@ -461,6 +461,21 @@ public struct MigrationExecutor: Sendable {
     /// it). Both halves are idempotent, so a move interrupted between them is simply repeated.
     /// The sandbox's driver records the new holder in the sandbox's state as it attaches.
     func move(_ move: AddressMove) async throws -> [HostChange] {
+        if move.kind == .service { return [try await hosts.retargetService(move.address, to: move.to.host)] }
+        if move.kind == .command {
+            guard let commands = move.commands else { throw ExecutionError(.actionFailed, "the plan's move of \(move.address) has no commands; plan again") }
+            func run(_ command: String, _ name: String, on host: String) async throws -> HostChange {
+                let output = try await hosts.driver(for: host).check(
+                    AddressCommands.invocation(command, address: move.address, from: move.from.host, to: move.to.host), timeout: .seconds(300),
+                    operation: "\(name) \(move.address) (the inventory's stableAddress.\(name) command of server \(move.to.id))")
+                let said = output.trimmingCharacters(in: .whitespacesAndNewlines)
+                return HostChange(host: host, changed: name != "check", summary: "\(name) \(move.address): ran `\(command)`" + (said.isEmpty ? "" : " (\(said.suffix(200)))"))
+            }
+            return [
+                try await run(commands.detach, "detach", on: move.from.host), try await run(commands.attach, "attach", on: move.to.host),
+                try await run(commands.check, "check", on: move.to.host),
+            ]
+        }
         let detached = try await hosts.driver(for: move.from.host).detachAddress(move.address, prefixLength: move.prefixLength, device: move.device)
         let attached = try await hosts.driver(for: move.to.host).attachAddress(move.address, prefixLength: move.prefixLength, device: move.device)
         return [detached, attached]

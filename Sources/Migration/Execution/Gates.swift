@@ -221,6 +221,11 @@ public struct GateChecker: Sendable {
     /// a stable address that is not on the server's host.
     func reachable(_ ref: ServerRef) async throws -> Bool {
         guard let server = plan.server(ref), let stable = server.stableAddress else { return true }
+        if stable.kind == .service { return try await hosts.serviceBackend(server.address) == ref.host }
+        if stable.kind == .command, let commands = stable.commands {
+            let check = AddressCommands.invocation(commands.check, address: server.address, from: ref.host, to: ref.host)
+            return try await hosts.driver(for: ref.host).run(check, timeout: .seconds(60)).succeeded
+        }
         return try await hosts.driver(for: ref.host).hasAddress(server.address, device: stable.device)
     }
 

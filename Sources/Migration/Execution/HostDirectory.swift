@@ -8,11 +8,38 @@ import Synchronization
 /// Finds the driver for a host named in a plan.
 public protocol HostDirectory: Sendable {
     func driver(for host: String) throws -> any HostDriver
+    /// Points the service whose address is `address` at `host` (the endpoint of a Kubernetes
+    /// Service; in the sandbox, the DNAT rules of every namespace).
+    func retargetService(_ address: String, to host: String) async throws -> HostChange
+    /// The host the service at `address` points at now, nil if it points nowhere.
+    func serviceBackend(_ address: String) async throws -> String?
+}
+
+extension HostDirectory {
+    public func retargetService(_ address: String, to host: String) async throws -> HostChange {
+        throw HostError(
+            .invalidRequest, host: host, operation: "point service \(address) at \(host)",
+            "Mitosis drives services only in its sandbox; point the service's endpoint at \(host) as the runbook shows (kubectl patch endpoints), then resume the run")
+    }
+
+    public func serviceBackend(_ address: String) async throws -> String? {
+        throw HostError(
+            .invalidRequest, host: "-", operation: "find the backend of service \(address)",
+            "Mitosis reads services only in its sandbox; check the service's endpoint by hand (kubectl get endpoints)")
+    }
 }
 
 extension SandboxManager: HostDirectory {
     public func driver(for host: String) throws -> any HostDriver {
         try hostDriver(for: host)
+    }
+
+    public func retargetService(_ address: String, to host: String) async throws -> HostChange {
+        try await pointService(address, at: host)
+    }
+
+    public func serviceBackend(_ address: String) async throws -> String? {
+        try serviceBackends()[address]
     }
 }
 
@@ -55,6 +82,20 @@ public final class InventoryHostDirectory: HostDirectory {
         case nil:
             throw HostError(.invalidRequest, host: host, operation: "find host", "the inventory has no host named '\(host)'; add it under hosts: with via: sandbox, ssh or local")
         }
+    }
+
+    /// Services exist only in the sandbox here (see ``HostDirectory/retargetService(_:to:)``).
+    public func retargetService(_ address: String, to host: String) async throws -> HostChange {
+        guard case .sandbox? = hosts[host] else {
+            throw HostError(
+                .invalidRequest, host: host, operation: "point service \(address) at \(host)",
+                "Mitosis drives services only in its sandbox; point the service's endpoint at \(host) as the runbook shows (kubectl patch endpoints), then resume the run")
+        }
+        return try await sandbox.pointService(address, at: host)
+    }
+
+    public func serviceBackend(_ address: String) async throws -> String? {
+        try sandbox.serviceBackends()[address]
     }
 
     /// Closes the SSH connections.

@@ -186,6 +186,7 @@ extension Plan {
                 case .startServer(let ref), .stopServer(let ref), .restartServer(let ref): service(ref)
                 case .addFirewallRule(let rule), .removeFirewallRule(let rule):
                     needs.program("iptables", on: rule.server.host, for: "the firewall rules of step \(step.id)")
+                case .moveAddress(let move) where move.kind != .interface: break
                 case .moveAddress(let move):
                     for ref in [move.from, move.to] { needs.program("ip", on: ref.host, for: "moving \(move.address) in step \(step.id)") }
                 case .switchClient, .stopClient, .reconfig, .copy, .wait: break

@@ -4,7 +4,8 @@ public import Hosts
 extension Sandbox {
     /// The sandbox as an inventory ensemble: its servers, files and the service script that
     /// controls each. A server with a stable address is reached through it, and the address is
-    /// marked as one to move (on the sandbox's device, with the network's prefix length).
+    /// marked as one to move (on the sandbox's device, with the network's prefix length), or as a
+    /// service to point at the replacing host when the sandbox's stable addresses are services.
     public var ensembleSpec: EnsembleSpec {
         EnsembleSpec(
             name: name, version: ZooKeeperVersion(parsing: version) ?? ZooKeeperVersion(3, 8, 0),
@@ -15,7 +16,9 @@ extension Sandbox {
                     electionPort: electionPort, clientPort: clientPort, configPath: host.configPath, dataDir: host.dataDir,
                     myidPath: host.myidPath,
                     commands: ServiceCommands(start: "\(script) start", stop: "\(script) stop", restart: nil, status: "\(script) status"),
-                    stableAddress: host.stableAddress.map { _ in StableAddress(device: SandboxHost.device, prefixLength: SandboxNetwork.prefixLength) })
+                    stableAddress: host.stableAddress.map { _ in
+                        serviceAddresses == true ? .service : StableAddress(device: SandboxHost.device, prefixLength: SandboxNetwork.prefixLength)
+                    })
             })
     }
 
@@ -65,7 +68,10 @@ public enum SandboxInventory {
                 lines.append("      - id: \(server.id)")
                 lines.append("        host: \(quoted(server.host))")
                 if let address = server.address { lines.append("        address: \(quoted(address))") }
-                if let stable = server.stableAddress {
+                if let stable = server.stableAddress, stable.kind == .service {
+                    lines.append("        stableAddress:")
+                    lines.append("          kind: service")
+                } else if let stable = server.stableAddress {
                     lines.append("        stableAddress:")
                     lines.append("          device: \(quoted(stable.device))")
                     lines.append("          prefixLength: \(stable.prefixLength)")
