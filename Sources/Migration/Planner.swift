@@ -220,9 +220,12 @@ struct PlanBuilder {
     }
 
     /// The plan; its point of no return waits first for the census of the source's sessions, so
-    /// that no client the plan does not know is left on the source by the split.
+    /// that no client the plan does not know is left on the source by the split. Every stop or
+    /// restart of a server clients may use is declared (``ServerRestartImpact``).
     func finish() -> Plan {
-        var steps = steps
+        var (steps, windows) = ServerRestartImpact.declare(
+            steps: steps, windows: windows, source: source.name, destination: destination.name, groups: groups,
+            expectedLength: options.electionWindow)
         if let point = pointOfNoReturn, let index = steps.firstIndex(where: { $0.id == point }) {
             steps[index].gatesBefore.insert(.sessionsAccountedFor(ensemble: source.name, servers: source.refs), at: 0)
         }

@@ -93,7 +93,9 @@ let supportedCases: [Case] = {
         #expect(plan.steps[split].actions.compactMap { action -> ServerID? in if case .restartServer(let ref) = action { ref.id } else { nil } } == [4, 5])
         #expect(plan.steps[split + 1].id == "split-start-dormant")
         #expect(started(plan.steps[(split + 1)...]) == [6])
-        #expect(plan.impactWindows.map(\.id) == ["split"])
+        // The split, and the source's rolling restarts (the join's and the split's): each drops
+        // connections and may cost an election.
+        #expect(plan.impactWindows.map(\.id) == ["split", ServerRestartImpact.windowID])
         // The firewall goes up before the final configs are written, and the source restarts
         // before the rules are removed.
         let order = plan.steps.map(\.id.rawValue)
