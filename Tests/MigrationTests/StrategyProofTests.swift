@@ -296,8 +296,15 @@ let supportedCases: [Case] = {
     @Test func thePointOfNoReturnWaitsForTheCensusOfTheSource() throws {
         for strategy in [StrategyKind.mitosis, .mitosisObservers, .reconfig, .copy] {
             let plan = try Fixtures.plan(strategy, 3, 3, staying: strategy == .mitosisObservers || strategy == .copy)
-            let point = try #require(plan.pointOfNoReturn.flatMap { plan.step($0) }, "\(strategy) has no point of no return")
-            #expect(point.gatesBefore.first == .sessionsAccountedFor(ensemble: plan.source.name, servers: plan.source.refs), "\(strategy)")
+            let pointIndex = try #require(plan.pointOfNoReturn.flatMap { plan.index(of: $0) }, "\(strategy) has no point of no return")
+            // Before the split begins: the first of the steps in the point of no return's window
+            // (mitosis: the firewall), while the source still serves every client.
+            let censusIndex = try #require(PlanBuilder.censusStep(plan.steps, pointOfNoReturn: plan.pointOfNoReturn))
+            #expect(censusIndex <= pointIndex)
+            #expect(plan.steps[censusIndex..<pointIndex].allSatisfy { $0.impact == plan.steps[pointIndex].impact && $0.impact != .none })
+            if censusIndex > 0 { #expect(plan.steps[censusIndex - 1].impact != plan.steps[pointIndex].impact || plan.steps[pointIndex].impact == .none) }
+            if strategy == .mitosis || strategy == .mitosisObservers { #expect(plan.steps[censusIndex].id == "split-firewall", "\(strategy)") }
+            #expect(plan.steps[censusIndex].gatesBefore.first == .sessionsAccountedFor(ensemble: plan.source.name, servers: plan.source.refs), "\(strategy)")
             #expect(plan.steps.flatMap(\.gatesBefore).filter { if case .sessionsAccountedFor = $0 { true } else { false } }.count == 1, "\(strategy)")
             #expect(try Prover.check(plan).isSafe, "\(strategy)")
         }
