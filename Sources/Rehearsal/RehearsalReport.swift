@@ -44,7 +44,9 @@ extension Rehearsing {
             verdict.append(
                 VerdictItem(
                     name: "longest stall (\(name))", value: String(format: "%.2f s", longest), passed: outside.isEmpty,
-                    detail: outside.isEmpty
+                    detail: judged.isEmpty
+                        ? "no stall (no member without a successful operation for over \(String(format: "%.0f", threshold)) s)"
+                        : outside.isEmpty
                         ? "\(judged.count) stall\(judged.count == 1 ? "" : "s") (no successful operation for over \(String(format: "%.0f", threshold)) s), each inside a declared window no longer than it declares\(windows.isEmpty ? "" : " (\(windows.joined(separator: ", ")))")"
                         : "undeclared: \(outside.map(\.description).joined(separator: "; "))"))
         }
