@@ -12,12 +12,16 @@ public enum ServerRestartImpact {
     /// prover's quorum: a quorum of servers stays up through each such step.
     ///
     /// Clients may use a source server throughout (the groups that stay, and those that move
-    /// until their switch), and a destination server once a moving group has been switched to it.
+    /// until their switch). A destination server counts once the plan has started it: joined to
+    /// the source it is one of the voters that may lead the clients' ensemble, and after a switch
+    /// clients are connected to it. (An empty destination server stopped before it ever ran is
+    /// no one's.)
     public static func declare(
         steps: [Step], windows: [ImpactWindow], source: String, destination: String, groups: [PlanClientGroup], expectedLength: PlanDuration
     ) -> (steps: [Step], windows: [ImpactWindow]) {
         var steps = steps
         var switched: Set<String> = []
+        var started: Set<ServerRef> = []
         var affected: [String] = []
         var declared = false
         for index in steps.indices {
@@ -29,20 +33,24 @@ public enum ServerRestartImpact {
                 }
             }
             let onSource = groups.filter { !$0.moves || !switched.contains($0.name) }.map(\.name)
-            let onDestination = groups.filter { switched.contains($0.name) }.map(\.name)
             var used: [String] = []
             var reachable = false
             for server in touched {
                 if server.ensemble == source {
                     reachable = true
                     used += onSource
-                } else if server.ensemble == destination, !onDestination.isEmpty {
+                } else if server.ensemble == destination, started.contains(server) {
+                    // Before the split it may lead the source's clients; after a switch it serves the moved ones.
                     reachable = true
-                    used += onDestination
+                    used += groups.map(\.name)
                 }
             }
             for action in step.actions {
-                if case .switchClient(let change) = action { switched.insert(change.client.group) }
+                switch action {
+                case .switchClient(let change): switched.insert(change.client.group)
+                case .startServer(let server), .restartServer(let server): started.insert(server)
+                default: break
+                }
             }
             guard reachable, step.impact == .none else { continue }
             steps[index].impact = .window(id: windowID)
