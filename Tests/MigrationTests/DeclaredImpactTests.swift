@@ -49,6 +49,27 @@ import Testing
         #expect(window.expectedLength == PlanDuration.seconds(5))
     }
 
+    /// A destination server joined to the source is a voter that may lead the clients' ensemble:
+    /// its restarts in the join are declared too (the rehearsal saw every client stall when the
+    /// join restarted a leading destination server).
+    @Test func aJoinedDestinationServersRestartIsDeclared() throws {
+        let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
+        var started: Set<ServerRef> = []
+        var checked = 0
+        for step in plan.steps {
+            for action in step.actions {
+                guard case .restartServer(let server) = action, server.ensemble == plan.destination.name, started.contains(server) else { continue }
+                #expect(step.impact != .none, "\(step.id) restarts \(server), which was started before, outside every window")
+                checked += 1
+            }
+            for action in step.actions {
+                if case .startServer(let server) = action { started.insert(server) }
+                if case .restartServer(let server) = action { started.insert(server) }
+            }
+        }
+        #expect(checked > 0, "the mitosis join restarts a joined destination server")
+    }
+
     /// A destination server that no client uses yet (the empty destination stopped at preflight)
     /// is no one's window.
     @Test func anUnusedDestinationServerNeedsNoWindow() throws {
