@@ -809,12 +809,30 @@ public struct ImpactWindow: Sendable, Hashable, Codable {
     public var clientGroups: [String]
     public var expectedLength: PlanDuration
     public var reason: String
+    /// Whether the prover exempts the groups from reaching a serving quorum during the window's
+    /// steps. False for a window of connections dropped and an election (a server stopped or
+    /// restarted while a quorum of servers stays up): clients feel it, but the quorum the prover
+    /// checks must hold throughout, so the window hides no mistake in the plan.
+    public var exemptsQuorum: Bool
 
-    public init(id: String, clientGroups: [String], expectedLength: PlanDuration, reason: String) {
+    public init(id: String, clientGroups: [String], expectedLength: PlanDuration, reason: String, exemptsQuorum: Bool = true) {
         self.id = id
         self.clientGroups = clientGroups
         self.expectedLength = expectedLength
         self.reason = reason
+        self.exemptsQuorum = exemptsQuorum
+    }
+
+    enum CodingKeys: String, CodingKey { case id, clientGroups, expectedLength, reason, exemptsQuorum }
+
+    /// Plans written before `exemptsQuorum` existed exempt their windows' groups, as they did then.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        clientGroups = try container.decode([String].self, forKey: .clientGroups)
+        expectedLength = try container.decode(PlanDuration.self, forKey: .expectedLength)
+        reason = try container.decode(String.self, forKey: .reason)
+        exemptsQuorum = try container.decodeIfPresent(Bool.self, forKey: .exemptsQuorum) ?? true
     }
 }
 

@@ -220,10 +220,13 @@ struct PlanBuilder {
     }
 
     /// The plan; its point of no return waits first for the census of the source's sessions, so
-    /// that no client the plan does not know is left on the source by the split.
+    /// that no client the plan does not know is left on the source by the split. Every stop or
+    /// restart of a server clients may use is declared (``ServerRestartImpact``).
     func finish() -> Plan {
-        var steps = steps
-        if let point = pointOfNoReturn, let index = steps.firstIndex(where: { $0.id == point }) {
+        var (steps, windows) = ServerRestartImpact.declare(
+            steps: steps, windows: windows, source: source.name, destination: destination.name, groups: groups,
+            expectedLength: options.electionWindow)
+        if let index = Self.censusStep(steps, pointOfNoReturn: pointOfNoReturn) {
             steps[index].gatesBefore.insert(.sessionsAccountedFor(ensemble: source.name, servers: source.refs), at: 0)
         }
         var plan = Plan(
@@ -231,6 +234,19 @@ struct PlanBuilder {
             pointOfNoReturn: pointOfNoReturn, impactWindows: windows, notes: notes)
         plan.estateFingerprint = estate?.fingerprint
         return plan
+    }
+
+    /// Where the census goes: before the split begins, which is the point of no return or, when
+    /// the steps just before it are in the same window (mitosis: the firewall goes up, then the
+    /// configs are written), the first of them. Once the firewall cuts the source from a leader
+    /// among the destination's servers, the source's servers elect again and hold no sessions for
+    /// a moment: a census taken then would see nobody and let the split go ahead.
+    static func censusStep(_ steps: [Step], pointOfNoReturn: StepID?) -> Int? {
+        guard let point = pointOfNoReturn, var index = steps.firstIndex(where: { $0.id == point }) else { return nil }
+        let impact = steps[index].impact
+        guard impact != .none else { return index }
+        while index > 0, steps[index - 1].impact == impact { index -= 1 }
+        return index
     }
 
     func fail(_ code: PlanningError.Code, _ message: String) -> PlanningError {

@@ -404,7 +404,9 @@ struct Model {
                 guard let window = plan.window(id) else {
                     throw ProverError(message: "step \(step.id) refers to impact window \(id), which the plan does not declare")
                 }
-                for name in window.clientGroups { compiled.window |= 1 << UInt64(try groupIndex(name)) }
+                if window.exemptsQuorum {
+                    for name in window.clientGroups { compiled.window |= 1 << UInt64(try groupIndex(name)) }
+                }
             }
             for item in step.gatesBefore { compiled.gatesBefore.append((try gate(item), item.summary)) }
             for item in step.gatesAfter { compiled.gatesAfter.append((try gate(item), item.summary)) }

@@ -48,13 +48,15 @@ public enum Runbook {
             out.append("Notes:")
             for note in plan.notes { out.append("  - \(note)") }
         }
+        // The census goes before the split begins, which may be a few steps before the point of no return.
+        let census = plan.steps.first { step in step.gatesBefore.contains { if case .sessionsAccountedFor = $0 { true } else { false } } }
         for (number, step) in plan.steps.enumerated() {
             out.append("")
             if step.id == plan.pointOfNoReturn {
                 out.append("=================== POINT OF NO RETURN ===================")
                 out.append("From this step on there is no way back without copying data.")
                 out.append("Clients that are switched by hand (not in the inventory) must have moved to \(plan.destination.name) by now,")
-                out.append("after the join and before this step: the census below holds the run while any session on \(plan.source.name)")
+                out.append("after the join and before this step: the census \(census.map { "before step [\($0.id)]" } ?? "below") holds the run while any session on \(plan.source.name)")
                 out.append("is not accounted for (name clients that may stay with `mitosis run … --leave-behind ADDR,…`).")
                 out.append("")
             }

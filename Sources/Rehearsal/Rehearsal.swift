@@ -59,6 +59,10 @@ struct Rehearsing {
     /// Block & copy's destination already serves another application: its data must survive.
     static let otherAppPath = "/other-app"
     static let otherAppNodes = 40
+    /// The YAML client's (Patroni-shaped) group, its chroot and its key path.
+    static let yamlGroup = "patroni"
+    static let yamlChroot = "/patroni"
+    static let yamlKey = "zookeeper.hosts"
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
@@ -95,9 +99,58 @@ struct Rehearsing {
             }
         }
 
+        // Two hosts of their own for real client processes: a YAML client the plan moves, and a
+        // client the inventory does not know (the census must catch it).
+        let apps = try await manager.up(.init(name: "app", servers: 2, start: false))
+        let script = apps.hosts[0].directory + "/config_client.py"
+        try ConfigFileClient.program.write(toFile: script, atomically: true, encoding: .utf8)
+        let processes = RehearsalProcesses(
+            yaml: ConfigFileClient(host: apps.hosts[0], format: .yaml, key: Self.yamlKey, script: script),
+            stranger: ConfigFileClient(host: apps.hosts[1], format: .properties, key: "zookeeper.connect", script: script))
+        do {
+            let result = try await rehearse(source: source, destination: destination, otherApp: otherApp, apps: apps, processes: processes)
+            await processes.stop(manager: manager)
+            return result
+        } catch {
+            await processes.stop(manager: manager)
+            throw error
+        }
+    }
+
+    /// The real client processes on their own sandbox hosts.
+    struct RehearsalProcesses {
+        var yaml: ConfigFileClient
+        var stranger: ConfigFileClient
+
+        func stop(manager: SandboxManager) async {
+            await yaml.stopProcess(manager: manager)
+            await stranger.stopProcess(manager: manager)
+        }
+    }
+
+    /// Patroni's shape: `zookeeper: hosts:` as a list of `host:port`; with a chroot (which a list
+    /// cannot hold) as one comma-separated string, which Patroni accepts too.
+    static func patroniYAML(_ connectionString: String) -> String {
+        let hosts =
+            connectionString.contains("/")
+            ? " '\(connectionString)'\n" : "\n" + connectionString.split(separator: ",").map { "    - '\($0)'\n" }.joined()
+        return "# Patroni\nscope: rehearsal\nzookeeper:\n  # the ensemble Mitosis moves\n  hosts:" + hosts + "  retry_timeout: 10\n"
+    }
+
+    /// The YAML client's chroot: none (Patroni's list of hosts), except for block & copy, which
+    /// copies each moving group's subtree and so needs one.
+    var yamlChroot: String? { options.strategy == .copy ? Self.yamlChroot : nil }
+
+    func rehearse(source: Sandbox, destination: Sandbox, otherApp: OtherAppData?, apps: Sandbox, processes: RehearsalProcesses) async throws -> RehearsalResult {
+        let copy = options.strategy == .copy
         // 2. Data, then live clients.
         progress("loading \(options.dataNodes) znodes under \(Self.dataPath)")
         try await loadData(into: source.connectionString)
+        progress("starting a YAML client (kazoo, Patroni-shaped file) on \(processes.yaml.name) and a client no inventory lists on \(processes.stranger.name)")
+        try await processes.yaml.start(Self.patroniYAML(source.connectionString + (yamlChroot ?? "")), manager: manager)
+        try await processes.stranger.start("zookeeper.connect=\(source.connectionString)\n", manager: manager)
+        try await processes.yaml.waitUntilConnected()
+        try await processes.stranger.waitUntilConnected()
         progress("starting \(options.brokers) simulated Kafka brokers and \(options.writers) numbered writers")
         let kafka = try await SimulatedKafkaCluster.start(
             SimulatedKafkaOptions(
@@ -115,10 +168,9 @@ struct Rehearsing {
             _ = await kafka.stop()
             throw error
         }
-        let clients = RehearsalClients(kafka: kafka, writers: writers)
 
         // 3. The plan and its proof.
-        let inventory = SandboxInventory.inventory(
+        var inventory = SandboxInventory.inventory(
             [source, destination],
             clientGroups: [
                 ClientGroup(
@@ -135,8 +187,18 @@ struct Rehearsing {
                             name: RehearsalClients.writersMember, host: "rehearsal", configPath: path("clients/writers.properties"), restart: "in-process reconnect",
                             stop: "in-process stop")
                     ]),
+                ClientGroup(
+                    name: Self.yamlGroup, ensemble: "src", chroot: yamlChroot,
+                    members: [
+                        ClientGroupMember(
+                            name: processes.yaml.name, host: processes.yaml.name, configPath: processes.yaml.configPath, format: .yaml,
+                            connectionKey: Self.yamlKey, restart: processes.yaml.restart, stop: processes.yaml.stop,
+                            healthCheck: processes.yaml.healthCheck)
+                    ]),
             ],
             localHosts: ["rehearsal"])
+        // The client hosts, not their (never started) servers.
+        inventory.hosts += apps.hostSpecs
         var planning = PlanningOptions()
         planning.rollingRestartPause = PlanDuration(options.rollingRestartPause)
         planning.copyHost = "rehearsal"
@@ -162,6 +224,9 @@ struct Rehearsing {
         try (proven?.recorded ?? plan).jsonData().write(to: directory.appendingPathComponent("plan.json"))
         try Runbook.render(plan, proof: proof).write(to: directory.appendingPathComponent("runbook.txt"), atomically: true, encoding: .utf8)
         progress("plan: \(plan.steps.count) steps; prover: \(proof.isSafe ? "safe" : "UNSAFE") (\(proof.statesExplored) states)")
+        let clients = RehearsalClients(
+            kafka: kafka, writers: writers,
+            processes: HostClientGroupController(plan: RehearsalClients.processGroups(of: plan), hosts: manager, healthTimeout: .seconds(60), eventLoopGroup: group))
 
         // 4. Execute, with the leader monitor and faults beside it.
         let timeline = TimelineRecorder(origin: origin, plan: plan)
@@ -176,7 +241,7 @@ struct Rehearsing {
             (execution, splitDiff) = try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await monitor.run() }
                 defer { tasks.cancelAll() }
-                return try await execute(proven, clients: clients, timeline: timeline, source: source, destination: destination)
+                return try await execute(proven, clients: clients, timeline: timeline, source: source, destination: destination, stranger: processes.stranger)
             }
         } else {
             progress("the prover refused the plan; nothing runs:\n\(proof)")
@@ -211,7 +276,7 @@ struct Rehearsing {
         let report = makeReport(
             plan: plan, proof: proof, execution: execution, splitDiff: splitDiff, timeline: timeline, kafka: kafkaReport, writers: writerReports,
             lost: lost, acknowledged: acknowledged, verificationProblems: verificationProblems, finalStatus: finalStatus,
-            otherApp: otherAppCheck, destination: destination)
+            otherApp: otherAppCheck, destination: destination, processes: processes)
         let written = try writeReport(report, to: directory)
         return RehearsalResult(
             report: report, directory: directory.path,
@@ -223,7 +288,7 @@ struct Rehearsing {
     func loadData(into connectionString: String) async throws {
         let client = try await ZooKeeperClient.connect(ZooKeeperConfiguration(connectionString), eventLoopGroup: group)
         do {
-            for path in ["/rehearsal", Self.dataPath, Self.writesPath] {
+            for path in ["/rehearsal", Self.dataPath, Self.writesPath, Self.yamlChroot] {
                 do { _ = try await client.create(path) } catch let error as ZooKeeperError where error.code == .nodeExists {}
             }
             let total = options.dataNodes
@@ -257,9 +322,15 @@ struct Rehearsing {
         var serverKills = 0
         /// How long the run was paused for the data diff (block & copy: inside the block window).
         var diffPauseSeconds: Double?
+        /// What the census gate saw when it held the split (the unknown client), and the
+        /// addresses then accepted with the equivalent of `--leave-behind`.
+        var censusHeld: String?
+        var leftBehind: [String] = []
     }
 
-    func execute(_ proven: ProvenPlan, clients: RehearsalClients, timeline: TimelineRecorder, source: Sandbox, destination: Sandbox) async throws -> (ExecutionSummary, TreeDiffReport?) {
+    func execute(
+        _ proven: ProvenPlan, clients: RehearsalClients, timeline: TimelineRecorder, source: Sandbox, destination: Sandbox, stranger: ConfigFileClient
+    ) async throws -> (ExecutionSummary, TreeDiffReport?) {
         let plan = proven.plan
         var summary = ExecutionSummary()
         let journal = Journal(path: path("journal.jsonl"))
@@ -277,19 +348,29 @@ struct Rehearsing {
         // take the server kill with it, so a random tool kill picks another step.
         let serverKillStep = resolve(options.killServerAt, in: plan)
         let faults = FaultTriggers(killTool: resolve(options.killToolAt, in: plan, avoiding: serverKillStep), killServer: serverKillStep)
+        var leaveBehind: [ClientAddressMatch] = []
         while true {
             let until = diffDone ? nil : pauseForDiff
             let outcome: ExecutionOutcome?
             do {
                 outcome = try await executeOnce(
                     proven, journal: journal, clients: clients, timeline: timeline, resume: resume, until: until, faults: faults,
-                    source: source)
+                    source: source, leaveBehind: leaveBehind)
             } catch {
                 summary.failure = "\(error)"
                 progress("the run stopped: \(error)")
                 return (summary, splitDiff)
             }
             resume = true
+            if leaveBehind.isEmpty, let held = faults.censusHeld.withLock({ $0 }) {
+                // As an operator would: the client is known now and may stay on the source.
+                summary.censusHeld = held
+                summary.leftBehind = [stranger.host.address]
+                leaveBehind = [ClientAddressMatch(address: stranger.host.address)]
+                timeline.event(.note, "census held the split; resumed with --leave-behind \(stranger.host.address)", subject: stranger.name)
+                progress("the census held the split (\(held)); resuming as `mitosis run --resume --leave-behind \(stranger.host.address)` would")
+                continue
+            }
             guard let outcome else {
                 summary.toolKills += 1
                 progress("the tool was stopped mid-step (as asked); resuming from the journal")
@@ -315,18 +396,34 @@ struct Rehearsing {
     /// Runs the executor once; nil when it was stopped on purpose (the tool-kill fault).
     func executeOnce(
         _ plan: ProvenPlan, journal: Journal, clients: RehearsalClients, timeline: TimelineRecorder, resume: Bool, until: StepID?,
-        faults: FaultTriggers, source: Sandbox
+        faults: FaultTriggers, source: Sandbox, leaveBehind: [ClientAddressMatch]
     ) async throws -> ExecutionOutcome? {
         let (signals, signal) = AsyncStream<Fault>.makeStream()
+        // The census gate before the point of no return, as its events name it.
+        let census = plan.plan.steps.lazy.flatMap(\.gatesBefore).first { gate in
+            if case .sessionsAccountedFor = gate { return true } else { return false }
+        }?.summary
         let progress = self.progress
         let executor = MigrationExecutor(
             plan: plan, hosts: manager, clients: clients, eventLoopGroup: group, journal: journal,
             // The rehearsal's clients run in this process, from the control address: its own.
             options: ExecutionOptions(
-                resume: resume, until: until, gateTimeout: options.gateTimeout, census: CensusPolicy(ownAddresses: [manager.network.controlAddress]))
+                resume: resume, until: until, gateTimeout: options.gateTimeout,
+                census: CensusPolicy(ownAddresses: [manager.network.controlAddress], leaveBehind: leaveBehind))
         ) { event in
             timeline.record(event)
             Self.announce(event, progress: progress)
+            // The census found a session nobody accounts for: the run stops there, as `mitosis
+            // run` would after its gate timeout, and the operator decides.
+            if event.kind == .gateWaiting, let census, event.summary.hasPrefix(census), leaveBehind.isEmpty,
+                faults.censusHeld.withLock({ held in
+                    guard held == nil else { return false }
+                    held = event.summary
+                    return true
+                })
+            {
+                signal.yield(.censusHeld)
+            }
             guard event.kind == .stepStarted, let step = event.step else { return }
             if faults.toolKill.withLock({ target in
                 guard target == step else { return false }
@@ -351,6 +448,7 @@ struct Rehearsing {
                 for await fault in signals {
                     switch fault {
                     case .killTool: return .toolKilled
+                    case .censusHeld: return .censusHeld
                     case .killServer(let step):
                         await Self.killServer(during: step, plan: plan.plan, source: source, manager: manager, downtime: downtime, timeline: timeline, progress: progress)
                     }
@@ -372,6 +470,12 @@ struct Rehearsing {
                     // stop between two journal writes.
                     while let rest = try? await tasks.next() {
                         if case .executor(let outcome) = rest { return outcome }
+                    }
+                    return nil
+                case .censusHeld:
+                    tasks.cancelAll()
+                    while let rest = try? await tasks.next() {
+                        if case .executor = rest { break }
                     }
                     return nil
                 case .faultsDone:
@@ -398,6 +502,8 @@ struct Rehearsing {
     final class FaultTriggers: Sendable {
         let toolKill: Mutex<StepID?>
         let serverKill: Mutex<StepID?>
+        /// What the census gate saw when it first held the split.
+        let censusHeld = Mutex<String?>(nil)
 
         init(killTool: StepID?, killServer: StepID?) {
             toolKill = Mutex(killTool)
@@ -407,12 +513,14 @@ struct Rehearsing {
 
     enum Fault: Sendable {
         case killTool
+        case censusHeld
         case killServer(StepID)
     }
 
     enum Outcome: Sendable {
         case executor(ExecutionOutcome)
         case toolKilled
+        case censusHeld
         case faultsDone
     }
 

@@ -7,7 +7,9 @@ import ZooKeeper
 
 /// The rehearsal's client groups, driven in-process: `kafka` (simulated brokers, each restarted
 /// onto the new connection string as a controlled broker restart would) and `writers`
-/// (numbered writers; one member that reconnects all of them).
+/// (numbered writers; one member that reconnects all of them). Every other group is a real
+/// process on a sandbox host, moved as `mitosis run` moves it: its file edited in its format,
+/// its restart command run, its sessions verified through `cons`.
 final class RehearsalClients: ClientGroupController {
     static let kafkaGroup = "kafka"
     static let writersGroup = "writers"
@@ -15,10 +17,34 @@ final class RehearsalClients: ClientGroupController {
 
     let kafka: SimulatedKafkaCluster
     let writers: WriterRuns
+    let processes: HostClientGroupController
 
-    init(kafka: SimulatedKafkaCluster, writers: WriterRuns) {
+    init(kafka: SimulatedKafkaCluster, writers: WriterRuns, processes: HostClientGroupController) {
         self.kafka = kafka
         self.writers = writers
+        self.processes = processes
+    }
+
+    func preflightNeeds() -> PreflightNeeds { processes.preflightNeeds() }
+
+    /// The plan as the controller of the real processes sees it: without the in-process groups,
+    /// whose members run here and have no host of their own to check or reach.
+    static func processGroups(of plan: Plan) -> Plan {
+        let inProcess: Set<String> = [kafkaGroup, writersGroup]
+        var plan = plan
+        plan.clientGroups.removeAll { inProcess.contains($0.name) }
+        for index in plan.steps.indices {
+            plan.steps[index].actions.removeAll { action in
+                switch action {
+                case .switchClient(let change): return inProcess.contains(change.client.group)
+                case .stopClient(let client): return inProcess.contains(client.group)
+                default: return false
+                }
+            }
+            plan.steps[index].gatesBefore.removeAll { if case .clientGroupHealthy(let group) = $0 { inProcess.contains(group) } else { false } }
+            plan.steps[index].gatesAfter.removeAll { if case .clientGroupHealthy(let group) = $0 { inProcess.contains(group) } else { false } }
+        }
+        return plan
     }
 
     func switchMember(_ change: ClientSwitch) async throws -> [HostChange] {
@@ -31,7 +57,7 @@ final class RehearsalClients: ClientGroupController {
             let seconds = try await writers.switchTo(target)
             return [HostChange(host: change.client.host, changed: true, summary: "reconnected the writers to \(change.to) (\(String(format: "%.1f", seconds)) s)")]
         default:
-            throw HostError(.invalidRequest, host: change.client.host, operation: "switch \(change.client)", "the rehearsal has no client group \(change.client.group)")
+            return try await processes.switchMember(change)
         }
     }
 
@@ -42,9 +68,11 @@ final class RehearsalClients: ClientGroupController {
             return await kafka.status().contains {
                 $0.member == change.client.member && $0.connectionString == target.description && !$0.restarting && !$0.stopped
             }
-        default:
+        case Self.writersGroup:
             guard await writers.isWriting else { return false }
             return await writers.connectionString == change.to
+        default:
+            return try await processes.hasSwitched(change)
         }
     }
 
@@ -60,7 +88,7 @@ final class RehearsalClients: ClientGroupController {
             let stopped = await writers.pause()
             return [HostChange(host: client.host, changed: stopped, summary: stopped ? "stopped the writers" : "the writers were stopped before")]
         default:
-            throw HostError(.invalidRequest, host: client.host, operation: "stop \(client)", "the rehearsal has no client group \(client.group)")
+            return try await processes.stopMember(client)
         }
     }
 
@@ -76,7 +104,7 @@ final class RehearsalClients: ClientGroupController {
             guard await writers.isWriting else { return (false, "the writers are stopped") }
             return (true, "writing through \(await writers.connectionString)")
         default:
-            return (false, "no client group \(group)")
+            return try await processes.health(of: group)
         }
     }
 }

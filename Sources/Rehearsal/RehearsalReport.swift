@@ -9,10 +9,10 @@ extension Rehearsing {
     func makeReport(
         plan: Plan, proof: ProofResult, execution: ExecutionSummary, splitDiff: TreeDiffReport?, timeline: TimelineRecorder,
         kafka: ClientGroupReport, writers: [NumberedWritesReport], lost: Int, acknowledged: Int, verificationProblems: [String],
-        finalStatus: [(ensemble: String, host: String, mode: String)], otherApp: OtherAppCheck? = nil, destination: Sandbox
+        finalStatus: [(ensemble: String, host: String, mode: String)], otherApp: OtherAppCheck? = nil, destination: Sandbox,
+        processes: RehearsalProcesses
     ) -> RunReport {
         let windowLengths = Dictionary(plan.impactWindows.map { ($0.id, Double($0.expectedLength.milliseconds) / 1000) }, uniquingKeysWith: { first, _ in first })
-        let allowedStall = plan.impactWindows.map { Double($0.expectedLength.milliseconds) / 1000 }.max() ?? 0
         let groups = [Self.timeline(of: [kafka], moves: true), Self.timeline(of: writers.map(\.group), moves: true)]
         let writerReports = writers.map(\.group)
         var verdict: [VerdictItem] = []
@@ -28,14 +28,27 @@ extension Rehearsing {
             VerdictItem(
                 name: "acknowledged writes lost", value: "\(lost) of \(acknowledged)", passed: lost == 0 && verificationProblems.isEmpty && acknowledged > 0,
                 detail: verificationProblems.isEmpty ? "every numbered write acknowledged on the source or the destination is on the destination" : verificationProblems.joined(separator: "; ")))
+        let spans = timeline.steps(windowLengths: windowLengths).map { StallJudgement.StepInterval(window: $0.impactWindow, start: $0.start, end: $0.end) }
         for (name, reports) in [(RehearsalClients.kafkaGroup, [kafka]), (RehearsalClients.writersGroup, writerReports)] {
             let longest = reports.map(\.longestStallSeconds).max() ?? 0
+            let threshold = reports.first?.stallThresholdSeconds ?? 1
+            // A client notices a server back at its next try: a stall may end up to one stall
+            // threshold after its step.
+            let judged = reports.flatMap(\.stalls).map {
+                StallJudgement.judge(group: name, start: $0.start, end: $0.end, steps: spans, windows: plan.impactWindows, grace: threshold)
+            }
+            let outside = judged.filter { !$0.isDeclared }
+            let windows = Set(judged.compactMap { judgement -> String? in
+                if case .declared(let window, _, _) = judgement { return window } else { return nil }
+            }).sorted()
             verdict.append(
                 VerdictItem(
-                    name: "longest stall (\(name))", value: String(format: "%.2f s", longest), passed: longest <= allowedStall,
-                    detail: plan.impactWindows.isEmpty
-                        ? "the plan declares no client impact; a stall is a member without a successful operation for over \(String(format: "%.0f", reports.first?.stallThresholdSeconds ?? 1)) s"
-                        : "the plan declares client impact of up to \(String(format: "%.0f", allowedStall)) s (window \(plan.impactWindows.map(\.id).joined(separator: ", ")))"))
+                    name: "longest stall (\(name))", value: String(format: "%.2f s", longest), passed: outside.isEmpty,
+                    detail: judged.isEmpty
+                        ? "no stall (no member without a successful operation for over \(String(format: "%.0f", threshold)) s)"
+                        : outside.isEmpty
+                        ? "\(judged.count) stall\(judged.count == 1 ? "" : "s") (no successful operation for over \(String(format: "%.0f", threshold)) s), each inside a declared window no longer than it declares\(windows.isEmpty ? "" : " (\(windows.joined(separator: ", ")))")"
+                        : "undeclared: \(outside.map(\.description).joined(separator: "; "))"))
         }
         let failed = kafka.failedOperations + writerReports.map(\.failedOperations).reduce(0, +)
         var codes: [String: Int] = kafka.failuresByCode
@@ -75,6 +88,8 @@ extension Rehearsing {
         if copy, let block = plan.window("block") {
             verdict.append(blockWindow(declared: Double(block.expectedLength.milliseconds) / 1000, kafka: kafka, writers: writerReports, timeline: timeline, execution: execution))
         }
+        verdict.append(censusVerdict(plan: plan, execution: execution, stranger: processes.stranger))
+        verdict.append(yamlVerdict(plan: plan, execution: execution, client: processes.yaml, destination: destination))
         let destinationLeaders = finalStatus.filter { $0.ensemble == "dst" && $0.mode == "leader" }.count
         let destinationServing = finalStatus.filter { $0.ensemble == "dst" && $0.mode != "not serving" }.count
         verdict.append(
@@ -101,6 +116,47 @@ extension Rehearsing {
                 "data set: \(options.dataNodes) znodes; clients: \(options.brokers) simulated brokers under /kafka, \(options.writers) numbered writers at \(Int(options.writesPerSecond))/s each",
                 "sandbox network \(options.networkID); plan, runbook and journal beside this report",
             ])
+    }
+
+    /// Whether the census before the split caught the client no inventory lists.
+    func censusVerdict(plan: Plan, execution: ExecutionSummary, stranger: ConfigFileClient) -> VerdictItem {
+        let name = "unknown client caught by the census"
+        guard plan.pointOfNoReturn != nil else {
+            return VerdictItem(
+                name: name, value: "no census", passed: nil,
+                detail: "\(plan.strategy) has no split: every client stays on the same addresses, \(stranger.name) (\(stranger.host.address)) too")
+        }
+        guard let held = execution.censusHeld else {
+            return VerdictItem(
+                name: name, value: "not caught", passed: false,
+                detail: "\(stranger.name) (\(stranger.host.address)) was connected to the source and in no client group, yet the census did not hold the split")
+        }
+        return VerdictItem(
+            name: name, value: "held the split", passed: true,
+            detail: "\(held) — then accepted as an operator would with --leave-behind \(execution.leftBehind.joined(separator: ","))")
+    }
+
+    /// Whether the YAML client read its file again when restarted and works on the destination.
+    func yamlVerdict(plan: Plan, execution: ExecutionSummary, client: ConfigFileClient, destination: Sandbox) -> VerdictItem {
+        let name = "YAML client (\(Self.yamlGroup))"
+        let log = client.log()
+        let connections = log.connected.joined(separator: ", then ")
+        let switches = plan.steps.flatMap(\.actions).contains { action in
+            if case .switchClient(let change) = action { return change.client.group == Self.yamlGroup } else { return false }
+        }
+        guard switches else {
+            // replace keeps the addresses: the client is not restarted and must still be writing.
+            return VerdictItem(
+                name: name, value: log.connected.count == 1 ? "not switched, still writing" : "reconnected \(log.connected.count - 1)×",
+                passed: log.connected.count == 1 && log.ackedSinceLast > 0,
+                detail: "\(plan.strategy) keeps the addresses, so \(client.configPath) is not edited; connected to \(connections); \(log.ackedSinceLast) writes acknowledged")
+        }
+        let expected = destination.connectionString + (yamlChroot ?? "")
+        let onDestination = log.connected.last == expected
+        return VerdictItem(
+            name: name, value: onDestination ? "switched, read its file, verified" : "not on the destination",
+            passed: onDestination && log.connected.count >= 2 && log.ackedSinceLast > 0 && execution.finished,
+            detail: "\(client.configPath) (format yaml, key \(Self.yamlKey)) read at each start: connected to \(connections); \(log.ackedSinceLast) writes acknowledged since; the switch was verified through cons (its sessions from \(client.host.address) on the destination's servers and none on the source's)")
     }
 
     /// Block & copy's block window as the clients felt it: from the first member stopped to the

@@ -93,7 +93,9 @@ let supportedCases: [Case] = {
         #expect(plan.steps[split].actions.compactMap { action -> ServerID? in if case .restartServer(let ref) = action { ref.id } else { nil } } == [4, 5])
         #expect(plan.steps[split + 1].id == "split-start-dormant")
         #expect(started(plan.steps[(split + 1)...]) == [6])
-        #expect(plan.impactWindows.map(\.id) == ["split"])
+        // The split, and the source's rolling restarts (the join's and the split's): each drops
+        // connections and may cost an election.
+        #expect(plan.impactWindows.map(\.id) == ["split", ServerRestartImpact.windowID])
         // The firewall goes up before the final configs are written, and the source restarts
         // before the rules are removed.
         let order = plan.steps.map(\.id.rawValue)
@@ -328,8 +330,15 @@ let supportedCases: [Case] = {
     @Test func thePointOfNoReturnWaitsForTheCensusOfTheSource() throws {
         for strategy in [StrategyKind.mitosis, .mitosisObservers, .reconfig, .copy] {
             let plan = try Fixtures.plan(strategy, 3, 3, staying: strategy == .mitosisObservers || strategy == .copy)
-            let point = try #require(plan.pointOfNoReturn.flatMap { plan.step($0) }, "\(strategy) has no point of no return")
-            #expect(point.gatesBefore.first == .sessionsAccountedFor(ensemble: plan.source.name, servers: plan.source.refs), "\(strategy)")
+            let pointIndex = try #require(plan.pointOfNoReturn.flatMap { plan.index(of: $0) }, "\(strategy) has no point of no return")
+            // Before the split begins: the first of the steps in the point of no return's window
+            // (mitosis: the firewall), while the source still serves every client.
+            let censusIndex = try #require(PlanBuilder.censusStep(plan.steps, pointOfNoReturn: plan.pointOfNoReturn))
+            #expect(censusIndex <= pointIndex)
+            #expect(plan.steps[censusIndex..<pointIndex].allSatisfy { $0.impact == plan.steps[pointIndex].impact && $0.impact != .none })
+            if censusIndex > 0 { #expect(plan.steps[censusIndex - 1].impact != plan.steps[pointIndex].impact || plan.steps[pointIndex].impact == .none) }
+            if strategy == .mitosis || strategy == .mitosisObservers { #expect(plan.steps[censusIndex].id == "split-firewall", "\(strategy)") }
+            #expect(plan.steps[censusIndex].gatesBefore.first == .sessionsAccountedFor(ensemble: plan.source.name, servers: plan.source.refs), "\(strategy)")
             #expect(plan.steps.flatMap(\.gatesBefore).filter { if case .sessionsAccountedFor = $0 { true } else { false } }.count == 1, "\(strategy)")
             #expect(try Prover.check(plan).isSafe, "\(strategy)")
         }
