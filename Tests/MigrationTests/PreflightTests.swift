@@ -42,4 +42,24 @@ import Testing
         let needs = plan.preflightNeeds
         #expect(needs.programs["zk-source-2"]?["ip"] != nil && needs.programs["zk-destination-2"]?["ip"] != nil)
     }
+
+    /// A `format: command` member is moved and checked by the operator's commands: their programs
+    /// are looked for before the run changes anything, like a restart command's.
+    @Test func aCommandMembersSwitchAndVerifyCommandsAreNeeded() {
+        let member = PlanClientMember(
+            name: "app", host: "app-host", configPath: "", connectionKey: "", restart: "systemctl restart app", connectionString: "10.1.0.1:2181",
+            format: .command, switchCommand: "/usr/local/bin/zk-move --to", verifyCommand: "zk-uses | grep -q ok", address: "10.3.0.1")
+        let empty = PlanEnsemble(name: "e", version: .v3_8_0, servers: [], initialData: .empty, initiallyRunning: true)
+        let change = ClientSwitch(
+            client: ClientRef(group: "apps", member: "app", host: "app-host"), configPath: "", connectionKey: "", from: "10.1.0.1:2181",
+            to: "10.2.0.1:2181", restart: member.restart)
+        let plan = Plan(
+            strategy: .mitosis, source: empty, destination: empty,
+            clientGroups: [PlanClientGroup(name: "apps", chroot: nil, moves: true, members: [member])],
+            steps: [Step(id: "switch-app", title: "Switch app", why: "test", actions: [.switchClient(change)])], pointOfNoReturn: nil, impactWindows: [])
+        let needs = HostClientGroupController(plan: plan, hosts: ClientConfigCheckTests.NoHosts()).preflightNeeds()
+        let programs = needs.programs["app-host"] ?? [:]
+        #expect(programs.keys.sorted() == ["/usr/local/bin/zk-move", "grep", "systemctl", "zk-uses"], "\(programs)")
+        #expect(programs["/usr/local/bin/zk-move"]?.contains("apps/app on app-host's switch command") == true, "\(programs)")
+    }
 }

@@ -211,6 +211,9 @@ extension HostClientGroupController {
         func add(_ member: PlanClientMember, _ ref: String, restart: String?) {
             needs.command(restart, on: member.host, for: "\(ref)'s restart command")
             needs.command(member.healthCheck, on: member.host, for: "\(ref)'s health check")
+            // A `format: command` member is moved and checked by the operator's own commands.
+            needs.command(member.switchCommand, on: member.host, for: "\(ref)'s switch command")
+            needs.command(member.verifyCommand, on: member.host, for: "\(ref)'s verify command")
         }
         for step in plan.steps {
             for action in step.actions {
