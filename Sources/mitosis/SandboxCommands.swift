@@ -26,8 +26,8 @@ struct SandboxUp: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "up", abstract: "Create a sandbox ensemble and start its servers.")
 
     @Option(help: "The sandbox's name (1–12 lowercase letters and digits); its hosts are NAME-1, NAME-2, …") var name: String
-    @Option(help: "How many servers.") var servers: Int = 3
-    @Option(help: "ZooKeeper version: 3.8.0, 3.9.3 or 3.4.13.") var zookeeper: String = "3.8.0"
+    @Option(help: "How many servers (default 3; with --replacing, as many as the sandbox it replaces).") var servers: Int?
+    @Option(help: "ZooKeeper version: 3.8.0, 3.9.3 or 3.4.13 (default 3.8.0; with --replacing, the version of the sandbox it replaces).") var zookeeper: String?
     @Flag(help: "Configure the servers but do not start them (an empty destination).") var noStart = false
     @Flag(help: "Give each host a stable address that `move-address` can move to another host.") var stableAddresses = false
     @Flag(help: "Make the stable addresses services, as kube-proxy does: bound on no host, a DNAT rule in every namespace sends their traffic to the host the service points at (`move-address` points it elsewhere).") var serviceAddresses = false
@@ -38,7 +38,10 @@ struct SandboxUp: AsyncParsableCommand {
 
     func run() async throws {
         let manager = SandboxManager()
-        let distribution = try ZooKeeperDistribution.named(zookeeper)
+        // One for one: by default as many hosts as the replaced sandbox, on its version.
+        let replaced = try replacing.map { try manager.sandbox(named: $0) }
+        let servers = self.servers ?? replaced?.hosts.count ?? 3
+        let distribution = try ZooKeeperDistribution.named(zookeeper ?? replaced?.version ?? "3.8.0")
         Output.note("creating sandbox \(name): \(servers) × ZooKeeper \(distribution.version)\(noStart ? " (not started)" : "")…")
         let sandbox = try await manager.up(
             .init(name: name, servers: servers, version: distribution, start: !noStart, stableAddresses: stableAddresses, serviceAddresses: serviceAddresses, firstServerID: firstID, replacing: replacing, reconfigEnabled: reconfig))
