@@ -362,6 +362,9 @@ struct Rehearsing {
                 return (summary, splitDiff)
             }
             resume = true
+            // A tool kill and the census can stop the same run (both at the block of a copy):
+            // each is counted, whichever the loop handles.
+            summary.toolKills = faults.toolKills.withLock { $0 }
             if leaveBehind.isEmpty, let held = faults.censusHeld.withLock({ $0 }) {
                 // As an operator would: the client is known now and may stay on the source.
                 summary.censusHeld = held
@@ -372,7 +375,6 @@ struct Rehearsing {
                 continue
             }
             guard let outcome else {
-                summary.toolKills += 1
                 progress("the tool was stopped mid-step (as asked); resuming from the journal")
                 continue
             }
@@ -430,6 +432,7 @@ struct Rehearsing {
                 target = nil
                 return true
             }) {
+                faults.toolKills.withLock { $0 += 1 }
                 signal.yield(.killTool)
             }
             if faults.serverKill.withLock({ target in
@@ -504,6 +507,8 @@ struct Rehearsing {
         let serverKill: Mutex<StepID?>
         /// What the census gate saw when it first held the split.
         let censusHeld = Mutex<String?>(nil)
+        /// How many times the tool was stopped on purpose.
+        let toolKills = Mutex(0)
 
         init(killTool: StepID?, killServer: StepID?) {
             toolKill = Mutex(killTool)
