@@ -417,7 +417,10 @@ struct Rehearsing {
             Self.announce(event, progress: progress)
             // The census found a session nobody accounts for: the run stops there, as `mitosis
             // run` would after its gate timeout, and the operator decides.
-            if event.kind == .gateWaiting, let census, event.summary.hasPrefix(census), leaveBehind.isEmpty,
+            // (Only a hold for unknown sessions: the census also waits while a source server is
+            // not serving, which is no client of anyone's.)
+            if event.kind == .gateWaiting, let census, event.summary.hasPrefix(census), event.summary.contains("clients the plan does not know"),
+                leaveBehind.isEmpty,
                 faults.censusHeld.withLock({ held in
                     guard held == nil else { return false }
                     held = event.summary

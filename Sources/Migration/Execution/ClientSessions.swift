@@ -46,6 +46,9 @@ public struct ServerSession: Sendable, Hashable, Codable, CustomStringConvertibl
 public struct SessionCensus: Sendable, Hashable {
     public var sessions: [ServerSession]
     public var unanswered: [String: String]
+    /// Servers that answered that they are not serving requests: their clients are reconnecting
+    /// somewhere, so a census taken now would miss them.
+    public var notServing: [String] = []
 
     public init(sessions: [ServerSession] = [], unanswered: [String: String] = [:]) {
         self.sessions = sessions
@@ -56,8 +59,14 @@ public struct SessionCensus: Sendable, Hashable {
         var census = SessionCensus()
         for server in servers {
             do {
-                let connections = try await FourLetterWords.cons(server, timeout: timeout, group: group)
-                census.sessions += connections.compactMap { ServerSession(server: server.description, connection: $0) }
+                let answer = try await FourLetterWords.send("cons", to: server, timeout: timeout, group: group)
+                // A server that is not serving (electing, or cut off from its quorum) has closed
+                // its clients' connections: its empty list says nothing about who uses it.
+                if answer.contains("not currently serving requests") {
+                    census.notServing.append(server.description)
+                    continue
+                }
+                census.sessions += ClientConnection.parse(answer).compactMap { ServerSession(server: server.description, connection: $0) }
             } catch {
                 census.unanswered[server.description] = error.description
             }

@@ -192,6 +192,11 @@ public struct GateChecker: Sendable {
 
         case .sessionsAccountedFor(let ensemble, let servers):
             let census = await SessionCensus.read(servers.compactMap(clientAddress), timeout: .seconds(5), group: eventLoopGroup)
+            guard census.notServing.isEmpty else {
+                return GateResult(
+                    passed: false,
+                    detail: "the census waits until \(ensemble) serves: \(census.notServing.joined(separator: ", ")) not serving requests (its clients are reconnecting, so they cannot be counted yet)")
+            }
             let (owned, unknown) = census.classified(by: SessionOwner.members(of: plan) + self.census.owners)
             let known = owned.map { "\($0.owner): \($0.sessions.count)" }.joined(separator: ", ")
             let silent = census.unanswered.isEmpty ? "" : "; no answer from \(census.unanswered.keys.sorted().joined(separator: ", "))"
