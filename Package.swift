@@ -72,7 +72,7 @@ let package = Package(
             ]
         ),
         // Block & copy: streaming, batched, faithful subtree copy, and continuous follow.
-        .target(name: "TreeCopy", dependencies: ["ZooKeeper", "Probes", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "TreeCopy", dependencies: ["ZooKeeper", "ZooKeeperProtocol", "Probes", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         // Kafka's metadata in ZooKeeper, reassignment planning (pure planners) and execution,
         // and the brokers' switch to another ensemble (server.properties rewrites, rolling restarts).
         .target(name: "Kafka", dependencies: ["ZooKeeper", "Ensemble", "Hosts"]),
@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "Rehearsal",
             dependencies: [
-                "Migration", "Hosts", "Probes", "Reports", "ZooKeeper", "ZooKeeperProtocol", "Ensemble",
+                "Migration", "Hosts", "Probes", "Reports", "TreeCopy", "ZooKeeper", "ZooKeeperProtocol", "Ensemble",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -6,6 +6,7 @@ import NIOCore
 import Probes
 public import Reports
 import Synchronization
+import TreeCopy
 import ZooKeeper
 import ZooKeeperProtocol
 
@@ -52,6 +53,38 @@ struct Rehearsing {
     let origin = ContinuousClock.now
 
     static let dataPath = "/rehearsal/data"
+    static let containerPath = dataPath + "/kinds-container"
+    static let ttlPath = dataPath + "/kinds-lease"
+    static let ttl = Duration.seconds(3600)
+
+    /// Block & copy from a source that has container and TTL nodes: the rehearsal writes one of
+    /// each and checks that the destination holds them as such.
+    var checksNodeKinds: Bool { options.strategy == .copy && options.sourceVersion.supportsExtendedNodeTypes && options.destinationVersion.supportsExtendedNodeTypes }
+
+    /// The kinds of the rehearsal's container and TTL node, as a destination server's own
+    /// snapshot and logs show them (read through its sandbox host, as the copy step read the
+    /// source's): clients cannot tell them from persistent nodes.
+    func nodeKindsVerdict(_ plan: Plan) async -> VerdictItem? {
+        guard checksNodeKinds, let server = plan.ensemble(named: "dst")?.servers.first else { return nil }
+        let expected: [String: NodeKind] = [Self.containerPath: .container, Self.ttlPath: .ttl(milliseconds: Self.ttl.milliseconds)]
+        do {
+            let driver = try await manager.driver(for: server.host)
+            let map = try await ServerDataFiles.read(
+                dataDir: server.dataDir, dataLogDir: server.dataLogDir, origin: "\(server.host):\(server.dataDir)",
+                list: { directory in
+                    try await driver.check("if [ -d \(shellQuoted(directory)) ]; then ls -1A -- \(shellQuoted(directory)); fi", timeout: .seconds(30), operation: "list \(directory)")
+                        .split(separator: "\n").map(String.init)
+                },
+                read: { try await driver.readBytes($0) })
+            let found = expected.keys.sorted().map { "\($0): \(map.kind(of: $0).map { "\($0)" } ?? "persistent")" }
+            let passed = expected.allSatisfy { map.kind(of: $0.key) == $0.value }
+            return VerdictItem(
+                name: "container and TTL nodes kept", value: passed ? "2 of 2" : "\(expected.filter { map.kind(of: $0.key) == $0.value }.count) of 2", passed: passed,
+                detail: "read from \(map.origin)'s snapshot and logs: " + found.joined(separator: ", "))
+        } catch {
+            return VerdictItem(name: "container and TTL nodes kept", value: "not read", passed: false, detail: "\(error)")
+        }
+    }
     /// The writers' chroot (with the data set under it) and their path inside it.
     static let writersChroot = "/rehearsal"
     static let writesPath = "/writes"
@@ -273,10 +306,11 @@ struct Rehearsing {
         }
 
         // 6. The verdict and the report.
-        let report = makeReport(
+        var report = makeReport(
             plan: plan, proof: proof, execution: execution, splitDiff: splitDiff, timeline: timeline, kafka: kafkaReport, writers: writerReports,
             lost: lost, acknowledged: acknowledged, verificationProblems: verificationProblems, finalStatus: finalStatus,
             otherApp: otherAppCheck, destination: destination, processes: processes)
+        if let kinds = await nodeKindsVerdict(plan) { report.verdict.append(kinds) }
         let written = try writeReport(report, to: directory)
         return RehearsalResult(
             report: report, directory: directory.path,
@@ -290,6 +324,13 @@ struct Rehearsing {
         do {
             for path in ["/rehearsal", Self.dataPath, Self.writesPath, Self.yamlChroot] {
                 do { _ = try await client.create(path) } catch let error as ZooKeeperError where error.code == .nodeExists {}
+            }
+            if checksNodeKinds {
+                // A container (with a member, so the server keeps it) and a TTL node, as
+                // applications write them; clients see both as persistent.
+                _ = try await client.create(Self.containerPath, data: Array("a container".utf8), mode: .container)
+                _ = try await client.create(Self.containerPath + "/member", data: Array("in a container".utf8))
+                _ = try await client.create(Self.ttlPath, data: Array("a lease".utf8), mode: .persistentWithTTL(Self.ttl))
             }
             let total = options.dataNodes
             var next = 0

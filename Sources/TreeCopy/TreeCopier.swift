@@ -53,6 +53,10 @@ public struct CopyOptions: Sendable {
     /// sessions copied at about half the rate of one — see BENCHMARKS.md), a one-server
     /// connection string or `watchSource` reads through the source client alone.
     public var readSessions = 1
+    /// Containers and TTL nodes, read from a source server's snapshot and transaction logs
+    /// (`ServerDataFiles`). Without them such nodes are copied as persistent: the client protocol
+    /// shows them so.
+    public var nodeTypes: NodeTypeMap?
     /// Set a data and a child watch on every source node read (for `TreeFollower`), so changes made
     /// after a node was read are reported on the source client's `watchEvents()`.
     public var watchSource = false
@@ -93,6 +97,10 @@ public struct CopyReport: Sendable, Codable {
     public var sourceReads = "per-node"
     /// Things the copy could not make identical, each naming the node.
     public var warnings: [String] = []
+    /// Nodes that look persistent and are newer than the server files the node types came from.
+    public var nodeTypesUnknown = 0
+    /// Containers and TTL nodes the server files named (nil: no files were read).
+    public var nodeTypesRead: String?
 }
 
 /// Copies a subtree from one ensemble to another: streaming (memory grows with depth and fan-out,
@@ -334,6 +342,7 @@ public struct TreeCopier: Sendable {
         try await writer.drainAll()
         state.report.transactions = writer.transactions
         state.report.seconds = (clock.now - began).seconds
+        state.report.nodeTypesRead = options.nodeTypes.map { "containers: \($0.containers), TTL nodes: \($0.ttlNodes), read from \($0.origin) through zxid \($0.zxid)" }
         state.report.dryRun = options.dryRun
         progress(state.progress(writer: writer))
         return state.report
@@ -587,6 +596,21 @@ public struct TreeCopier: Sendable {
 
     // MARK: Writing
 
+    /// A node's kind: from its stat, or for what the stat shows as persistent, from the source
+    /// server's own files where the options carry them (containers and TTL nodes look persistent
+    /// to clients). A node newer than those files is copied as its stat says, with a warning.
+    private func kind(of node: SourceNode, at relative: String, state: inout RunState) -> NodeKind {
+        guard node.stat.kind == .persistent, let types = options.nodeTypes else { return node.stat.kind }
+        if let kind = types.kind(of: source.path(relative)) { return kind }
+        if UInt64(bitPattern: node.stat.czxid.rawValue) > UInt64(bitPattern: types.zxid.rawValue) {
+            state.report.nodeTypesUnknown += 1
+            if state.report.nodeTypesUnknown <= 5 {
+                state.report.warnings.append("\(source.path(relative)) was created (zxid \(node.stat.czxid)) after the newest transaction in \(types.origin) (\(types.zxid)): copied as persistent; if it is a container or TTL node, copy it again once the server has logged it")
+            }
+        }
+        return .persistent
+    }
+
     enum Written { case created, updated, unchanged, skipped }
 
     @discardableResult
@@ -595,7 +619,7 @@ public struct TreeCopier: Sendable {
         state.report.highestMtime = max(state.report.highestMtime, node.stat.mtime)
         let path = destination.path(relative)
         var mode = CreateMode.persistent
-        switch node.stat.kind {
+        switch kind(of: node, at: relative, state: &state) {
         case .ephemeral:
             if options.ephemerals == .skip {
                 state.report.ephemeralsSkipped += 1

@@ -31,6 +31,8 @@ struct CopyCommand: AsyncParsableCommand {
     @Option(help: "Digest credentials user:password for the destination.") var destinationAuth: String?
     @Option(help: "Multi transactions in flight.") var batchesInFlight = 8
     @Option(help: "Operations per multi transaction.") var batchOperations = 1000
+    @Option(help: "A source server's dataDir, readable here: its snapshot and logs give the container and TTL nodes, which look persistent to clients. Without it they are copied as persistent.") var sourceDataDir: String?
+    @Option(help: "With --source-data-dir: the server's dataLogDir, when it keeps its logs apart.") var sourceDataLogDir: String?
     @Flag(help: "Print JSON (progress as JSON lines on stderr, the report on stdout).") var json = false
 
     func validate() throws {
@@ -63,6 +65,22 @@ struct CopyCommand: AsyncParsableCommand {
         options.reproduceDataVersions = !noVersions
         options.batchesInFlight = batchesInFlight
         options.batchOperations = batchOperations
+        if let sourceDataDir {
+            do {
+                options.nodeTypes = try await ServerDataFiles.read(
+                    dataDir: sourceDataDir, dataLogDir: sourceDataLogDir, origin: sourceDataDir,
+                    list: { directory in
+                        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+                            throw ServerDataFileError(file: directory, reason: "no such directory here, or it cannot be read")
+                        }
+                        return names
+                    },
+                    read: { path in FileManager.default.contents(atPath: path).map { Array($0) } })
+            } catch {
+                Output.error("\(error); give --source-data-dir the source server's dataDir (the directory holding version-2/), or leave it out to copy containers and TTL nodes as persistent")
+                throw ExitCode(2)
+            }
+        }
         let json = self.json
         let verify = self.verify
         let terminal = isatty(STDERR_FILENO) != 0
@@ -129,6 +147,11 @@ struct CopyCommand: AsyncParsableCommand {
                 try Output.json(Result(copy: report, verify: diff))
             } else {
                 Output.note("\(report.dryRun ? "dry run: would write" : "copied") \(report.visited) nodes in \(String(format: "%.2f", report.seconds)) s (\(Int(Double(report.visited) / max(report.seconds, 0.001))) nodes/s): \(report.created) created, \(report.dataUpdated) data updated, \(report.aclsUpdated) ACLs updated, \(report.deleted) deleted, \(report.unchanged) unchanged, \(report.ephemeralsSkipped) ephemerals skipped, \(report.sequencePads) sequence pads, \(report.versionSteps) version steps, \(report.aclsDeferred) ACLs applied last, \(report.transactions) transactions")
+                if let read = report.nodeTypesRead {
+                    Output.note("node types: \(read)")
+                } else {
+                    Output.note("node types: containers and TTL nodes look persistent to clients and were copied as such; --source-data-dir reads them from a source server's files")
+                }
                 for warning in report.warnings { Output.note("warning: \(warning)") }
                 Output.line("highest mtime: \(report.highestMtime)   (next pass: --since \(report.highestMtime))")
                 if let diff {

@@ -72,6 +72,7 @@ extension RealServers {
                     defer { try? FileManager.default.removeItem(atPath: log) }
                     do {
                         try await Self.check(source, destination, version: version)
+                        if version.supportsExtendedNodeTypes { try await Self.checkNodeTypes(source, destination, version: version) }
                     } catch {
                         writer.signal(SIGKILL)
                         _ = try? await writer.waitForExit(timeout: .seconds(10))
@@ -81,6 +82,48 @@ extension RealServers {
                     _ = try await writer.waitForExit(timeout: .seconds(30))
                 }
             }
+        }
+
+        /// The source's files name /corpus/container a container and /corpus/ttl a TTL node (the
+        /// client protocol shows both as persistent): a copy that reads them writes both kinds.
+        /// ZooKeeper's own SnapshotFormatter, run on the destination's snapshot after a restart,
+        /// agrees with Mitosis's reading of the same snapshot.
+        static func checkNodeTypes(_ source: LocalEnsemble, _ destination: LocalEnsemble, version: ZooKeeperDistribution) async throws {
+            let local = { (directory: String) in try FileManager.default.contentsOfDirectory(atPath: directory) }
+            let bytes = { (path: String) in FileManager.default.contents(atPath: path).map { Array($0) } }
+            let expected: [String: NodeKind] = ["/corpus/container": .container, "/corpus/ttl": .ttl(milliseconds: 3_600_000), "/corpus/ttl-parent": .ttl(milliseconds: 3_600_000)]
+            let sourceTypes = try await ServerDataFiles.read(dataDir: source.dataDirectory(of: 1), dataLogDir: nil, origin: "source", list: local, read: bytes)
+            #expect(sourceTypes.kinds == expected)
+            try await ZooKeeperClient.withClient(try configuration(source, auth: true)) { from in
+                try await ZooKeeperClient.withClient(try configuration(destination, auth: true)) { to in
+                    // The first copy (without the files) wrote them as persistent: copy again, elsewhere.
+                    var options = CopyOptions()
+                    options.nodeTypes = sourceTypes
+                    let report = try await TreeCopier(source: TreeLocation(client: from, root: "/corpus"), destination: TreeLocation(client: to, root: "/typed"), options: options).run()
+                    #expect(report.warnings.isEmpty, "\(report.warnings)")
+                    #expect(report.nodeTypesRead?.hasPrefix("containers: 1, TTL nodes: 2,") == true, "\(report.nodeTypesRead ?? "nil")")
+                }
+            }
+            // 3.5+ writes a snapshot when it starts: the destination's tree, kinds included.
+            try await destination.restart(1)
+            let directory = destination.dataDirectory(of: 1) + "/version-2"
+            let snapshot = try #require(ServerDataFiles.select(files: try local(directory)).snapshot)
+            let ours = try ServerDataFiles.readSnapshot(try #require(bytes(directory + "/" + snapshot)), file: snapshot)
+            let typed = Dictionary(uniqueKeysWithValues: expected.map { ("/typed" + $0.key.dropFirst("/corpus".count), $0.value) })
+            #expect(ours.filter { $0.key.hasPrefix("/typed") } == typed, "\(snapshot) of \((try? local(directory)) ?? [])")
+            let (status, dump) = try await ChildProcess.run(["java", "-cp", try version.classpath(), "org.apache.zookeeper.server.SnapshotFormatter", directory + "/" + snapshot])
+            #expect(status == 0, "\(dump)")
+            // Each node: its path on a line of its own, then "  ephemeralOwner = 0x…" among its fields.
+            var theirs: [String: String] = [:]
+            var path = ""
+            for line in dump.split(separator: "\n") {
+                if line.hasPrefix("/") { path = String(line) }
+                if line.hasPrefix("  ephemeralOwner = "), path.hasPrefix("/typed") {
+                    let owner = String(line.dropFirst("  ephemeralOwner = ".count))
+                    if UInt64(owner.dropFirst(2), radix: 16) != 0 { theirs[path] = owner }
+                }
+            }
+            #expect(theirs == ["/typed/container": "0x8000000000000000", "/typed/ttl": "0xff0000000036ee80", "/typed/ttl-parent": "0xff0000000036ee80"], "\(theirs)")
         }
 
         static func check(_ source: LocalEnsemble, _ destination: LocalEnsemble, version: ZooKeeperDistribution) async throws {

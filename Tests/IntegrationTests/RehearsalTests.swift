@@ -52,6 +52,12 @@ extension RealServers {
             let options = Self.options(strategy, version, to: destination, label: label)
             let result = try await Rehearsal.run(options)
             Self.expectClean(result)
+            if strategy == .copy {
+                // Read through the hosts' files: containers and TTL nodes stay what they are
+                // where both versions have them (3.4.13 has neither).
+                let kinds = Self.verdict(result.report, "container and TTL nodes kept")
+                #expect(version.supportsExtendedNodeTypes ? kinds?.passed == true : kinds == nil, "\(kinds.map { "\($0.value): \($0.detail ?? "")" } ?? "none")")
+            }
             if strategy == .replace {
                 // The clients kept the stable addresses: no switch, every address moved once, and
                 // only the new servers run at the end.

@@ -64,10 +64,10 @@ final class CopyFollowers: Sendable {
     /// Starts following `key` (or joins the follower already running) and returns the report of
     /// its first full compare once it is done: from then on the source's changes are applied as
     /// they happen.
-    func start(_ key: FollowKey, source: String, destination: String) async throws -> CopyReport {
+    func start(_ key: FollowKey, source: String, destination: String, nodeTypes: NodeTypeMap? = nil) async throws -> CopyReport {
         let job = jobs.withLock { jobs in
             if let running = jobs[key], running.initial.failed == false { return running }
-            let job = FollowJob(key: key, source: source, destination: destination, eventLoopGroup: eventLoopGroup, sessionTimeout: sessionTimeout)
+            let job = FollowJob(key: key, source: source, destination: destination, nodeTypes: nodeTypes, eventLoopGroup: eventLoopGroup, sessionTimeout: sessionTimeout)
             jobs[key] = job
             requests.yield(job)
             return job
@@ -110,6 +110,8 @@ final class FollowJob: Sendable {
     let key: FollowKey
     let source: String
     let destination: String
+    /// Containers and TTL nodes from a source server's files, or nil.
+    let nodeTypes: NodeTypeMap?
     let eventLoopGroup: any EventLoopGroup
     let sessionTimeout: Duration
     /// The first full compare's report (of the first attempt that finished one).
@@ -128,10 +130,11 @@ final class FollowJob: Sendable {
     /// Attempts after a failure that follow a stop request, before the error is reported.
     static let attemptsAfterStop = 3
 
-    init(key: FollowKey, source: String, destination: String, eventLoopGroup: any EventLoopGroup, sessionTimeout: Duration) {
+    init(key: FollowKey, source: String, destination: String, nodeTypes: NodeTypeMap?, eventLoopGroup: any EventLoopGroup, sessionTimeout: Duration) {
         self.key = key
         self.source = source
         self.destination = destination
+        self.nodeTypes = nodeTypes
         self.eventLoopGroup = eventLoopGroup
         self.sessionTimeout = sessionTimeout
     }
@@ -201,7 +204,9 @@ final class FollowJob: Sendable {
             return state.stopRequested
         }
         if stopNow { stopCurrent.yield() }
-        let follower = TreeFollower(source: TreeLocation(client: from, root: key.path), destination: TreeLocation(client: to, root: key.path))
+        var options = CopyOptions()
+        options.nodeTypes = nodeTypes
+        let follower = TreeFollower(source: TreeLocation(client: from, root: key.path), destination: TreeLocation(client: to, root: key.path), options: options)
         let result: Result<FollowReport, any Error>
         do {
             result = .success(

@@ -516,18 +516,20 @@ public struct MigrationExecutor: Sendable {
         let key = FollowKey(copy)
         switch copy.phase {
         case .initial:
-            let report = try await fullCopy(copy, source: source, destination: destination, mirror: false)
+            let types = await nodeTypes(of: source, for: destination)
+            let report = try await fullCopy(copy, source: source, destination: destination, mirror: false, nodeTypes: types.map)
             return HostChange(
                 host: copy.host, changed: report.written > 0,
-                summary: "copied \(copy.path) from \(copy.from) to \(copy.to): \(report.created) created, \(report.dataUpdated) updated in \(Self.seconds(report.seconds))")
+                summary: "copied \(copy.path) from \(copy.from) to \(copy.to): \(report.created) created, \(report.dataUpdated) updated in \(Self.seconds(report.seconds)); \(types.note)")
         case .follow:
             guard let followers else {
                 throw ExecutionError(.unsupportedAction, "following \(key) needs a run to host the follower; use MigrationExecutor.run()")
             }
-            let initial = try await followers.start(key, source: source.connectionString(chroot: nil), destination: destination.connectionString(chroot: nil))
+            let types = await nodeTypes(of: source, for: destination)
+            let initial = try await followers.start(key, source: source.connectionString(chroot: nil), destination: destination.connectionString(chroot: nil), nodeTypes: types.map)
             return HostChange(
                 host: copy.host, changed: initial.written > 0,
-                summary: "following \(key): the first full compare wrote \(initial.created) created, \(initial.dataUpdated + initial.aclsUpdated) updated, \(initial.deleted) deleted in \(Self.seconds(initial.seconds)); the source's changes are applied as they happen until the final catch-up")
+                summary: "following \(key): the first full compare wrote \(initial.created) created, \(initial.dataUpdated + initial.aclsUpdated) updated, \(initial.deleted) deleted in \(Self.seconds(initial.seconds)); \(types.note); the source's changes are applied as they happen until the final catch-up")
         case .finalCatchUp:
             if let (report, status) = try await followers?.stop(key) {
                 let final = report.finalCatchUp ?? report.initial
@@ -545,9 +547,10 @@ public struct MigrationExecutor: Sendable {
         }
     }
 
-    func fullCopy(_ copy: CopyAction, source: PlanEnsemble, destination: PlanEnsemble, mirror: Bool) async throws -> CopyReport {
+    func fullCopy(_ copy: CopyAction, source: PlanEnsemble, destination: PlanEnsemble, mirror: Bool, nodeTypes: NodeTypeMap? = nil) async throws -> CopyReport {
         var options = CopyOptions()
         options.mirror = mirror
+        options.nodeTypes = nodeTypes
         return try await gates.withClient(source.connectionString(chroot: nil)) { from in
             try await gates.withClient(destination.connectionString(chroot: nil)) { to in
                 try await TreeCopier(source: TreeLocation(client: from, root: copy.path), destination: TreeLocation(client: to, root: copy.path), options: options).run()
@@ -556,6 +559,35 @@ public struct MigrationExecutor: Sendable {
     }
 
     static func seconds(_ value: Double) -> String { String(format: "%.2f s", value) }
+
+    /// The source's containers and TTL nodes, read from the first of its servers whose snapshot
+    /// and logs its host driver can read (clients see both kinds as persistent), and a note
+    /// for the step's summary saying what was read or why nothing was.
+    func nodeTypes(of source: PlanEnsemble, for destination: PlanEnsemble) async -> (map: NodeTypeMap?, note: String) {
+        guard source.version.supports(.containerNodes) else {
+            return (nil, "no container or TTL nodes on \(source.name) (ZooKeeper \(source.version) has none)")
+        }
+        var failures: [String] = []
+        for server in source.servers {
+            do {
+                let driver = try await hosts.driver(for: server.host)
+                let map = try await ServerDataFiles.read(
+                    dataDir: server.dataDir, dataLogDir: server.dataLogDir, origin: "\(server.host):\(server.dataDir)",
+                    list: { directory in
+                        let listing = try await driver.check("if [ -d \(shellQuoted(directory)) ]; then ls -1A -- \(shellQuoted(directory)); fi", timeout: .seconds(30), operation: "list \(directory)")
+                        return listing.split(separator: "\n").map(String.init)
+                    },
+                    read: { path in try await driver.readBytes(path) })
+                if !map.kinds.isEmpty && !destination.version.supports(.containerNodes) {
+                    return (nil, "containers: \(map.containers), TTL nodes: \(map.ttlNodes) on \(source.name), which ZooKeeper \(destination.version) cannot hold: copied as persistent")
+                }
+                return (map, "node types read from \(map.origin) through zxid \(map.zxid): containers: \(map.containers), TTL nodes: \(map.ttlNodes)")
+            } catch {
+                failures.append("\(server.host): \(error)")
+            }
+        }
+        return (nil, "containers and TTL nodes copied as persistent: no source server's files could be read (\(failures.joined(separator: "; ")))")
+    }
 
     /// A resumed run starts again the followers its journal shows started and not yet stopped by
     /// their final catch-up. A follower begins with a full compare, so what changed on the source
