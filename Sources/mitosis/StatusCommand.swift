@@ -38,11 +38,12 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let servers = try connection.connectionString().servers
         let report = await EnsembleStatus.collect(servers, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)))
+        var censusJSON: CensusJSON?
         if let inventory = connection.inventory {
             let census = await SessionCensus.read(servers, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)), group: MultiThreadedEventLoopGroup.singleton)
             let (owned, unknown) = census.classified(by: SessionOwner.members(of: try loadInventory(inventory)))
             if connection.json {
-                try Output.json(CensusJSON(owned: owned.map { .init(owner: $0.owner, sessions: $0.sessions) }, unknown: unknown, unanswered: census.unanswered))
+                censusJSON = CensusJSON(owned: owned.map { .init(owner: $0.owner, sessions: $0.sessions) }, unknown: unknown, unanswered: census.unanswered)
             } else {
                 var table = Table(["client", "address", "session", "server"])
                 for (owner, sessions) in owned {
@@ -54,7 +55,13 @@ struct StatusCommand: AsyncParsableCommand {
             }
         }
         if connection.json {
-            try Output.json(report)
+            // One document: the servers' status, and with --inventory the census beside it.
+            if let censusJSON {
+                struct StatusWithCensus: Encodable { var status: EnsembleStatusReport; var census: CensusJSON }
+                try Output.json(StatusWithCensus(status: report, census: censusJSON))
+            } else {
+                try Output.json(report)
+            }
         } else {
             var table = Table(["server", "mode", "version", "zxid", "epoch", "followers", "synced", "outstanding", "avg ms", "znodes", "ephemerals", "conns"])
             for row in report.servers {
