@@ -35,7 +35,7 @@ struct ConfigFileClient: Sendable {
             case "$1" in
             restart)
                 if [ -f \(pid) ]; then kill "$(cat \(pid))" 2>/dev/null; fi
-                setsid /usr/bin/python3 \(shellQuoted(script)) \(format.rawValue) \(shellQuoted(configPath)) \(shellQuoted(key)) \(log) </dev/null >>\(log) 2>&1 &
+                setsid /usr/bin/python3 \(shellQuoted(script)) \(format.rawValue) \(shellQuoted(configPath)) \(shellQuoted(key)) \(shellQuoted(name)) \(log) </dev/null >>\(log) 2>&1 &
                 echo $! > \(pid) ;;
             stop)
                 if [ -f \(pid) ]; then kill "$(cat \(pid))" 2>/dev/null; rm -f \(pid); fi ;;
@@ -86,14 +86,33 @@ struct ConfigFileClient: Sendable {
         return (connected, acked)
     }
 
-    /// The program: reads the connection string from the file (a YAML key path whose value is a
-    /// list or a comma-separated string, or a properties key), connects with kazoo, and writes a
-    /// sequential znode every 0.3 s under `/acked` (in the connection string's chroot), logging
-    /// each acknowledged one.
-    static let program = """
-        import sys, time
+    /// The program, as ``ConfigFileClientProgram/python``.
+    static var program: String { ConfigFileClientProgram.python }
+}
+
+/// A real ZooKeeper client (python3 with kazoo) that reads its connection string from its own
+/// config file when it starts, as Patroni (YAML), HBase (Hadoop XML), Solr (solr.in.sh) or Kafka
+/// (properties) do. The rehearsal runs it on its client hosts; the tests run it too.
+public enum ConfigFileClientProgram {
+    /// `python3 - FORMAT FILE KEY NAME LOG`: connects with the file's connection string, writes a
+    /// sequential znode every 0.3 s under `/acked/NAME` (in the chroot) and logs `connected HOSTS`,
+    /// then `acked N` or `failed ERROR` for each write.
+    public static let python = #"""
+        #!/usr/bin/python3
+        # A real ZooKeeper client that reads its connection string from its own config file, the way
+        # Patroni (YAML), HBase (Hadoop XML) or Solr (solr.in.sh) do, connects with kazoo and stays
+        # connected until it is stopped. It writes one numbered znode every 0.3 s under /acked/NAME and logs
+        # each acknowledged number, so a test can check no acknowledged write was lost.
+        #
+        # usage: config_client.py FORMAT FILE KEY NAME LOG
+        import re
+        import sys
+        import time
+        import xml.etree.ElementTree as ET
+
         import yaml
         from kazoo.client import KazooClient
+
 
         def read(fmt, path, key):
             text = open(path).read()
@@ -102,26 +121,42 @@ struct ConfigFileClient: Sendable {
                 for part in key.split("."):
                     value = value[part]
                 return ",".join(value) if isinstance(value, list) else value
-            for line in text.splitlines():
-                if line.strip().startswith(key + "="):
-                    return line.split("=", 1)[1].strip()
+            if fmt == "xml":
+                for prop in ET.fromstring(text).iter("property"):
+                    if prop.findtext("name").strip() == key:
+                        return prop.findtext("value").strip()
+            if fmt == "env":
+                for line in text.splitlines():
+                    match = re.match(r'\s*(?:export\s+)?' + re.escape(key) + r'=["\']?([^"\'\s]*)', line)
+                    if match:
+                        return match.group(1)
+            if fmt == "properties":
+                for line in text.splitlines():
+                    if line.strip().startswith(key):
+                        return line.split("=", 1)[1].strip()
             raise SystemExit("no %s in %s" % (key, path))
 
-        fmt, path, key, log = sys.argv[1:5]
-        hosts = read(fmt, path, key)
-        zk = KazooClient(hosts=hosts, timeout=10)
-        zk.start(timeout=30)
-        zk.ensure_path("/acked")
-        with open(log, "a") as out:
-            out.write("connected %s\\n" % hosts)
-            out.flush()
-            while True:
-                try:
-                    created = zk.create("/acked/n-", b"", sequence=True)
-                    out.write("acked %s\\n" % created.rsplit("/", 1)[1])
-                except Exception as error:
-                    out.write("failed %s\\n" % error)
+
+        def main():
+            fmt, path, key, name, log = sys.argv[1:6]
+            hosts = read(fmt, path, key)
+            zk = KazooClient(hosts=hosts, timeout=10)
+            zk.start(timeout=30)
+            zk.ensure_path("/acked/" + name)
+            with open(log, "a") as out:
+                out.write("connected %s\n" % hosts)
                 out.flush()
-                time.sleep(0.3)
-        """
+                while True:
+                    try:
+                        created = zk.create("/acked/%s/n-" % name, b"", sequence=True)
+                        out.write("acked %s\n" % created.rsplit("/", 1)[1])
+                        out.flush()
+                    except Exception as error:  # a write that failed is not acknowledged
+                        out.write("failed %s\n" % error)
+                        out.flush()
+                    time.sleep(0.3)
+
+
+        main()
+        """#
 }

@@ -3,6 +3,7 @@ import Foundation
 import Hosts
 import Migration
 import NIOPosix
+import Rehearsal
 import Testing
 import ZooKeeper
 import ZooKeeperProtocol
@@ -14,7 +15,12 @@ import ZooKeeperProtocol
 /// operator's own switch command (format command).
 extension RealServers {
     @Suite struct ClientFormatSwitches {
-        static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Interop/config_client.py").path
+        /// The rehearsal's config-file client (kazoo), written where the sandbox hosts can run it.
+        static let script: String = {
+            let path = NSTemporaryDirectory() + "mitosis-config-client-\(getpid()).py"
+            try? ConfigFileClientProgram.python.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }()
 
         struct Client {
             var host: SandboxHost
