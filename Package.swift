@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Probes", targets: ["Probes"]),
         .library(name: "TreeCopy", targets: ["TreeCopy"]),
         .library(name: "Kafka", targets: ["Kafka"]),
+        .library(name: "MigrationPlanning", targets: ["MigrationPlanning"]),
         .library(name: "Migration", targets: ["Migration"]),
         .library(name: "Hosts", targets: ["Hosts"]),
         .library(name: "Reports", targets: ["Reports"]),
@@ -89,19 +90,29 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Plans, strategies, the prover and runbooks (pure); the executor, its journal and the
-        // observer that turns a run into a report (Reports).
+        // Plans, strategies, the prover, runbooks, the observed estate, the version matrix and
+        // declared impact: pure planning. Its folder holds the execution module's folder too
+        // (`Execution`), which it leaves out. Only the prover makes a `ProvenPlan`.
+        .target(
+            name: "MigrationPlanning",
+            dependencies: [
+                "Ensemble", "ZooKeeperProtocol", "Hosts",
+                // SHA-256 of a plan's canonical content, recorded with its proof, and of the observed estate.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Migration",
+            exclude: ["Execution"]
+        ),
+        // The executor, its journal, gates, preflight, discovery, rollback and the observer that
+        // turns a run into a report (Reports). It runs only a `ProvenPlan`, which it cannot make.
         .target(
             name: "Migration",
             dependencies: [
-                "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy", "Kafka", "Reports",
-                // SHA-256 fingerprints of the observed estate.
-                .product(name: "Crypto", package: "swift-crypto"),
+                "MigrationPlanning", "Ensemble", "ZooKeeperProtocol", "ZooKeeper", "Hosts", "Probes", "TreeCopy", "Kafka", "Reports",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                // SHA-256 of a plan's canonical content, recorded with its proof.
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            path: "Sources/Migration/Execution"
         ),
         // What happened during a run or rehearsal, rendered as text, JSON and HTML+SVG. Pure
         // (Foundation only, no other Mitosis module): the executor maps its data into this model.
@@ -110,7 +121,7 @@ let package = Package(
         .target(
             name: "Rehearsal",
             dependencies: [
-                "Migration", "Hosts", "Probes", "Reports", "TreeCopy", "ZooKeeper", "ZooKeeperProtocol", "Ensemble",
+                "Migration", "MigrationPlanning", "Hosts", "Probes", "Reports", "TreeCopy", "ZooKeeper", "ZooKeeperProtocol", "Ensemble",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -124,6 +135,7 @@ let package = Package(
                 "Kafka",
                 "Hosts",
                 "Migration",
+                "MigrationPlanning",
                 "Rehearsal",
                 "Reports",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -143,6 +155,7 @@ let package = Package(
                 "Probes",
                 "TreeCopy",
                 "Migration",
+                "MigrationPlanning",
                 "Rehearsal",
                 "Reports",
                 "Kafka",
@@ -170,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "MigrationTests",
             dependencies: [
-                "Migration", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", .product(name: "NIOEmbedded", package: "swift-nio"),
+                "Migration", "MigrationPlanning", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -179,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "ZooKeeper", "ZooKeeperProtocol", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts", "Ensemble", "Migration", "Rehearsal", "Reports",
+                "ZooKeeper", "ZooKeeperProtocol", "ZooKeeperTestSupport", "Probes", "TreeCopy", "Kafka", "Hosts", "Ensemble", "Migration", "MigrationPlanning", "Rehearsal", "Reports",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Interop"]

@@ -1,4 +1,5 @@
 public import Ensemble
+public import Hosts
 import ZooKeeperProtocol
 
 /// How a plan moves clients from one ensemble to another.
@@ -265,7 +266,7 @@ public struct PlanEnsemble: Sendable, Hashable, Codable {
     }
 }
 
-func isWildcardAddress(_ address: String) -> Bool {
+package func isWildcardAddress(_ address: String) -> Bool {
     address == "0.0.0.0" || address == "::" || address == "0:0:0:0:0:0:0:0"
 }
 
@@ -467,6 +468,14 @@ public struct FirewallRule: Sendable, Hashable, Codable {
     /// applies through a host driver (``peerBlock``).
     public func iptablesCommands(adding: Bool) -> [String] {
         peerBlock.iptablesCommands(adding: adding)
+    }
+}
+
+extension FirewallRule {
+    /// The rule as a host driver applies it.
+    public var peerBlock: PeerBlock {
+        PeerBlock(
+            tag: tag, peers: peers.map(\.address), peerPorts: Array(Set(peers.flatMap(\.ports))).sorted(), localPorts: localPorts)
     }
 }
 

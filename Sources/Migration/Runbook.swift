@@ -221,7 +221,7 @@ public enum Runbook {
     }
 
     /// A file change as a unified diff, or the whole file when its previous content is unknown.
-    static func fileChange(path: String, before: String?, after: String) -> [String] {
+    package static func fileChange(path: String, before: String?, after: String) -> [String] {
         guard let before else {
             return ["write \(path):"] + lines(after).map { "  " + $0 }
         }

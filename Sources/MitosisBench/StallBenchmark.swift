@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hosts
 import Migration
+import MigrationPlanning
 import Rehearsal
 import Reports
 import ZooKeeperTestSupport

@@ -2,6 +2,7 @@ import Ensemble
 import Foundation
 import Hosts
 import Migration
+import MigrationPlanning
 import NIOCore
 import Probes
 public import Reports

@@ -2,6 +2,7 @@ import Foundation
 public import Ensemble
 public import Hosts
 public import Migration
+public import MigrationPlanning
 
 /// What a rehearsal builds, loads and does. The defaults are `mitosis rehearse` with no
 /// arguments: a 3-server 3.8.0 source, an empty 3-server destination, Kafka-shaped load and

@@ -2,6 +2,7 @@ import Foundation
 import ZooKeeperProtocol
 import Hosts
 import Migration
+import MigrationPlanning
 import Probes
 import Reports
 

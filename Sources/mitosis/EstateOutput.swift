@@ -2,6 +2,7 @@ import ArgumentParser
 import Ensemble
 import Foundation
 import Migration
+import MigrationPlanning
 
 /// `mitosis plan --show-estate`: what discovery read, as a table (or JSON), and the problems.
 enum EstateOutput {

@@ -4,6 +4,7 @@ import Foundation
 import Hosts
 import Kafka
 import Migration
+import MigrationPlanning
 import NIOCore
 import NIOPosix
 import ZooKeeper

@@ -3,6 +3,7 @@ import Ensemble
 import Foundation
 import Hosts
 import Migration
+import MigrationPlanning
 import NIOCore
 import NIOPosix
 import Probes

@@ -4,6 +4,7 @@ import Foundation
 import ZooKeeperProtocol
 import Hosts
 import Migration
+import MigrationPlanning
 import Rehearsal
 import Reports
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Migration
+import MigrationPlanning
 import NIOPosix
 import Probes
 import ZooKeeper

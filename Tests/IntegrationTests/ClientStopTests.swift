@@ -2,6 +2,7 @@ import Ensemble
 import Foundation
 import Hosts
 import Migration
+import MigrationPlanning
 import Testing
 
 /// Block & copy's block window on real processes: a member's stop command runs on its host, and

@@ -2,6 +2,7 @@ import Ensemble
 import Foundation
 import Hosts
 import Migration
+import MigrationPlanning
 import Testing
 import ZooKeeper
 

@@ -1,6 +1,7 @@
 import Testing
 
 import Migration
+import MigrationPlanning
 
 /// Elections counted from `srvr` leaders and their epochs: the first leader seen is not one, a
 /// leader seen again after a missed poll is not one, and after a split each ensemble's own

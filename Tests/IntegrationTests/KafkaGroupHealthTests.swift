@@ -3,6 +3,7 @@ import Foundation
 import Hosts
 import Kafka
 import Migration
+import MigrationPlanning
 import Testing
 import ZooKeeper
 import ZooKeeperTestSupport

@@ -1,5 +1,6 @@
 import Foundation
 import Migration
+import MigrationPlanning
 import NIOPosix
 import Rehearsal
 import Reports

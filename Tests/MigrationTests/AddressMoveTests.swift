@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 final class OperationLog: Sendable {
     let entries = Mutex<[String]>([])

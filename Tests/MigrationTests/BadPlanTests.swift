@@ -2,6 +2,7 @@ import Ensemble
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// Known-bad plans, each made by breaking a good plan the way an operator might, and each caught
 /// with a counterexample a person can follow.

@@ -3,6 +3,7 @@ import Hosts
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// The plan-time check of moving members, with files given as text (the host read is separate).
 @Suite struct ClientConfigCheckTests {

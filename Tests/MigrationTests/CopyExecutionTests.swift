@@ -6,6 +6,7 @@ import TreeCopy
 import ZooKeeper
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// Block & copy's execution without servers: which followers a resumed run starts again, how the
 /// catch-up gate dates a difference, and the promise the follow action waits on.

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// Every stop or restart of a server clients may use is declared, with or without client groups,
 /// and a stall is judged against the windows the plan declares.

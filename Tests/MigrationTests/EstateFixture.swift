@@ -6,6 +6,7 @@ import NIOPosix
 import ZooKeeperProtocol
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// An estate of real files under a temporary directory, on hosts the inventory reaches with
 /// `via: local` (``LocalHostDriver``): a running 3-server source (ids 1–3, hosts h1–h3) holding

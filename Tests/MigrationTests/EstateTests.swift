@@ -6,6 +6,7 @@ import Testing
 import ZooKeeperProtocol
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// Bad estates on real files (local driver, files under a temporary directory): each is refused
 /// at plan time with its host, file and line, and every host file is byte for byte as before,

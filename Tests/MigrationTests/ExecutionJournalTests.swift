@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// A journal of a run that did `plan`'s steps up to and including `last`: every action started and
 /// finished (config writes, restarts, starts and firewall rules changed something; stops of

@@ -1,5 +1,6 @@
 import Ensemble
 @testable import Migration
+@testable import MigrationPlanning
 
 /// Ensembles and client groups for the planner and prover tests: source servers 1…n on
 /// 10.1.0.x, destination servers on 10.2.0.x, Kafka brokers that move and a service that stays.

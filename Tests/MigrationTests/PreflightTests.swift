@@ -2,6 +2,7 @@ import Ensemble
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// What a run checks on the hosts before it changes anything.
 @Suite struct Preflights {

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// A plan records its proof and the digest of what was proved; a plan read back is run only if it
 /// is that plan and it proves safe again. Rollback plans are proved as what really happens.

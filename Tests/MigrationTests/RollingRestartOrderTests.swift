@@ -2,6 +2,7 @@ import Ensemble
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// The executor may restart the servers of a rolling restart in any order (it restarts the
 /// leader last, and only the running ensemble knows who leads): every order must be safe.

@@ -2,6 +2,7 @@ import Ensemble
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 @Suite struct RunbookRendering {
     @Test func mitosisRunbookHasCommandsDiffsGatesAndThePointOfNoReturn() throws {

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// A size, a version and whether a client group stays on the source.
 struct Case: CustomTestStringConvertible, Sendable {

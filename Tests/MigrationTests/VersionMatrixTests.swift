@@ -2,6 +2,7 @@ import Ensemble
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// The version matrix: which strategies each pair of releases allows, and how the others are refused.
 @Suite struct VersionMatrixTests {

@@ -1,4 +1,5 @@
 public import Ensemble
+import MigrationPlanning
 
 /// The plan-time check of the moving members: each config file is read through its host's driver
 /// and the edit the switch will make is tried on it (nothing is written). A file that is missing,

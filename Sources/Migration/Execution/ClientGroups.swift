@@ -1,6 +1,7 @@
 import Ensemble
 import Foundation
 public import Hosts
+import MigrationPlanning
 public import NIOCore
 import NIOPosix
 

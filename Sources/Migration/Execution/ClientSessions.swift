@@ -1,4 +1,5 @@
 public import Ensemble
+import MigrationPlanning
 public import NIOCore
 public import ZooKeeper
 public import ZooKeeperProtocol

@@ -1,4 +1,5 @@
 import Foundation
+import MigrationPlanning
 import NIOCore
 import Probes
 import Synchronization

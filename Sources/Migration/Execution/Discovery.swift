@@ -1,6 +1,7 @@
 public import Ensemble
 import Foundation
 import Hosts
+import MigrationPlanning
 public import NIOCore
 import ZooKeeper
 import ZooKeeperProtocol

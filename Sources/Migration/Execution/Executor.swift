@@ -1,6 +1,7 @@
 import Ensemble
 import Foundation
 public import Hosts
+import MigrationPlanning
 public import NIOCore
 import Probes
 import TreeCopy
@@ -643,12 +644,4 @@ extension CopyAction {
 extension CopyReport {
     /// Nodes created, updated (data or ACL) or deleted.
     var written: Int { created + dataUpdated + aclsUpdated + deleted }
-}
-
-extension FirewallRule {
-    /// The rule as a host driver applies it.
-    public var peerBlock: PeerBlock {
-        PeerBlock(
-            tag: tag, peers: peers.map(\.address), peerPorts: Array(Set(peers.flatMap(\.ports))).sorted(), localPorts: localPorts)
-    }
 }

@@ -1,6 +1,7 @@
 import Ensemble
 import Foundation
 import Hosts
+import MigrationPlanning
 public import NIOCore
 import Probes
 import TreeCopy

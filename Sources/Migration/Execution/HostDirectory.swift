@@ -1,6 +1,7 @@
 import Foundation
 public import Ensemble
 public import Hosts
+import MigrationPlanning
 public import NIOCore
 import NIOPosix
 import Synchronization

@@ -1,5 +1,6 @@
 import Ensemble
 import Kafka
+import MigrationPlanning
 import NIOCore
 import ZooKeeper
 

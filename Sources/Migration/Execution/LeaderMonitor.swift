@@ -1,3 +1,4 @@
+import MigrationPlanning
 import NIOCore
 import ZooKeeper
 import ZooKeeperProtocol

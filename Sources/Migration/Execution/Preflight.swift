@@ -1,4 +1,5 @@
 import Hosts
+import MigrationPlanning
 
 /// What a run needs of the hosts before it changes anything: to reach each host it touches
 /// (SSH authentication, and sudo where the driver or a command uses it), and there the programs

@@ -1,4 +1,5 @@
 import Ensemble
+import MigrationPlanning
 
 /// The way back to the start, for a run stopped before its point of no return.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import MigrationPlanning
 public import NIOCore
 public import Probes
 public import Reports

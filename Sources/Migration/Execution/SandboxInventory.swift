@@ -1,5 +1,6 @@
 public import Ensemble
 public import Hosts
+import MigrationPlanning
 
 extension Sandbox {
     /// The sandbox as an inventory ensemble: its servers, files and the service script that
