@@ -379,7 +379,8 @@ public enum KubernetesManifests {
         out.append("## Phase 3: servers peer through the service addresses")
         out.append("Every server's zoo.cfg lists `server.N=<ClusterIP>:quorum:election` and sets `quorumListenOnAllIPs=true`")
         out.append("(the ClusterIP is on no interface: without it the server cannot bind and does not start). One rolling restart.")
-        out.append("`mitosis plan` read every source server's zoo.cfg and refuses the plan when its server lines differ from the inventory.")
+        out.append("Unless given --no-discovery, `mitosis plan` reads every source server's zoo.cfg and refuses the plan when its server lines")
+        out.append("are not these ClusterIPs.")
         out.append("")
         out.append("## Phase 4: one server at a time, the plan's steps")
         for step in plan.steps {
