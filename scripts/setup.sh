@@ -4,7 +4,7 @@
 #
 #   Java, ZooKeeper 3.8.0 (Debian 12 package), ZooKeeper 3.4.13 and 3.9.3 (the Debian 11 and 13
 #   packages, unpacked into vendor-zookeeper/VERSION, the mirror taken from this machine's apt
-#   configuration), kazoo, PyYAML,
+#   configuration), kazoo, PyYAML, the kubernetes Python client,
 #   iproute2, iptables, OpenSSH server, sudo.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +22,7 @@ command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)   # interop 
 [ -f /usr/share/java/slf4j-nop.jar ] || missing+=(libslf4j-java)   # MitosisBench's Java client peer logs nowhere
 /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || missing+=(python3-kazoo)
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)   # the YAML client of the client-format tests
+/usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || missing+=(python3-kubernetes)   # checks the --kubernetes manifests against its typed models
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)

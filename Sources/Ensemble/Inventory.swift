@@ -23,6 +23,9 @@ public struct Inventory: Sendable, Hashable {
     public var ensembles: [EnsembleSpec]
     public var hosts: [HostSpec]
     public var clientGroups: [ClientGroup]
+    /// How to reach the Kubernetes cluster whose Services carry service stable addresses; nil
+    /// when the inventory names none (then only the sandbox's services are driven).
+    public var kubernetes: KubernetesAccess?
     /// Problems that do not stop the inventory from being used (e.g. an even number of voters).
     public var warnings: [InventoryDiagnostic]
 
@@ -315,6 +318,20 @@ public struct SSHAccess: Sendable, Hashable {
         self.keyPath = keyPath
         self.knownHostsPath = knownHostsPath
         self.sudo = sudo
+    }
+}
+
+/// The `kubectl` command (with its context, kubeconfig and any other option) and the namespace of
+/// the Services behind service stable addresses.
+public struct KubernetesAccess: Sendable, Hashable {
+    /// Run through `sh -c` with the kubectl arguments appended, e.g. `kubectl --context prod`.
+    public var kubectl: String
+    /// The Services' namespace; nil: the command's own default.
+    public var namespace: String?
+
+    public init(kubectl: String, namespace: String? = nil) {
+        self.kubectl = kubectl
+        self.namespace = namespace
     }
 }
 

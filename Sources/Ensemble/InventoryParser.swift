@@ -224,7 +224,7 @@ struct InventoryReader {
     // MARK: Sections
 
     mutating func readInventory(_ root: Node) -> Inventory? {
-        guard let top = fields(root, "", what: "the inventory", allowed: ["ensembles", "hosts", "clientGroups"], required: ["ensembles", "hosts"]) else {
+        guard let top = fields(root, "", what: "the inventory", allowed: ["ensembles", "hosts", "clientGroups", "kubernetes"], required: ["ensembles", "hosts"]) else {
             return nil
         }
         var hosts: [HostSpec] = []
@@ -275,7 +275,18 @@ struct InventoryReader {
 
         checkPortsPerHost(ensembles)
         checkClientConfigFiles(groups)
-        return Inventory(ensembles: ensembles, hosts: hosts, clientGroups: groups)
+        var inventory = Inventory(ensembles: ensembles, hosts: hosts, clientGroups: groups)
+        if let node = top.values["kubernetes"] { inventory.kubernetes = readKubernetes(node, "kubernetes") }
+        return inventory
+    }
+
+    /// `kubernetes: {kubectl: "kubectl --context prod", namespace: zookeeper}`: how Mitosis points
+    /// the Services of service stable addresses at their new backends.
+    mutating func readKubernetes(_ node: Node, _ path: String) -> KubernetesAccess? {
+        guard let fields = fields(node, path, what: "the kubernetes section", allowed: ["kubectl", "namespace"], required: ["kubectl"]),
+              let kubectl = string(fields, "kubectl")
+        else { return nil }
+        return KubernetesAccess(kubectl: kubectl, namespace: string(fields, "namespace"))
     }
 
     /// One member config file on one host belongs to one member: listed twice (in two groups, or

@@ -73,7 +73,7 @@ public struct PlanRefusal: Error, Sendable, CustomStringConvertible {
 extension Prover {
     /// Bumped whenever the prover's rules change (what it models, which invariants it checks), so
     /// that a plan records which rules proved it.
-    public static let version = 1
+    public static let version = 2
 
     /// Proves `plan`; the result is the only way to run it.
     public static func prove(_ plan: Plan, options: ProverOptions = ProverOptions()) throws(PlanRefusal) -> ProvenPlan {

@@ -125,7 +125,9 @@ public struct ProverOptions: Sendable, Hashable {
 /// no membership; a server whose host does not hold its address cannot be reached by peers or
 /// clients (it counts for no *must serve* cluster), and an address moved away from a running
 /// server breaks invariant 2 (that server would still vote, through connections it opens itself,
-/// beside the one that takes its address over).
+/// beside the one that takes its address over). A server whose file on disk puts its own line on a
+/// service address (bound on no interface) without `quorumListenOnAllIPs=true` cannot bind its
+/// quorum and election ports: starting it from that file breaks "the plan can proceed".
 ///
 /// Transitions: the plan's steps in order; within a step every interleaving of its actions'
 /// effects (a restart is a stop then a start, so two restarts in one step can overlap); gates
@@ -183,7 +185,9 @@ struct View: Hashable {
 }
 
 enum MicroOp: Hashable {
-    case writeDisk(server: Int, view: View)
+    /// `binds`: false when the file puts the server's own line on a service address (bound on no
+    /// interface) without `quorumListenOnAllIPs=true`, so the server cannot start from it.
+    case writeDisk(server: Int, view: View, binds: Bool)
     case start(Int)
     case stop(Int)
     case addRule(Int)
@@ -396,6 +400,9 @@ struct Model {
             guard let spec = plan.server(server.ref), stable.contains(spec.address) else { continue }
             members[slot(spec.address, holder: index)] |= 1 << UInt32(index)
         }
+        // Service addresses (a Kubernetes ClusterIP) are bound on no interface of any host.
+        let serviceAddresses = Set(
+            (plan.source.servers + plan.destination.servers).filter { $0.stableAddress?.kind == .service }.map(\.address))
         var seenSteps: Set<StepID> = []
         for step in plan.steps {
             guard seenSteps.insert(step.id).inserted else { throw ProverError(message: "two steps are named \(step.id)") }
@@ -414,7 +421,11 @@ struct Model {
                 var ops: [MicroOp]
                 switch action {
                 case .writeConfig(let write):
-                    ops = [.writeDisk(server: try serverIndex(write.server), view: try view(write.membership))]
+                    ops = [
+                        .writeDisk(
+                            server: try serverIndex(write.server), view: try view(write.membership),
+                            binds: Self.binds(write, serviceAddresses: serviceAddresses))
+                    ]
                 case .startServer(let ref): ops = [.start(try serverIndex(ref))]
                 case .stopServer(let ref): ops = [.stop(try serverIndex(ref))]
                 case .restartServer(let ref):
@@ -452,6 +463,15 @@ struct Model {
         addressSlots = slots
         slotMembers = members
         initial.addressHolder = slotHolders
+    }
+
+    /// Whether a server can start from the file `write` leaves: ZooKeeper binds its quorum and
+    /// election ports to the address of its own `server.N` line unless `quorumListenOnAllIPs=true`,
+    /// and a service address is on no interface (HubSpot's phase 3 sets the flag for this reason).
+    static func binds(_ write: ConfigWrite, serviceAddresses: Set<String>) -> Bool {
+        guard let own = write.servers.first(where: { $0.id == write.server.id }), serviceAddresses.contains(own.host) else { return true }
+        if let setting = write.settings[ZooKeeperConfig.Key.quorumListenOnAllIPs] { return setting?.lowercased() == "true" }
+        return ZooKeeperConfig(parsing: write.text).quorumListenOnAllIPs == true
     }
 
     /// The servers a connection string reaches: those whose address (or client address) and
@@ -510,6 +530,8 @@ struct State: Hashable {
     var following: UInt64 = 0
     /// Per moved stable address (``Model/addressSlots``): the server whose host holds it now.
     var addressHolder: [Int8] = []
+    /// Servers whose file on disk puts them on a service address without `quorumListenOnAllIPs`.
+    var cannotBind: UInt32 = 0
 }
 
 // MARK: - Exploration
@@ -691,6 +713,13 @@ struct Explorer {
     func start(_ server: Int, _ state: inout State) -> Outcome {
         let bit = UInt32(1) << UInt32(server)
         if state.running & bit != 0 { return .done }
+        if state.cannotBind & bit != 0 {
+            let address = model.plan.server(model.servers[server].ref)?.address ?? "its address"
+            return .violated(
+                Violation(
+                    invariant: .planProceeds,
+                    message: "\(name(server)) starts from a file whose server.\(model.servers[server].ref.id) is \(address), a service address on no interface of \(model.servers[server].ref.host), without quorumListenOnAllIPs=true: it cannot bind its quorum and election ports and exits; write quorumListenOnAllIPs=true with the service addresses (HubSpot's phase 3)"))
+        }
         let idBit = model.servers[server].idBit
         for other in 0..<serverCount where other != server && state.running & (1 << UInt32(other)) != 0 {
             if model.servers[other].idBit == idBit {
@@ -713,8 +742,10 @@ struct Explorer {
     func apply(_ op: MicroOp, _ state: inout State) -> Outcome {
         switch op {
         case .noop: return .done
-        case .writeDisk(let server, let view):
+        case .writeDisk(let server, let view, let binds):
             state.disks[server] = view
+            let bit = UInt32(1) << UInt32(server)
+            state.cannotBind = binds ? state.cannotBind & ~bit : state.cannotBind | bit
             return .done
         case .start(let server): return start(server, &state)
         case .stop(let server):

@@ -28,6 +28,17 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(help: "Print the plan as JSON instead of a runbook.") var json = false
     @Flag(help: "Print what discovery read on the hosts (zoo.cfg, dynamic file, myid, data directories, service, srvr; client configs) and the problems found; plan nothing. With --json: the estate as JSON.")
     var showEstate = false
+    @Flag(help: "Plan from the inventory alone, without reading the hosts (e.g. to write --kubernetes manifests away from them): the runbook's diffs are then against the files the planner assumes, and `mitosis run` stops at any file that differs.")
+    var noDiscovery = false
+    @Option(help: "Also write HubSpot's Kubernetes manifests into this directory: per server the phase-1 Service and Endpoints, the phase-4 ConfigMap, Service and StatefulSet, and RUNBOOK.md with the kubectl command of each step (strategy replace with service addresses).")
+    var kubernetes: String?
+    @Option(help: "The namespace of the Kubernetes manifests.") var kubernetesNamespace = "default"
+    @Option(help: "The pods' ZooKeeper image (default: zookeeper:<the destination's version>).") var kubernetesImage: String?
+    @Option(help: "The size of each pod's data volume.") var kubernetesStorage = "10Gi"
+
+    func validate() throws {
+        if noDiscovery && showEstate { throw ValidationError("--show-estate prints what discovery reads; it cannot go with --no-discovery") }
+    }
 
     func run() async throws {
         guard let kind = StrategyKind(rawValue: strategy) else {
@@ -38,10 +49,10 @@ struct PlanCommand: AsyncParsableCommand {
         options.rollingRestartPause = PlanDuration(milliseconds: Int64(pause * 1000))
         // Ground truth first: every server and client config read through its host driver.
         let (source, destination) = (self.source, self.destination)
-        let estate = try await withInventoryHosts(parsed) { hosts, group in
+        let estate = noDiscovery ? nil : try await withInventoryHosts(parsed) { hosts, group in
             await EstateDiscovery(hosts: hosts, eventLoopGroup: group).discover(inventory: parsed, source: source, destination: destination)
         }
-        if showEstate { return try EstateOutput.show(estate, inventory: parsed, source: source, destination: destination, strategy: kind, json: json, destinationHoldsData: destinationHoldsData) }
+        if showEstate, let estate { return try EstateOutput.show(estate, inventory: parsed, source: source, destination: destination, strategy: kind, json: json, destinationHoldsData: destinationHoldsData) }
         let plan = try Planner.plan(
             kind, inventory: parsed, source: source, destination: destination,
             movingGroups: moving.map { $0.split(separator: ",").map(String.init) }, destinationHoldsData: destinationHoldsData, options: options,
@@ -57,13 +68,17 @@ struct PlanCommand: AsyncParsableCommand {
         let recorded = proven.recorded
         // The moving members' config files, read through their hosts: a switch that could not be
         // made is refused now, before anything runs.
-        let clientFiles = InventoryHostDirectory(inventory: parsed)
-        let fileProblems = await ClientConfigCheck.problems(plan, hosts: clientFiles)
-        await clientFiles.close()
+        var fileProblems: [String] = []
+        if !noDiscovery {
+            let clientFiles = InventoryHostDirectory(inventory: parsed)
+            fileProblems = await ClientConfigCheck.problems(plan, hosts: clientFiles)
+            await clientFiles.close()
+        }
         guard fileProblems.isEmpty else {
             Output.error("client config files that Mitosis cannot switch; nothing was written:\n" + fileProblems.map { "  \($0)" }.joined(separator: "\n"))
             throw ExitCode.failure
         }
+        if let kubernetes { try writeKubernetesManifests(plan, inventory: parsed, into: kubernetes) }
         if let out {
             try recorded.jsonData().write(to: URL(fileURLWithPath: out))
             Output.note("wrote \(out); run it with `mitosis run \(out) --inventory \(inventory)`")
@@ -73,6 +88,29 @@ struct PlanCommand: AsyncParsableCommand {
         } else {
             Output.line(Runbook.render(plan, proof: proof, withoutSudo: parsed.hostsWithoutSudo))
         }
+    }
+}
+
+extension PlanCommand {
+    /// Writes the manifests of a proven replace plan with service addresses (refused, naming the
+    /// server or host and the fix, for any other plan; nothing is written then).
+    func writeKubernetesManifests(_ plan: Plan, inventory: Inventory, into directory: String) throws {
+        let options = KubernetesManifests.Options(namespace: kubernetesNamespace, image: kubernetesImage, storage: kubernetesStorage)
+        let hostAddresses = Dictionary(inventory.hosts.compactMap { host in host.address.map { (host.name, $0) } }, uniquingKeysWith: { first, _ in first })
+        let files: [KubernetesManifests.File]
+        do {
+            files = try KubernetesManifests.make(plan, hostAddresses: hostAddresses, options: options)
+        } catch {
+            Output.error("no Kubernetes manifests were written: \(error)")
+            throw ExitCode.failure
+        }
+        let root = URL(fileURLWithPath: directory)
+        for file in files {
+            let url = root.appendingPathComponent(file.path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(file.text.utf8).write(to: url)
+        }
+        Output.note("wrote \(files.count) files into \(directory): apply them as \(directory)/RUNBOOK.md says")
     }
 }
 

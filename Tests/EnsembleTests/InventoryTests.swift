@@ -182,7 +182,7 @@ struct InventoryTests {
         #expect(broken[0].message.hasPrefix("invalid YAML"))
         #expect(broken[0].location != nil)
         let notMapping = inventoryErrors("- just\n- a list\n")
-        #expect(notMapping.map(\.message) == ["the inventory must be a mapping of keys (ensembles, hosts, clientGroups), not a list"])
+        #expect(notMapping.map(\.message) == ["the inventory must be a mapping of keys (ensembles, hosts, clientGroups, kubernetes), not a list"])
         let empty = inventoryErrors("")
         #expect(empty.first?.message.contains("the inventory is empty") == true)
         let missingTop = inventoryErrors("hosts: []\nensembels: []\n")

@@ -75,8 +75,10 @@ extension RealServers {
         /// no host binds (kube-proxy's DNAT rules in every namespace, pointed at the new host once
         /// the old server is stopped). The live clients keep their connection strings: nothing
         /// acknowledged is lost, no session expires, and there is one election besides the first.
-        @Test func replaceBehindServiceAddresses() async throws {
-            var options = Self.options(.replace, .v3_8_0, label: "svc")
+        /// On 3.8.0 and on 3.4.13 (HubSpot moved 3.4 ensembles).
+        @Test(arguments: [ZooKeeperDistribution.v3_8_0, .v3_4_13])
+        func replaceBehindServiceAddresses(version: ZooKeeperDistribution) async throws {
+            var options = Self.options(.replace, version, label: "svc\(version.version.filter(\.isNumber))")
             options.stableAddressKind = .service
             let result = try await Rehearsal.run(options)
             Self.expectClean(result)

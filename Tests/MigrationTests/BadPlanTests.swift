@@ -1,4 +1,5 @@
 import Ensemble
+import Foundation
 import Testing
 
 @testable import Migration
@@ -207,6 +208,25 @@ import Testing
         let found = try counterexample(bad)
         #expect(found.violation.invariant == .planProceeds)
         #expect(found.violation.message.contains("after step replace-2-start-new"))
+    }
+
+    /// HubSpot's phase 3 without `quorumListenOnAllIPs=true`: the new server's own line is its
+    /// service address, on no interface, so it cannot bind its ports and never starts.
+    @Test func serverOnAServiceAddressWithoutQuorumListenOnAllIPs() throws {
+        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: true)
+        let prepare = try #require(bad.index(of: "replace-2-prepare"))
+        bad.steps[prepare].actions = bad.steps[prepare].actions.map { action in
+            guard case .writeConfig(var write) = action else { return action }
+            write.settings[ZooKeeperConfig.Key.quorumListenOnAllIPs] = nil
+            write.text = write.text.replacingOccurrences(of: "quorumListenOnAllIPs=true\n", with: "")
+            return .writeConfig(write)
+        }
+        let found = try counterexample(bad)
+        #expect(found.violation.invariant == .planProceeds)
+        #expect(found.step == "replace-2-start-new")
+        #expect(found.violation.message.contains("server.2 is 10.1.0.2, a service address on no interface of zk-destination-2, without quorumListenOnAllIPs=true"))
+        // The same plan with the flag proves safe: the rule is about the flag, nothing else.
+        #expect(try Prover.check(try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: true)).isSafe)
     }
 
     @Test func copyWithoutBlockingTheClients() throws {

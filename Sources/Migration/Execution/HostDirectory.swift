@@ -51,6 +51,8 @@ public final class InventoryHostDirectory: HostDirectory {
     public let sandbox: SandboxManager
     let addresses: [String: String]
     let eventLoopGroup: any EventLoopGroup
+    /// Set when the inventory names a kubectl command: services are driven through it.
+    let kubectl: KubectlServices?
     private let sshDrivers = Mutex<[String: SSHHostDriver]>([:])
 
     public init(inventory: Inventory, sandbox: SandboxManager = SandboxManager(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -60,6 +62,10 @@ public final class InventoryHostDirectory: HostDirectory {
         self.sandbox = sandbox
         self.eventLoopGroup = eventLoopGroup
         self.addresses = Dictionary(inventory.hosts.map { ($0.name, $0.address ?? $0.name) }, uniquingKeysWith: { first, _ in first })
+        self.kubectl = inventory.kubernetes.map { access in
+            KubectlServices(access: access, hostAddresses: Dictionary(
+                inventory.hosts.compactMap { host in host.address.map { (host.name, $0) } }, uniquingKeysWith: { first, _ in first }))
+        }
     }
 
     public func driver(for host: String) throws -> any HostDriver {
@@ -85,18 +91,21 @@ public final class InventoryHostDirectory: HostDirectory {
         }
     }
 
-    /// Services exist only in the sandbox here (see ``HostDirectory/retargetService(_:to:)``).
+    /// Services are driven through the inventory's kubectl command when it names one, else
+    /// only in the sandbox (see ``HostDirectory/retargetService(_:to:)``).
     public func retargetService(_ address: String, to host: String) async throws -> HostChange {
+        if let kubectl { return try await kubectl.retarget(address, to: host) }
         guard case .sandbox? = hosts[host] else {
             throw HostError(
                 .invalidRequest, host: host, operation: "point service \(address) at \(host)",
-                "Mitosis drives services only in its sandbox; point the service's endpoint at \(host) as the runbook shows (kubectl patch endpoints), then resume the run")
+                "Mitosis drives services only in its sandbox, or through a kubectl command the inventory names (kubernetes: {kubectl: …}); point the service's endpoint at \(host) as the runbook shows (kubectl patch endpoints), then resume the run")
         }
         return try await sandbox.pointService(address, at: host)
     }
 
     public func serviceBackend(_ address: String) async throws -> String? {
-        try sandbox.serviceBackends()[address]
+        if let kubectl { return try await kubectl.backend(address) }
+        return try sandbox.serviceBackends()[address]
     }
 
     /// Closes the SSH connections.
