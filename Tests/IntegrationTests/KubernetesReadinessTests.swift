@@ -1,6 +1,7 @@
 import Foundation
 import Hosts
 import Migration
+import MigrationPlanning
 import Testing
 import ZooKeeperTestSupport
 

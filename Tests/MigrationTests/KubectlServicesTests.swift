@@ -4,6 +4,7 @@ import Hosts
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// Service retargeting through the inventory's kubectl command. No Kubernetes cluster can run on
 /// this machine, so kubectl is a test double: a script that keeps Services and Endpoints in a JSON

@@ -4,6 +4,7 @@ import Hosts
 import Testing
 
 @testable import Migration
+@testable import MigrationPlanning
 
 /// `mitosis plan … --kubernetes DIR`: HubSpot's manifests, checked by an independent Kubernetes
 /// library (the kubernetes Python client's typed models, through scripts/check-kubernetes-manifests.py).
