@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "MigrationTests",
             dependencies: [
-                "Migration", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", .product(name: "NIOEmbedded", package: "swift-nio"),
+                "Migration", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", "Kafka", .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
