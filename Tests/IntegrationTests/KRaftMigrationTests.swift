@@ -303,6 +303,71 @@ extension RealServers {
             }
         }
 
+        /// The commands another tool drives (`mitosis kafka kraft plan`, `run`, `rollback`) on an
+        /// inventory whose groups are these doubles on `via: local` hosts: plan.json and the runbook
+        /// written, a run to the load, then a rollback that leaves ZooKeeper safe.
+        @Test func theCommandsPlanRunAndRollBackThroughAnInventory() async throws {
+            try await withLocalEnsemble(servers: 1, distribution: .v3_8_0) { ensemble in
+                try await Self.scenario(ensemble, "cli") { scenario, zk in
+                    let server = ensemble.servers[0]
+                    func member(_ node: KRaftNodeAccess) -> String {
+                        "      - {name: \(node.member.name), host: local, configPath: \(node.member.configPath), restart: \(Self.yamlQuoted(node.member.restart!))"
+                            + (node.member.stop.map { ", stop: \(Self.yamlQuoted($0))" } ?? "") + "}"
+                    }
+                    let nodes = scenario.nodes
+                    let inventory = """
+                        hosts:
+                          - {name: local, address: 127.0.0.1, via: local}
+                        ensembles:
+                          - name: kafka-zk
+                            version: 3.8.0
+                            servers:
+                              - {id: 1, host: local, clientPort: \(server.clientPort), quorumPort: \(server.quorumPort), electionPort: \(server.electionPort), configPath: \(scenario.directory)/zoo.cfg, dataDir: \(scenario.directory)/zk}
+                        clientGroups:
+                          - name: brokers
+                            ensemble: kafka-zk
+                            chroot: \(scenario.chroot)
+                            members:
+                        \(nodes.prefix(3).map(member).joined(separator: "\n"))
+                          - name: controllers
+                            ensemble: kafka-zk
+                            chroot: \(scenario.chroot)
+                            members:
+                        \(member(nodes[3]))
+
+                        """
+                    let path = scenario.directory + "/inv.yaml"
+                    try inventory.write(toFile: path, atomically: true, encoding: .utf8)
+                    let mitosis = shellQuoted(try mitosisExecutable()), out = scenario.directory + "/out"
+                    let planDir = scenario.directory + "/plan"
+                    func run(_ arguments: String) async throws -> (Int32, String) {
+                        try? FileManager.default.removeItem(atPath: out)
+                        let status = try await ChildProcess(["/bin/sh", "-c", "\(mitosis) kafka kraft \(arguments)"], outputPath: out).waitForExit(timeout: .seconds(120))
+                        return (status, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+                    }
+                    let (planned, planOutput) = try await run("plan --inventory \(path) --group brokers --controller-group controllers -o \(planDir) --kafka-version 3.9.0")
+                    #expect(planned == 0, "\(planOutput)")
+                    #expect(planOutput.contains("POINT OF NO RETURN") && planOutput.contains("proved: 11 steps"), "\(planOutput)")
+                    let runbook = scenario.file(planDir + "/runbook.md")
+                    #expect(runbook.contains("+zookeeper.metadata.migration.enable=true") && runbook.contains("!!! POINT OF NO RETURN"))
+                    let (ran, runOutput) = try await run("run \(planDir)/plan.json --inventory \(path) --healthy-period 0 --dual-write-interval 0.6 --through load")
+                    #expect(ran == 0, "\(runOutput)")
+                    #expect(runOutput.contains("stopped before 07-dual-write") && runOutput.contains("gate passed: /migration kraft_metadata_offset > 0"), "\(runOutput)")
+                    #expect(KRaftStatus(view: try await KRaftZooKeeperView.read(zk)).phase == .dualWrite)
+                    let (again, againOutput) = try await run("run \(planDir)/plan.json --inventory \(path)")
+                    #expect(again == 1 && againOutput.contains("already-started"), "\(againOutput)")
+                    let (rolledBack, rollbackOutput) = try await run("rollback \(planDir)/plan.json --inventory \(path) --journal \(planDir)/journal.jsonl --healthy-period 0 --json")
+                    #expect(rolledBack == 0, "\(rollbackOutput)")
+                    #expect(rollbackOutput.contains("\"kind\":\"rollback-finished\""), "\(rollbackOutput)")
+                    try await Self.expectZooKeeperModeSafe(zk, scenario)
+                }
+            }
+        }
+
+        static func yamlQuoted(_ text: String) -> String {
+            "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+        }
+
         @Test func staleMigrationDeadReplicaAndDriftAreRefusedLeavingEveryFileAsItWas() async throws {
             try await withLocalEnsemble(servers: 1, distribution: .v3_8_0) { ensemble in
                 try await Self.scenario(ensemble, "refusals") { scenario, zk in
