@@ -382,8 +382,23 @@ extension RealServers {
                     try await zk.setData("/brokers/topics/orders", data: Array(String(decoding: TopicAssignmentZNode(version: 3, partitions: [0: [1, 2, 9]], topicID: "nBsQmVY3Ti6h8KQ5bKmqzQ").data(), as: UTF8.self).utf8))
                     await #expect { try await executor.run(resume: true) } throws: { "\($0)".contains("replicas-registered") }
                     await #expect(throws: KRaftPlanError.self) { try await scenario.plan(zk) }
-                    // A file edited since the plan.
                     try await zk.setData("/brokers/topics/orders", data: Array(String(decoding: TopicAssignmentZNode(version: 3, partitions: [0: [1, 2, 3], 1: [2, 3, 1]], topicID: "nBsQmVY3Ti6h8KQ5bKmqzQ").data(), as: UTF8.self).utf8))
+                    var readinessOnly = executor
+                    readinessOnly.options.stopAfter = "01-readiness"
+                    #expect(try await readinessOnly.run(resume: true).stoppedBefore == "02-controller-3000-provision")
+                    // A stale /migration appearing after the readiness step: refused before the controller starts.
+                    try await KafkaLayout.create(zk, "/migration", #"{"version":0,"kraft_controller_id":3000,"kraft_controller_epoch":5,"kraft_metadata_offset":420,"kraft_metadata_epoch":5}"#)
+                    await #expect { try await executor.run(resume: true) } throws: {
+                        ($0 as? KRaftRunError)?.code == .staleMigration && ($0 as? KRaftRunError)?.step == "02-controller-3000-provision" && "\($0)".contains("KAFKA-17146")
+                    }
+                    try await zk.delete("/migration")
+                    // A metadata log left by an earlier attempt: refused before the controller starts on it.
+                    try FileManager.default.createDirectory(atPath: scenario.metadataLog, withIntermediateDirectories: true)
+                    try "x".write(toFile: scenario.metadataLog + "/00000000000000000000.log", atomically: true, encoding: .utf8)
+                    await #expect { try await executor.run(resume: true) } throws: { ($0 as? KRaftRunError)?.code == .staleMigration && "\($0)".contains("__cluster_metadata-0") }
+                    try FileManager.default.removeItem(atPath: scenario.metadataLog)
+                    #expect(scenario.file(scenario.controllerPath) == scenario.controllerOriginal)
+                    // A file edited since the plan.
                     try (scenario.controllerOriginal + "num.io.threads=4\n").write(toFile: scenario.controllerPath, atomically: true, encoding: .utf8)
                     await #expect { try await executor.run(resume: true) } throws: { ($0 as? KRaftRunError)?.code == .drift && ($0 as? KRaftRunError)?.step == "02-controller-3000-provision" }
                     for id in scenario.brokers { #expect(scenario.file(scenario.brokerPath(id)) == scenario.originals[id]) }

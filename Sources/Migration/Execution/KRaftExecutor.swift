@@ -138,7 +138,9 @@ public struct KRaftExecutor: Sendable {
                     try record(ExecutionEvent(kind: .stepStarted, step: id, summary: "[\(index + 1)/\(plan.steps.count)] \(step.title)"))
                 }
                 for gate in step.gatesBefore { try await pass(gate, step: step, record: record) }
-                try await act(step, record: record, retried: state.startedSteps.contains(id))
+                // Whether an earlier run already started this step's node (its metadata log is then its own).
+                let startedBefore = state.events.contains { $0.kind == .actionStarted && $0.step == id && $0.action == 1 }
+                try await act(step, record: record, startedBefore: startedBefore)
                 for gate in step.gatesAfter { try await pass(gate, step: step, record: record) }
                 try record(ExecutionEvent(kind: .stepFinished, step: id, summary: "done: \(step.title)"))
                 report.done.append(step.id)
@@ -186,7 +188,7 @@ public struct KRaftExecutor: Sendable {
 
     // MARK: Actions
 
-    func act(_ step: KRaftStep, record: @Sendable (ExecutionEvent) throws -> Void, retried: Bool) async throws {
+    func act(_ step: KRaftStep, record: @Sendable (ExecutionEvent) throws -> Void, startedBefore: Bool) async throws {
         let id = StepID(step.id)
         switch step.action {
         case .checkReadiness, .wait:
@@ -196,7 +198,7 @@ public struct KRaftExecutor: Sendable {
             guard let start = access.member.restart else {
                 throw KRaftRunError(.noCommand, step: step.id, "controller \(member) has no restart command (it starts the controller); add `restart:` to it in the inventory's group '\(plan.controllerGroup)'")
             }
-            if case .provisionController = step.action, !retried, let dir = node.metadataLogDir {
+            if case .provisionController = step.action, !startedBefore, let dir = node.metadataLogDir {
                 // A metadata log left from an earlier attempt would skip the load (apache/kafka#17792).
                 let log = "\(dir)/__cluster_metadata-0"
                 let result = try await access.driver.run("test ! -d \(shellQuoted(log)) || [ -z \"$(ls -A \(shellQuoted(log)))\" ]", timeout: .seconds(30))
