@@ -109,6 +109,10 @@ struct KafkaKRaftPlanCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The directory to write plan.json and runbook.md into.") var output: String
     @Option(help: "The Kafka release the brokers run, e.g. 3.9.0 (for the readiness checks).") var kafkaVersion: String?
 
+    func validate() throws {
+        if let kafkaVersion, KafkaVersion(kafkaVersion) == nil { throw ValidationError("--kafka-version: '\(kafkaVersion)' is not a release such as 3.9.0") }
+    }
+
     func run() async throws {
         let (group, controllerGroup, version, inventoryPath) = (group, controllerGroup, kafkaVersion.flatMap(KafkaVersion.init), options.inventory)
         let plan: KRaftPlan
@@ -162,15 +166,24 @@ struct KafkaKRaftRunCommand: AsyncParsableCommand {
     @Option(help: "Seconds without under-replicated partitions before each restart and before finalization.") var healthyPeriod: Double = 30
     @Option(help: "Seconds between the two reads of /migration that show dual-write alive.") var dualWriteInterval: Double = 3
     @Option(help: "Seconds a gate may wait.") var gateTimeout: Double = 1800
+    @Option(help: "Seconds between two reads of ZooKeeper while a gate waits.") var pollInterval: Double = 1
     @Option(help: "The last phase to run (readiness, provision-controllers, brokers-to-migration, load, dual-write, brokers-to-kraft, finalize), or a step id to stop after. Default brokers-to-kraft: finalization is irreversible and runs only with --through finalize.")
     var through: String = KRaftPhase.brokersToKRaft.rawValue
     @Option(help: "The Kafka release the brokers run, e.g. 3.9.0 (for the readiness checks).") var kafkaVersion: String?
+
+    func validate() throws {
+        if healthyPeriod < 0 { throw ValidationError("--healthy-period must be 0 or more seconds") }
+        if pollInterval <= 0 || gateTimeout <= 0 || dualWriteInterval <= 0 {
+            throw ValidationError("--poll-interval, --gate-timeout and --dual-write-interval must be positive numbers of seconds")
+        }
+        if let kafkaVersion, KafkaVersion(kafkaVersion) == nil { throw ValidationError("--kafka-version: '\(kafkaVersion)' is not a release such as 3.9.0") }
+    }
 
     func run() async throws {
         let parsed = try loadKRaftPlan(plan)
         let (phase, step) = phaseOrStep(through)
         let runOptions = KRaftExecutor.Options(
-            healthyPeriod: .milliseconds(Int64(healthyPeriod * 1000)), gateTimeout: .milliseconds(Int64(gateTimeout * 1000)),
+            healthyPeriod: .milliseconds(Int64(healthyPeriod * 1000)), pollInterval: .milliseconds(Int64(pollInterval * 1000)), gateTimeout: .milliseconds(Int64(gateTimeout * 1000)),
             dualWriteInterval: .milliseconds(Int64(dualWriteInterval * 1000)), through: phase ?? .finalize, stopAfter: step,
             kafkaVersion: kafkaVersion.flatMap(KafkaVersion.init))
         let journalPath = journal ?? ((plan as NSString).deletingLastPathComponent as NSString).appendingPathComponent("journal.jsonl")
@@ -200,10 +213,17 @@ struct KafkaKRaftRollbackCommand: AsyncParsableCommand {
     @Option(help: "The run's journal (what it changed, and the files as they were).") var journal: String
     @Option(help: "Seconds without under-replicated partitions before each restart.") var healthyPeriod: Double = 30
     @Option(help: "Seconds a gate may wait.") var gateTimeout: Double = 1800
+    @Option(help: "Seconds between two reads of ZooKeeper while a gate waits.") var pollInterval: Double = 1
+
+    func validate() throws {
+        if healthyPeriod < 0 { throw ValidationError("--healthy-period must be 0 or more seconds") }
+        if pollInterval <= 0 || gateTimeout <= 0 { throw ValidationError("--poll-interval and --gate-timeout must be positive numbers of seconds") }
+    }
 
     func run() async throws {
         let parsed = try loadKRaftPlan(plan)
-        let rollbackOptions = KRaftExecutor.Options(healthyPeriod: .milliseconds(Int64(healthyPeriod * 1000)), gateTimeout: .milliseconds(Int64(gateTimeout * 1000)))
+        let rollbackOptions = KRaftExecutor.Options(healthyPeriod: .milliseconds(Int64(healthyPeriod * 1000)), pollInterval: .milliseconds(Int64(pollInterval * 1000)),
+                                                    gateTimeout: .milliseconds(Int64(gateTimeout * 1000)))
         let (json, journalPath) = (options.json, journal)
         do {
             let report = try await options.withNodes(groups: [parsed.brokerGroup, parsed.controllerGroup], defaultConnect: parsed.zookeeperConnect) { zk, nodes in
