@@ -65,6 +65,23 @@ struct KRaftInventoryOptions: ParsableArguments {
     }
 }
 
+/// How the run and the rollback wait: shared by `kafka kraft run` and `rollback`.
+struct KRaftGateOptions: ParsableArguments {
+    @Option(help: "Seconds without under-replicated partitions before each restart (and, for run, before finalization).") var healthyPeriod: Double = 30
+    @Option(help: "Seconds a gate may wait.") var gateTimeout: Double = 1800
+    @Option(help: "Seconds between two reads of ZooKeeper while a gate waits.") var pollInterval: Double = 1
+
+    func validate() throws {
+        if healthyPeriod < 0 { throw ValidationError("--healthy-period must be 0 or more seconds") }
+        if pollInterval <= 0 || gateTimeout <= 0 { throw ValidationError("--poll-interval and --gate-timeout must be positive numbers of seconds") }
+    }
+
+    var options: KRaftExecutor.Options {
+        KRaftExecutor.Options(healthyPeriod: .milliseconds(Int64(healthyPeriod * 1000)), pollInterval: .milliseconds(Int64(pollInterval * 1000)),
+                              gateTimeout: .milliseconds(Int64(gateTimeout * 1000)))
+    }
+}
+
 func loadKRaftPlan(_ path: String) throws -> KRaftPlan {
     guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the plan \(path)") }
     do {
@@ -163,29 +180,26 @@ struct KafkaKRaftRunCommand: AsyncParsableCommand {
     @OptionGroup var options: KRaftInventoryOptions
     @Option(help: "The journal (default: journal.jsonl next to the plan).") var journal: String?
     @Flag(help: "Continue the run the journal records.") var resume = false
-    @Option(help: "Seconds without under-replicated partitions before each restart and before finalization.") var healthyPeriod: Double = 30
+    @OptionGroup var gates: KRaftGateOptions
     @Option(help: "Seconds between the two reads of /migration that show dual-write alive.") var dualWriteInterval: Double = 3
-    @Option(help: "Seconds a gate may wait.") var gateTimeout: Double = 1800
-    @Option(help: "Seconds between two reads of ZooKeeper while a gate waits.") var pollInterval: Double = 1
     @Option(help: "The last phase to run (readiness, provision-controllers, brokers-to-migration, load, dual-write, brokers-to-kraft, finalize), or a step id to stop after. Default brokers-to-kraft: finalization is irreversible and runs only with --through finalize.")
     var through: String = KRaftPhase.brokersToKRaft.rawValue
     @Option(help: "The Kafka release the brokers run, e.g. 3.9.0 (for the readiness checks).") var kafkaVersion: String?
 
     func validate() throws {
-        if healthyPeriod < 0 { throw ValidationError("--healthy-period must be 0 or more seconds") }
-        if pollInterval <= 0 || gateTimeout <= 0 || dualWriteInterval <= 0 {
-            throw ValidationError("--poll-interval, --gate-timeout and --dual-write-interval must be positive numbers of seconds")
-        }
+        if dualWriteInterval <= 0 { throw ValidationError("--dual-write-interval must be a positive number of seconds") }
         if let kafkaVersion, KafkaVersion(kafkaVersion) == nil { throw ValidationError("--kafka-version: '\(kafkaVersion)' is not a release such as 3.9.0") }
     }
 
     func run() async throws {
         let parsed = try loadKRaftPlan(plan)
         let (phase, step) = phaseOrStep(through)
-        let runOptions = KRaftExecutor.Options(
-            healthyPeriod: .milliseconds(Int64(healthyPeriod * 1000)), pollInterval: .milliseconds(Int64(pollInterval * 1000)), gateTimeout: .milliseconds(Int64(gateTimeout * 1000)),
-            dualWriteInterval: .milliseconds(Int64(dualWriteInterval * 1000)), through: phase ?? .finalize, stopAfter: step,
-            kafkaVersion: kafkaVersion.flatMap(KafkaVersion.init))
+        var settings = gates.options
+        settings.dualWriteInterval = .milliseconds(Int64(dualWriteInterval * 1000))
+        settings.through = phase ?? .finalize
+        settings.stopAfter = step
+        settings.kafkaVersion = kafkaVersion.flatMap(KafkaVersion.init)
+        let runOptions = settings
         let journalPath = journal ?? ((plan as NSString).deletingLastPathComponent as NSString).appendingPathComponent("journal.jsonl")
         let (json, resume) = (options.json, resume)
         do {
@@ -211,19 +225,11 @@ struct KafkaKRaftRollbackCommand: AsyncParsableCommand {
     @Argument(help: "The plan.json that ran.") var plan: String
     @OptionGroup var options: KRaftInventoryOptions
     @Option(help: "The run's journal (what it changed, and the files as they were).") var journal: String
-    @Option(help: "Seconds without under-replicated partitions before each restart.") var healthyPeriod: Double = 30
-    @Option(help: "Seconds a gate may wait.") var gateTimeout: Double = 1800
-    @Option(help: "Seconds between two reads of ZooKeeper while a gate waits.") var pollInterval: Double = 1
-
-    func validate() throws {
-        if healthyPeriod < 0 { throw ValidationError("--healthy-period must be 0 or more seconds") }
-        if pollInterval <= 0 || gateTimeout <= 0 { throw ValidationError("--poll-interval and --gate-timeout must be positive numbers of seconds") }
-    }
+    @OptionGroup var gates: KRaftGateOptions
 
     func run() async throws {
         let parsed = try loadKRaftPlan(plan)
-        let rollbackOptions = KRaftExecutor.Options(healthyPeriod: .milliseconds(Int64(healthyPeriod * 1000)), pollInterval: .milliseconds(Int64(pollInterval * 1000)),
-                                                    gateTimeout: .milliseconds(Int64(gateTimeout * 1000)))
+        let rollbackOptions = gates.options
         let (json, journalPath) = (options.json, journal)
         do {
             let report = try await options.withNodes(groups: [parsed.brokerGroup, parsed.controllerGroup], defaultConnect: parsed.zookeeperConnect) { zk, nodes in
