@@ -393,7 +393,12 @@ struct KRaftGates: Sendable {
             return try await zookeeper.exists(BrokerRegistration.path(BrokerID(id))) != nil ? "/brokers/ids/\(id) still exists" : nil
         case .loadComplete:
             let owner = ControllerOwner(try await readRaw(ControllerZNode.path))
-            guard case .kraft = owner else { return "/controller is not owned by a KRaft controller (\(owner))" }
+            switch owner {
+            case .kraft: break
+            case .none: return "/controller is absent"
+            case .zookeeper(let broker, _): return "/controller is still ZooKeeper broker \(broker)'s (ephemeral)"
+            case .unreadable(let reason): return "/controller is unreadable: \(reason)"
+            }
             switch MigrationZNodeReading(try await KRaftZooKeeperView.readMigration(zookeeper)) {
             case .present(let node, _, _) where node.initialLoadComplete: return nil
             case .present(let node, _, _): return "\(MigrationZNode.path) kraft_metadata_offset is \(node.metadataOffset)"
@@ -402,7 +407,7 @@ struct KRaftGates: Sendable {
             }
         case .dualWriteAlive:
             let first = MigrationZNodeReading(try await KRaftZooKeeperView.readMigration(zookeeper))
-            guard case .present(let before, _, let mtime) = first, before.initialLoadComplete else { return "\(MigrationZNode.path) is not loaded (\(first))" }
+            guard case .present(let before, _, let mtime) = first, before.initialLoadComplete else { return "\(MigrationZNode.path) is absent, malformed or not loaded" }
             try await Task.sleep(for: options.dualWriteInterval)
             let second = MigrationZNodeReading(try await KRaftZooKeeperView.readMigration(zookeeper))
             guard case .present(let after, _, let nextMTime) = second else { return "\(MigrationZNode.path) vanished" }
