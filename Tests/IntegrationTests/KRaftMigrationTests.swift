@@ -289,16 +289,32 @@ extension RealServers {
                         try await KRaftExecutor(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: Self.fast).run(resume: true)
                     }
                 }
-                // From migration mode before the load (one broker rolled): no KRaft /controller yet.
-                try await Self.scenario(ensemble, "from-migration") { scenario, zk in
-                    let plan = try await scenario.plan(zk)
-                    var options = Self.fast
-                    options.stopAfter = "03-broker-1-to-migration"
-                    try await KRaftExecutor(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: options).run(resume: false)
-                    #expect(try await zk.exists("/migration") != nil)
-                    try await KRaftRollback(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: Self.fast).run()
-                    try await Self.expectZooKeeperModeSafe(zk, scenario)
-                    #expect(try await zk.exists("/controller")?.ephemeralOwner != 0, "the ZooKeeper controller's /controller is left alone")
+                // Before the load (controllers only; one broker in migration mode): no KRaft /controller yet,
+                // the ZooKeeper controller's is left alone.
+                for stop in ["02-controller-3000-provision", "03-broker-1-to-migration"] {
+                    try await Self.scenario(ensemble, "before-load-\(stop.prefix(2))") { scenario, zk in
+                        let plan = try await scenario.plan(zk)
+                        var options = Self.fast
+                        options.stopAfter = stop
+                        try await KRaftExecutor(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: options).run(resume: false)
+                        #expect(try await zk.exists("/migration") != nil)
+                        try await KRaftRollback(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: Self.fast).run()
+                        try await Self.expectZooKeeperModeSafe(zk, scenario)
+                        #expect(try await zk.exists("/controller")?.ephemeralOwner != 0, "after \(stop): the ZooKeeper controller's /controller is left alone")
+                    }
+                }
+                // In dual-write with every broker in migration mode: the KRaft /controller and epoch, no broker to bring back from KRaft.
+                for stop in ["07-dual-write"] {
+                    try await Self.scenario(ensemble, "late-\(stop.prefix(2))", kraftEpoch: 12) { scenario, zk in
+                        let plan = try await scenario.plan(zk)
+                        var options = Self.fast
+                        options.stopAfter = stop
+                        try await KRaftExecutor(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: options).run(resume: false)
+                        #expect(KRaftStatus(view: try await KRaftZooKeeperView.read(zk)).phase == .dualWrite)
+                        let report = try await KRaftRollback(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: Self.fast).run()
+                        #expect(report.actions.contains { $0.hasPrefix("raised /controller_epoch from 8 to 12") }, "after \(stop)")
+                        try await Self.expectZooKeeperModeSafe(zk, scenario)
+                    }
                 }
             }
         }
