@@ -389,6 +389,13 @@ extension RealServers {
                 try await Self.scenario(ensemble, "refusals") { scenario, zk in
                     let plan = try await scenario.plan(zk)
                     let executor = KRaftExecutor(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: Self.fast)
+                    // A hand-edited plan that rolls brokers into KRaft without waiting for the load is proved again and refused.
+                    var edited = plan
+                    edited.steps.removeAll { $0.phase == .load || $0.phase == .dualWrite }
+                    await #expect {
+                        try await KRaftExecutor(plan: edited, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: Self.fast).run(resume: false)
+                    } throws: { ($0 as? KRaftRunError)?.code == .planRefused && "\($0)".contains("kraft-before-load") }
+                    #expect(try scenario.journal.load().events.isEmpty, "nothing ran, nothing journaled")
                     // A stale /migration from an earlier attempt (offset > 0 under a ZooKeeper controller).
                     try await KafkaLayout.create(zk, "/migration", #"{"version":0,"kraft_controller_id":3000,"kraft_controller_epoch":5,"kraft_metadata_offset":420,"kraft_metadata_epoch":5}"#)
                     await #expect { try await executor.run(resume: false) } throws: { ($0 as? KRaftRunError)?.code == .notReady && "\($0)".contains("stale /migration") }
