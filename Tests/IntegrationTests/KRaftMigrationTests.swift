@@ -311,6 +311,26 @@ extension RealServers {
                         options.stopAfter = stop
                         try await KRaftExecutor(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: options).run(resume: false)
                         #expect(KRaftStatus(view: try await KRaftZooKeeperView.read(zk)).phase == .dualWrite)
+                        // A KRaft controller outside the plan's group still dual-writes (played by this
+                        // task): the rollback stops before it touches /controller or /migration ...
+                        let outsider = Task {
+                            var offset = 5000
+                            while !Task.isCancelled {
+                                offset += 1
+                                let node = MigrationZNode(controllerID: 3001, controllerEpoch: 12, metadataOffset: Int64(offset), metadataEpoch: 12)
+                                _ = try? await zk.setData("/migration", data: Array(node.data()))
+                                try? await Task.sleep(for: .milliseconds(100))
+                            }
+                        }
+                        var patient = Self.fast
+                        patient.dualWriteInterval = .seconds(2)
+                        await #expect {
+                            try await KRaftRollback(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: patient).run()
+                        } throws: { ($0 as? KRaftRunError)?.code == .gateFailed && "\($0)".contains("still advances") }
+                        outsider.cancel()
+                        _ = await outsider.result
+                        #expect(KRaftStatus(view: try await KRaftZooKeeperView.read(zk)).controller.znode == "persistent", "/controller untouched")
+                        // ... and, run again once it is stopped, finishes the rollback.
                         let report = try await KRaftRollback(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: Self.fast).run()
                         #expect(report.actions.contains { $0.hasPrefix("raised /controller_epoch from 8 to 12") }, "after \(stop)")
                         try await Self.expectZooKeeperModeSafe(zk, scenario)
