@@ -97,6 +97,8 @@ let package = Package(
             name: "MigrationPlanning",
             dependencies: [
                 "Ensemble", "ZooKeeperProtocol", "Hosts",
+                // Kafka's metadata model and planners (pure values), for the KRaft migration plan.
+                "Kafka",
                 // SHA-256 of a plan's canonical content, recorded with its proof, and of the observed estate.
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -183,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "MigrationTests",
             dependencies: [
-                "Migration", "MigrationPlanning", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", .product(name: "NIOEmbedded", package: "swift-nio"),
+                "Migration", "MigrationPlanning", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", "Kafka", .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -44,6 +44,8 @@ public enum ClientSwitchEvent: Sendable, Hashable, Codable, CustomStringConverti
     case configRewritten(broker: BrokerID, host: String, path: String)
     case restarting(broker: BrokerID, host: String)
     case reRegistered(broker: BrokerID)
+    /// A broker restarted into KRaft mode is gone from `/brokers/ids`.
+    case leftZooKeeper(broker: BrokerID)
     case healthCheckPassed(broker: BrokerID)
     case brokerSwitched(broker: BrokerID, remaining: Int)
 
@@ -63,6 +65,8 @@ public enum ClientSwitchEvent: Sendable, Hashable, Codable, CustomStringConverti
             return "broker \(broker): restarting on \(host)"
         case .reRegistered(let broker):
             return "broker \(broker): registered again under /brokers/ids"
+        case .leftZooKeeper(let broker):
+            return "broker \(broker): gone from /brokers/ids (KRaft mode)"
         case .healthCheckPassed(let broker):
             return "broker \(broker): health check passed"
         case .brokerSwitched(let broker, let remaining):
@@ -84,6 +88,7 @@ public struct KafkaClientSwitchError: Error, CustomStringConvertible, Sendable, 
         public static let notReRegistered = Code(rawValue: "not-re-registered")
         public static let unhealthy = Code(rawValue: "unhealthy")
         public static let healthCheckFailed = Code(rawValue: "health-check-failed")
+        public static let stillRegistered = Code(rawValue: "still-registered")
     }
     public var code: Code
     public var broker: BrokerID?
@@ -115,6 +120,38 @@ public struct ClientSwitchReport: Sendable, Hashable, Codable {
 /// expiry without restarting would also pass that test; that window is only between a crash of
 /// this run and its resumption.
 public struct KafkaClientSwitch: Sendable {
+    /// What a restart changes in a broker's file and what ZooKeeper must show after it. The client
+    /// switch rewrites `zookeeper.connect` and waits for the broker to register again; the
+    /// ZooKeeper → KRaft migration's rolls (Migration's `KRaftExecutor`) edit other keys, and a
+    /// broker rolled into KRaft mode must leave `/brokers/ids` instead.
+    public struct Roll: Sendable {
+        public enum Expectation: Sendable, Hashable {
+            /// `/brokers/ids/N` exists again with a new registration.
+            case registersAgain
+            /// `/brokers/ids/N` is gone (a KRaft-mode broker never registers in ZooKeeper).
+            case leavesZooKeeper
+        }
+        /// What changes, for messages, e.g. `zookeeper.connect becomes "…"`.
+        public var summary: String
+        public var edit: @Sendable (inout KafkaBrokerConfig) -> Void
+        public var expectation: Expectation
+        /// Partitions whose leader is not in `/brokers/ids` count as offline. False once brokers run
+        /// in KRaft mode: they lead partitions without a ZooKeeper registration, so only a leader
+        /// of -1 is offline in the dual-written states.
+        public var leadersRegisterInZooKeeper: Bool
+
+        public init(summary: String, expectation: Expectation = .registersAgain, leadersRegisterInZooKeeper: Bool = true,
+                    edit: @escaping @Sendable (inout KafkaBrokerConfig) -> Void) {
+            self.summary = summary; self.edit = edit; self.expectation = expectation
+            self.leadersRegisterInZooKeeper = leadersRegisterInZooKeeper
+        }
+
+        /// The client switch's roll: `zookeeper.connect` (or the member's key) becomes `target`.
+        public static func switchConnect(to target: ConnectionString) -> Roll {
+            Roll(summary: "it becomes \"\(target)\"") { $0.setZooKeeperConnect(target) }
+        }
+    }
+
     public struct Options: Sendable, Hashable {
         /// The ensemble (and Kafka's chroot) the brokers move to.
         public var target: ConnectionString
@@ -143,9 +180,12 @@ public struct KafkaClientSwitch: Sendable {
     public let zookeeper: ZooKeeperClient
     public var brokers: [BrokerMember]
     public var options: Options
+    public var roll: Roll
 
-    public init(zookeeper: ZooKeeperClient, brokers: [BrokerMember], options: Options) {
+    /// `roll` defaults to the client switch: `zookeeper.connect` becomes `options.target`.
+    public init(zookeeper: ZooKeeperClient, brokers: [BrokerMember], options: Options, roll: Roll? = nil) {
         self.zookeeper = zookeeper; self.brokers = brokers; self.options = options
+        self.roll = roll ?? .switchConnect(to: options.target)
     }
 
     /// What `run` would do, touching nothing: per broker, the file diff and whether it restarts.
@@ -204,7 +244,7 @@ public struct KafkaClientSwitch: Sendable {
             // at most one broker with a new file and an old process (which a resumed run restarts).
             let (current, _, _) = try await readConfig(broker)
             var config = KafkaBrokerConfig(parsing: current, connectionStringKey: broker.member.connectionKey)
-            config.setZooKeeperConnect(options.target)
+            roll.edit(&config)
             if config.rendered != current {
                 _ = try await broker.driver.writeFile(path, contents: config.rendered)
                 report.filesRewritten.append(id)
@@ -214,8 +254,14 @@ public struct KafkaClientSwitch: Sendable {
             let prior = try await zookeeper.exists(BrokerRegistration.path(id))
             events(.restarting(broker: id, host: host))
             try await broker.driver.check(broker.member.restart!, timeout: options.restartTimeout, operation: "restart broker \(id)")
-            try await waitUntilReRegistered(id, priorCzxid: prior?.czxid)
-            events(.reRegistered(broker: id))
+            switch roll.expectation {
+            case .registersAgain:
+                try await waitUntilReRegistered(id, priorCzxid: prior?.czxid)
+                events(.reRegistered(broker: id))
+            case .leavesZooKeeper:
+                try await waitUntilDeregistered(id)
+                events(.leftZooKeeper(broker: id))
+            }
             if let check = broker.member.healthCheck {
                 try await waitForHealthCheck(check, broker: broker, id: id)
                 events(.healthCheckPassed(broker: id))
@@ -246,7 +292,7 @@ public struct KafkaClientSwitch: Sendable {
     private func preview(_ broker: BrokerMember, controller: BrokerID?) async throws -> BrokerSwitchPreview {
         let (text, config, id) = try await readConfig(broker)
         var updated = config
-        updated.setZooKeeperConnect(options.target)
+        roll.edit(&updated)
         let diff = lineDiff(text, updated.rendered)
         let registration = try await readRegistration(id)
         let restartNeeded: Bool
@@ -254,7 +300,12 @@ public struct KafkaClientSwitch: Sendable {
         if !diff.isEmpty {
             restartNeeded = true
             reason = "\(broker.member.connectionKey) is \(config.zookeeperConnectText.map { "\"\($0)\"" } ?? "missing"); "
-                + "it becomes \"\(options.target)\""
+                + roll.summary
+        } else if roll.expectation == .leavesZooKeeper {
+            restartNeeded = registration != nil
+            reason = registration != nil
+                ? "the file is changed but the broker still registers under /brokers/ids: it runs the old file"
+                : "the file is changed and the broker no longer registers under /brokers/ids"
         } else if registration == nil {
             restartNeeded = true
             reason = "the file has the target but the broker is not registered under /brokers/ids"
@@ -321,6 +372,19 @@ public struct KafkaClientSwitch: Sendable {
         }
     }
 
+    /// Waits for `/brokers/ids/N` to disappear (a broker restarted into KRaft mode).
+    private func waitUntilDeregistered(_ id: BrokerID) async throws {
+        let deadline = ContinuousClock.now + options.registrationTimeout
+        while try await zookeeper.exists(BrokerRegistration.path(id)) != nil {
+            guard ContinuousClock.now < deadline else {
+                throw KafkaClientSwitchError(.stillRegistered, broker: id, "still registered under /brokers/ids \(options.registrationTimeout) "
+                    + "after its restart into KRaft mode; check that it restarted with the new file (process.roles=broker) "
+                    + "and its server.log, then run again")
+            }
+            try await Task.sleep(for: options.pollInterval)
+        }
+    }
+
     /// Waits until no partition has been under-replicated or offline for `healthyPeriod`.
     private func waitUntilHealthy(events: EventHandler) async throws {
         var condition = SustainedCondition(period: options.healthyPeriod)
@@ -328,7 +392,8 @@ public struct KafkaClientSwitch: Sendable {
         var reported: ClientSwitchEvent?
         while true {
             let state = try await KafkaMetadataReader.read(zookeeper).state
-            let urp = state.underReplicatedPartitions, offline = state.offlinePartitions
+            let urp = state.underReplicatedPartitions
+            let offline = roll.leadersRegisterInZooKeeper ? state.offlinePartitions : state.leaderlessPartitions
             let now = ContinuousClock.now
             if condition.observe(urp.isEmpty && offline.isEmpty, at: now) {
                 events(.clusterHealthy(seconds: options.healthyPeriod.seconds))

@@ -161,6 +161,15 @@ public struct KafkaClusterState: Sendable, Hashable, Codable {
         }
     }
 
+    /// Partitions whose state has no leader (`-1`) or no state znode: offline whether or not the
+    /// brokers register in ZooKeeper (KRaft-mode brokers lead partitions without registering).
+    public var leaderlessPartitions: [TopicPartition] {
+        assignment.partitions.filter { partition in
+            guard let state = partitionStates[partition] else { return true }
+            return state.leader == .noLeader
+        }
+    }
+
     /// Partitions whose in-sync replicas on live brokers are fewer than `min.insync.replicas`:
     /// producers with `acks=all` fail on them.
     public var underMinInsyncReplicasPartitions: [TopicPartition] {

@@ -288,6 +288,7 @@ public struct KRaftReadiness: Sendable {
         ("KAFKA-16563", ["3.7.1", "3.8.0"], "migration driver stuck after a retriable ZooKeeper error"),
         ("KAFKA-16003", ["3.7.1", "3.8.0"], "deleted topics' config znodes left in ZooKeeper during dual-write"),
         ("KAFKA-16206", ["3.8.0"], "KRaft controller writes to ZooKeeper after losing leadership"),
+        ("KAFKA-16463", ["3.7.1", "3.8.0"], "migrating brokers keep their __cluster_metadata log after a rollback: delete it, broker stopped, before a retry"),
         ("KAFKA-17506", ["3.8.1", "3.9.0"], "migration driver race at controller failover (fixed on the 3.7 branch after 3.7.1)"),
     ]
 

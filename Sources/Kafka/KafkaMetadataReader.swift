@@ -76,7 +76,8 @@ public enum KafkaMetadataReader {
         return Snapshot(state: state, reassignmentStarted: reassignmentStarted, topicModified: topicModified, znodesRead: znodes.count, raw: raw)
     }
 
-    static func children(_ zk: ZooKeeperClient, _ path: String) async throws -> [String] {
+    /// The sorted children of `path`; none when it does not exist.
+    public static func children(_ zk: ZooKeeperClient, _ path: String) async throws -> [String] {
         do {
             return try await zk.getChildren(path).sorted()
         } catch let error as ZooKeeperError where error.code == .noNode {

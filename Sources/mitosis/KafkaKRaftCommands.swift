@@ -14,8 +14,8 @@ import ZooKeeper
 struct KafkaKRaft: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kraft",
-        abstract: "ZooKeeper → KRaft migration: readiness checks and the phase, from ZooKeeper and server.properties. Touches nothing.",
-        subcommands: [KafkaKRaftCheck.self, KafkaKRaftStatus.self]
+        abstract: "ZooKeeper → KRaft migration: readiness checks, the phase, and a proved plan that runs, resumes and rolls back.",
+        subcommands: [KafkaKRaftCheck.self, KafkaKRaftStatus.self, KafkaKRaftPlanCommand.self, KafkaKRaftRunCommand.self, KafkaKRaftRollbackCommand.self]
     )
 }
 
