@@ -14,7 +14,7 @@ struct KafkaKRaft: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kraft",
         abstract: "ZooKeeper → KRaft migration: readiness checks and the phase, from ZooKeeper and server.properties. Touches nothing.",
-        subcommands: [KafkaKRaftCheck.self, KafkaKRaftStatus.self]
+        subcommands: [KafkaKRaftCheck.self, KafkaKRaftStatus.self, KafkaKRaftSimulate.self]
     )
 }
 
