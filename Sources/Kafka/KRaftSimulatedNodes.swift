@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import ZooKeeper
 
 // The thin ZooKeeper-facing side of the simulated broker and KRaft controller
@@ -106,15 +107,7 @@ public struct SimulatedMetadataLog: Sendable {
             records.append(record)
             lines += String(decoding: try JSONEncoder().encode(record), as: UTF8.self) + "\n"
         }
-        let handle = FileHandle(forWritingAtPath: logPath) ?? {
-            FileManager.default.createFile(atPath: logPath, contents: nil)
-            return FileHandle(forWritingAtPath: logPath)
-        }()
-        guard let handle else { throw KRaftSimulationRefusal(logPath, "cannot write the metadata log", fix: "check the data directory's permissions") }
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(lines.utf8))
-        try handle.synchronize()
+        try appendAndSync(Data(lines.utf8), to: logPath)
         return records.last?.offset ?? -1
     }
 
@@ -139,6 +132,19 @@ extension ZooKeeperClient {
     }
 }
 
+/// Appends to a file (created if absent) and syncs it before returning: what is acknowledged after
+/// this survives a crash.
+func appendAndSync(_ data: Data, to path: String) throws {
+    if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+    guard let handle = FileHandle(forWritingAtPath: path) else {
+        throw KRaftSimulationRefusal(path, "cannot open for appending", fix: "check the data directory's permissions")
+    }
+    defer { try? handle.close() }
+    try handle.seekToEnd()
+    try handle.write(contentsOf: data)
+    try handle.synchronize()
+}
+
 private func milliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
 /// A simulated Kafka broker: reads its server.properties at start; in ZooKeeper or migration mode
@@ -148,10 +154,24 @@ private func milliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000
 public struct SimulatedBroker: Sendable {
     public let file: KafkaNodeFile
     public let channel: SimulatedRegistrationChannel?
+    /// Where appends and the leaders it knows are kept; with it, the broker serves appends on its
+    /// first PLAINTEXT listener (KRaftSimulatedAppends.swift).
+    public let appendsDirectory: String?
     public let log: @Sendable (String) -> Void
 
-    public init(file: KafkaNodeFile, channel: SimulatedRegistrationChannel?, log: @escaping @Sendable (String) -> Void) {
-        self.file = file; self.channel = channel; self.log = log
+    public init(file: KafkaNodeFile, channel: SimulatedRegistrationChannel?, appendsDirectory: String? = nil, log: @escaping @Sendable (String) -> Void) {
+        self.file = file; self.channel = channel; self.appendsDirectory = appendsDirectory; self.log = log
+    }
+
+    /// Serves appends when asked to, with the leaders `leadership` gives; nil otherwise.
+    private func serveAppends(_ plan: SimulatedBrokerPlan, _ leadership: SimulatedLeadership) async throws -> (any Channel)? {
+        guard let appendsDirectory else { return nil }
+        guard let endpoint = plan.endpoints.first(where: { $0.protocol == "PLAINTEXT" }) else {
+            throw KRaftSimulationRefusal(file.at("listeners"), "no PLAINTEXT listener to serve appends on", fix: "add PLAINTEXT://host:port to listeners")
+        }
+        let server = try await serveSimulatedAppends(broker: plan.id, host: endpoint.host, port: endpoint.port, leadership: leadership, dataDirectory: appendsDirectory)
+        log("[SocketServer brokerId=\(plan.id)] serving appends on \(endpoint.host):\(endpoint.port) for \(leadership.leaders.filter { $0.value == plan.id }.keys.sorted())")
+        return server
     }
 
     /// Runs until cancelled; throws a ``KRaftSimulationRefusal`` when Kafka would not start.
@@ -166,18 +186,28 @@ public struct SimulatedBroker: Sendable {
         defer { if plan.mode != .zookeeper { channel?.withdraw(plan.id) } }
         guard let connect = plan.zookeeperConnect else {
             log("[KafkaRaftServer nodeId=\(plan.id)] started in KRaft mode (process.roles=broker); ZooKeeper is not used")
+            let server = try await serveAppends(plan, SimulatedLeadership.load(appendsDirectory ?? ""))
             await sleepUntilCancelled()
+            try? await server?.close()
             return
         }
         let zk = try await ZooKeeperClient.connect(try ZooKeeperConfiguration(connect, sessionTimeout: .seconds(18)))
+        var server: (any Channel)?
         do {
             try await register(plan, zk)
+            if let appendsDirectory {
+                let leadership = SimulatedLeadership(try await KafkaMetadataReader.read(zk).state.partitionStates)
+                try leadership.save(appendsDirectory)
+                server = try await serveAppends(plan, leadership)
+            }
             try await electWhileRunning(plan, zk)
         } catch is CancellationError {
         } catch {
+            try? await server?.close()
             await zk.close()
             throw error
         }
+        try? await server?.close()
         await zk.close()
     }
 

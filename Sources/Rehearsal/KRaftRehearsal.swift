@@ -47,7 +47,10 @@ public struct KRaftRehearsalResult: Sendable, Codable {
     public var gates: [Gate] = []
     public var drills: [Drill] = []
     public var finalized = false
-    public var passed: Bool { finalized && drills.allSatisfy(\.passed) }
+    /// Appends the writer had acknowledged, and those no broker holds at the end.
+    public var ackedWrites = 0
+    public var lostWrites: [String] = []
+    public var passed: Bool { finalized && drills.allSatisfy(\.passed) && ackedWrites > 0 && lostWrites.isEmpty }
 }
 
 public enum KRaftRehearsal {
@@ -92,7 +95,7 @@ struct SimulatedKafkaNode: Sendable {
             case "$1" in
             restart)
                 if [ -f \(pid) ]; then kill "$(cat \(pid))" 2>/dev/null; while kill -0 "$(cat \(pid))" 2>/dev/null; do sleep 0.05; done; fi
-                setsid \(shellQuoted(executable)) kafka kraft simulate --role \(role.rawValue) --config \(shellQuoted(configPath)) --data \(shellQuoted(dataPath)) --channel \(shellQuoted(channel)) --tick-ms \(tickMilliseconds) </dev/null >>\(log) 2>&1 &
+                setsid \(shellQuoted(executable)) kafka kraft simulate --role \(role.rawValue)\(role == .broker ? " --serve-appends" : "") --config \(shellQuoted(configPath)) --data \(shellQuoted(dataPath)) --channel \(shellQuoted(channel)) --tick-ms \(tickMilliseconds) </dev/null >>\(log) 2>&1 &
                 echo $! > \(pid) ;;
             stop)
                 if [ -f \(pid) ]; then kill "$(cat \(pid))" 2>/dev/null; while kill -0 "$(cat \(pid))" 2>/dev/null; do sleep 0.05; done; rm -f \(pid); fi ;;
@@ -243,17 +246,47 @@ struct KRaftRehearsing {
         let gates = KRaftGates(zk: zk, timeout: options.gateTimeout, brokers: Set(brokers.map(\.id)), channel: SimulatedRegistrationChannel(directory: directory + "/kraft-channel"),
                                nodeLog: { node in (try? String(contentsOfFile: node.logPath, encoding: .utf8)) ?? "" })
         func gate(_ phase: String, _ name: String, _ body: () async throws -> Void) async throws {
-            let start = ContinuousClock.now
-            try await body()
-            let took = (ContinuousClock.now - start).components
-            result.gates.append(.init(phase: phase, gate: name, seconds: Double(took.seconds) + Double(took.attoseconds) / 1e18))
-            progress("\(phase): \(name) ✓")
+            result.gates.append(try await timedGate(phase, name, body))
         }
 
         // 1. A ZooKeeper-mode cluster: brokers registered, one of them the ZooKeeper controller.
         try await writeLayout(zk)
         for broker in brokers { try await phases.restart(broker) }
         try await gate("zookeeper mode", "every broker registered, a ZooKeeper-mode controller elected") { try await gates.zooKeeperMode(brokers: brokers) }
+        let writer = try await startWriter(brokers: brokers)
+        do {
+            try await migrate(phases, gates, zk, brokers: brokers, result: &result)
+        } catch {
+            await stopWriter(writer)
+            throw error
+        }
+        await stopWriter(writer)
+        // Every acknowledged append must be held by some broker (their real data directories).
+        let acked = writer.acked()
+        var stored: Set<String> = []
+        for broker in brokers {
+            for (partition, payloads) in SimulatedPartitionStore.stored(dataDirectory: broker.dataPath) { stored.formUnion(payloads.map { "\(partition) \($0)" }) }
+        }
+        result.ackedWrites = acked.count
+        result.lostWrites = acked.filter { !stored.contains($0) }.sorted()
+        progress("writer: \(acked.count) appends acknowledged, \(result.lostWrites.count) lost")
+        return result
+    }
+
+    /// Runs one gate and says so.
+    func timedGate(_ phase: String, _ name: String, _ body: () async throws -> Void) async throws -> KRaftRehearsalResult.Gate {
+        let start = ContinuousClock.now
+        try await body()
+        let took = (ContinuousClock.now - start).components
+        progress("\(phase): \(name) ✓")
+        return .init(phase: phase, gate: name, seconds: Double(took.seconds) + Double(took.attoseconds) / 1e18)
+    }
+
+    /// The migration, with a rollback drill from each phase before finalization.
+    func migrate(_ phases: KRaftPhaseDriver, _ gates: KRaftGates, _ zk: ZooKeeperClient, brokers: [SimulatedKafkaNode], result: inout KRaftRehearsalResult) async throws {
+        func gate(_ phase: String, _ name: String, _ body: () async throws -> Void) async throws {
+            result.gates.append(try await timedGate(phase, name, body))
+        }
 
         // The migration up to dual-write, and (drills) its rollback from each phase.
         func provision() async throws {
@@ -321,7 +354,24 @@ struct KRaftRehearsing {
         try await phases.finalize()
         try await gate("finalized", "POST_MIGRATION written; /migration frozen while the log advances") { try await gates.finalized(phases.controller) }
         result.finalized = true
-        return result
+    }
+
+    /// One produce-style writer (python, on its own sandbox host): appends `w-<n>` round robin to
+    /// the topic's partitions, on the leader, retrying on another broker until one acknowledges.
+    func startWriter(brokers: [SimulatedKafkaNode]) async throws -> KRaftWriter {
+        let host = try await manager.up(.init(name: "writer", servers: 1, start: false)).hosts[0]
+        let writer = KRaftWriter(host: host)
+        let driver = try manager.hostDriver(for: host.name)
+        _ = try await driver.writeFile(writer.scriptPath, contents: KRaftWriter.program)
+        let targets = brokers.map { "\($0.id)=\($0.host.address):9092" }.joined(separator: ",")
+        try await driver.check("setsid /usr/bin/python3 \(shellQuoted(writer.scriptPath)) \(targets) \(Self.topic) \(brokers.count) \(shellQuoted(writer.logPath)) </dev/null >>\(shellQuoted(writer.logPath + ".err")) 2>&1 & echo $! > \(shellQuoted(writer.pidPath))",
+                               timeout: .seconds(30), operation: "start the writer")
+        progress("writer on \(host.name): appends to \(Self.topic) through the simulated brokers")
+        return writer
+    }
+
+    func stopWriter(_ writer: KRaftWriter) async {
+        _ = try? await manager.hostDriver(for: writer.host.name).run("kill $(cat \(shellQuoted(writer.pidPath))) 2>/dev/null; sleep 0.3", timeout: .seconds(10))
     }
 
     func deleteIfPresent(_ zk: ZooKeeperClient, _ path: String) async throws {
@@ -425,4 +475,56 @@ struct KRaftGates: Sendable {
         checks["every broker registered"] = Set(view.state.brokers.keys.map(\.rawValue)) == brokers
         return checks
     }
+}
+
+/// The rehearsal's produce-style writer process and what it logged.
+struct KRaftWriter: Sendable {
+    var host: SandboxHost
+    var scriptPath: String { host.directory + "/kraft_writer.py" }
+    var logPath: String { host.directory + "/writer.log" }
+    var pidPath: String { host.directory + "/writer.pid" }
+
+    /// "topic-partition payload" of every acknowledged append.
+    func acked() -> [String] {
+        ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ")
+            return parts.count == 3 && parts[0] == "acked" ? "\(parts[1]) \(parts[2])" : nil
+        }
+    }
+
+    /// usage: kraft_writer.py ID=HOST:PORT,... TOPIC PARTITIONS LOG — one append at a time; an
+    /// append is logged as acked only after a broker answered OK.
+    static let program = #"""
+        import signal, socket, sys, time
+        brokers = dict(entry.split("=", 1) for entry in sys.argv[1].split(","))
+        topic, partitions, log = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+        running = [True]
+        signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))
+        out = open(log, "a", buffering=1)
+        leader, seq = {}, 0
+        while running[0]:
+            p, payload = seq % partitions, "w-%d" % seq
+            acked = False
+            while running[0] and not acked:
+                order = [leader[p]] if p in leader else []
+                order += [b for b in sorted(brokers) if b not in order]
+                for b in order:
+                    host, port = brokers[b].rsplit(":", 1)
+                    try:
+                        with socket.create_connection((host, int(port)), timeout=2) as s:
+                            s.sendall(("APPEND %s %d %s\n" % (topic, p, payload)).encode())
+                            reply = s.makefile().readline().strip()
+                    except OSError:
+                        continue
+                    if reply == "OK":
+                        out.write("acked %s-%d %s\n" % (topic, p, payload))
+                        leader[p], acked = b, True
+                        break
+                    if reply.startswith("NOT_LEADER "):
+                        leader[p] = reply.split()[1]
+                if not acked:
+                    time.sleep(0.05)
+            seq += 1
+            time.sleep(0.02)
+        """#
 }

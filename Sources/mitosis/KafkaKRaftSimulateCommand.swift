@@ -19,6 +19,8 @@ struct KafkaKRaftSimulate: AsyncParsableCommand {
     @Option(help: "The node's data directory (the controller keeps its metadata log and epoch here).") var data: String
     @Option(help: "The directory through which brokers tell the controller their mode (shared by all nodes; default: <data>/../kraft-channel).")
     var channel: String?
+    @Flag(help: "Brokers: serve produce-style appends (one text line per request, not Kafka's protocol) on the first PLAINTEXT listener, persisted under <data>/appends.")
+    var serveAppends = false
     @Option(help: "Milliseconds between the controller's metadata-log appends (Kafka: metadata.max.idle.interval.ms).") var tickMs: Int = 500
 
     func validate() throws {
@@ -34,11 +36,11 @@ struct KafkaKRaftSimulate: AsyncParsableCommand {
         let file = KafkaNodeFile(source: config, role: role == .broker ? .broker : .controller, text: String(decoding: bytes, as: UTF8.self))
         let channel = SimulatedRegistrationChannel(directory: channel ?? URL(fileURLWithPath: data).deletingLastPathComponent().appendingPathComponent("kraft-channel").path)
         let tick = Duration.milliseconds(tickMs)
-        let role = self.role
+        let role = self.role, appends = serveAppends ? data : nil
         let outcome: Result<Void, any Error> = await runUntilInterrupted(duration: nil) {
             do {
                 switch role {
-                case .broker: try await SimulatedBroker(file: file, channel: channel, log: Output.note).run()
+                case .broker: try await SimulatedBroker(file: file, channel: channel, appendsDirectory: appends, log: Output.note).run()
                 case .controller: try await SimulatedKRaftController(file: file, dataDirectory: data, channel: channel, tick: tick, log: Output.note).run()
                 }
                 return .success(())

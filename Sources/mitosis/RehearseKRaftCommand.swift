@@ -26,6 +26,7 @@ func rehearseKRaft(brokers: Int, out: String?, keep: Bool, json: Bool) async thr
             Output.line("  rollback drill from '\(drill.phase)': \(drill.passed ? "passed" : "FAILED")")
             for (check, passed) in drill.checks.sorted(by: { $0.key < $1.key }) { Output.line("    \(passed ? "✓" : "✗") \(check)") }
         }
+        Output.line("  acknowledged appends lost: \(result.lostWrites.count) of \(result.ackedWrites)\(result.lostWrites.isEmpty ? "" : " (" + result.lostWrites.prefix(5).joined(separator: ", ") + ")")")
         Output.line("  finalized: \(result.finalized ? "yes" : "no")")
     }
     if !result.passed { throw ExitCode.failure }

@@ -8,7 +8,8 @@ extension RealServers {
     /// brokers and KRaft controller as real processes on sandbox hosts (`mitosis kafka kraft
     /// simulate`), driven by editing their real server.properties and restarting them. Every phase
     /// gate passes, each rollback drill leaves a cluster a ZooKeeper-mode controller can run, and
-    /// finalization freezes /migration.
+    /// finalization freezes /migration. A writer appending through the brokers the whole time
+    /// loses nothing it was acknowledged.
     @Suite struct KRaftRehearsalTests {
         @Test func rehearsalPassesWithRollbackDrillsAtEveryPhase() async throws {
             let output = NSTemporaryDirectory() + "mitosis-kraft-rehearsal-test-\(getpid())"
@@ -25,6 +26,9 @@ extension RealServers {
                 #expect(drill.checks["partition-state controller_epoch ≤ /controller_epoch (KAFKA-20488)"] == true)
             }
             #expect(result.gates.contains { $0.gate.hasPrefix("load complete") })
+            // The produce-style writer ran through every phase and no acknowledged append is missing.
+            #expect(result.ackedWrites > 0)
+            #expect(result.lostWrites.isEmpty, "lost: \(result.lostWrites.prefix(10))")
             #expect(FileManager.default.fileExists(atPath: output + "/kraft-rehearsal.json"))
         }
     }
