@@ -55,22 +55,10 @@ public struct KRaftRehearsalResult: Sendable, Codable {
 
 public enum KRaftRehearsal {
     public static func run(_ options: KRaftRehearsalOptions, progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> KRaftRehearsalResult {
-        try SandboxManager.requireRoot()
-        let manager = SandboxManager(network: SandboxNetwork(id: options.networkID))
-        try await manager.downAll()
-        let directory = URL(fileURLWithPath: options.outputDirectory, isDirectory: true).standardizedFileURL
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        do {
-            let result = try await manager.withControlGroup { group in
-                try await KRaftRehearsing(options: options, manager: manager, group: group, directory: directory.path, progress: progress).run()
-            }
-            let data = try JSONEncoder().encode(result)
-            try data.write(to: directory.appendingPathComponent("kraft-rehearsal.json"))
-            if !options.keepSandboxes { try await manager.downAll() }
+        try await Rehearsal.withSandboxNetwork(options.networkID, output: options.outputDirectory, keep: options.keepSandboxes) { manager, group, directory in
+            let result = try await KRaftRehearsing(options: options, manager: manager, group: group, directory: directory.path, progress: progress).run()
+            try JSONEncoder().encode(result).write(to: directory.appendingPathComponent("kraft-rehearsal.json"))
             return result
-        } catch {
-            if !options.keepSandboxes { try? await manager.downAll() }
-            throw error
         }
     }
 }
