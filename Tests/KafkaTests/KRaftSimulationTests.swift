@@ -147,4 +147,19 @@ struct KRaftSimulationTests {
             ["check /controller_epoch @v5", "setData /migration @v2", "delete /brokers/topics/b @v-1"],
         ])
     }
+
+    @Test func zooKeeperControllerElectionAndTheEpochTrap() {
+        // registerControllerAndIncrementControllerEpoch: create the ephemeral v2 /controller, then bump the epoch by CAS.
+        let ops = ZooKeeperControllerElection.ops(brokerID: 2, timestamp: 9, controllerEpoch: (7, 4))
+        #expect(ops == [.createEphemeral("/controller", Data(#"{"version":2,"brokerid":2,"timestamp":"9","kraftControllerEpoch":-1}"#.utf8)),
+                        .setData("/controller_epoch", Data("8".utf8), version: 4)])
+        // KAFKA-20488: states written by a KRaft controller whose epoch ran past the ZooKeeper
+        // controller's stay offline after a rollback; equal or older epochs are fine.
+        let states: [TopicPartition: PartitionState] = [
+            TopicPartition("orders", 0): PartitionState(leader: 1, leaderEpoch: 1, controllerEpoch: 12, isr: [1]),
+            TopicPartition("orders", 1): PartitionState(leader: 2, leaderEpoch: 1, controllerEpoch: 8, isr: [2]),
+        ]
+        #expect(ZooKeeperControllerElection.abortedElections(states, epoch: 8) == [TopicPartition("orders", 0)])
+        #expect(ZooKeeperControllerElection.abortedElections(states, epoch: 12).isEmpty)
+    }
 }
