@@ -136,6 +136,18 @@ extension RealServers {
                     let version = try #require(afterLoad["/migration"]??.version)
                     try await Self.waitUntil("/migration advances", logs) { (try await zk.exists("/migration"))?.version ?? 0 > version + 2 }
 
+                    // A KRaft leader change (the controller restarts, epoch 2) claims /controller again,
+                    // in a new multi-op, and goes straight back to dual-write (no broker wait, no load).
+                    #expect(await controller.stop() == nil)
+                    controller = startController(flag: true)
+                    try await Self.waitUntil("re-claimed at KRaft epoch 2", logs) {
+                        guard let node = try? await KafkaLayout.read(zk, ControllerZNode.path, as: ControllerZNode.self).0 else { return false }
+                        return node.kraftControllerEpoch == 2
+                    }
+                    #expect(String(decoding: try await zk.getData("/controller_epoch").data, as: UTF8.self) == "9")
+                    try await Self.waitUntil("dual-write again", logs) { logs.all.filter { $0.contains("now in DUAL_WRITE") }.count == 2 }
+                    #expect(logs.all.filter { $0.contains("Completed migration of metadata") }.count == 1)
+
                     // 5. A broker into KRaft mode leaves ZooKeeper.
                     _ = await brokers[1]!.stop()
                     brokers[1] = start(broker: 1, .kraft)
