@@ -247,7 +247,7 @@ public struct SimulatedBroker: Sendable {
         let data = plan.registration(timestampMilliseconds: milliseconds()).data()
         do {
             let (_, stat) = try await zk.createReturningStat(path, data: Array(data), mode: .ephemeral)
-            log("[KafkaServer id=\(plan.id)] Registered broker \(plan.id) at path \(path) with addresses: \(plan.endpoints.map { "\($0.listener)://\($0.host):\($0.port)" }.joined(separator: ",")), czxid (broker epoch): \(stat.czxid) (\(plan.mode == .migration ? "ZooKeeper migration mode" : "ZooKeeper mode"))")
+            log("[KafkaServer id=\(plan.id)] Registered broker \(plan.id) at path \(path) with addresses: \(plan.endpoints.map { "\($0.listener)://\($0.host):\($0.port)" }.joined(separator: ",")), czxid (broker epoch): \(stat.czxid.rawValue) (\(plan.mode == .migration ? "ZooKeeper migration mode" : "ZooKeeper mode"))")
         } catch let error as ZooKeeperError where error.code == .nodeExists {
             let owner = (try? await zk.exists(path))??.ephemeralOwner ?? 0
             let session = await zk.sessionID ?? 0
