@@ -76,7 +76,7 @@ let package = Package(
         .target(name: "TreeCopy", dependencies: ["ZooKeeper", "ZooKeeperProtocol", "Probes", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         // Kafka's metadata in ZooKeeper, reassignment planning (pure planners) and execution,
         // and the brokers' switch to another ensemble (server.properties rewrites, rolling restarts).
-        .target(name: "Kafka", dependencies: ["ZooKeeper", "Ensemble", "Hosts"]),
+        .target(name: "Kafka", dependencies: ["ZooKeeper", "Ensemble", "Hosts", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver, the SSH driver,
         // local child processes and the ZooKeeper installations this machine can run.
         .target(

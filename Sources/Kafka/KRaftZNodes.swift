@@ -25,11 +25,14 @@ public struct MigrationZNode: KafkaJSONZNode {
         self.json = json
     }
 
-    /// Keys in the order KRAFT.md §2 lists them (Kafka encodes a Scala map, so readers must not rely on order).
+    /// Keys in the order Kafka writes them: `MigrationZNode.encode` builds a five-entry Scala 2.13
+    /// immutable `Map` (a CHAMP `HashMap`, ordered by the keys' improved hashes) and Jackson writes
+    /// it in iteration order. The same rule gives the partition state's known order
+    /// (`controller_epoch, leader, version, leader_epoch, isr`). Readers must not rely on order.
     public init(controllerID: Int, controllerEpoch: Int, metadataOffset: Int64, metadataEpoch: Int, version: Int = 0) {
         json = JSONObject([
-            ("version", .int(version)), ("kraft_controller_id", .int(controllerID)), ("kraft_controller_epoch", .int(controllerEpoch)),
-            ("kraft_metadata_offset", .number(String(metadataOffset))), ("kraft_metadata_epoch", .int(metadataEpoch)),
+            ("version", .int(version)), ("kraft_metadata_offset", .number(String(metadataOffset))), ("kraft_controller_id", .int(controllerID)),
+            ("kraft_metadata_epoch", .int(metadataEpoch)), ("kraft_controller_epoch", .int(controllerEpoch)),
         ])
     }
 
@@ -69,6 +72,44 @@ extension ControllerZNode {
     /// wrote the znode, the KRaft leader epoch when a migrating KRaft controller did; nil in
     /// version 1 znodes.
     public var kraftControllerEpoch: Int? { json["kraftControllerEpoch"]?.intValue }
+
+    /// Version 2 as Kafka 3.4+ writes it (`ControllerZNode.encode`, a four-entry Scala `Map` that
+    /// keeps its order): `{"version":2,"brokerid":B,"timestamp":"ms","kraftControllerEpoch":E}`,
+    /// E = -1 from a ZooKeeper-mode controller, the KRaft leader epoch from a KRaft controller.
+    public init(kraftController brokerID: Int, timestamp: Int64, kraftControllerEpoch: Int) {
+        let json = JSONObject([("version", .int(2)), ("brokerid", .int(brokerID)), ("timestamp", .string(String(timestamp))),
+                               ("kraftControllerEpoch", .int(kraftControllerEpoch))])
+        // Built with both required fields; the initializer's checks cannot fail.
+        do { self = try ControllerZNode(json: json) } catch { self.init(brokerID: BrokerID(brokerID), timestamp: String(timestamp)) }
+    }
+}
+
+// MARK: - /brokers/ids/N written by a Kafka 3.x broker
+
+extension BrokerRegistration {
+    /// Version 5 exactly as `BrokerIdZNode.encode` writes it on Kafka 3.x (Scala 2.13): a
+    /// `mutable.HashMap` of 16 buckets, iterated by bucket (`hash ^ hash >>> 16`, low four bits),
+    /// so the keys come out as `features, listener_security_protocol_map, endpoints, rack,
+    /// jmx_port, port, host, version, timestamp` — the order real 3.x registrations show.
+    /// `features` is `{}` (a ZooKeeper-mode broker's `BrokerFeatures.createEmpty()`); the protocol
+    /// map keeps the endpoints' order (a Scala `Map` of up to four entries keeps insertion order).
+    public static func kafka3(host: String?, port: Int, endpoints: [String], listenerSecurityProtocolMap: [(String, String)],
+                              rack: String?, jmxPort: Int = -1, timestamp: String) -> BrokerRegistration {
+        var protocols = JSONObject()
+        for (listener, securityProtocol) in listenerSecurityProtocolMap where protocols[listener] == nil { protocols[listener] = .string(securityProtocol) }
+        var json = JSONObject()
+        json["features"] = .object(JSONObject())
+        json["listener_security_protocol_map"] = .object(protocols)
+        json["endpoints"] = .array(endpoints.map { .string($0) })
+        if let rack { json["rack"] = .string(rack) }
+        json["jmx_port"] = .int(jmxPort)
+        json["port"] = .int(port)
+        json["host"] = host.map { .string($0) } ?? .null
+        json["version"] = .int(5)
+        json["timestamp"] = .string(timestamp)
+        // Built from a valid layout; the initializer's checks cannot fail.
+        return (try? BrokerRegistration(json: json)) ?? BrokerRegistration(version: 5, host: host, port: port, endpoints: endpoints, timestamp: timestamp)
+    }
 }
 
 // MARK: - encrypted dynamic passwords

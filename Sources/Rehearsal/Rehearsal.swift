@@ -25,19 +25,26 @@ public struct RehearsalResult: Sendable {
 /// through the same executor `mitosis run` uses, while every client operation is measured.
 public enum Rehearsal {
     public static func run(_ options: RehearsalOptions, progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> RehearsalResult {
+        try await withSandboxNetwork(options.networkID, output: options.outputDirectory, keep: options.keepSandboxes) { manager, group, directory in
+            try await Rehearsing(options: options, manager: manager, group: group, directory: directory, progress: progress).run()
+        }
+    }
+
+    /// A fresh sandbox network for one rehearsal (root needed): anything left on it is removed
+    /// first, `body` runs from its control namespace, and the sandboxes go afterwards unless `keep`.
+    static func withSandboxNetwork<T: Sendable>(_ networkID: String, output: String, keep: Bool,
+                                                _ body: (SandboxManager, any EventLoopGroup, URL) async throws -> T) async throws -> T {
         try SandboxManager.requireRoot()
-        let manager = SandboxManager(network: SandboxNetwork(id: options.networkID))
+        let manager = SandboxManager(network: SandboxNetwork(id: networkID))
         try await manager.downAll()
-        let directory = URL(fileURLWithPath: options.outputDirectory, isDirectory: true).standardizedFileURL
+        let directory = URL(fileURLWithPath: output, isDirectory: true).standardizedFileURL
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         do {
-            let result = try await manager.withControlGroup { group in
-                try await Rehearsing(options: options, manager: manager, group: group, directory: directory, progress: progress).run()
-            }
-            if !options.keepSandboxes { try await manager.downAll() }
+            let result = try await manager.withControlGroup { group in try await body(manager, group, directory) }
+            if !keep { try await manager.downAll() }
             return result
         } catch {
-            if !options.keepSandboxes { try? await manager.downAll() }
+            if !keep { try? await manager.downAll() }
             throw error
         }
     }

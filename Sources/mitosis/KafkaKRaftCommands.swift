@@ -14,8 +14,8 @@ import ZooKeeper
 struct KafkaKRaft: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kraft",
-        abstract: "ZooKeeper → KRaft migration: readiness checks, the phase, and a proved plan that runs, resumes and rolls back.",
-        subcommands: [KafkaKRaftCheck.self, KafkaKRaftStatus.self, KafkaKRaftPlanCommand.self, KafkaKRaftRunCommand.self, KafkaKRaftRollbackCommand.self]
+        abstract: "ZooKeeper → KRaft migration: readiness checks, the phase, a proved plan that runs, resumes and rolls back, and simulated nodes for rehearsals.",
+        subcommands: [KafkaKRaftCheck.self, KafkaKRaftStatus.self, KafkaKRaftPlanCommand.self, KafkaKRaftRunCommand.self, KafkaKRaftRollbackCommand.self, KafkaKRaftSimulate.self]
     )
 }
 

@@ -20,7 +20,7 @@ struct RehearseCommand: AsyncParsableCommand {
             with a timeline. Exit code 1 when the verdict fails.
             """)
 
-    @Option(help: "mitosis, mitosis-observers, reconfig, replace (each server swapped for a new host behind its stable address) or copy (block & copy into a destination that already holds another application's data).") var strategy: String = "mitosis"
+    @Option(help: "mitosis, mitosis-observers, reconfig, replace (each server swapped for a new host behind its stable address) or copy (block & copy into a destination that already holds another application's data); kraft rehearses a ZooKeeper → KRaft migration (simulated brokers and KRaft controller, real ZooKeeper, a rollback drill at each phase; --brokers applies).") var strategy: String = "mitosis"
     @Option(help: "The source's ZooKeeper version: 3.8.0, 3.9.3 or 3.4.13.") var zookeeper: String = "3.8.0"
     @Option(help: "The destination's version (default: the source's).") var destinationZookeeper: String?
     @Option(help: "Servers in the source.") var servers: Int = 3
@@ -39,8 +39,12 @@ struct RehearseCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON on stdout.") var json = false
 
     func validate() throws {
+        if strategy == "kraft" {
+            guard (1...7).contains(brokers) else { throw ValidationError("--brokers is 1 to 7 for strategy kraft") }
+            return
+        }
         guard let kind = StrategyKind(rawValue: strategy) else {
-            throw ValidationError("unknown strategy '\(strategy)'; choose one of \(StrategyKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError("unknown strategy '\(strategy)'; choose one of \(StrategyKind.allCases.map(\.rawValue).joined(separator: ", ")), kraft")
         }
         guard StableAddress.Kind(rawValue: stableAddresses) != nil else {
             throw ValidationError("--stable-addresses is '\(stableAddresses)'; choose interface or service")
@@ -60,6 +64,7 @@ struct RehearseCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if strategy == "kraft" { return try await rehearseKRaft(brokers: brokers, out: out, keep: keep, json: json) }
         var options = RehearsalOptions(
             strategy: StrategyKind(rawValue: strategy)!, sourceVersion: try ZooKeeperDistribution.named(zookeeper),
             destinationVersion: try destinationZookeeper.map(ZooKeeperDistribution.named), sourceServers: servers,
