@@ -124,12 +124,7 @@ public enum ServerDataFiles {
     public static func readSnapshot(_ bytes: [UInt8], file: String) throws -> [String: NodeKind] {
         var buffer = ByteBuffer(bytes: bytes)
         do {
-            let magic = try buffer.readJuteInt("FileHeader", "magic")
-            guard magic == snapshotMagic else {
-                throw ServerDataFileError(file: file, reason: "not a ZooKeeper snapshot (magic \(hex(magic)), expected ZKSN); compressed snapshots (snapshot.compression.method) are not read")
-            }
-            _ = try buffer.readJuteInt("FileHeader", "version")
-            _ = try buffer.readJuteLong("FileHeader", "dbid")
+            try readHeader(&buffer, magic: snapshotMagic, file: file, name: "snapshot", note: "; compressed snapshots (snapshot.compression.method) are not read")
             let sessions = try buffer.readJuteInt("snapshot", "count")
             for _ in 0..<max(sessions, 0) {
                 _ = try buffer.readJuteLong("session", "id")
@@ -172,12 +167,7 @@ public enum ServerDataFiles {
         var buffer = ByteBuffer(bytes: bytes)
         var newest = Zxid.zero
         do {
-            let magic = try buffer.readJuteInt("FileHeader", "magic")
-            guard magic == logMagic else {
-                throw ServerDataFileError(file: file, reason: "not a ZooKeeper transaction log (magic \(hex(magic)), expected ZKLG)")
-            }
-            _ = try buffer.readJuteInt("FileHeader", "version")
-            _ = try buffer.readJuteLong("FileHeader", "dbid")
+            try readHeader(&buffer, magic: logMagic, file: file, name: "transaction log", note: "")
             // Entries end at the preallocated zeros, or at an entry the server was still writing.
             while buffer.readableBytes >= 12 {
                 _ = try buffer.readJuteLong("TxnEntry", "crc")
@@ -227,6 +217,17 @@ public enum ServerDataFiles {
                 try apply(type: subtype, record: &sub, to: &kinds)
             }
         }
+    }
+
+    /// A `FileHeader`: the magic number, the format version and the database id.
+    static func readHeader(_ buffer: inout ByteBuffer, magic expected: Int32, file: String, name: String, note: String) throws {
+        let magic = try buffer.readJuteInt("FileHeader", "magic")
+        guard magic == expected else {
+            let text = String(decoding: withUnsafeBytes(of: expected.bigEndian) { Array($0) }, as: UTF8.self)
+            throw ServerDataFileError(file: file, reason: "not a ZooKeeper \(name) (magic \(hex(magic)), expected \(text))\(note)")
+        }
+        _ = try buffer.readJuteInt("FileHeader", "version")
+        _ = try buffer.readJuteLong("FileHeader", "dbid")
     }
 
     static func hex(_ value: Int32) -> String { "0x" + String(UInt32(bitPattern: value), radix: 16) }
