@@ -50,6 +50,10 @@ extension PlanBuilder {
             : "upgrade first, or use strategy reconfig (3.5+, membership changes without restarts)"
         try refuseHazards(.membershipChangeByRollingRestart, versions: [source.version, destination.version], instead: instead)
         try checkMixedVersions(instead: "use strategy copy, which does not mix the releases in one ensemble")
+        if sourceReconfig == .enabled, carriersOverride == nil {
+            try mitosisByReconfig()
+            return
+        }
         var carriers: [PlanServer]
         if observers {
             carriers = destination.servers.sorted { $0.id < $1.id }
@@ -249,6 +253,7 @@ extension PlanBuilder {
                 gatesBefore: [sourceHealthy(), .quorumHealthy(ensemble: destination.name, servers: destination.refs)],
                 actions: rules.map { .removeFirewallRule($0) },
                 gatesAfter: [sourceHealthy(), .quorumHealthy(ensemble: destination.name, servers: destination.refs)]))
+        if let advice = reconfigAdvice(sourceReconfig) { notes.append(advice) }
     }
 
     // MARK: replace (HubSpot, Zalando)
