@@ -46,72 +46,37 @@ extension PlanBuilder {
     /// ensemble (the one election the moving clients see), and the source drops them by
     /// `reconfig -remove` (no restart, no election for the clients that stay).
     mutating func mitosisByReconfig() throws(PlanningError) {
-        let destinationVoters = destination.voters.sorted { $0.id < $1.id }
         notes.append(
             "the source enables reconfig (reconfigEnabled=true in every source server's zoo.cfg), so the destination servers join as observers by reconfig: no source server restarts, the join costs no election, and the clients that stay see none at the split")
-        notes.append(
-            "reconfig must be called by a user allowed to: the super user, a user with write access to /zookeeper/config, or with skipACL=yes")
-        noteHazards(.learnerSnapshotSync, versions: [destination.version], context: "every joining destination server syncs by snapshot")
-        assumeInitialConfigs()
-        preflight(
-            extraGates: [.reconfigEnabled(servers: source.refs)],
-            why: "The destination's data is replaced by the source's, so it must hold nothing; its servers are stopped so that they only start again as observers of the source. The source must still allow reconfig.")
-
+        let join = try joinAsObservers(
+            ObserverJoinTexts(
+                preflight: "The destination's data is replaced by the source's, so it must hold nothing; its servers are stopped so that they only start again as observers of the source. The source must still allow reconfig.",
+                configsTitle: "Write the destination servers' configurations: the source's members and themselves as observers",
+                configs: "Each destination server lists the source's voters and the destination servers as observers, in a dynamic config file with reconfigEnabled=true. Nothing on the source changes.",
+                start: "They connect to the source's leader and wait to be added; they do not vote, so the source's quorum is as it was.",
+                observersTitle: "Add the destination servers to the source as observers (reconfig)",
+                observers: "Observers replicate but do not vote: adding them, all at once, changes neither the source's voters nor its leader, so no client sees an election. They must have synced before any client moves to them."),
+            gatesAfter: [.quorumHealthy(ensemble: source.name, servers: source.refs + destination.refs)])
         let sourceLines = source.servers.map { $0.line(clientPortInLine: true) }
-        let joiners = destination.servers.sorted { $0.id < $1.id }
-        let joinerRefs = joiners.map { destination.ref($0) }
-        let observerLines = joiners.map { $0.line(role: .observer, clientPortInLine: true) }
-        var writes: [Action] = []
-        for joiner in joiners {
-            writes.append(try write(destination, joiner, lines: sourceLines + observerLines, dynamic: true, myid: true))
-        }
-        add(
-            Step(
-                id: "join-configs", title: "Write the destination servers' configurations: the source's members and themselves as observers",
-                why: "Each destination server lists the source's voters and the destination servers as observers, in a dynamic config file with reconfigEnabled=true. Nothing on the source changes.",
-                actions: writes))
-        add(
-            Step(
-                id: "join-start", title: "Start the destination servers",
-                why: "They connect to the source's leader and wait to be added; they do not vote, so the source's quorum is as it was.",
-                gatesBefore: [sourceHealthy()], actions: joiners.map { .startServer(destination.ref($0)) }))
-        let via = source.ref(source.voters.sorted { $0.id < $1.id }[0])
-        let jointLines = sourceLines + observerLines
-        add(
-            Step(
-                id: "join-observers", title: "Add the destination servers to the source as observers (reconfig)",
-                why: "Observers replicate but do not vote: adding them, all at once, changes neither the source's voters nor its leader, so no client sees an election. They must have synced before any client moves to them.",
-                gatesBefore: [sourceHealthy()],
-                actions: [.reconfig(Reconfig(ensemble: source.name, via: via, add: observerLines))],
-                gatesAfter: [
-                    .reconfigCommitted(ensemble: source.name, membership: Membership(lines: jointLines)),
-                    .writeAfterReconfig(ensemble: source.name, via: via),
-                    .followersSynced(servers: joinerRefs),
-                    .quorumHealthy(ensemble: source.name, servers: source.refs + joinerRefs),
-                ]))
+        let joinerRefs = destination.servers.sorted { $0.id < $1.id }.map { destination.ref($0) }
+        let via = join.via
         switchClients(
             to: destination,
             why: "The destination servers observe the source ensemble and serve its data: this member sees the same tree through them. Members move one at a time (a rolling restart of the client group).")
 
-        try splitByReconfig(joinerRefs: joinerRefs, sourceLines: sourceLines, destinationVoters: destinationVoters, via: via)
+        try splitByReconfig(joinerRefs: joinerRefs, sourceLines: sourceLines, via: via)
     }
 
     /// The split of ``mitosisByReconfig()``: firewall, the destination's own configuration and
     /// election, then the source forgets the observers.
     private mutating func splitByReconfig(
-        joinerRefs: [ServerRef], sourceLines: [ServerLineSpec], destinationVoters: [PlanServer], via: ServerRef
+        joinerRefs: [ServerRef], sourceLines: [ServerLineSpec], via: ServerRef
     ) throws(PlanningError) {
         windows.append(
             ImpactWindow(
                 id: "split", clientGroups: movingGroups.map(\.name), expectedLength: options.splitWindow,
                 reason: "from the firewall split until the destination has elected its own leader, the moved clients' servers (observers cut off from the source's leader) do not serve"))
-        let rules = destination.servers.map { server in
-            FirewallRule(
-                server: destination.ref(server), localPorts: [server.quorumPort, server.electionPort],
-                peers: source.servers.map { peer in
-                    FirewallPeer(server: source.ref(peer), address: peer.address, ports: [peer.quorumPort, peer.electionPort])
-                })
-        }
+        let rules = splitRules()
         add(
             Step(
                 id: "split-firewall", title: "Split: firewall the destination servers off from the source",
@@ -149,6 +114,23 @@ extension PlanBuilder {
                     .writeAfterReconfig(ensemble: source.name, via: via),
                     sourceHealthy(),
                 ]))
+        removeSplitFirewall(rules)
+    }
+
+    /// The split's rules: each destination server cut off from every source server's quorum and
+    /// election ports, both ways.
+    func splitRules() -> [FirewallRule] {
+        destination.servers.map { server in
+            FirewallRule(
+                server: destination.ref(server), localPorts: [server.quorumPort, server.electionPort],
+                peers: source.servers.map { peer in
+                    FirewallPeer(server: source.ref(peer), address: peer.address, ports: [peer.quorumPort, peer.electionPort])
+                })
+        }
+    }
+
+    /// The split's last step, once neither side lists the other's servers.
+    mutating func removeSplitFirewall(_ rules: [FirewallRule]) {
         add(
             Step(
                 id: "split-remove-firewall", title: "Remove the firewall rules",
@@ -156,6 +138,54 @@ extension PlanBuilder {
                 gatesBefore: [sourceHealthy(), .quorumHealthy(ensemble: destination.name, servers: destination.refs)],
                 actions: rules.map { .removeFirewallRule($0) },
                 gatesAfter: [sourceHealthy(), .quorumHealthy(ensemble: destination.name, servers: destination.refs)]))
+    }
+
+    /// What the steps of an observer join say (the two strategies that join by reconfig word them
+    /// for what follows).
+    struct ObserverJoinTexts {
+        var preflight: String
+        var configsTitle: String
+        var configs: String
+        var start: String
+        var observersTitle: String
+        var observers: String
+    }
+
+    /// The join that strategy reconfig and mitosis by reconfig share: the destination servers get
+    /// the source's members plus themselves as observers in a dynamic config, start, and are added
+    /// with one `reconfig -add …:observer`, gated on the committed configuration, a write after it
+    /// and their sync. Returns the source server that ran the reconfig and the joint server lines.
+    mutating func joinAsObservers(_ texts: ObserverJoinTexts, gatesAfter extra: [Gate] = []) throws(PlanningError) -> (via: ServerRef, lines: [ServerLineSpec]) {
+        noteHazards(.learnerSnapshotSync, versions: [destination.version], context: "every joining destination server syncs by snapshot")
+        notes.append(
+            "reconfig must be called by a user allowed to: the super user, a user with write access to /zookeeper/config, or with skipACL=yes")
+        assumeInitialConfigs()
+        preflight(extraGates: [.reconfigEnabled(servers: source.refs)], why: texts.preflight)
+        let sourceLines = source.servers.map { $0.line(clientPortInLine: true) }
+        let joiners = destination.servers.sorted { $0.id < $1.id }
+        let observerLines = joiners.map { $0.line(role: .observer, clientPortInLine: true) }
+        var writes: [Action] = []
+        for joiner in joiners {
+            writes.append(try write(destination, joiner, lines: sourceLines + observerLines, dynamic: true, myid: true))
+        }
+        add(Step(id: "join-configs", title: texts.configsTitle, why: texts.configs, actions: writes))
+        add(
+            Step(
+                id: "join-start", title: "Start the destination servers", why: texts.start,
+                gatesBefore: [sourceHealthy()], actions: joiners.map { .startServer(destination.ref($0)) }))
+        let via = source.ref(source.voters.sorted { $0.id < $1.id }[0])
+        let lines = sourceLines + observerLines
+        add(
+            Step(
+                id: "join-observers", title: texts.observersTitle, why: texts.observers,
+                gatesBefore: [sourceHealthy()],
+                actions: [.reconfig(Reconfig(ensemble: source.name, via: via, add: observerLines))],
+                gatesAfter: [
+                    .reconfigCommitted(ensemble: source.name, membership: Membership(lines: lines)),
+                    .writeAfterReconfig(ensemble: source.name, via: via),
+                    .followersSynced(servers: joiners.map { destination.ref($0) }),
+                ] + extra))
+        return (via, lines)
     }
 
     /// For a mitosis that joins by rolling restarts although both releases have reconfig: what
