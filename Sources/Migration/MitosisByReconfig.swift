@@ -81,7 +81,7 @@ extension PlanBuilder {
             Step(
                 id: "split-firewall", title: "Split: firewall the destination servers off from the source",
                 why: "The observers stop hearing from the source's leader and stop serving. The source's voters are unchanged and keep serving the clients that stay: no election for them.",
-                gatesBefore: [.followersSynced(servers: joinerRefs), .quorumHealthy(ensemble: source.name, servers: source.refs + joinerRefs)]
+                gatesBefore: [.observersSynced(servers: joinerRefs), .quorumHealthy(ensemble: source.name, servers: source.refs + joinerRefs)]
                     + movingGroups.map { .clientGroupHealthy(group: $0.name) },
                 actions: rules.map { .addFirewallRule($0) }, impact: .window(id: "split")))
         let destinationLines = destination.servers.map { $0.line(clientPortInLine: true) }
@@ -183,7 +183,7 @@ extension PlanBuilder {
                 gatesAfter: [
                     .reconfigCommitted(ensemble: source.name, membership: Membership(lines: lines)),
                     .writeAfterReconfig(ensemble: source.name, via: via),
-                    .followersSynced(servers: joiners.map { destination.ref($0) }),
+                    .observersSynced(servers: joiners.map { destination.ref($0) }),
                 ] + extra))
         return (via, lines)
     }

@@ -82,6 +82,10 @@ import Testing
         #expect(reconfigs.count == 2)
         #expect(reconfigs.first?.add.count == m && reconfigs.first?.add.allSatisfy { $0.role == .observer } == true)
         #expect(reconfigs.last?.remove.count == m)
+        // Gated on real effects: the committed /zookeeper/config, and srvr showing each joiner an observer, caught up.
+        let join = try #require(plan.step("join-observers"))
+        #expect(join.gatesAfter.contains(.observersSynced(servers: plan.destination.refs)))
+        #expect(join.gatesAfter.contains { if case .reconfigCommitted(_, let membership) = $0 { membership.observers.count == m } else { false } })
         // The only window is the split's, for the moving clients; no server-restart window for anyone.
         #expect(plan.impactWindows.map(\.id) == ["split"])
         #expect(plan.impactWindows.first?.clientGroups == ["kafka"])

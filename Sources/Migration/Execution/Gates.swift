@@ -98,7 +98,8 @@ public struct GateChecker: Sendable {
             if servers.count == 1 && leaders == servers { return GateResult(passed: true, detail: "server \(servers[0].id) serves on its own") }
             return GateResult(passed: true, detail: "servers \(servers.map(\.id.description).joined(separator: ",")) serve under leader \(leaders[0].id)")
 
-        case .followersSynced(let servers):
+        case .followersSynced(let servers), .observersSynced(let servers):
+            let observersOnly = if case .observersSynced = gate { true } else { false }
             // The leader may be in either ensemble: look at every server of the plan.
             var leaderZxid: Zxid?
             for ref in plan.source.refs + plan.destination.refs {
@@ -109,7 +110,9 @@ public struct GateChecker: Sendable {
             for ref in servers {
                 switch await srvr(ref) {
                 case .success(let status)?:
-                    if status.mode != .follower && status.mode != .observer && status.mode != .leader {
+                    if observersOnly && status.mode != .observer {
+                        behind.append("server \(ref.id) is \(status.mode.rawValue), not an observer (it should have joined without a vote: check peerType=observer and its line's :observer)")
+                    } else if status.mode != .follower && status.mode != .observer && status.mode != .leader {
                         behind.append("server \(ref.id) is \(status.mode.rawValue)")
                     } else if status.zxid < leaderZxid && leaderZxid.counter != 0 {
                         // A newly elected leader reports its new epoch with counter 0 until the
