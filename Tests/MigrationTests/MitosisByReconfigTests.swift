@@ -132,6 +132,27 @@ import Testing
         #expect(found.violation.message.contains("kafka"), "\(found)")
     }
 
+    /// A run stopped before the split goes back without restarting the source either: the
+    /// clients move back, the observers stop, their files are restored, and `reconfig -remove`
+    /// takes them out of the source's configuration; the prover checks it after the steps done.
+    @Test func aRunStoppedBeforeTheSplitRollsBackByReconfig() throws {
+        let plan = try Self.plan(3, 3, staying: true)
+        let state = try journal(of: plan, through: "switch-kafka-broker-2")
+        let back = try Rollback.plan(for: plan, journal: state)
+        #expect(
+            back.steps.map(\.id.rawValue) == [
+                "rollback-switch-kafka-broker-2", "rollback-switch-kafka-broker-1", "rollback-join-start", "rollback-2-configs", "rollback-join-observers",
+            ])
+        guard case .reconfig(let removal)? = back.step("rollback-join-observers")?.actions.first else {
+            Issue.record("the observers are not removed by reconfig")
+            return
+        }
+        #expect(removal.remove == [4, 5, 6] && removal.add.isEmpty && removal.via.ensemble == "source")
+        #expect(!back.steps.flatMap(\.actions).contains { if case .restartServer = $0 { true } else { false } }, "no source restart")
+        #expect(back.step("rollback-join-start")?.impact == .window(id: ServerRestartImpact.windowID), "the moved clients used the observers")
+        _ = try Prover.prove(rollback: back, of: try Prover.prove(plan), journal: state)
+    }
+
     @Test func aSourceWithReconfigOffIsToldWhatEnablingItCostsAndSaves() throws {
         let plan = try Self.plan(3, 3, staying: false, reconfig: .disabled("server 1 (zk-source-1:/etc/zookeeper/conf/zoo.cfg has no reconfigEnabled=true)"))
         #expect(plan.steps.contains { $0.id.rawValue.hasPrefix("join-4-restart") }, "the rolling-restart join")

@@ -102,6 +102,10 @@ public enum Rollback {
                         inverse.append(
                             .switchClient(
                                 ClientSwitch(client: client, configPath: member.configPath, connectionKey: member.connectionKey, from: member.connectionString, to: member.connectionString, restart: restart)))
+                    case .reconfig(let change) where change.remove.isEmpty && !change.add.isEmpty && change.add.allSatisfy({ $0.role == .observer }):
+                        // Observers added by reconfig leave by reconfig: they never voted, so
+                        // removing them changes neither the quorum nor the leader.
+                        inverse.append(.reconfig(Reconfig(ensemble: change.ensemble, via: change.via, remove: change.add.map(\.id))))
                     case .reconfig(let change):
                         throw ExecutionError(.unsupportedAction, step: step.id, "step \(step.id) ran `\(change.command)`; undo it with the inverse reconfig by hand (the runbook shows it), then roll back the rest")
                     case .moveAddress(let move): inverse.append(.moveAddress(move.reversed))
