@@ -16,12 +16,19 @@ public enum ServerRestartImpact {
     /// the source it is one of the voters that may lead the clients' ensemble, and after a switch
     /// clients are connected to it. (An empty destination server stopped before it ever ran is
     /// no one's.)
+    ///
+    /// - Parameters:
+    ///   - running: destination servers already running when these steps begin (a rollback's:
+    ///     those the forward run started), which clients may use as much as those the steps start.
+    ///   - switched: client groups already switched to the destination (a rollback's: those the
+    ///     forward run moved).
     public static func declare(
-        steps: [Step], windows: [ImpactWindow], source: String, destination: String, groups: [PlanClientGroup], expectedLength: PlanDuration
+        steps: [Step], windows: [ImpactWindow], source: String, destination: String, groups: [PlanClientGroup], expectedLength: PlanDuration,
+        running: Set<ServerRef> = [], switched: Set<String> = []
     ) -> (steps: [Step], windows: [ImpactWindow]) {
         var steps = steps
-        var switched: Set<String> = []
-        var started: Set<ServerRef> = []
+        var switched = switched
+        var started = running
         var affected: [String] = []
         var declared = false
         for index in steps.indices {

@@ -783,6 +783,9 @@ public enum Gate: Sendable, Hashable, Codable {
     /// to a member of a client group (moving or staying), to Mitosis itself, or to a client the
     /// operator leaves behind on purpose (`mitosis run --leave-behind`).
     case sessionsAccountedFor(ensemble: String, servers: [ServerRef])
+    /// Each server observes a leader (`srvr` mode observer: it joined without a vote) and its
+    /// zxid has caught up with the leader's.
+    case observersSynced(servers: [ServerRef])
 
     public var summary: String {
         switch self {
@@ -799,6 +802,7 @@ public enum Gate: Sendable, Hashable, Codable {
         case .serversStopped(let servers): return "stopped: \(Action.list(servers)) not running"
         case .sessionsAccountedFor(_, let servers):
             return "census: every session on \(Action.list(servers)) belongs to a known client (a client group, Mitosis, or --leave-behind)"
+        case .observersSynced(let servers): return "observing: \(Action.list(servers)) observe the leader (srvr mode observer) with a caught-up zxid"
         }
     }
 }

@@ -144,6 +144,7 @@ public enum Planner {
         }
         var builder = PlanBuilder(strategy: strategy, source: source, destination: destination, groups: clientGroups, options: options)
         builder.estate = estate
+        builder.sourceReconfig = SourceReconfig.observe(source: source, destination: destination, estate: estate)
         switch strategy {
         case .mitosis: try builder.mitosis(observers: false)
         case .mitosisObservers: try builder.mitosis(observers: true)
@@ -210,6 +211,8 @@ struct PlanBuilder {
     var currentDynamic: [String: String] = [:]
     /// What discovery read; nil when the planner assumes the files.
     var estate: ObservedEstate?
+    /// Whether the source's own files enable reconfig (mitosis then joins by reconfig).
+    var sourceReconfig: SourceReconfig = .unavailable
 
     init(strategy: StrategyKind, source: PlanEnsemble, destination: PlanEnsemble, groups: [PlanClientGroup], options: PlanningOptions) {
         self.strategy = strategy

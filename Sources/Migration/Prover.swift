@@ -354,7 +354,8 @@ struct Model {
                 var indices: [Int] = []
                 for ref in refs { indices.append(try serverIndex(ref)) }
                 return .quorumHealthy(servers: indices)
-            case .followersSynced(let refs):
+            // The mode (observer) is what the model's views already say; the data is what counts here.
+            case .followersSynced(let refs), .observersSynced(let refs):
                 var indices: [Int] = []
                 for ref in refs { indices.append(try serverIndex(ref)) }
                 return .synced(servers: indices)

@@ -50,6 +50,10 @@ extension PlanBuilder {
             : "upgrade first, or use strategy reconfig (3.5+, membership changes without restarts)"
         try refuseHazards(.membershipChangeByRollingRestart, versions: [source.version, destination.version], instead: instead)
         try checkMixedVersions(instead: "use strategy copy, which does not mix the releases in one ensemble")
+        if sourceReconfig == .enabled, carriersOverride == nil {
+            try mitosisByReconfig()
+            return
+        }
         var carriers: [PlanServer]
         if observers {
             carriers = destination.servers.sorted { $0.id < $1.id }
@@ -177,13 +181,7 @@ extension PlanBuilder {
                 id: "split", clientGroups: moving, expectedLength: options.splitWindow,
                 reason: "from the firewall split until the destination has elected its own leader, the moved clients' servers are a minority of the joint ensemble and do not serve"))
         let carrierRefs = carriers.map { destination.ref($0) }
-        let rules = destination.servers.map { server in
-            FirewallRule(
-                server: destination.ref(server), localPorts: [server.quorumPort, server.electionPort],
-                peers: source.servers.map { peer in
-                    FirewallPeer(server: source.ref(peer), address: peer.address, ports: [peer.quorumPort, peer.electionPort])
-                })
-        }
+        let rules = splitRules()
         let dormant = destination.servers.filter { server in !carriers.contains { $0.id == server.id } }
         add(
             Step(
@@ -242,13 +240,8 @@ extension PlanBuilder {
             source.servers.map { (source, $0) }, idPrefix: "split-source", title: "Restart the source",
             why: "The source servers drop the destination servers from their server list. One at a time, so the clients that stay keep their quorum.",
             healthy: sourceRefs, ensembleName: source.name)
-        add(
-            Step(
-                id: "split-remove-firewall", title: "Remove the firewall rules",
-                why: "Neither side lists the other's servers any more, so they cannot rejoin.",
-                gatesBefore: [sourceHealthy(), .quorumHealthy(ensemble: destination.name, servers: destination.refs)],
-                actions: rules.map { .removeFirewallRule($0) },
-                gatesAfter: [sourceHealthy(), .quorumHealthy(ensemble: destination.name, servers: destination.refs)]))
+        removeSplitFirewall(rules)
+        if let advice = reconfigAdvice(sourceReconfig) { notes.append(advice) }
     }
 
     // MARK: replace (HubSpot, Zalando)
@@ -375,44 +368,16 @@ extension PlanBuilder {
                 .unsupportedSize,
                 "the destination has \(destinationVoters.count) participant\(destinationVoters.count == 1 ? "" : "s"); with standaloneEnabled=true (the default) reconfig cannot shrink an ensemble below two participants: add destination servers, or set standaloneEnabled=false on every server first")
         }
-        noteHazards(.learnerSnapshotSync, versions: [destination.version], context: "every joining destination server syncs by snapshot")
-        notes.append(
-            "reconfig must be called by a user allowed to: the super user, a user with write access to /zookeeper/config, or with skipACL=yes")
-        assumeInitialConfigs()
-        preflight(
-            extraGates: [.reconfigEnabled(servers: source.refs)],
-            why: "reconfig changes membership without restarts; the source must allow it (reconfigEnabled=true) and the destination must be empty and stopped until it joins.")
-
-        var lines = source.servers.map { $0.line(clientPortInLine: true) }
-        let joiners = destination.servers.sorted { $0.id < $1.id }
-        let observerLines = joiners.map { $0.line(role: .observer, clientPortInLine: true) }
-        var writes: [Action] = []
-        for joiner in joiners {
-            writes.append(try write(destination, joiner, lines: lines + observerLines, dynamic: true, myid: true))
-        }
-        add(
-            Step(
-                id: "join-configs", title: "Write the destination servers' configurations",
-                why: "Each lists the source ensemble and the destination servers as observers, in a dynamic config file with reconfigEnabled=true.",
-                actions: writes))
-        add(
-            Step(
-                id: "join-start", title: "Start the destination servers",
-                why: "They are not members yet; they connect to the source's leader and wait to be added.",
-                gatesBefore: [sourceHealthy()], actions: joiners.map { .startServer(destination.ref($0)) }))
-        let via = source.ref(source.voters.sorted { $0.id < $1.id }[0])
-        lines += observerLines
-        add(
-            Step(
-                id: "join-observers", title: "Add the destination servers as observers",
-                why: "Observers do not vote: adding them, all at once, leaves the source's quorum as it is. They sync before any of them is given a vote.",
-                gatesBefore: [sourceHealthy()],
-                actions: [.reconfig(Reconfig(ensemble: source.name, via: via, add: observerLines))],
-                gatesAfter: [
-                    .reconfigCommitted(ensemble: source.name, membership: Membership(lines: lines)),
-                    .writeAfterReconfig(ensemble: source.name, via: via),
-                    .followersSynced(servers: destination.refs),
-                ]))
+        let join = try joinAsObservers(
+            ObserverJoinTexts(
+                preflight: "reconfig changes membership without restarts; the source must allow it (reconfigEnabled=true) and the destination must be empty and stopped until it joins.",
+                configsTitle: "Write the destination servers' configurations",
+                configs: "Each lists the source ensemble and the destination servers as observers, in a dynamic config file with reconfigEnabled=true.",
+                start: "They are not members yet; they connect to the source's leader and wait to be added.",
+                observersTitle: "Add the destination servers as observers",
+                observers: "Observers do not vote: adding them, all at once, leaves the source's quorum as it is. They sync before any of them is given a vote."))
+        var lines = join.lines
+        let via = join.via
         var members = source.refs + destination.refs
         for voter in destinationVoters {
             let promoted = voter.line(role: .participant, clientPortInLine: true)

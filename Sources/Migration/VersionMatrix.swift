@@ -6,6 +6,9 @@ extension StrategyKind {
         switch self {
         // The destination's servers join the source's ensemble (as voters, as observers, or in
         // place of a source server), so servers of both releases elect and replicate together.
+        // Mitosis joins by reconfig only where both releases have it and the source's own files
+        // enable it (``SourceReconfig/observe(source:destination:estate:)``), by rolling restarts
+        // otherwise (3.4): reconfig is a way it takes, never a need.
         case .mitosis, .mitosisObservers, .replace: return [.sharedQuorum]
         case .reconfig: return [.sharedQuorum, .reconfigOnEveryServer]
         // Block & copy reads the source and writes the destination as a client: the two ensembles

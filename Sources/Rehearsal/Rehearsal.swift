@@ -112,7 +112,7 @@ struct Rehearsing {
         // another application; every other strategy needs an empty destination.
         let copy = options.strategy == .copy
         progress("source: \(options.sourceServers) × ZooKeeper \(options.sourceVersion.version); destination: \(options.destinationServers) × \(options.destinationVersion.version), \(copy ? "running and holding another application's data" : "empty, not started")")
-        let reconfig = options.strategy == .reconfig
+        let reconfig = options.strategy == .reconfig || options.reconfigEnabled
         // replace: each source server is known by a stable address, and each destination host
         // takes over the id and the address of the source host it replaces (HubSpot, Zalando).
         let replace = options.strategy == .replace

@@ -48,6 +48,9 @@ public struct RehearsalOptions: Sendable {
     /// Strategy replace: how the stable addresses follow the servers (interface addresses moved
     /// with `ip addr`, or service addresses whose DNAT rules are pointed at the new host).
     public var stableAddressKind: StableAddress.Kind = .interface
+    /// Run the source (and the destination) with `reconfigEnabled=true` whatever the strategy:
+    /// mitosis then joins the destination by reconfig instead of rolling restarts of the source.
+    public var reconfigEnabled: Bool = false
 
     public init(
         strategy: StrategyKind = .mitosis, sourceVersion: ZooKeeperDistribution = .v3_8_0, destinationVersion: ZooKeeperDistribution? = nil,

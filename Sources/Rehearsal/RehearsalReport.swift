@@ -60,8 +60,16 @@ extension Rehearsing {
                 detail: codes.isEmpty ? "none" : codes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
         let expired = kafka.sessionExpirations.count + writerReports.map(\.sessionExpirations.count).reduce(0, +)
         verdict.append(VerdictItem(name: "sessions expired (moving clients)", value: "\(expired)", passed: expired == 0))
-        let elections = timeline.events.filter { $0.kind == .leaderElection }.count
-        verdict.append(VerdictItem(name: "ZooKeeper leader elections", value: "\(elections)", passed: nil, detail: "counted from srvr every 0.5 s, including the first"))
+        let electionEvents = timeline.events.filter { $0.kind == .leaderElection }
+        let elections = electionEvents.count
+        verdict.append(VerdictItem(name: "ZooKeeper leader elections", value: "\(elections)", passed: nil, detail: "counted from srvr every 0.5 s, after the first leader is known"))
+        // Per side: the source's are what the clients that stay (and the moving ones before their
+        // switch) see; the destination's are what the moved clients see.
+        for (side, ensemble) in [("source", plan.source), ("destination", plan.destination)] {
+            let hosts = Set(ensemble.servers.map(\.host))
+            let count = electionEvents.filter { hosts.contains($0.subject ?? "") }.count
+            verdict.append(VerdictItem(name: "leader elections on the \(side)", value: "\(count)", passed: nil, detail: "ensemble \(ensemble.name)"))
+        }
         verdict.append(VerdictItem(name: "Kafka controller elections", value: "\(kafka.controllerElections.count)", passed: nil))
         let copy = plan.strategy == .copy
         let diffName = copy ? "data diff at the switch" : "data diff at the split"

@@ -36,6 +36,7 @@ struct RehearseCommand: AsyncParsableCommand {
     @Flag(help: "Restart the source's first leader before the plan, so that the leader is not the server a rolling restart reaches last.") var moveLeadership = false
     @Flag(help: "Leave the sandboxes running afterwards.") var keep = false
     @Option(help: "Strategy replace: interface (addresses moved with ip addr, Zalando) or service (service addresses whose DNAT rules, as kube-proxy writes them, are pointed at the new host, HubSpot).") var stableAddresses: String = "interface"
+    @Flag(help: "Run the sandboxes with reconfigEnabled=true (3.5+): mitosis then joins the destination by reconfig, with no restart of the source.") var reconfigEnabled = false
     @Flag(help: "Print the report as JSON on stdout.") var json = false
 
     func validate() throws {
@@ -57,6 +58,9 @@ struct RehearseCommand: AsyncParsableCommand {
         {
             throw ValidationError("strategy \(kind) cannot move ZooKeeper \(source) onto \(destination): \(refusal)")
         }
+        if reconfigEnabled, zookeeper.hasPrefix("3.4") || (destinationZookeeper ?? zookeeper).hasPrefix("3.4") {
+            throw ValidationError("--reconfig-enabled needs ZooKeeper 3.5 or later on both sides (reconfig came in 3.5.0); drop it for 3.4.13")
+        }
         guard (1...7).contains(servers), (1...7).contains(destinationServers) else { throw ValidationError("--servers and --destination-servers are 1 to 7") }
         guard nodes >= 1, brokers >= 1, writers >= 1, rate > 0, pause >= 0 else {
             throw ValidationError("--nodes, --brokers and --writers must be at least 1, --rate positive and --pause not negative")
@@ -73,6 +77,7 @@ struct RehearseCommand: AsyncParsableCommand {
             killToolAt: killToolAt.map { StepID(rawValue: $0) }, outputDirectory: out, keepSandboxes: keep)
         if let network = ProcessInfo.processInfo.environment["MITOSIS_SANDBOX_NETWORK"] { options.networkID = network }
         options.moveLeadership = moveLeadership
+        options.reconfigEnabled = reconfigEnabled
         options.stableAddressKind = StableAddress.Kind(rawValue: stableAddresses) ?? .interface
         let started = ContinuousClock.now
         let result = try await Rehearsal.run(options) { message in

@@ -41,8 +41,13 @@ struct StatusCommand: AsyncParsableCommand {
         let report = await EnsembleStatus.collect(servers, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)))
         var censusJSON: CensusJSON?
         if let inventory = connection.inventory {
-            let census = await SessionCensus.read(servers, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)), group: MultiThreadedEventLoopGroup.singleton)
-            let (owned, unknown) = census.classified(by: SessionOwner.members(of: try loadInventory(inventory)))
+            // The same sampling as the census gate before the split (CensusPolicy's defaults).
+            let policy = CensusPolicy()
+            let census = await SessionCensus.sample(rounds: policy.rounds, interval: policy.interval) {
+                await SessionCensus.read(servers, timeout: .milliseconds(Int64(connection.connectTimeout * 1000)), group: MultiThreadedEventLoopGroup.singleton)
+            }
+            let owners = SessionOwner.members(of: try loadInventory(inventory))
+            let (owned, unknown) = census.classified(by: owners)
             if connection.json {
                 censusJSON = CensusJSON(owned: owned.map { .init(owner: $0.owner, sessions: $0.sessions) }, unknown: unknown, unanswered: census.unanswered)
             } else {
@@ -53,6 +58,8 @@ struct StatusCommand: AsyncParsableCommand {
                 for session in unknown { table.add(["UNKNOWN", session.clientAddress + (session.clientPort.map { ":\($0)" } ?? ""), session.sessionID, session.server]) }
                 Output.line(table.render())
                 if !unknown.isEmpty { Output.note("warning: sessions from clients the inventory does not know: \(SessionCensus.describeUnknown(unknown))") }
+                let verdict = census.judge(ensemble: connection.ensemble ?? "the ensemble", servers: servers.map(\.description), owners: owners)
+                if !verdict.passed, unknown.isEmpty { Output.note("warning: \(verdict.detail)") }
             }
         }
         if connection.json {

@@ -114,6 +114,30 @@ extension RealServers {
             try? FileManager.default.removeItem(atPath: options.outputDirectory)
         }
 
+        /// Mitosis on a 3.8.0 source whose zoo.cfg enable reconfig: the destination joins as
+        /// observers by reconfig and leaves by reconfig, so no source server restarts, the clients
+        /// that stay see no election and the moving ones at most one (the split's); a run stopped
+        /// after the split resumes to the end.
+        @Test func mitosisJoinsByReconfigWhereTheSourceEnablesIt() async throws {
+            var options = Self.options(.mitosis, .v3_8_0, label: "recfg")
+            options.reconfigEnabled = true
+            // The tool stops after the point of no return, before the source drops the observers;
+            // the resumed run removes them.
+            options.killToolAt = "split-remove-observers"
+            let result = try await Rehearsal.run(options)
+            Self.expectClean(result)
+            let report = result.report
+            #expect(Self.verdict(report, "plan completed")?.detail?.contains("resumed from the journal") == true)
+            let ids = report.steps.map(\.id)
+            #expect(ids.contains("join-observers") && ids.contains("split-remove-observers"), "\(ids)")
+            #expect(!ids.contains { $0.contains("restart") && !$0.hasPrefix("split-restart-destination") }, "no rolling restart: \(ids)")
+            #expect(Self.verdict(report, "leader elections on the source")?.value == "0", "\(renderTerminalSummary(report))")
+            let moved = Int(Self.verdict(report, "leader elections on the destination")?.value ?? "") ?? -1
+            #expect((0...1).contains(moved), "the moving clients see at most the split's election; counted \(moved)")
+            #expect(try await leftovers(of: SandboxNetwork(id: options.networkID)).isEmpty)
+            try? FileManager.default.removeItem(atPath: options.outputDirectory)
+        }
+
         /// Block & copy with the tool stopped while the followers run (at the block, before the
         /// clients stop): the resumed run starts following again, and nothing is lost.
         @Test func copySurvivesAKilledToolWhileFollowing() async throws {

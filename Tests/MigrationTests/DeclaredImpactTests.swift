@@ -73,6 +73,34 @@ import Testing
 
     /// A destination server that no client uses yet (the empty destination stopped at preflight)
     /// is no one's window.
+    /// A rollback declares its stops like a forward plan: a mitosis stopped after destination
+    /// server 4 joined and the source restarted into the larger list goes back by stopping server
+    /// 4, which may lead the source by then.
+    @Test func aRollbacksStopsAreDeclared() throws {
+        let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
+        var events = [ExecutionEvent(kind: .planStarted, summary: "start", plan: "x")]
+        let done = plan.steps.prefix { !$0.id.rawValue.hasPrefix("join-4-synced") }
+        #expect(done.contains { $0.id == "join-4-restart-1" })
+        for step in done {
+            events.append(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
+            for index in step.actions.indices {
+                events.append(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: "", previousContents: ["/etc/zookeeper/conf/zoo.cfg": "x=1\n"]))
+                events.append(ExecutionEvent(kind: .actionFinished, step: step.id, action: index, summary: "", changed: step.id != "preflight", previousContents: ["/etc/zookeeper/conf/zoo.cfg": "x=1\n"]))
+            }
+            events.append(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
+        }
+        let rollback = try Rollback.plan(for: plan, journal: JournalState(events: events))
+        let stop = try #require(rollback.steps.first { $0.id == "rollback-join-4-start" })
+        #expect(stop.actions == [.stopServer(ServerRef(ensemble: "destination", id: 4, host: "zk-destination-4"))])
+        #expect(stop.impact == .window(id: ServerRestartImpact.windowID))
+        let window = try #require(rollback.window(ServerRestartImpact.windowID))
+        #expect(window.clientGroups == ["kafka"] && !window.exemptsQuorum)
+        // Every stop or restart of a server clients may use is in a window.
+        for step in rollback.steps where step.actions.contains(where: { if case .stopServer = $0 { true } else if case .restartServer = $0 { true } else { false } }) {
+            #expect(step.impact != .none, "\(step.id)")
+        }
+    }
+
     @Test func anUnusedDestinationServerNeedsNoWindow() throws {
         let plan = try Fixtures.plan(.mitosisObservers, 3, 3, staying: true)
         let preflight = try #require(plan.step("preflight"))

@@ -50,6 +50,8 @@ public struct SessionCensus: Sendable, Hashable {
     /// Servers that answered that they are not serving requests: their clients are reconnecting
     /// somewhere, so a census taken now would miss them.
     public var notServing: [String] = []
+    /// Servers that answered `cons` (serving or not).
+    public var answeredServers: Set<String> = []
 
     public init(sessions: [ServerSession] = [], unanswered: [String: String] = [:]) {
         self.sessions = sessions
@@ -61,6 +63,7 @@ public struct SessionCensus: Sendable, Hashable {
         for server in servers {
             do {
                 let answer = try await FourLetterWords.send("cons", to: server, timeout: timeout, group: group)
+                census.answeredServers.insert(server.description)
                 // A server that is not serving (electing, or cut off from its quorum) has closed
                 // its clients' connections: its empty list says nothing about who uses it.
                 if answer.contains("not currently serving requests") {
@@ -158,10 +161,16 @@ public struct CensusPolicy: Sendable, Hashable {
     public var ownAddresses: [String]
     /// Clients the operator accepts leaving on the source (`--leave-behind`).
     public var leaveBehind: [ClientAddressMatch]
+    /// `cons` readings per census, and the time between them (a client reconnecting between
+    /// servers is seen in one of them).
+    public var rounds: Int
+    public var interval: Duration
 
-    public init(ownAddresses: [String] = [], leaveBehind: [ClientAddressMatch] = []) {
+    public init(ownAddresses: [String] = [], leaveBehind: [ClientAddressMatch] = [], rounds: Int = 3, interval: Duration = .seconds(1)) {
         self.ownAddresses = ownAddresses
         self.leaveBehind = leaveBehind
+        self.rounds = rounds
+        self.interval = interval
     }
 
     public var owners: [SessionOwner] {

@@ -99,7 +99,8 @@ public struct GateChecker: Sendable {
             if servers.count == 1 && leaders == servers { return GateResult(passed: true, detail: "server \(servers[0].id) serves on its own") }
             return GateResult(passed: true, detail: "servers \(servers.map(\.id.description).joined(separator: ",")) serve under leader \(leaders[0].id)")
 
-        case .followersSynced(let servers):
+        case .followersSynced(let servers), .observersSynced(let servers):
+            let observersOnly = if case .observersSynced = gate { true } else { false }
             // The leader may be in either ensemble: look at every server of the plan.
             var leaderZxid: Zxid?
             for ref in plan.source.refs + plan.destination.refs {
@@ -110,7 +111,9 @@ public struct GateChecker: Sendable {
             for ref in servers {
                 switch await srvr(ref) {
                 case .success(let status)?:
-                    if status.mode != .follower && status.mode != .observer && status.mode != .leader {
+                    if observersOnly && status.mode != .observer {
+                        behind.append("server \(ref.id) is \(status.mode.rawValue), not an observer (it should have joined without a vote: check peerType=observer and its line's :observer)")
+                    } else if status.mode != .follower && status.mode != .observer && status.mode != .leader {
                         behind.append("server \(ref.id) is \(status.mode.rawValue)")
                     } else if status.zxid < leaderZxid && leaderZxid.counter != 0 {
                         // A newly elected leader reports its new epoch with counter 0 until the
@@ -192,22 +195,11 @@ public struct GateChecker: Sendable {
             return GateResult(passed: off.isEmpty, detail: off.isEmpty ? "reconfigEnabled=true" : "reconfigEnabled is not true on \(off.joined(separator: ", "))")
 
         case .sessionsAccountedFor(let ensemble, let servers):
-            let census = await SessionCensus.read(servers.compactMap(clientAddress), timeout: .seconds(5), group: eventLoopGroup)
-            guard census.notServing.isEmpty else {
-                return GateResult(
-                    passed: false,
-                    detail: "the census waits until \(ensemble) serves: \(census.notServing.joined(separator: ", ")) not serving requests (its clients are reconnecting, so they cannot be counted yet)")
+            let addresses = servers.compactMap(clientAddress)
+            let census = await SessionCensus.sample(rounds: self.census.rounds, interval: self.census.interval) {
+                await SessionCensus.read(addresses, timeout: .seconds(5), group: eventLoopGroup)
             }
-            let (owned, unknown) = census.classified(by: SessionOwner.members(of: plan) + self.census.owners)
-            let known = owned.map { "\($0.owner): \($0.sessions.count)" }.joined(separator: ", ")
-            let silent = census.unanswered.isEmpty ? "" : "; no answer from \(census.unanswered.keys.sorted().joined(separator: ", "))"
-            guard unknown.isEmpty else {
-                let addresses = Set(unknown.map(\.clientAddress)).sorted()
-                return GateResult(
-                    passed: false,
-                    detail: "\(unknown.count) session\(unknown.count == 1 ? "" : "s") on \(ensemble) from clients the plan does not know: \(SessionCensus.describeUnknown(unknown)). After the split they would stay on \(ensemble) alone. Move them to the destination, add them to a client group, or accept them with `mitosis run … --resume --leave-behind \(addresses.joined(separator: ","))`\(silent)")
-            }
-            return GateResult(passed: true, detail: "every session on \(ensemble) is accounted for\(known.isEmpty ? " (none)" : " (\(known))")\(silent)")
+            return census.judge(ensemble: ensemble, servers: addresses.map(\.description), owners: SessionOwner.members(of: plan) + self.census.owners)
         case .serversStopped(let servers):
             // Asked of the host itself (the inventory's status command): the address the server
             // would answer srvr on may already be elsewhere.

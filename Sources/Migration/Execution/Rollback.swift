@@ -103,6 +103,10 @@ public enum Rollback {
                         inverse.append(
                             .switchClient(
                                 ClientSwitch(client: client, configPath: member.configPath, connectionKey: member.connectionKey, from: member.connectionString, to: member.connectionString, restart: restart)))
+                    case .reconfig(let change) where change.remove.isEmpty && !change.add.isEmpty && change.add.allSatisfy({ $0.role == .observer }):
+                        // Observers added by reconfig leave by reconfig: they never voted, so
+                        // removing them changes neither the quorum nor the leader.
+                        inverse.append(.reconfig(Reconfig(ensemble: change.ensemble, via: change.via, remove: change.add.map(\.id))))
                     case .reconfig(let change):
                         throw ExecutionError(.unsupportedAction, step: step.id, "step \(step.id) ran `\(change.command)`; undo it with the inverse reconfig by hand (the runbook shows it), then roll back the rest")
                     case .moveAddress(let move): inverse.append(.moveAddress(move.reversed))
@@ -147,9 +151,26 @@ public enum Rollback {
                     id: restartWindow, clientGroups: plan.clientGroups.map(\.name), expectedLength: .seconds(Int64(10 * restartSteps)),
                     reason: "each source server restarted back into the previous membership may leave the others, which still count the stopped new server, without a quorum until it is back (about one election per restart)")
             ]
+        // Every other stop or restart of a server clients may use is declared as a forward plan's
+        // is: the destination servers the run started (joined to the source, they may lead it, and
+        // moved clients use them) and the source's own servers.
+        var running: Set<ServerRef> = []
+        var moved: Set<String> = []
+        for step in finished {
+            for (_, action) in step.appliedActions(journal: journal) {
+                switch action {
+                case .startServer(let ref), .restartServer(let ref): running.insert(ref)
+                case .switchClient(let change): moved.insert(change.client.group)
+                default: break
+                }
+            }
+        }
+        let declared = ServerRestartImpact.declare(
+            steps: steps, windows: windows, source: plan.source.name, destination: plan.destination.name, groups: plan.clientGroups,
+            expectedLength: PlanningOptions().electionWindow, running: running, switched: moved)
         return Plan(
-            strategy: plan.strategy, source: plan.source, destination: plan.destination, clientGroups: plan.clientGroups, steps: steps,
-            pointOfNoReturn: nil, impactWindows: windows, notes: ["rollback of a \(plan.strategy) plan"])
+            strategy: plan.strategy, source: plan.source, destination: plan.destination, clientGroups: plan.clientGroups, steps: declared.steps,
+            pointOfNoReturn: nil, impactWindows: declared.windows, notes: ["rollback of a \(plan.strategy) plan"])
     }
 
     /// The window a rollback's restarts declare.
