@@ -258,7 +258,7 @@ import ZooKeeperProtocol
             ExecutionEvent(kind: .actionStarted, step: step.id, action: two, summary: "write 2"),
             ExecutionEvent(kind: .failed, step: step.id, summary: "h2: refused: host key changed"),
         ])
-        let back = try Rollback.plan(for: plan, journal: journal)
+        let back = try Rollback.plan(for: Prover.prove(plan), journal: journal)
         let restores = back.steps.flatMap(\.writes)
         #expect(restores.map(\.server.id) == [1], "only the file the run changed is restored; got \(restores.map(\.server))")
         for write in restores { _ = try await executor.apply(write) }

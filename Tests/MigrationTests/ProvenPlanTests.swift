@@ -104,7 +104,7 @@ import Testing
     @Test func aRollbackIsProvedAfterTheStepsTheJournalRecords() throws {
         let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
         let state = try journal(of: plan, through: "join-5-restart-1")
-        let back = try Rollback.plan(for: plan, journal: state)
+        let back = try Rollback.plan(for: Prover.prove(plan), journal: state)
         let proven = try Prover.prove(rollback: back, of: Prover.prove(plan), journal: state)
         #expect(proven.plan == back)
         #expect(proven.proof.isSafe)
@@ -115,7 +115,7 @@ import Testing
     @Test func anUnsafeRollbackIsRefused() throws {
         let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
         let state = try journal(of: plan, through: "join-5-restart-1")
-        var back = try Rollback.plan(for: plan, journal: state)
+        var back = try Rollback.plan(for: Prover.prove(plan), journal: state)
         #expect(try Prover.prove(rollback: back, of: Prover.prove(plan), journal: state).proof.isSafe)
         back.steps.removeAll { step in step.actions.allSatisfy { if case .stopServer = $0 { true } else { false } } }
         let refused = try #require(throws: PlanRefusal.self) { try Prover.prove(rollback: back, of: Prover.prove(plan), journal: state) }
@@ -134,7 +134,7 @@ import Testing
         var refused: [String] = []
         for step in plan.steps[..<split] {
             let state = try journal(of: plan, through: step.id)
-            let back = try Rollback.plan(for: plan, journal: state)
+            let back = try Rollback.plan(for: Prover.prove(plan), journal: state)
             do {
                 _ = try Prover.prove(rollback: back, of: proven, journal: state)
             } catch {

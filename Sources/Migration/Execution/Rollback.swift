@@ -21,7 +21,11 @@ import MigrationPlanning
 /// Rounds are undone last first. Only actions that changed something (the journal says) are
 /// undone; configuration files go back to what the journal recorded they held before.
 public enum Rollback {
-    public static func plan(for plan: Plan, journal: JournalState) throws -> Plan {
+    /// The way back from what `journal` says a run of `proven` did. It takes the proven plan (a
+    /// plan runs, and so is undone, only as it was proved); the way back it gives is proved in
+    /// turn (``Prover/prove(rollback:of:journal:options:)``) before it runs.
+    public static func plan(for proven: ProvenPlan, journal: JournalState) throws -> Plan {
+        let plan = proven.plan
         let finished = plan.steps.filter { step in
             journal.finishedSteps.contains(step.id) || !(journal.finishedActions[step.id] ?? []).isEmpty
                 || !(journal.interruptedActions[step.id] ?? []).isEmpty
