@@ -393,6 +393,9 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     public var previousDynamicText: String?
     public var myidPath: String?
     public var myid: ServerID?
+    /// The myid file as discovery found it before this write (nil when it was missing, or when
+    /// the plan was not made from discovered files).
+    public var previousMyidText: String?
     /// True for a rollback's restore: the executor writes ``text`` (and ``dynamicText``) byte for
     /// byte, as the journal recorded the files, instead of applying servers and settings.
     public var restoresExactly: Bool?
@@ -400,9 +403,11 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     public init(
         server: ServerRef, configPath: String, servers: [ServerLineSpec], settings: [String: String?] = [:],
         text: String, previousText: String?, dynamicConfigPath: String? = nil, dynamicText: String? = nil,
-        previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil, restoresExactly: Bool? = nil
+        previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil, previousMyidText: String? = nil,
+        restoresExactly: Bool? = nil
     ) {
         self.restoresExactly = restoresExactly
+        self.previousMyidText = previousMyidText
         self.server = server
         self.configPath = configPath
         self.servers = servers
@@ -424,6 +429,30 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     public func applied(to current: String?) -> String {
         if restoresExactly == true { return text }
         return Self.applying(servers: dynamicConfigPath == nil ? servers : [], settings: settings, to: current ?? text)
+    }
+
+    /// What the executor makes of the dynamic file that holds `current`: its server list replaced
+    /// (or, for a rollback's restore, ``dynamicText`` exactly). Nil when the write has no dynamic file.
+    public func appliedDynamic(to current: String?) -> String? {
+        guard dynamicConfigPath != nil else { return nil }
+        if restoresExactly == true, let exact = dynamicText { return exact }
+        var dynamic = DynamicConfig(parsing: current ?? dynamicText ?? "")
+        dynamic.setServers(servers.map(\.quorumServer))
+        return dynamic.rendered
+    }
+
+    /// What the myid file holds after the write; nil when the write has none.
+    public var myidText: String? { myidPath == nil ? nil : myid.map { "\($0)\n" } }
+
+    /// Each file the write changes: what the plan found in it (nil: missing) and what the write
+    /// leaves in it. For drift checks, before the write runs.
+    public var files: [(path: String, found: String?, written: String)] {
+        var files = [(path: configPath, found: previousText, written: applied(to: previousText))]
+        if let path = dynamicConfigPath, let written = appliedDynamic(to: previousDynamicText) {
+            files.append((path, previousDynamicText, written))
+        }
+        if let path = myidPath, let written = myidText { files.append((path, previousMyidText, written)) }
+        return files
     }
 
     static func applying(servers: [ServerLineSpec], settings: [String: String?], to text: String) -> String {

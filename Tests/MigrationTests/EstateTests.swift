@@ -229,6 +229,51 @@ import ZooKeeperProtocol
     }
 }
 
+extension Drift {
+    /// Runs `plan` on the estate; expects the drift refusal naming `host:path` with `diffLine`, and
+    /// every host file, the journal and the services as they were.
+    func expectDriftRefusal(_ plan: Plan, on estate: EstateFixture, host: String, path: String, diffLine: String) async throws {
+        let before = try estate.snapshot()
+        let executor = MigrationExecutor(
+            plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            journal: Journal(path: estate.root + ".journal"))
+        defer { try? FileManager.default.removeItem(atPath: executor.journal.path) }
+        await #expect {
+            _ = try await executor.run()
+        } throws: { error in
+            guard let error = error as? ExecutionError, error.code == .drift else { return false }
+            return error.message.contains("\(host):\(path)") && error.message.contains(diffLine)
+        }
+        #expect(try estate.snapshot() == before, "nothing changed")
+        #expect(try executor.journal.load().events.isEmpty, "the run did not start")
+        for id in Int64(1)...6 {
+            for marker in ["started", "stopped", "restarted"] { #expect(!FileManager.default.fileExists(atPath: estate.marker(id, marker))) }
+        }
+    }
+
+    /// Server 4's myid was missing when planned; someone wrote one with another id since.
+    @Test func aMyidWrittenByHandSincePlanningStopsTheRun() async throws {
+        let estate = try EstateFixture()
+        defer { estate.remove() }
+        let plan = try await estate.plan()
+        #expect(plan.steps.flatMap(\.writes).contains { $0.myidPath == estate.myidPath(4) && $0.previousMyidText == nil })
+        try estate.put(estate.myidPath(4), "7\n")
+        try await expectDriftRefusal(plan, on: estate, host: "h4", path: estate.myidPath(4), diffLine: "+7")
+    }
+
+    /// The reconfig plan writes joiner 4's dynamic file, which was missing when planned; someone
+    /// has written one since.
+    @Test func aDynamicFileThatAppearedSincePlanningStopsTheRun() async throws {
+        let estate = try EstateFixture()
+        defer { estate.remove() }
+        let plan = try await estate.plan(.reconfig)
+        let write = try #require(plan.steps.flatMap(\.writes).first { $0.server.id == 4 && $0.dynamicConfigPath != nil })
+        let path = try #require(write.dynamicConfigPath)
+        try estate.put(path, "server.9=127.0.0.99:2888:3888:participant;2181\n")
+        try await expectDriftRefusal(plan, on: estate, host: "h4", path: path, diffLine: "+server.9=127.0.0.99")
+    }
+}
+
 /// Rollback restores only what the journal says the run changed, byte for byte.
 @Suite struct RollbackRestores {
     @Test func fileTheRunNeverTouchedIsNotRewritten() async throws {

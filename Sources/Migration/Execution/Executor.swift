@@ -391,18 +391,10 @@ public struct MigrationExecutor: Sendable {
         try await store(write.configPath, write.applied(to: current), replacing: current)
         if let path = write.dynamicConfigPath {
             let currentDynamic = try await driver.readLatin1(path)
-            let text: String
-            if write.restoresExactly == true, let exact = write.dynamicText {
-                text = exact
-            } else {
-                var dynamic = DynamicConfig(parsing: currentDynamic ?? write.dynamicText ?? "")
-                dynamic.setServers(write.servers.map(\.quorumServer))
-                text = dynamic.rendered
-            }
-            try await store(path, text, replacing: currentDynamic)
+            if let text = write.appliedDynamic(to: currentDynamic) { try await store(path, text, replacing: currentDynamic) }
         }
-        if let path = write.myidPath, let id = write.myid {
-            try await store(path, "\(id)\n", replacing: try await driver.readLatin1(path))
+        if let path = write.myidPath, let text = write.myidText {
+            try await store(path, text, replacing: try await driver.readLatin1(path))
         }
         return (changes, previous)
     }
@@ -428,32 +420,35 @@ public struct MigrationExecutor: Sendable {
 
     // MARK: Drift
 
-    /// Checks that every file `steps` are the first of the plan to write is as the plan observed
-    /// it, or already as the write makes it (a resumed run). A file an earlier step wrote is the
-    /// run's own (and ZooKeeper may rewrite it itself, e.g. after a reconfig): the journal knows
-    /// what it held. Only plans made from discovered files are checked: an estate-less plan's
-    /// previous texts are the planner's assumptions.
+    /// Checks that every file `steps` are the first of the plan to write (zoo.cfg, the dynamic
+    /// file, myid) is as the plan observed it, or already as the write makes it (a resumed run).
+    /// A file an earlier step wrote is the run's own (and ZooKeeper may rewrite it itself, e.g.
+    /// after a reconfig): the journal knows what it held. Only plans made from discovered files
+    /// are checked: an estate-less plan's previous texts are the planner's assumptions.
     func checkDrift(_ steps: [Step], state: JournalState) async throws {
         guard plan.estateFingerprint != nil, let first = steps.first, let start = plan.index(of: first.id) else { return }
         let earlierWrites = plan.steps[..<start].flatMap(\.actions).compactMap { action -> ConfigWrite? in
             if case .writeConfig(let write) = action { return write }
             return nil
         }
-        var seen = Set(earlierWrites.map { "\($0.server.host)#\($0.configPath)" })
+        var seen = Set(earlierWrites.flatMap { write in write.files.map { "\(write.server.host)#\($0.path)" } })
         for step in steps {
             let done = state.finishedActions[step.id] ?? []
             for (index, action) in step.actions.enumerated() {
                 guard case .writeConfig(let write) = action, write.restoresExactly != true else { continue }
-                let key = "\(write.server.host)#\(write.configPath)"
-                guard !seen.contains(key) else { continue }
-                seen.insert(key)
-                if done.contains(index) { continue }
-                let current = try await hosts.driver(for: write.server.host).readLatin1(write.configPath)
-                if current == write.previousText || current == write.text { continue }
-                let diff = Runbook.fileChange(path: write.configPath, before: write.previousText, after: current ?? "").map { "  " + $0 }.joined(separator: "\n")
-                throw ExecutionError(
-                    .drift, step: step.id,
-                    "\(write.server.host):\(write.configPath) is not as the plan found it (\(current == nil ? "it is gone" : "changed since `mitosis plan`")); nothing was changed. What changed, from the plan's view to the host's:\n\(diff)\nPlan again from the hosts as they are (`mitosis plan`), or put the file back")
+                for file in write.files {
+                    let key = "\(write.server.host)#\(file.path)"
+                    guard !seen.contains(key) else { continue }
+                    seen.insert(key)
+                    if done.contains(index) { continue }
+                    let current = try await hosts.driver(for: write.server.host).readLatin1(file.path)
+                    if current == file.found || current == file.written { continue }
+                    let what = current == nil ? "it is gone" : file.found == nil ? "it was missing when planned, and now exists" : "changed since `mitosis plan`"
+                    let diff = Runbook.fileChange(path: file.path, before: file.found ?? "", after: current ?? "").map { "  " + $0 }.joined(separator: "\n")
+                    throw ExecutionError(
+                        .drift, step: step.id,
+                        "\(write.server.host):\(file.path) is not as the plan found it (\(what)); nothing was changed. What changed, from the plan's view to the host's:\n\(diff)\nPlan again from the hosts as they are (`mitosis plan`), or put the file back")
+                }
             }
         }
     }
