@@ -399,14 +399,18 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     /// True for a rollback's restore: the executor writes ``text`` (and ``dynamicText``) byte for
     /// byte, as the journal recorded the files, instead of applying servers and settings.
     public var restoresExactly: Bool?
+    /// For a rollback's restore: files the run created (they were missing before it), which the
+    /// restore removes. When ``configPath`` is one of them, ``text`` is not written.
+    public var removes: [String]?
 
     public init(
         server: ServerRef, configPath: String, servers: [ServerLineSpec], settings: [String: String?] = [:],
         text: String, previousText: String?, dynamicConfigPath: String? = nil, dynamicText: String? = nil,
         previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil, previousMyidText: String? = nil,
-        restoresExactly: Bool? = nil
+        restoresExactly: Bool? = nil, removes: [String]? = nil
     ) {
         self.restoresExactly = restoresExactly
+        self.removes = removes
         self.previousMyidText = previousMyidText
         self.server = server
         self.configPath = configPath

@@ -118,7 +118,9 @@ public enum Runbook {
         switch action {
         case .writeConfig(let write):
             var lines = ["# \(action.summary)"]
-            lines += fileChange(path: write.configPath, before: write.previousText, after: write.text)
+            let removes = write.removes ?? []
+            lines += removes.map { "$ rm -- \($0)   # the run created it" }
+            if !removes.contains(write.configPath) { lines += fileChange(path: write.configPath, before: write.previousText, after: write.text) }
             if let path = write.dynamicConfigPath, let text = write.dynamicText {
                 lines += fileChange(path: path, before: write.previousDynamicText, after: text)
             }

@@ -292,7 +292,7 @@ extension Drift {
         let two = try #require(step.actions.firstIndex { if case .writeConfig(let write) = $0 { write.server.id == 2 } else { false } })
         guard case .writeConfig(let writeOne) = step.actions[one] else { return }
         let before = try await executor.currentContents(of: writeOne)
-        let (_, previous) = try await executor.apply(writeOne)
+        let (_, previous, _) = try await executor.apply(writeOne)
         #expect(estate.bytes(estate.configPath(1)) != originalOne)
         let twoBefore = estate.bytes(estate.configPath(2))
         let journal = JournalState(events: [
@@ -309,6 +309,42 @@ extension Drift {
         for write in restores { _ = try await executor.apply(write) }
         #expect(estate.bytes(estate.configPath(1)) == originalOne, "restored byte for byte")
         #expect(estate.bytes(estate.configPath(2)) == twoBefore, "server 2's file is left alone")
+    }
+}
+
+extension RollbackRestores {
+    /// The run writes every configuration of the steps before the point of no return, through the
+    /// executor (journaled as a run journals them): the destination's zoo.cfg and myid files are
+    /// new. The rollback removes exactly those and restores the rest: every file on every host
+    /// hashes as it did before the run.
+    @Test func filesTheRunCreatedAreRemovedAndEveryFileHashesAsBefore() async throws {
+        let estate = try EstateFixture()
+        defer { estate.remove() }
+        let plan = try await estate.plan()
+        let before = try estate.snapshot()
+        let executor = MigrationExecutor(
+            plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            journal: Journal(path: estate.root + ".journal"))
+        defer { try? FileManager.default.removeItem(atPath: executor.journal.path) }
+        let point = try #require(plan.pointOfNoReturn.flatMap { plan.index(of: $0) })
+        try executor.record(ExecutionEvent(kind: .planStarted, summary: "test", plan: try Journal.fingerprint(of: plan)))
+        for step in plan.steps[..<point] {
+            try executor.record(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
+            for (index, action) in step.actions.enumerated() {
+                if case .writeConfig = action { try await executor.perform(action, index: index, in: step) }
+            }
+            try executor.record(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
+        }
+        let created = Set((Int64(4)...6).flatMap { [estate.configPath($0), estate.myidPath($0)] }.filter { estate.bytes($0) != nil })
+        #expect(created.isSuperset(of: [estate.configPath(4), estate.myidPath(4)]), "the run created server 4's files")
+        #expect(try estate.snapshot() != before, "the run changed files")
+
+        let back = try Rollback.plan(for: executor.proven, journal: try executor.journal.load())
+        let removed = Set(back.steps.flatMap(\.writes).flatMap { $0.removes ?? [] })
+        #expect(removed == created, "only files the run created are removed")
+        #expect(Runbook.render(back).contains("$ rm -- \(estate.myidPath(4))"), "the runbook shows the removal")
+        for write in back.steps.flatMap(\.writes) { _ = try await executor.apply(write) }
+        #expect(try estate.snapshot() == before, "every host file as before the run, byte for byte; none left behind")
     }
 }
 

@@ -175,7 +175,7 @@ extension Step {
         #expect(state.finishedActions["a"] == [0])
         #expect(state.interruptedActions["a"] == [1])
         #expect(state.finishedSteps.isEmpty && !state.planFinished)
-        #expect(state.previousContents(step: "a", action: 0) == ["/zoo.cfg": "before"])
-        #expect(state.previousContents(step: "a", action: 1) == nil)
+        #expect(state.fileRecord(step: "a", action: 0)?.previous == ["/zoo.cfg": "before"])
+        #expect(state.fileRecord(step: "a", action: 1) == nil)
     }
 }

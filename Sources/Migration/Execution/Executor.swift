@@ -293,12 +293,21 @@ public struct MigrationExecutor: Sendable {
 
     func perform(_ action: Action, index: Int, in step: Step) async throws {
         var before: [String: String]?
-        if case .writeConfig(let write) = action { before = try await currentContents(of: write) }
-        try record(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: action.summary, previousContents: before))
+        var missing: [String]?
+        if case .writeConfig(let write) = action {
+            let contents = try await currentContents(of: write)
+            before = contents
+            missing = write.files.map(\.path).filter { contents[$0] == nil }
+        }
+        try record(
+            ExecutionEvent(
+                kind: .actionStarted, step: step.id, action: index, summary: action.summary, previousContents: before,
+                createdFiles: missing?.isEmpty == false ? missing : nil))
         let changes: [HostChange]
         var previous: [String: String]?
+        var created: [String]?
         if case .writeConfig(let write) = action {
-            (changes, previous) = try await apply(write)
+            (changes, previous, created) = try await apply(write)
         } else {
             changes = try await perform(action)
         }
@@ -306,7 +315,7 @@ public struct MigrationExecutor: Sendable {
         try record(
             ExecutionEvent(
                 kind: .actionFinished, step: step.id, action: index, summary: summary, changed: changes.contains { $0.changed },
-                previousContents: previous?.isEmpty == false ? previous : nil))
+                previousContents: previous?.isEmpty == false ? previous : nil, createdFiles: created?.isEmpty == false ? created : nil))
     }
 
     func service(_ ref: ServerRef) throws -> ServiceSpec {
@@ -376,19 +385,35 @@ public struct MigrationExecutor: Sendable {
 
     /// The server list and settings applied to the file on the host: every other line stays.
     /// Files are read and written as ISO-8859-1, as ZooKeeper reads them, so every byte the
-    /// write does not change stays as it was. Returns what changed and what each changed file
-    /// held before (for a rollback).
-    func apply(_ write: ConfigWrite) async throws -> (changes: [HostChange], previous: [String: String]) {
+    /// write does not change stays as it was. Returns what changed, what each changed file
+    /// held before and the files it created (for a rollback). A rollback's restore also removes
+    /// the files the run created (``ConfigWrite/removes``).
+    func apply(_ write: ConfigWrite) async throws -> (changes: [HostChange], previous: [String: String], created: [String]) {
         let driver = try hosts.driver(for: write.server.host)
         var changes: [HostChange] = []
         var previous: [String: String] = [:]
+        var created: [String] = []
         func store(_ path: String, _ contents: String, replacing current: String?) async throws {
             let change = try await driver.writeLatin1(path, contents: contents)
-            if change.changed, let current { previous[path] = current }
+            if change.changed {
+                if let current { previous[path] = current } else { created.append(path) }
+            }
             changes.append(change)
         }
-        let current = try await driver.readLatin1(write.configPath)
-        try await store(write.configPath, write.applied(to: current), replacing: current)
+        let removes = write.removes ?? []
+        for path in removes {
+            guard let current = try await driver.readLatin1(path) else {
+                changes.append(HostChange(host: driver.host, changed: false, summary: "\(path) is already gone"))
+                continue
+            }
+            _ = try await driver.check("rm -f -- \(shellQuoted(path))", timeout: .seconds(60), operation: "remove \(path), which the run created")
+            previous[path] = current
+            changes.append(HostChange(host: driver.host, changed: true, summary: "removed \(path), which the run created"))
+        }
+        if !removes.contains(write.configPath) {
+            let current = try await driver.readLatin1(write.configPath)
+            try await store(write.configPath, write.applied(to: current), replacing: current)
+        }
         if let path = write.dynamicConfigPath {
             let currentDynamic = try await driver.readLatin1(path)
             if let text = write.appliedDynamic(to: currentDynamic) { try await store(path, text, replacing: currentDynamic) }
@@ -396,7 +421,7 @@ public struct MigrationExecutor: Sendable {
         if let path = write.myidPath, let text = write.myidText {
             try await store(path, text, replacing: try await driver.readLatin1(path))
         }
-        return (changes, previous)
+        return (changes, previous, created)
     }
 
     /// What each file a write is about to change holds now, by path (a missing file is not
