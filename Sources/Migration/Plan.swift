@@ -1,5 +1,4 @@
 public import Ensemble
-public import Hosts
 import ZooKeeperProtocol
 
 /// How a plan moves clients from one ensemble to another.

@@ -1,5 +1,4 @@
 import Ensemble
-import Hosts
 
 /// A plan as a runbook a person can follow by hand: per step, per host, the exact commands and
 /// config diffs, the gates to check, the expected client impact, and the point of no return.
