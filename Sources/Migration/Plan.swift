@@ -79,24 +79,11 @@ public struct PlanDuration: Sendable, Hashable, Codable, Comparable, CustomStrin
 
 // MARK: - What the plan is about
 
-/// The commands that control one server, as the inventory gives them.
-public struct ServiceCommandSet: Sendable, Hashable, Codable {
-    public var start: String?
-    public var stop: String?
-    public var restart: String?
-    public var status: String?
-
-    public init(start: String? = nil, stop: String? = nil, restart: String? = nil, status: String? = nil) {
-        self.start = start
-        self.stop = stop
-        self.restart = restart
-        self.status = status
-    }
-
-    public init(_ commands: ServiceCommands) {
-        self.init(start: commands.start, stop: commands.stop, restart: commands.restart, status: commands.status)
-    }
-}
+/// The plan's copy of the inventory's commands was a type of its own with the same four fields
+/// and the same JSON; plans now carry ``ServiceCommands`` itself, and old plan files decode as
+/// they are (their digests do not change).
+@available(*, deprecated, renamed: "ServiceCommands")
+public typealias ServiceCommandSet = ServiceCommands
 
 /// One `server.N=…` line, as a plan writes it (a Codable mirror of ``QuorumServer``).
 public struct ServerLineSpec: Sendable, Hashable, Codable, CustomStringConvertible {
@@ -185,7 +172,7 @@ public struct PlanServer: Sendable, Hashable, Codable {
     public var dataDir: String
     public var dataLogDir: String?
     public var myidPath: String
-    public var commands: ServiceCommandSet
+    public var commands: ServiceCommands
     /// Set when ``address`` is a stable address bound on ``host`` that the plan may move to
     /// another host (see ``AddressMove``); nil when nothing needs to move it.
     public var stableAddress: StableAddress?
@@ -195,7 +182,7 @@ public struct PlanServer: Sendable, Hashable, Codable {
         clientPort: Int = 2181, clientAddress: String? = nil, role: ServerRole = .participant,
         configPath: String = "/etc/zookeeper/conf/zoo.cfg", dynamicConfigPath: String? = nil,
         dataDir: String = "/var/lib/zookeeper", dataLogDir: String? = nil, myidPath: String? = nil,
-        commands: ServiceCommandSet = ServiceCommandSet(), stableAddress: StableAddress? = nil
+        commands: ServiceCommands = ServiceCommands(), stableAddress: StableAddress? = nil
     ) {
         self.id = id
         self.host = host

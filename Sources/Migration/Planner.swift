@@ -164,7 +164,7 @@ public enum Planner {
                     electionPort: server.electionPort, clientPort: server.clientPort, clientAddress: server.clientAddress,
                     role: server.role, configPath: server.configPath, dynamicConfigPath: server.dynamicConfigPath,
                     dataDir: server.dataDir, dataLogDir: server.dataLogDir, myidPath: server.myidPath,
-                    commands: ServiceCommandSet(server.commands), stableAddress: server.stableAddress)
+                    commands: server.commands, stableAddress: server.stableAddress)
             },
             initialData: data, initiallyRunning: running)
     }

@@ -110,7 +110,7 @@ public enum Runbook {
     }
 
     public static func commands(for action: Action, in plan: Plan) -> [String] {
-        func command(_ ref: ServerRef, _ pick: (ServiceCommandSet) -> String?, _ verb: String) -> String {
+        func command(_ ref: ServerRef, _ pick: (ServiceCommands) -> String?, _ verb: String) -> String {
             if let text = plan.server(ref).flatMap({ pick($0.commands) }) { return "$ \(text)" }
             return "(\(verb) ZooKeeper \(ref.ensemble) server \(ref.id): the inventory has no \(verb) command)"
         }
@@ -130,9 +130,7 @@ public enum Runbook {
         case .startServer(let ref): return ["# \(action.summary)", command(ref, { $0.start }, "start")]
         case .stopServer(let ref): return ["# \(action.summary)", command(ref, { $0.stop }, "stop")]
         case .restartServer(let ref):
-            let restart = plan.server(ref).flatMap { server -> String? in
-                server.commands.restart ?? server.commands.stop.flatMap { stop in server.commands.start.map { "\(stop) && \($0)" } }
-            }
+            let restart = plan.server(ref)?.commands.effectiveRestart
             return ["# \(action.summary)", restart.map { "$ \($0)" } ?? "(restart ZooKeeper \(ref.ensemble) server \(ref.id): the inventory has no restart command)"]
         case .addFirewallRule(let rule):
             return ["# \(action.summary)"] + rule.iptablesCommands(adding: true).map { "$ sudo \($0)" }

@@ -75,6 +75,24 @@ import Testing
         #expect(refused.message.contains("impact windows"))
     }
 
+    /// Plans carry the inventory's `ServiceCommands` (once a mirror type of the plan's own, with the
+    /// same JSON): each server's `"commands"` keeps its four keys, so plan files written before
+    /// decode as they are, and their digests, hence their proof records, still match.
+    @Test func serverCommandsKeepTheJSONOldPlansHave() throws {
+        let plan = try written()
+        let json = try #require(try JSONSerialization.jsonObject(with: plan.jsonData()) as? [String: Any])
+        let servers = try #require((json["source"] as? [String: Any])?["servers"] as? [[String: Any]])
+        let commands = try #require(servers.first?["commands"] as? [String: String])
+        #expect(
+            commands == [
+                "start": "systemctl start zookeeper", "stop": "systemctl stop zookeeper", "restart": "systemctl restart zookeeper",
+                "status": "echo srvr | nc -q 2 localhost 2181",
+            ])
+        let old = #"{"start":"a","stop":"b","status":"c"}"#
+        #expect(try JSONDecoder().decode(ServiceCommands.self, from: Data(old.utf8)) == ServiceCommands(start: "a", stop: "b", status: "c"))
+        #expect(try Prover.verify(Plan(jsonData: plan.jsonData()), source: "plan.json").plan.source.servers.first?.commands.effectiveRestart == "systemctl restart zookeeper")
+    }
+
     @Test func aPlanWithoutProofRecordIsRefused() throws {
         var plan = try written()
         plan.proof = nil
