@@ -210,22 +210,7 @@ import ZooKeeperProtocol
         let plan = try await estate.plan()
         let path = estate.configPath(2)
         try estate.edit(path, appending: "maxClientCnxns=10\n")
-        let before = try estate.snapshot()
-        let executor = MigrationExecutor(
-            plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            journal: Journal(path: estate.root + ".journal"))
-        defer { try? FileManager.default.removeItem(atPath: executor.journal.path) }
-        await #expect {
-            _ = try await executor.run()
-        } throws: { error in
-            guard let error = error as? ExecutionError, error.code == .drift else { return false }
-            return error.message.contains("h2:\(path)") && error.message.contains("+maxClientCnxns=10")
-        }
-        #expect(try estate.snapshot() == before, "nothing changed")
-        #expect(try executor.journal.load().events.isEmpty, "the run did not start")
-        for id in Int64(1)...6 {
-            #expect(!FileManager.default.fileExists(atPath: estate.marker(id, "stopped")))
-        }
+        try await expectDriftRefusal(plan, on: estate, host: "h2", path: path, diffLine: "+maxClientCnxns=10")
     }
 }
 
