@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "MigrationPlanning",
             dependencies: [
-                "Ensemble", "ZooKeeperProtocol",
+                "Ensemble", "ZooKeeperProtocol", "Hosts",
                 // SHA-256 of a plan's canonical content, recorded with its proof, and of the observed estate.
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
