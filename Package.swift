@@ -57,7 +57,8 @@ let package = Package(
             name: "ZooKeeperTestSupport",
             dependencies: ["ZooKeeper", "ZooKeeperProtocol", "Hosts", .product(name: "Logging", package: "swift-log")]
         ),
-        // zoo.cfg, dynamic config, myid, server.properties, inventories, version knowledge.
+        // zoo.cfg, dynamic config, myid, server.properties, inventories, version knowledge; and the
+        // plain values plans and host drivers both name (Latin1, ServiceState, PeerBlock, shellQuoted).
         .target(
             name: "Ensemble",
             dependencies: ["ZooKeeperProtocol", .product(name: "Yams", package: "Yams")]
@@ -82,7 +83,8 @@ let package = Package(
         .target(
             name: "Hosts",
             dependencies: [
-                "ZooKeeper", "ZooKeeperProtocol",
+                // Latin1, ServiceState, PeerBlock and shellQuoted, values plans name too.
+                "Ensemble", "ZooKeeper", "ZooKeeperProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

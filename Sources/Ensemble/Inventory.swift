@@ -80,8 +80,9 @@ public struct EnsembleSpec: Sendable, Hashable {
     public func server(_ id: ServerID) -> ServerSpec? { servers.first { $0.id == id } }
 }
 
-/// Shell commands that control one ZooKeeper server or client process.
-public struct ServiceCommands: Sendable, Hashable {
+/// Shell commands that control one ZooKeeper server or client process, as the inventory gives
+/// them and as a plan carries them (`"commands"` of each server in its JSON).
+public struct ServiceCommands: Sendable, Hashable, Codable {
     public var start: String?
     public var stop: String?
     public var restart: String?

@@ -1,7 +1,6 @@
 import Crypto
 public import Ensemble
 import Foundation
-public import Hosts
 import ZooKeeperProtocol
 
 /// A file on a host as discovery found it. The text is the file read as ISO-8859-1 (how Java

@@ -39,11 +39,15 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
     /// `action-started` of a configuration write: what each file held just before the write
     /// began (files read as ISO-8859-1 text), for a write the tool did not live to finish.
     public var previousContents: [String: String]?
+    /// On `action-started` of a configuration write: the files it is about to write that do not
+    /// exist yet; on its `action-finished`: the files it created. A rollback removes them.
+    public var createdFiles: [String]?
 
     public init(
         time: Date = Date(), kind: Kind, step: StepID? = nil, action: Int? = nil, summary: String, changed: Bool? = nil, plan: String? = nil,
-        previousContents: [String: String]? = nil
+        previousContents: [String: String]? = nil, createdFiles: [String]? = nil
     ) {
+        self.createdFiles = createdFiles
         self.time = time
         self.kind = kind
         self.step = step

@@ -1,5 +1,4 @@
 public import Ensemble
-public import Hosts
 import ZooKeeperProtocol
 
 /// How a plan moves clients from one ensemble to another.
@@ -80,24 +79,11 @@ public struct PlanDuration: Sendable, Hashable, Codable, Comparable, CustomStrin
 
 // MARK: - What the plan is about
 
-/// The commands that control one server, as the inventory gives them.
-public struct ServiceCommandSet: Sendable, Hashable, Codable {
-    public var start: String?
-    public var stop: String?
-    public var restart: String?
-    public var status: String?
-
-    public init(start: String? = nil, stop: String? = nil, restart: String? = nil, status: String? = nil) {
-        self.start = start
-        self.stop = stop
-        self.restart = restart
-        self.status = status
-    }
-
-    public init(_ commands: ServiceCommands) {
-        self.init(start: commands.start, stop: commands.stop, restart: commands.restart, status: commands.status)
-    }
-}
+/// The plan's copy of the inventory's commands was a type of its own with the same four fields
+/// and the same JSON; plans now carry ``ServiceCommands`` itself, and old plan files decode as
+/// they are (their digests do not change).
+@available(*, deprecated, renamed: "ServiceCommands")
+public typealias ServiceCommandSet = ServiceCommands
 
 /// One `server.N=…` line, as a plan writes it (a Codable mirror of ``QuorumServer``).
 public struct ServerLineSpec: Sendable, Hashable, Codable, CustomStringConvertible {
@@ -186,7 +172,7 @@ public struct PlanServer: Sendable, Hashable, Codable {
     public var dataDir: String
     public var dataLogDir: String?
     public var myidPath: String
-    public var commands: ServiceCommandSet
+    public var commands: ServiceCommands
     /// Set when ``address`` is a stable address bound on ``host`` that the plan may move to
     /// another host (see ``AddressMove``); nil when nothing needs to move it.
     public var stableAddress: StableAddress?
@@ -196,7 +182,7 @@ public struct PlanServer: Sendable, Hashable, Codable {
         clientPort: Int = 2181, clientAddress: String? = nil, role: ServerRole = .participant,
         configPath: String = "/etc/zookeeper/conf/zoo.cfg", dynamicConfigPath: String? = nil,
         dataDir: String = "/var/lib/zookeeper", dataLogDir: String? = nil, myidPath: String? = nil,
-        commands: ServiceCommandSet = ServiceCommandSet(), stableAddress: StableAddress? = nil
+        commands: ServiceCommands = ServiceCommands(), stableAddress: StableAddress? = nil
     ) {
         self.id = id
         self.host = host
@@ -393,16 +379,25 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     public var previousDynamicText: String?
     public var myidPath: String?
     public var myid: ServerID?
+    /// The myid file as discovery found it before this write (nil when it was missing, or when
+    /// the plan was not made from discovered files).
+    public var previousMyidText: String?
     /// True for a rollback's restore: the executor writes ``text`` (and ``dynamicText``) byte for
     /// byte, as the journal recorded the files, instead of applying servers and settings.
     public var restoresExactly: Bool?
+    /// For a rollback's restore: files the run created (they were missing before it), which the
+    /// restore removes. When ``configPath`` is one of them, ``text`` is not written.
+    public var removes: [String]?
 
     public init(
         server: ServerRef, configPath: String, servers: [ServerLineSpec], settings: [String: String?] = [:],
         text: String, previousText: String?, dynamicConfigPath: String? = nil, dynamicText: String? = nil,
-        previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil, restoresExactly: Bool? = nil
+        previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil, previousMyidText: String? = nil,
+        restoresExactly: Bool? = nil, removes: [String]? = nil
     ) {
         self.restoresExactly = restoresExactly
+        self.removes = removes
+        self.previousMyidText = previousMyidText
         self.server = server
         self.configPath = configPath
         self.servers = servers
@@ -424,6 +419,30 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     public func applied(to current: String?) -> String {
         if restoresExactly == true { return text }
         return Self.applying(servers: dynamicConfigPath == nil ? servers : [], settings: settings, to: current ?? text)
+    }
+
+    /// What the executor makes of the dynamic file that holds `current`: its server list replaced
+    /// (or, for a rollback's restore, ``dynamicText`` exactly). Nil when the write has no dynamic file.
+    public func appliedDynamic(to current: String?) -> String? {
+        guard dynamicConfigPath != nil else { return nil }
+        if restoresExactly == true, let exact = dynamicText { return exact }
+        var dynamic = DynamicConfig(parsing: current ?? dynamicText ?? "")
+        dynamic.setServers(servers.map(\.quorumServer))
+        return dynamic.rendered
+    }
+
+    /// What the myid file holds after the write; nil when the write has none.
+    public var myidText: String? { myidPath == nil ? nil : myid.map { "\($0)\n" } }
+
+    /// Each file the write changes: what the plan found in it (nil: missing) and what the write
+    /// leaves in it. For drift checks, before the write runs.
+    public var files: [(path: String, found: String?, written: String)] {
+        var files = [(path: configPath, found: previousText, written: applied(to: previousText))]
+        if let path = dynamicConfigPath, let written = appliedDynamic(to: previousDynamicText) {
+            files.append((path, previousDynamicText, written))
+        }
+        if let path = myidPath, let written = myidText { files.append((path, previousMyidText, written)) }
+        return files
     }
 
     static func applying(servers: [ServerLineSpec], settings: [String: String?], to text: String) -> String {

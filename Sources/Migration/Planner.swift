@@ -165,7 +165,7 @@ public enum Planner {
                     electionPort: server.electionPort, clientPort: server.clientPort, clientAddress: server.clientAddress,
                     role: server.role, configPath: server.configPath, dynamicConfigPath: server.dynamicConfigPath,
                     dataDir: server.dataDir, dataLogDir: server.dataLogDir, myidPath: server.myidPath,
-                    commands: ServiceCommandSet(server.commands), stableAddress: server.stableAddress)
+                    commands: server.commands, stableAddress: server.stableAddress)
             },
             initialData: data, initiallyRunning: running)
     }
@@ -346,7 +346,8 @@ struct PlanBuilder {
                 text: rendered.text, previousText: currentText[key],
                 dynamicConfigPath: dynamic ? (server.dynamicConfigPath ?? server.configPath + ".dynamic") : nil,
                 dynamicText: rendered.dynamicText, previousDynamicText: dynamic ? currentDynamic[key] : nil,
-                myidPath: myid ? server.myidPath : nil, myid: myid ? server.id : nil))
+                myidPath: myid ? server.myidPath : nil, myid: myid ? server.id : nil,
+                previousMyidText: myid ? estate?.server(ensemble: ensemble.name, id: server.id)?.myid.text : nil))
         currentText[key] = rendered.text
         if let dynamicText = rendered.dynamicText { currentDynamic[key] = dynamicText }
         return action
@@ -360,7 +361,10 @@ struct PlanBuilder {
                 for server in ensemble.servers {
                     let observed = estate.server(ensemble: ensemble.name, id: server.id)
                     currentText[Self.key(ensemble, server)] = observed?.config.text
-                    currentDynamic[Self.key(ensemble, server)] = observed?.dynamicConfig?.text
+                    // Only the file the plan writes: zoo.cfg may name another (ZooKeeper's own
+                    // `zoo.cfg.dynamic.<version>`), which the plan replaces by its own.
+                    let written = server.dynamicConfigPath ?? server.configPath + ".dynamic"
+                    currentDynamic[Self.key(ensemble, server)] = observed?.dynamicConfig.flatMap { $0.path == written ? $0.text : nil }
                 }
             }
             return

@@ -1,5 +1,4 @@
 import Ensemble
-import Hosts
 
 /// A plan as a runbook a person can follow by hand: per step, per host, the exact commands and
 /// config diffs, the gates to check, the expected client impact, and the point of no return.
@@ -111,14 +110,16 @@ public enum Runbook {
     }
 
     public static func commands(for action: Action, in plan: Plan) -> [String] {
-        func command(_ ref: ServerRef, _ pick: (ServiceCommandSet) -> String?, _ verb: String) -> String {
+        func command(_ ref: ServerRef, _ pick: (ServiceCommands) -> String?, _ verb: String) -> String {
             if let text = plan.server(ref).flatMap({ pick($0.commands) }) { return "$ \(text)" }
             return "(\(verb) ZooKeeper \(ref.ensemble) server \(ref.id): the inventory has no \(verb) command)"
         }
         switch action {
         case .writeConfig(let write):
             var lines = ["# \(action.summary)"]
-            lines += fileChange(path: write.configPath, before: write.previousText, after: write.text)
+            let removes = write.removes ?? []
+            lines += removes.map { "$ rm -- \($0)   # the run created it" }
+            if !removes.contains(write.configPath) { lines += fileChange(path: write.configPath, before: write.previousText, after: write.text) }
             if let path = write.dynamicConfigPath, let text = write.dynamicText {
                 lines += fileChange(path: path, before: write.previousDynamicText, after: text)
             }
@@ -129,9 +130,7 @@ public enum Runbook {
         case .startServer(let ref): return ["# \(action.summary)", command(ref, { $0.start }, "start")]
         case .stopServer(let ref): return ["# \(action.summary)", command(ref, { $0.stop }, "stop")]
         case .restartServer(let ref):
-            let restart = plan.server(ref).flatMap { server -> String? in
-                server.commands.restart ?? server.commands.stop.flatMap { stop in server.commands.start.map { "\(stop) && \($0)" } }
-            }
+            let restart = plan.server(ref)?.commands.effectiveRestart
             return ["# \(action.summary)", restart.map { "$ \($0)" } ?? "(restart ZooKeeper \(ref.ensemble) server \(ref.id): the inventory has no restart command)"]
         case .addFirewallRule(let rule):
             return ["# \(action.summary)"] + rule.iptablesCommands(adding: true).map { "$ sudo \($0)" }

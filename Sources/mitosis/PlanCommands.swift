@@ -368,7 +368,7 @@ struct RollbackCommand: AsyncParsableCommand {
             Output.error("the journal \(execution.journalPath) is empty or missing: nothing was done, so there is nothing to undo (pass --journal FILE if the run kept its journal elsewhere)")
             throw ExitCode.failure
         }
-        let rollback = try Rollback.plan(for: plan, journal: state)
+        let rollback = try Rollback.plan(for: proven, journal: state)
         if rollback.steps.isEmpty {
             Output.note("nothing took effect; nothing to undo")
             return

@@ -292,7 +292,7 @@ extension RealServers {
                 #expect(journal.events.map(\.kind) == events.all.map(\.kind))
                 #expect(!journal.events.contains { $0.kind == .failed || $0.kind == .resumed })
 
-                let refused = #expect(throws: ExecutionError.self) { try Rollback.plan(for: fixture.plan, journal: journal) }
+                let refused = #expect(throws: ExecutionError.self) { try Rollback.plan(for: Prover.prove(fixture.plan), journal: journal) }
                 #expect(refused?.code == .pastPointOfNoReturn)
                 // Running a finished plan again does nothing.
                 #expect(try await fixture.execute(options: ExecutionOptions(resume: true), group: group) == .finished)
@@ -493,7 +493,7 @@ extension RealServers {
                 for host in fixture.destination.hosts.prefix(2) { #expect(try await fixture.serviceState(host) == .running) }
 
                 // The way back is proved (after the steps the journal records) before it runs.
-                let back = try Prover.prove(rollback: Rollback.plan(for: fixture.plan, journal: state), of: Prover.prove(fixture.plan), journal: state)
+                let back = try Prover.prove(rollback: Rollback.plan(for: Prover.prove(fixture.plan), journal: state), of: Prover.prove(fixture.plan), journal: state)
                 let outcome = try await fixture.execute(back, journal: fixture.journalPath + ".rollback", options: ExecutionOptions(resume: true), group: group)
                 #expect(outcome == .finished)
                 try Journal(path: fixture.journalPath).append(ExecutionEvent(kind: .rollbackFinished, summary: "rolled back \(back.plan.steps.count) steps"))

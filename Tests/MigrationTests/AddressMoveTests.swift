@@ -141,7 +141,7 @@ final class RecordingDirectory: HostDirectory {
             }
             events.append(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
         }
-        let rollback = try Rollback.plan(for: plan, journal: JournalState(events: events))
+        let rollback = try Rollback.plan(for: Prover.prove(plan), journal: JournalState(events: events))
         let ids = rollback.steps.map(\.id.rawValue)
         let stopNew = try #require(ids.firstIndex(of: "rollback-replace-1-start-new"))
         let moveBack = try #require(ids.firstIndex(of: "rollback-replace-1-move-address"))

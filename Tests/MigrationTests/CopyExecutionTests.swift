@@ -42,7 +42,7 @@ import ZooKeeper
             }
             events.append(Self.event(.stepFinished, step))
         }
-        let back = try Rollback.plan(for: plan, journal: JournalState(events: events))
+        let back = try Rollback.plan(for: Prover.prove(plan), journal: JournalState(events: events))
         #expect(back.steps.map(\.id) == ["rollback-block"])
         let starts = back.steps[0].actions.compactMap { action -> ClientSwitch? in
             if case .switchClient(let change) = action { return change }

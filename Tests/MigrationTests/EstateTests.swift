@@ -210,6 +210,14 @@ import ZooKeeperProtocol
         let plan = try await estate.plan()
         let path = estate.configPath(2)
         try estate.edit(path, appending: "maxClientCnxns=10\n")
+        try await expectDriftRefusal(plan, on: estate, host: "h2", path: path, diffLine: "+maxClientCnxns=10")
+    }
+}
+
+extension Drift {
+    /// Runs `plan` on the estate; expects the drift refusal naming `host:path` with `diffLine`, and
+    /// every host file, the journal and the services as they were.
+    func expectDriftRefusal(_ plan: Plan, on estate: EstateFixture, host: String, path: String, diffLine: String) async throws {
         let before = try estate.snapshot()
         let executor = MigrationExecutor(
             plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
@@ -219,13 +227,35 @@ import ZooKeeperProtocol
             _ = try await executor.run()
         } throws: { error in
             guard let error = error as? ExecutionError, error.code == .drift else { return false }
-            return error.message.contains("h2:\(path)") && error.message.contains("+maxClientCnxns=10")
+            return error.message.contains("\(host):\(path)") && error.message.contains(diffLine)
         }
         #expect(try estate.snapshot() == before, "nothing changed")
         #expect(try executor.journal.load().events.isEmpty, "the run did not start")
         for id in Int64(1)...6 {
-            #expect(!FileManager.default.fileExists(atPath: estate.marker(id, "stopped")))
+            for marker in ["started", "stopped", "restarted"] { #expect(!FileManager.default.fileExists(atPath: estate.marker(id, marker))) }
         }
+    }
+
+    /// Server 4's myid was missing when planned; someone wrote one with another id since.
+    @Test func aMyidWrittenByHandSincePlanningStopsTheRun() async throws {
+        let estate = try EstateFixture()
+        defer { estate.remove() }
+        let plan = try await estate.plan()
+        #expect(plan.steps.flatMap(\.writes).contains { $0.myidPath == estate.myidPath(4) && $0.previousMyidText == nil })
+        try estate.put(estate.myidPath(4), "7\n")
+        try await expectDriftRefusal(plan, on: estate, host: "h4", path: estate.myidPath(4), diffLine: "+7")
+    }
+
+    /// The reconfig plan writes joiner 4's dynamic file, which was missing when planned; someone
+    /// has written one since.
+    @Test func aDynamicFileThatAppearedSincePlanningStopsTheRun() async throws {
+        let estate = try EstateFixture()
+        defer { estate.remove() }
+        let plan = try await estate.plan(.reconfig)
+        let write = try #require(plan.steps.flatMap(\.writes).first { $0.server.id == 4 && $0.dynamicConfigPath != nil })
+        let path = try #require(write.dynamicConfigPath)
+        try estate.put(path, "server.9=127.0.0.99:2888:3888:participant;2181\n")
+        try await expectDriftRefusal(plan, on: estate, host: "h4", path: path, diffLine: "+server.9=127.0.0.99")
     }
 }
 
@@ -247,7 +277,7 @@ import ZooKeeperProtocol
         let two = try #require(step.actions.firstIndex { if case .writeConfig(let write) = $0 { write.server.id == 2 } else { false } })
         guard case .writeConfig(let writeOne) = step.actions[one] else { return }
         let before = try await executor.currentContents(of: writeOne)
-        let (_, previous) = try await executor.apply(writeOne)
+        let (_, previous, _) = try await executor.apply(writeOne)
         #expect(estate.bytes(estate.configPath(1)) != originalOne)
         let twoBefore = estate.bytes(estate.configPath(2))
         let journal = JournalState(events: [
@@ -258,12 +288,48 @@ import ZooKeeperProtocol
             ExecutionEvent(kind: .actionStarted, step: step.id, action: two, summary: "write 2"),
             ExecutionEvent(kind: .failed, step: step.id, summary: "h2: refused: host key changed"),
         ])
-        let back = try Rollback.plan(for: plan, journal: journal)
+        let back = try Rollback.plan(for: Prover.prove(plan), journal: journal)
         let restores = back.steps.flatMap(\.writes)
         #expect(restores.map(\.server.id) == [1], "only the file the run changed is restored; got \(restores.map(\.server))")
         for write in restores { _ = try await executor.apply(write) }
         #expect(estate.bytes(estate.configPath(1)) == originalOne, "restored byte for byte")
         #expect(estate.bytes(estate.configPath(2)) == twoBefore, "server 2's file is left alone")
+    }
+}
+
+extension RollbackRestores {
+    /// The run writes every configuration of the steps before the point of no return, through the
+    /// executor (journaled as a run journals them): the destination's zoo.cfg and myid files are
+    /// new. The rollback removes exactly those and restores the rest: every file on every host
+    /// hashes as it did before the run.
+    @Test func filesTheRunCreatedAreRemovedAndEveryFileHashesAsBefore() async throws {
+        let estate = try EstateFixture()
+        defer { estate.remove() }
+        let plan = try await estate.plan()
+        let before = try estate.snapshot()
+        let executor = MigrationExecutor(
+            plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            journal: Journal(path: estate.root + ".journal"))
+        defer { try? FileManager.default.removeItem(atPath: executor.journal.path) }
+        let point = try #require(plan.pointOfNoReturn.flatMap { plan.index(of: $0) })
+        try executor.record(ExecutionEvent(kind: .planStarted, summary: "test", plan: try Journal.fingerprint(of: plan)))
+        for step in plan.steps[..<point] {
+            try executor.record(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
+            for (index, action) in step.actions.enumerated() {
+                if case .writeConfig = action { try await executor.perform(action, index: index, in: step) }
+            }
+            try executor.record(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
+        }
+        let created = Set((Int64(4)...6).flatMap { [estate.configPath($0), estate.myidPath($0)] }.filter { estate.bytes($0) != nil })
+        #expect(created.isSuperset(of: [estate.configPath(4), estate.myidPath(4)]), "the run created server 4's files")
+        #expect(try estate.snapshot() != before, "the run changed files")
+
+        let back = try Rollback.plan(for: executor.proven, journal: try executor.journal.load())
+        let removed = Set(back.steps.flatMap(\.writes).flatMap { $0.removes ?? [] })
+        #expect(removed == created, "only files the run created are removed")
+        #expect(Runbook.render(back).contains("$ rm -- \(estate.myidPath(4))"), "the runbook shows the removal")
+        for write in back.steps.flatMap(\.writes) { _ = try await executor.apply(write) }
+        #expect(try estate.snapshot() == before, "every host file as before the run, byte for byte; none left behind")
     }
 }
 

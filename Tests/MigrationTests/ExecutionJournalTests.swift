@@ -59,7 +59,7 @@ extension Step {
         let state = try journal(
             of: plan, through: "join-5-restart-1",
             previousContents: ["join-4-configs": [joinWrite: ["/etc/zookeeper/conf/zoo.cfg": recorded]]])
-        let back = try Rollback.plan(for: plan, journal: state)
+        let back = try Rollback.plan(for: Prover.prove(plan), journal: state)
 
         #expect(
             back.steps.map(\.id.rawValue) == [
@@ -103,7 +103,7 @@ extension Step {
     /// An action that started and never finished may have taken effect: it is undone too.
     @Test func undoesAnInterruptedAction() throws {
         let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
-        let back = try Rollback.plan(for: plan, journal: try journal(of: plan, through: "join-4-start", interrupted: ["join-4-start"]))
+        let back = try Rollback.plan(for: Prover.prove(plan), journal: try journal(of: plan, through: "join-4-start", interrupted: ["join-4-start"]))
         #expect(back.steps.map(\.id.rawValue) == ["rollback-join-4-start", "rollback-2-configs"])
         #expect(back.steps.first?.stoppedServers == [4])
     }
@@ -112,18 +112,18 @@ extension Step {
         let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
         let point = try #require(plan.pointOfNoReturn)
         let started = try journal(of: plan, through: point, interrupted: [point])
-        let error = #expect(throws: ExecutionError.self) { try Rollback.plan(for: plan, journal: started) }
+        let error = #expect(throws: ExecutionError.self) { try Rollback.plan(for: Prover.prove(plan), journal: started) }
         #expect(error?.code == .pastPointOfNoReturn)
         #expect(error?.step == point)
         let before = try #require(plan.index(of: point)).advanced(by: -1)
-        #expect(throws: Never.self) { try Rollback.plan(for: plan, journal: try journal(of: plan, through: plan.steps[before].id)) }
+        #expect(throws: Never.self) { try Rollback.plan(for: Prover.prove(plan), journal: try journal(of: plan, through: plan.steps[before].id)) }
     }
 
     @Test func nothingDoneNothingToUndo() throws {
         let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
-        #expect(try Rollback.plan(for: plan, journal: JournalState(events: [])).steps.isEmpty)
+        #expect(try Rollback.plan(for: Prover.prove(plan), journal: JournalState(events: [])).steps.isEmpty)
         // The preflight only stopped servers that were not running.
-        #expect(try Rollback.plan(for: plan, journal: try journal(of: plan, through: "preflight")).steps.isEmpty)
+        #expect(try Rollback.plan(for: Prover.prove(plan), journal: try journal(of: plan, through: "preflight")).steps.isEmpty)
     }
 }
 
@@ -175,7 +175,7 @@ extension Step {
         #expect(state.finishedActions["a"] == [0])
         #expect(state.interruptedActions["a"] == [1])
         #expect(state.finishedSteps.isEmpty && !state.planFinished)
-        #expect(state.previousContents(step: "a", action: 0) == ["/zoo.cfg": "before"])
-        #expect(state.previousContents(step: "a", action: 1) == nil)
+        #expect(state.fileRecord(step: "a", action: 0)?.previous == ["/zoo.cfg": "before"])
+        #expect(state.fileRecord(step: "a", action: 1) == nil)
     }
 }

@@ -16,7 +16,7 @@ enum Fixtures {
                 return PlanServer(
                     id: ServerID(id), host: "zk-\(name)-\(id)", address: address,
                     configPath: "/etc/zookeeper/conf/zoo.cfg", dataDir: "/var/lib/zookeeper",
-                    commands: ServiceCommandSet(
+                    commands: ServiceCommands(
                         start: "systemctl start zookeeper", stop: "systemctl stop zookeeper",
                         restart: "systemctl restart zookeeper", status: "echo srvr | nc -q 2 localhost 2181"),
                     stableAddress: stableAddress)

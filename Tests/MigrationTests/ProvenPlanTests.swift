@@ -75,6 +75,24 @@ import Testing
         #expect(refused.message.contains("impact windows"))
     }
 
+    /// Plans carry the inventory's `ServiceCommands` (once a mirror type of the plan's own, with the
+    /// same JSON): each server's `"commands"` keeps its four keys, so plan files written before
+    /// decode as they are, and their digests, hence their proof records, still match.
+    @Test func serverCommandsKeepTheJSONOldPlansHave() throws {
+        let plan = try written()
+        let json = try #require(try JSONSerialization.jsonObject(with: plan.jsonData()) as? [String: Any])
+        let servers = try #require((json["source"] as? [String: Any])?["servers"] as? [[String: Any]])
+        let commands = try #require(servers.first?["commands"] as? [String: String])
+        #expect(
+            commands == [
+                "start": "systemctl start zookeeper", "stop": "systemctl stop zookeeper", "restart": "systemctl restart zookeeper",
+                "status": "echo srvr | nc -q 2 localhost 2181",
+            ])
+        let old = #"{"start":"a","stop":"b","status":"c"}"#
+        #expect(try JSONDecoder().decode(ServiceCommands.self, from: Data(old.utf8)) == ServiceCommands(start: "a", stop: "b", status: "c"))
+        #expect(try Prover.verify(Plan(jsonData: plan.jsonData()), source: "plan.json").plan.source.servers.first?.commands.effectiveRestart == "systemctl restart zookeeper")
+    }
+
     @Test func aPlanWithoutProofRecordIsRefused() throws {
         var plan = try written()
         plan.proof = nil
@@ -104,7 +122,7 @@ import Testing
     @Test func aRollbackIsProvedAfterTheStepsTheJournalRecords() throws {
         let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
         let state = try journal(of: plan, through: "join-5-restart-1")
-        let back = try Rollback.plan(for: plan, journal: state)
+        let back = try Rollback.plan(for: Prover.prove(plan), journal: state)
         let proven = try Prover.prove(rollback: back, of: Prover.prove(plan), journal: state)
         #expect(proven.plan == back)
         #expect(proven.proof.isSafe)
@@ -115,7 +133,7 @@ import Testing
     @Test func anUnsafeRollbackIsRefused() throws {
         let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
         let state = try journal(of: plan, through: "join-5-restart-1")
-        var back = try Rollback.plan(for: plan, journal: state)
+        var back = try Rollback.plan(for: Prover.prove(plan), journal: state)
         #expect(try Prover.prove(rollback: back, of: Prover.prove(plan), journal: state).proof.isSafe)
         back.steps.removeAll { step in step.actions.allSatisfy { if case .stopServer = $0 { true } else { false } } }
         let refused = try #require(throws: PlanRefusal.self) { try Prover.prove(rollback: back, of: Prover.prove(plan), journal: state) }
@@ -134,7 +152,7 @@ import Testing
         var refused: [String] = []
         for step in plan.steps[..<split] {
             let state = try journal(of: plan, through: step.id)
-            let back = try Rollback.plan(for: plan, journal: state)
+            let back = try Rollback.plan(for: Prover.prove(plan), journal: state)
             do {
                 _ = try Prover.prove(rollback: back, of: proven, journal: state)
             } catch {

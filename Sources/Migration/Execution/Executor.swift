@@ -293,12 +293,21 @@ public struct MigrationExecutor: Sendable {
 
     func perform(_ action: Action, index: Int, in step: Step) async throws {
         var before: [String: String]?
-        if case .writeConfig(let write) = action { before = try await currentContents(of: write) }
-        try record(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: action.summary, previousContents: before))
+        var missing: [String]?
+        if case .writeConfig(let write) = action {
+            let contents = try await currentContents(of: write)
+            before = contents
+            missing = write.files.map(\.path).filter { contents[$0] == nil }
+        }
+        try record(
+            ExecutionEvent(
+                kind: .actionStarted, step: step.id, action: index, summary: action.summary, previousContents: before,
+                createdFiles: missing?.isEmpty == false ? missing : nil))
         let changes: [HostChange]
         var previous: [String: String]?
+        var created: [String]?
         if case .writeConfig(let write) = action {
-            (changes, previous) = try await apply(write)
+            (changes, previous, created) = try await apply(write)
         } else {
             changes = try await perform(action)
         }
@@ -306,7 +315,7 @@ public struct MigrationExecutor: Sendable {
         try record(
             ExecutionEvent(
                 kind: .actionFinished, step: step.id, action: index, summary: summary, changed: changes.contains { $0.changed },
-                previousContents: previous?.isEmpty == false ? previous : nil))
+                previousContents: previous?.isEmpty == false ? previous : nil, createdFiles: created?.isEmpty == false ? created : nil))
     }
 
     func service(_ ref: ServerRef) throws -> ServiceSpec {
@@ -376,35 +385,43 @@ public struct MigrationExecutor: Sendable {
 
     /// The server list and settings applied to the file on the host: every other line stays.
     /// Files are read and written as ISO-8859-1, as ZooKeeper reads them, so every byte the
-    /// write does not change stays as it was. Returns what changed and what each changed file
-    /// held before (for a rollback).
-    func apply(_ write: ConfigWrite) async throws -> (changes: [HostChange], previous: [String: String]) {
+    /// write does not change stays as it was. Returns what changed, what each changed file
+    /// held before and the files it created (for a rollback). A rollback's restore also removes
+    /// the files the run created (``ConfigWrite/removes``).
+    func apply(_ write: ConfigWrite) async throws -> (changes: [HostChange], previous: [String: String], created: [String]) {
         let driver = try hosts.driver(for: write.server.host)
         var changes: [HostChange] = []
         var previous: [String: String] = [:]
+        var created: [String] = []
         func store(_ path: String, _ contents: String, replacing current: String?) async throws {
             let change = try await driver.writeLatin1(path, contents: contents)
-            if change.changed, let current { previous[path] = current }
+            if change.changed {
+                if let current { previous[path] = current } else { created.append(path) }
+            }
             changes.append(change)
         }
-        let current = try await driver.readLatin1(write.configPath)
-        try await store(write.configPath, write.applied(to: current), replacing: current)
+        let removes = write.removes ?? []
+        for path in removes {
+            guard let current = try await driver.readLatin1(path) else {
+                changes.append(HostChange(host: driver.host, changed: false, summary: "\(path) is already gone"))
+                continue
+            }
+            _ = try await driver.check("rm -f -- \(shellQuoted(path))", timeout: .seconds(60), operation: "remove \(path), which the run created")
+            previous[path] = current
+            changes.append(HostChange(host: driver.host, changed: true, summary: "removed \(path), which the run created"))
+        }
+        if !removes.contains(write.configPath) {
+            let current = try await driver.readLatin1(write.configPath)
+            try await store(write.configPath, write.applied(to: current), replacing: current)
+        }
         if let path = write.dynamicConfigPath {
             let currentDynamic = try await driver.readLatin1(path)
-            let text: String
-            if write.restoresExactly == true, let exact = write.dynamicText {
-                text = exact
-            } else {
-                var dynamic = DynamicConfig(parsing: currentDynamic ?? write.dynamicText ?? "")
-                dynamic.setServers(write.servers.map(\.quorumServer))
-                text = dynamic.rendered
-            }
-            try await store(path, text, replacing: currentDynamic)
+            if let text = write.appliedDynamic(to: currentDynamic) { try await store(path, text, replacing: currentDynamic) }
         }
-        if let path = write.myidPath, let id = write.myid {
-            try await store(path, "\(id)\n", replacing: try await driver.readLatin1(path))
+        if let path = write.myidPath, let text = write.myidText {
+            try await store(path, text, replacing: try await driver.readLatin1(path))
         }
-        return (changes, previous)
+        return (changes, previous, created)
     }
 
     /// What each file a write is about to change holds now, by path (a missing file is not
@@ -428,32 +445,35 @@ public struct MigrationExecutor: Sendable {
 
     // MARK: Drift
 
-    /// Checks that every file `steps` are the first of the plan to write is as the plan observed
-    /// it, or already as the write makes it (a resumed run). A file an earlier step wrote is the
-    /// run's own (and ZooKeeper may rewrite it itself, e.g. after a reconfig): the journal knows
-    /// what it held. Only plans made from discovered files are checked: an estate-less plan's
-    /// previous texts are the planner's assumptions.
+    /// Checks that every file `steps` are the first of the plan to write (zoo.cfg, the dynamic
+    /// file, myid) is as the plan observed it, or already as the write makes it (a resumed run).
+    /// A file an earlier step wrote is the run's own (and ZooKeeper may rewrite it itself, e.g.
+    /// after a reconfig): the journal knows what it held. Only plans made from discovered files
+    /// are checked: an estate-less plan's previous texts are the planner's assumptions.
     func checkDrift(_ steps: [Step], state: JournalState) async throws {
         guard plan.estateFingerprint != nil, let first = steps.first, let start = plan.index(of: first.id) else { return }
         let earlierWrites = plan.steps[..<start].flatMap(\.actions).compactMap { action -> ConfigWrite? in
             if case .writeConfig(let write) = action { return write }
             return nil
         }
-        var seen = Set(earlierWrites.map { "\($0.server.host)#\($0.configPath)" })
+        var seen = Set(earlierWrites.flatMap { write in write.files.map { "\(write.server.host)#\($0.path)" } })
         for step in steps {
             let done = state.finishedActions[step.id] ?? []
             for (index, action) in step.actions.enumerated() {
                 guard case .writeConfig(let write) = action, write.restoresExactly != true else { continue }
-                let key = "\(write.server.host)#\(write.configPath)"
-                guard !seen.contains(key) else { continue }
-                seen.insert(key)
-                if done.contains(index) { continue }
-                let current = try await hosts.driver(for: write.server.host).readLatin1(write.configPath)
-                if current == write.previousText || current == write.text { continue }
-                let diff = Runbook.fileChange(path: write.configPath, before: write.previousText, after: current ?? "").map { "  " + $0 }.joined(separator: "\n")
-                throw ExecutionError(
-                    .drift, step: step.id,
-                    "\(write.server.host):\(write.configPath) is not as the plan found it (\(current == nil ? "it is gone" : "changed since `mitosis plan`")); nothing was changed. What changed, from the plan's view to the host's:\n\(diff)\nPlan again from the hosts as they are (`mitosis plan`), or put the file back")
+                for file in write.files {
+                    let key = "\(write.server.host)#\(file.path)"
+                    guard !seen.contains(key) else { continue }
+                    seen.insert(key)
+                    if done.contains(index) { continue }
+                    let current = try await hosts.driver(for: write.server.host).readLatin1(file.path)
+                    if current == file.found || current == file.written { continue }
+                    let what = current == nil ? "it is gone" : file.found == nil ? "it was missing when planned, and now exists" : "changed since `mitosis plan`"
+                    let diff = Runbook.fileChange(path: file.path, before: file.found ?? "", after: current ?? "").map { "  " + $0 }.joined(separator: "\n")
+                    throw ExecutionError(
+                        .drift, step: step.id,
+                        "\(write.server.host):\(file.path) is not as the plan found it (\(what)); nothing was changed. What changed, from the plan's view to the host's:\n\(diff)\nPlan again from the hosts as they are (`mitosis plan`), or put the file back")
+                }
             }
         }
     }

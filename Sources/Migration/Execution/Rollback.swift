@@ -21,7 +21,11 @@ import MigrationPlanning
 /// Rounds are undone last first. Only actions that changed something (the journal says) are
 /// undone; configuration files go back to what the journal recorded they held before.
 public enum Rollback {
-    public static func plan(for plan: Plan, journal: JournalState) throws -> Plan {
+    /// The way back from what `journal` says a run of `proven` did. It takes the proven plan (a
+    /// plan runs, and so is undone, only as it was proved); the way back it gives is proved in
+    /// turn (``Prover/prove(rollback:of:journal:options:)``) before it runs.
+    public static func plan(for proven: ProvenPlan, journal: JournalState) throws -> Plan {
+        let plan = proven.plan
         let finished = plan.steps.filter { step in
             journal.finishedSteps.contains(step.id) || !(journal.finishedActions[step.id] ?? []).isEmpty
                 || !(journal.interruptedActions[step.id] ?? []).isEmpty
@@ -53,20 +57,36 @@ public enum Rollback {
                 for (index, action) in step.appliedActions(journal: journal) {
                     guard case .writeConfig(let write) = action else { continue }
                     // Only files the journal says this write changed (or, for a write the tool did
-                    // not live to finish, what they held when it began), byte for byte. A write
-                    // that never began (its host refused us) has nothing recorded: its files are
-                    // left alone, never rewritten with what the planner believed they held.
-                    guard let recorded = journal.previousContents(step: step.id, action: index) else { continue }
-                    guard let previous = recorded[write.configPath] else { continue }
-                    let config = ZooKeeperConfig(parsing: previous)
-                    let previousDynamic = write.dynamicConfigPath.flatMap { recorded[$0] }
+                    // not live to finish, what they held when it began), byte for byte, and the
+                    // files it created, removed. A write that never began (its host refused us)
+                    // has nothing recorded: its files are left alone, never rewritten with what
+                    // the planner believed they held.
+                    guard let recorded = journal.fileRecord(step: step.id, action: index) else { continue }
+                    let removes = write.files.map(\.path).filter { recorded.created.contains($0) && recorded.previous[$0] == nil }
+                    let previousDynamic = write.dynamicConfigPath.flatMap { recorded.previous[$0] }
+                    // zoo.cfg: back to what it held; or removed; or, when the write left it as it
+                    // was, written with what it held when the write began (no change).
+                    let text: String
+                    let servers: [ServerLineSpec]
+                    if let previous = recorded.previous[write.configPath] ?? (removes.isEmpty && previousDynamic == nil ? nil : recorded.atStart[write.configPath]) {
+                        text = previous
+                        servers = ZooKeeperConfig(parsing: previous).servers.map(ServerLineSpec.init)
+                    } else if removes.contains(write.configPath) {
+                        // The server had no file before the run: as the prover starts it, with
+                        // its own ensemble's membership, and stopped (the undo of its start).
+                        text = ""
+                        servers = (write.server.ensemble == plan.source.name ? plan.source : plan.destination).servers.map { $0.line(clientPortInLine: false) }
+                    } else {
+                        continue
+                    }
                     restoreWrites.append(
                         .writeConfig(
                             ConfigWrite(
-                                server: write.server, configPath: write.configPath, servers: config.servers.map(ServerLineSpec.init),
-                                settings: [:], text: previous, previousText: write.text,
+                                server: write.server, configPath: write.configPath, servers: servers,
+                                settings: [:], text: text, previousText: write.text,
                                 dynamicConfigPath: previousDynamic == nil ? nil : write.dynamicConfigPath,
-                                dynamicText: previousDynamic, previousDynamicText: write.dynamicText, restoresExactly: true)))
+                                dynamicText: previousDynamic, previousDynamicText: write.dynamicText, restoresExactly: true,
+                                removes: removes.isEmpty ? nil : removes)))
                 }
             }
             var restore: [Step] = []
@@ -189,14 +209,20 @@ extension Step {
 }
 
 extension JournalState {
-    /// What the files a configuration write changed held before it: as its `action-finished`
-    /// recorded them (only the files it changed); for a write interrupted before it finished, as its
-    /// last `action-started` recorded them (every file it was about to write). Nil when neither.
-    func previousContents(step: StepID, action: Int) -> [String: String]? {
+    /// What a configuration write did to its files, as the journal recorded it. As its
+    /// `action-finished` says: what each file it changed held before (only those), and the files
+    /// it created; for a write interrupted before it finished, as its last `action-started` says:
+    /// what every file it was about to write held, and those that did not exist (it may have
+    /// created them). `atStart`: what every file held when the write began. Nil when none is
+    /// recorded (the write never began).
+    func fileRecord(step: StepID, action: Int) -> (previous: [String: String], created: Set<String>, atStart: [String: String])? {
         let events = events.filter { $0.step == step && $0.action == action }
+        let started = events.last { $0.kind == .actionStarted && ($0.previousContents != nil || $0.createdFiles != nil) }
         if let finished = events.last(where: { $0.kind == .actionFinished || $0.kind == .actionSkipped }) {
-            return finished.previousContents
+            if finished.previousContents == nil && finished.createdFiles == nil { return nil }
+            return (finished.previousContents ?? [:], Set(finished.createdFiles ?? []), started?.previousContents ?? [:])
         }
-        return events.last { $0.kind == .actionStarted && $0.previousContents != nil }?.previousContents
+        guard let started else { return nil }
+        return (started.previousContents ?? [:], Set(started.createdFiles ?? []), started.previousContents ?? [:])
     }
 }

@@ -1,0 +1,118 @@
+import Ensemble
+import Foundation
+import Hosts
+import NIOCore
+import NIOPosix
+import Testing
+
+import Migration
+import MigrationPlanning
+
+/// The execution module runs only proven plans, and no module but the planning one can make a
+/// proven plan. (Plain imports, not `@testable`: this file sees what the CLI and the rehearsal see.)
+@Suite struct ProvenPlanBoundary {
+    /// The executor (a run, a `--resume`, a rollback's run) and the rollback planner are named here
+    /// with the types they must have: were any of them to take a `Plan`, this file would not
+    /// compile. Then each is used with a proven plan.
+    @Test func theExecutorAndRollbackTakeOnlyAProvenPlan() throws {
+        typealias MakeExecutor = (
+            ProvenPlan, any HostDirectory, (any ClientGroupController)?, any EventLoopGroup, Journal, ExecutionOptions,
+            @escaping @Sendable (ExecutionEvent) -> Void
+        ) -> MigrationExecutor
+        let makeExecutor: MakeExecutor = MigrationExecutor.init(plan:hosts:clients:eventLoopGroup:journal:options:onEvent:)
+        let rollback: (ProvenPlan, JournalState) throws -> Plan = Rollback.plan(for:journal:)
+        let proveRollback: (Plan, ProvenPlan, JournalState, ProverOptions) throws(PlanRefusal) -> ProvenPlan = Prover.prove(rollback:of:journal:options:)
+
+        let proven = try Prover.prove(Fixtures.plan(.mitosis, 3, 3, staying: false))
+        let hosts = InventoryHostDirectory(inventory: Inventory(ensembles: [], hosts: [], clientGroups: []), eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        let executor = makeExecutor(
+            proven, hosts, nil, MultiThreadedEventLoopGroup.singleton, Journal(path: "/nonexistent/journal"), ExecutionOptions(resume: true), { _ in })
+        #expect(executor.plan == proven.plan)
+        let state = JournalState(events: [
+            ExecutionEvent(kind: .planStarted, summary: "test"),
+            ExecutionEvent(kind: .stepStarted, step: proven.plan.steps[0].id, summary: "test"),
+            ExecutionEvent(kind: .stepFinished, step: proven.plan.steps[0].id, summary: "test"),
+        ])
+        let back = try proveRollback(try rollback(proven, state), proven, state, ProverOptions())
+        #expect(back.proof.isSafe)
+    }
+
+    /// Forging a proven plan outside the planning module does not compile, while proving one does:
+    /// two one-line files type-checked by the compiler against the modules this test was built with.
+    @Test func noModuleButThePlanningOneCanMakeAProvenPlan() throws {
+        let build = try BuildProducts.locate()
+        let prove = try build.typecheck("import MigrationPlanning\nfunc made(_ plan: Plan) throws -> ProvenPlan { try Prover.prove(plan) }\n")
+        #expect(prove.status == 0, "the control file must type-check: \(prove.output)")
+        for module in ["MigrationPlanning", "Migration"] {
+            let forge = try build.typecheck(
+                "import MigrationPlanning\nimport \(module)\nfunc forged(_ plan: Plan, _ proof: ProofResult) -> ProvenPlan { ProvenPlan(plan: plan, proof: proof) }\n")
+            #expect(forge.status != 0, "a ProvenPlan was made outside the prover (importing \(module))")
+            // Private to the prover's file: not `internal` (which `@testable` opens) nor `package`
+            // (which the executor and the CLI, in this package, would see).
+            #expect(
+                forge.output.contains("'ProvenPlan' initializer is inaccessible due to 'fileprivate'")
+                    || forge.output.contains("'ProvenPlan' initializer is inaccessible due to 'private'"), "\(forge.output)")
+        }
+    }
+}
+
+/// This test run's build products: the Swift modules and the C module maps the compiler needs to
+/// import Mitosis's modules (found from the test binary's own folder).
+struct BuildProducts {
+    var products: URL
+    var checkouts: URL
+
+    static func locate() throws -> BuildProducts {
+        let binary = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var folder = binary.deletingLastPathComponent()
+        while folder.path != "/" {
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("Modules/MigrationPlanning.swiftmodule").path) { break }
+            folder = folder.deletingLastPathComponent()
+        }
+        var checkouts = folder
+        while checkouts.path != "/" && !FileManager.default.fileExists(atPath: checkouts.appendingPathComponent("checkouts").path) {
+            checkouts = checkouts.deletingLastPathComponent()
+        }
+        guard folder.path != "/", checkouts.path != "/" else {
+            throw BoundaryTestError(message: "no Modules/MigrationPlanning.swiftmodule and checkouts/ above the test binary \(binary.path): build with `swift build --build-tests`")
+        }
+        return BuildProducts(products: folder, checkouts: checkouts.appendingPathComponent("checkouts"))
+    }
+
+    func moduleMaps() throws -> [String] {
+        let fileManager = FileManager.default
+        var maps = try fileManager.contentsOfDirectory(atPath: products.path).filter { $0.hasSuffix(".build") }
+            .map { products.appendingPathComponent($0).appendingPathComponent("module.modulemap").path }
+            .filter { fileManager.fileExists(atPath: $0) }
+        if let walker = fileManager.enumerator(atPath: checkouts.path) {
+            for case let relative as String in walker where relative.hasSuffix("/include/module.modulemap") {
+                maps.append(checkouts.appendingPathComponent(relative).path)
+            }
+        }
+        return maps
+    }
+
+    /// Type-checks `source` with `swiftc -typecheck`; gives the exit status and what it printed.
+    func typecheck(_ source: String) throws -> (status: Int32, output: String) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("mitosis-boundary-\(UUID().uuidString).swift")
+        try Data(source.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments =
+            ["swiftc", "-typecheck", "-I", products.appendingPathComponent("Modules").path]
+            + (try moduleMaps()).flatMap { ["-Xcc", "-fmodule-map-file=\($0)"] } + [file.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
+
+struct BoundaryTestError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
