@@ -2,12 +2,17 @@ import Ensemble
 import Foundation
 import Hosts
 import Kafka
+import Migration
+import MigrationPlanning
 import NIOCore
 import ZooKeeper
 
 /// `mitosis rehearse --strategy kraft`: a ZooKeeper → KRaft migration (KIP-866) rehearsed on real
-/// ZooKeeper in a network-namespace sandbox. The Kafka brokers and the KRaft controller quorum are
-/// *simulated* (`mitosis kafka kraft simulate`, one process per sandbox host): they read their real
+/// ZooKeeper in a network-namespace sandbox, by the real plan: the rehearsal writes an inventory for
+/// its sandbox hosts, then plans (`KRaftPlanner`, as `kafka kraft plan`), proves (`KRaftProver`),
+/// runs (`KRaftExecutor`, as `kafka kraft run --through PHASE`) and rolls back (`KRaftRollback`, as
+/// `kafka kraft rollback`). The Kafka brokers and the KRaft controller quorum are *simulated*
+/// (`mitosis kafka kraft simulate`, one process per sandbox host): they read their real
 /// server.properties at each start and write to ZooKeeper what Kafka's code writes. ZooKeeper, the
 /// files, the processes and the commands that restart them are real.
 public struct KRaftRehearsalOptions: Sendable {
@@ -21,25 +26,41 @@ public struct KRaftRehearsalOptions: Sendable {
     public var tickMilliseconds: Int
     /// How long a gate may wait.
     public var gateTimeout: Duration
-    /// Run a rollback drill at each phase before finalization.
-    public var rollbackDrills: Bool
+    /// How long the partitions must stay healthy before each broker restart and before finalization
+    /// (`kafka kraft run --healthy-period`).
+    public var healthyPeriod: Duration
+    /// The phases after which a rollback drill runs (each on a migration started again from the
+    /// beginning). Finalization cannot be rolled back.
+    public var drillPhases: [KRaftPhase]
 
     public init(brokers: Int = 3, networkID: String? = nil, outputDirectory: String? = nil, executable: String, keepSandboxes: Bool = false,
-                tickMilliseconds: Int = 200, gateTimeout: Duration = .seconds(60), rollbackDrills: Bool = true) {
+                tickMilliseconds: Int = 200, gateTimeout: Duration = .seconds(60), healthyPeriod: Duration = .milliseconds(200),
+                drillPhases: [KRaftPhase] = KRaftPhase.allCases.filter { $0 < .finalize }) {
         self.brokers = brokers
         self.networkID = networkID ?? "mk\(ProcessInfo.processInfo.processIdentifier)"
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         self.outputDirectory = outputDirectory ?? "mitosis-kraft-rehearsal-\(stamp)"
         self.executable = executable; self.keepSandboxes = keepSandboxes; self.tickMilliseconds = tickMilliseconds
-        self.gateTimeout = gateTimeout; self.rollbackDrills = rollbackDrills
+        self.gateTimeout = gateTimeout; self.healthyPeriod = healthyPeriod; self.drillPhases = drillPhases.filter { $0 < .finalize }
     }
 }
 
-/// What the rehearsal saw: each gate passed (in order), each rollback drill and its checks.
+/// What the rehearsal saw: each gate the final run passed (from its journal), each rollback drill and its checks.
 public struct KRaftRehearsalResult: Sendable, Codable {
-    public struct Gate: Sendable, Codable { public var phase: String; public var gate: String; public var seconds: Double }
-    public struct Drill: Sendable, Codable {
+    public struct Gate: Sendable, Codable {
         public var phase: String
+        public var step: String
+        public var gate: String
+        /// Since its step started (the journal's times, to the second).
+        public var seconds: Double
+    }
+    public struct Drill: Sendable, Codable {
+        /// The phase the plan ran through (`--through`) before the rollback.
+        public var phase: String
+        /// The plan's steps the run finished before the rollback.
+        public var stepsRun: [String]
+        /// What `KRaftRollback` did.
+        public var rollback: [String]
         /// What a ZooKeeper-mode controller found after the rollback.
         public var checks: [String: Bool]
         public var passed: Bool { checks.values.allSatisfy { $0 } }
@@ -65,6 +86,7 @@ public enum KRaftRehearsal {
 
 /// One simulated Kafka node on its own sandbox host: its real server.properties, data directory
 /// and a control script (restart | stop) that runs `mitosis kafka kraft simulate` in the background.
+/// The inventory names the script as the member's `restart` and `stop` commands.
 struct SimulatedKafkaNode: Sendable {
     var host: SandboxHost
     var role: KafkaNodeFile.Role
@@ -74,6 +96,20 @@ struct SimulatedKafkaNode: Sendable {
     var dataPath: String { base + "/data" }
     var logPath: String { base + "/node.log" }
     var controlPath: String { base + "/kafka.sh" }
+    var member: String { "\(role.rawValue)-\(id)" }
+
+    var inventoryMember: ClientGroupMember {
+        ClientGroupMember(name: member, host: host.name, configPath: configPath,
+                          restart: "/bin/sh \(shellQuoted(controlPath)) restart", stop: "/bin/sh \(shellQuoted(controlPath)) stop")
+    }
+
+    /// The file before the migration: a ZooKeeper-mode broker, or a controller not yet provisioned.
+    func initialProperties(zookeeperConnect: String) -> String {
+        role == .broker
+            ? "broker.id=\(id)\nlisteners=PLAINTEXT://\(host.address):9092\ninter.broker.protocol.version=3.9\nzookeeper.connect=\(zookeeperConnect)\nlog.dirs=\(dataPath)\n"
+            : "process.roles=controller\nnode.id=\(id)\nlisteners=CONTROLLER://\(host.address):9093\ncontroller.listener.names=CONTROLLER\n"
+                + "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\ncontroller.quorum.voters=\(id)@\(host.address):9093\nmetadata.log.dir=\(dataPath)\n"
+    }
 
     func controlScript(executable: String, channel: String, tickMilliseconds: Int) -> String {
         let pid = shellQuoted(base + "/node.pid"), log = shellQuoted(logPath)
@@ -94,71 +130,6 @@ struct SimulatedKafkaNode: Sendable {
     }
 }
 
-/// The phases of KIP-866 as config edits and restarts through the host driver, each gated on
-/// ZooKeeper (KRAFT.md §5). The one place that drives phases: the plan executor of
-/// `kafka kraft run` can replace it.
-struct KRaftPhaseDriver: Sendable {
-    let manager: SandboxManager
-    let brokers: [SimulatedKafkaNode]
-    let controller: SimulatedKafkaNode
-    let zookeeperConnect: String
-    let controllerAddress: String
-
-    func driver(_ node: SimulatedKafkaNode) throws -> SandboxHostDriver { try manager.hostDriver(for: node.host.name) }
-
-    /// Edits a node's real server.properties: sets and removes keys, keeping everything else.
-    func edit(_ node: SimulatedKafkaNode, set: [(String, String)], remove: [String]) async throws {
-        let driver = try driver(node)
-        var document = PropertiesDocument(try await driver.readFile(node.configPath) ?? "")
-        for key in remove { _ = document.removeValue(forKey: key) }
-        for (key, value) in set { document.setValue(value, forKey: key) }
-        _ = try await driver.writeFile(node.configPath, contents: document.rendered)
-    }
-
-    func restart(_ node: SimulatedKafkaNode) async throws {
-        try await driver(node).check("/bin/sh \(shellQuoted(node.controlPath)) restart", timeout: .seconds(30), operation: "restart the simulated \(node.role.rawValue) \(node.id)")
-    }
-    func stop(_ node: SimulatedKafkaNode) async throws {
-        try await driver(node).check("/bin/sh \(shellQuoted(node.controlPath)) stop", timeout: .seconds(30), operation: "stop the simulated \(node.role.rawValue) \(node.id)")
-    }
-
-    var quorum: [(String, String)] {
-        [("controller.quorum.voters", "\(controller.id)@\(controllerAddress):9093"), ("controller.listener.names", "CONTROLLER"),
-         ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT")]
-    }
-    static let migrationFlag = "zookeeper.metadata.migration.enable"
-
-    /// Phase 2: provision the controller (flag on, zookeeper.connect).
-    func provisionController() async throws {
-        try await edit(controller, set: [(Self.migrationFlag, "true"), ("zookeeper.connect", zookeeperConnect)], remove: [])
-        try await restart(controller)
-    }
-    /// Deprovision: stop it and wipe its metadata log (a retry must start from an empty log).
-    func deprovisionController() async throws {
-        try await stop(controller)
-        _ = try await driver(controller).check("rm -rf \(shellQuoted(controller.dataPath))", timeout: .seconds(30), operation: "wipe the controller's metadata log")
-    }
-    /// Phases 3 and 4 (and the rollbacks' rolls): one broker's file into `mode`, then a restart.
-    func rollBroker(_ node: SimulatedKafkaNode, to mode: KafkaNodeMode) async throws {
-        switch mode {
-        case .zookeeper:
-            try await edit(node, set: [("broker.id", String(node.id)), ("inter.broker.protocol.version", "3.9"), ("zookeeper.connect", zookeeperConnect)],
-                           remove: [Self.migrationFlag, "process.roles", "node.id"] + quorum.map(\.0))
-        case .migration:
-            try await edit(node, set: [("broker.id", String(node.id)), ("inter.broker.protocol.version", "3.9"), ("zookeeper.connect", zookeeperConnect),
-                                       (Self.migrationFlag, "true")] + quorum, remove: ["process.roles", "node.id"])
-        case .kraft:
-            try await edit(node, set: [("node.id", String(node.id)), ("process.roles", "broker")] + quorum,
-                           remove: ["broker.id", Self.migrationFlag, "zookeeper.connect", "inter.broker.protocol.version"])
-        }
-        try await restart(node)
-    }
-    /// Phase 5: the flag and zookeeper.connect off the controller, restart. Irreversible.
-    func finalize() async throws {
-        try await edit(controller, set: [], remove: [Self.migrationFlag, "zookeeper.connect"])
-        try await restart(controller)
-    }
-}
 
 /// One KRaft rehearsal in progress.
 struct KRaftRehearsing {
@@ -169,6 +140,9 @@ struct KRaftRehearsing {
     let progress: @Sendable (String) -> Void
     static let chroot = "/kafka"
     static let topic = "orders"
+    static let brokerGroup = "kafka-brokers"
+    static let controllerGroup = "kraft-controllers"
+    static let kafkaVersion = KafkaVersion("3.9.0")
 
     func run() async throws -> KRaftRehearsalResult {
         let ensemble = try await manager.up(.init(name: "zk", servers: 1, version: .v3_8_0, start: true))
@@ -176,34 +150,40 @@ struct KRaftRehearsing {
         let connect = ensemble.connectionString + Self.chroot
         progress("ZooKeeper \(ensemble.connectionString) (real); \(options.brokers) simulated brokers and 1 simulated KRaft controller on their own sandbox hosts")
         let brokers = hosts.hosts.prefix(options.brokers).enumerated().map { SimulatedKafkaNode(host: $0.element, role: .broker, id: $0.offset + 1) }
-        let controllerHost = hosts.hosts[options.brokers]
-        let controller = SimulatedKafkaNode(host: controllerHost, role: .controller, id: 3000)
+        let controller = SimulatedKafkaNode(host: hosts.hosts[options.brokers], role: .controller, id: 3000)
         let channel = directory + "/kraft-channel"
         try FileManager.default.createDirectory(atPath: channel, withIntermediateDirectories: true)
-        let phases = KRaftPhaseDriver(manager: manager, brokers: brokers, controller: controller, zookeeperConnect: connect, controllerAddress: controllerHost.address)
         for node in brokers + [controller] {
             let driver = try manager.hostDriver(for: node.host.name)
             _ = try await driver.check("mkdir -p \(shellQuoted(node.dataPath))", operation: "create \(node.dataPath)")
             _ = try await driver.writeFile(node.controlPath, contents: node.controlScript(executable: options.executable, channel: channel, tickMilliseconds: options.tickMilliseconds))
-            let text = node.role == .broker
-                ? "broker.id=\(node.id)\nlisteners=PLAINTEXT://\(node.host.address):9092\ninter.broker.protocol.version=3.9\nzookeeper.connect=\(connect)\nlog.dirs=\(node.dataPath)\n"
-                : "process.roles=controller\nnode.id=\(node.id)\nlisteners=CONTROLLER://\(node.host.address):9093\ncontroller.listener.names=CONTROLLER\ncontroller.quorum.voters=\(node.id)@\(node.host.address):9093\n"
-            _ = try await driver.writeFile(node.configPath, contents: text)
+            _ = try await driver.writeFile(node.configPath, contents: node.initialProperties(zookeeperConnect: connect))
         }
+        // The inventory an operator would write: the brokers and the controller as client groups.
+        let inventory = Inventory(
+            ensembles: [ensemble.ensembleSpec], hosts: ensemble.hostSpecs + hosts.hostSpecs,
+            clientGroups: [ClientGroup(name: Self.brokerGroup, ensemble: ensemble.name, chroot: Self.chroot, members: brokers.map(\.inventoryMember)),
+                           ClientGroup(name: Self.controllerGroup, ensemble: ensemble.name, chroot: Self.chroot, members: [controller.inventoryMember])])
+        try SandboxInventory.yaml(inventory).write(toFile: directory + "/inventory.yaml", atomically: true, encoding: .utf8)
+        let hostDirectory = InventoryHostDirectory(inventory: inventory, sandbox: manager, eventLoopGroup: group)
         let zk = try await ZooKeeperClient.connect(try ZooKeeperConfiguration(ensemble.connectionString), eventLoopGroup: group)
         do { try await zk.create(Self.chroot) } catch let error as ZooKeeperError where error.code == .nodeExists {}
         await zk.close()
         let kafka = try await ZooKeeperClient.connect(try ZooKeeperConfiguration(connect), eventLoopGroup: group)
+        let cluster: KRaftRehearsalCluster
         do {
-            let result = try await rehearse(phases, kafka, brokers: brokers)
-            for node in brokers + [controller] { try? await phases.stop(node) }
-            await kafka.close()
-            return result
+            cluster = KRaftRehearsalCluster(zookeeper: kafka, brokers: brokers, controller: controller,
+                                            nodes: try KRaftNodeAccess.members(of: [Self.brokerGroup, Self.controllerGroup], in: inventory, hosts: hostDirectory))
         } catch {
-            for node in brokers + [controller] { try? await phases.stop(node) }
             await kafka.close()
+            await hostDirectory.close()
             throw error
         }
+        let outcome = await Result(catching: { try await rehearse(cluster) })
+        for node in cluster.nodes { try? await cluster.control(node, stop: true) }
+        await kafka.close()
+        await hostDirectory.close()
+        return try outcome.get()
     }
 
     /// Kafka's layout as a ZooKeeper-mode cluster leaves it: cluster id, one topic (topic_id, a
@@ -229,30 +209,24 @@ struct KRaftRehearsing {
         }
     }
 
-    func rehearse(_ phases: KRaftPhaseDriver, _ zk: ZooKeeperClient, brokers: [SimulatedKafkaNode]) async throws -> KRaftRehearsalResult {
+    func rehearse(_ cluster: KRaftRehearsalCluster) async throws -> KRaftRehearsalResult {
         var result = KRaftRehearsalResult()
-        let gates = KRaftGates(zk: zk, timeout: options.gateTimeout, brokers: Set(brokers.map(\.id)), channel: SimulatedRegistrationChannel(directory: directory + "/kraft-channel"),
-                               nodeLog: { node in (try? String(contentsOfFile: node.logPath, encoding: .utf8)) ?? "" })
-        func gate(_ phase: String, _ name: String, _ body: () async throws -> Void) async throws {
-            result.gates.append(try await timedGate(phase, name, body))
-        }
+        let checks = KRaftRehearsalChecks(zk: cluster.zookeeper, timeout: options.gateTimeout, brokers: Set(cluster.brokers.map(\.id)),
+                                          nodeLog: { node in (try? String(contentsOfFile: node.logPath, encoding: .utf8)) ?? "" })
 
         // 1. A ZooKeeper-mode cluster: brokers registered, one of them the ZooKeeper controller.
-        try await writeLayout(zk)
-        for broker in brokers { try await phases.restart(broker) }
-        try await gate("zookeeper mode", "every broker registered, a ZooKeeper-mode controller elected") { try await gates.zooKeeperMode(brokers: brokers) }
-        let writer = try await startWriter(brokers: brokers)
-        do {
-            try await migrate(phases, gates, zk, brokers: brokers, result: &result)
-        } catch {
-            await stopWriter(writer)
-            throw error
-        }
+        try await writeLayout(cluster.zookeeper)
+        for node in cluster.nodes where node.member.name.hasPrefix("broker-") { try await cluster.control(node, stop: false) }
+        try await checks.zooKeeperMode(brokers: cluster.brokers)
+        progress("zookeeper mode: every broker registered, a ZooKeeper-mode controller elected")
+        let writer = try await startWriter(brokers: cluster.brokers)
+        let outcome = await Result(catching: { try await migrate(cluster, checks, result: &result) })
         await stopWriter(writer)
+        try outcome.get()
         // Every acknowledged append must be held by some broker (their real data directories).
         let acked = writer.acked()
         var stored: Set<String> = []
-        for broker in brokers {
+        for broker in cluster.brokers {
             for (partition, payloads) in SimulatedPartitionStore.stored(dataDirectory: broker.dataPath) { stored.formUnion(payloads.map { "\(partition) \($0)" }) }
         }
         result.ackedWrites = acked.count
@@ -261,87 +235,71 @@ struct KRaftRehearsing {
         return result
     }
 
-    /// Runs one gate and says so.
-    func timedGate(_ phase: String, _ name: String, _ body: () async throws -> Void) async throws -> KRaftRehearsalResult.Gate {
-        let start = ContinuousClock.now
-        try await body()
-        let took = (ContinuousClock.now - start).components
-        progress("\(phase): \(name) ✓")
-        return .init(phase: phase, gate: name, seconds: Double(took.seconds) + Double(took.attoseconds) / 1e18)
+    /// How the rehearsal runs the plan: `kafka kraft run`'s and `rollback`'s options, with waits
+    /// scaled to the simulator's tick.
+    var runOptions: KRaftExecutor.Options {
+        KRaftExecutor.Options(healthyPeriod: options.healthyPeriod, pollInterval: .milliseconds(100), gateTimeout: options.gateTimeout,
+                              dualWriteInterval: .milliseconds(Int64(3 * options.tickMilliseconds)), restartTimeout: .seconds(30),
+                              kafkaVersion: Self.kafkaVersion)
     }
 
-    /// The migration, with a rollback drill from each phase before finalization.
-    func migrate(_ phases: KRaftPhaseDriver, _ gates: KRaftGates, _ zk: ZooKeeperClient, brokers: [SimulatedKafkaNode], result: inout KRaftRehearsalResult) async throws {
-        func gate(_ phase: String, _ name: String, _ body: () async throws -> Void) async throws {
-            result.gates.append(try await timedGate(phase, name, body))
-        }
-
-        // The migration up to dual-write, and (drills) its rollback from each phase.
-        func provision() async throws {
-            try await phases.provisionController()
-            try await gate("controllers provisioned", "/migration created by the controller") { try await gates.migrationCreated(phases.controller) }
-        }
-        func rollToMigration() async throws {
-            for broker in brokers {
-                try await phases.rollBroker(broker, to: .migration)
-                try await gate("brokers into migration mode", "broker \(broker.id) back, registered as migrating") { try await gates.brokerBack(broker, mode: .migration) }
-            }
-            try await gate("brokers into migration mode", "load complete (kraft_metadata_offset > 0), /controller held by KRaft") { try await gates.loadComplete() }
-            try await gate("brokers into migration mode", "dual-write alive (/migration advancing)") { try await gates.dualWriteAlive() }
-        }
-        func rollToKRaft() async throws {
-            for broker in brokers {
-                try await phases.rollBroker(broker, to: .kraft)
-                try await gate("brokers into KRaft", "broker \(broker.id) gone from /brokers/ids, in KRaft mode") { try await gates.brokerBack(broker, mode: .kraft) }
-            }
-            try await gate("brokers into KRaft", "dual-write alive (/migration advancing)") { try await gates.dualWriteAlive() }
-        }
-        /// The docs' rollback, then the checks a ZooKeeper-mode controller needs.
-        func rollback(_ phase: String, brokersIn mode: KafkaNodeMode?) async throws {
-            progress("rollback drill from '\(phase)'")
-            if mode == .kraft {
-                // Roll 1: back to ZooKeeper registration, the flag kept.
-                for broker in brokers {
-                    try await phases.rollBroker(broker, to: .migration)
-                    try await gates.brokerBack(broker, mode: .migration)
-                }
-            }
-            try await phases.deprovisionController()
-            // Quickly: /controller, then /migration (read first, for the record).
-            // Quickly: the KRaft controller's persistent /controller (once brokers migrate it holds
-            // it), then /migration, so no re-provisioned controller finds a stale one.
-            if mode != nil { try await deleteIfPresent(zk, ControllerZNode.path) }
-            try await deleteIfPresent(zk, MigrationZNode.path)
-            if mode != nil {
-                for broker in brokers {
-                    try await phases.rollBroker(broker, to: .zookeeper)
-                    try await gates.brokerBack(broker, mode: .zookeeper)
-                }
-            }
-            try await gates.zooKeeperMode(brokers: brokers)
-            let drill = KRaftRehearsalResult.Drill(phase: phase, checks: try await gates.zooKeeperControllerCanRun(brokers: brokers))
+    /// A rollback drill after each phase of `drillPhases` (each on a migration planned and started
+    /// again from the beginning), then the migration phase by phase to finalization.
+    func migrate(_ cluster: KRaftRehearsalCluster, _ checks: KRaftRehearsalChecks, result: inout KRaftRehearsalResult) async throws {
+        for (index, phase) in options.drillPhases.enumerated() {
+            let attempt = try await attempt("\(index + 1)-drill-\(phase.rawValue)", through: phase, cluster)
+            progress("rollback drill from '\(phase.rawValue)' (after \(attempt.done.count) steps): kafka kraft rollback")
+            let rollback = try await KRaftRollback(plan: attempt.plan, zookeeper: cluster.zookeeper, nodes: cluster.nodes, journal: attempt.journal, options: runOptions)
+                .run { event in if event.kind == .failed { progress("  ✗ \(event.summary)") } }
+            try await checks.zooKeeperMode(brokers: cluster.brokers)
+            let drill = KRaftRehearsalResult.Drill(phase: phase.rawValue, stepsRun: attempt.done, rollback: rollback.actions,
+                                                   checks: try await checks.zooKeeperControllerCanRun(brokers: cluster.brokers))
             result.drills.append(drill)
-            progress("rollback drill from '\(phase)': \(drill.passed ? "passed" : "FAILED") \(drill.checks.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value ? "yes" : "NO")" }.joined(separator: "; "))")
+            progress("rollback drill from '\(phase.rawValue)': \(drill.passed ? "passed" : "FAILED") \(drill.checks.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value ? "yes" : "NO")" }.joined(separator: "; "))")
         }
-
-        if options.rollbackDrills {
-            try await provision()
-            try await rollback("controllers provisioned", brokersIn: nil)
-            try await provision()
-            try await rollToMigration()
-            try await rollback("brokers in migration mode", brokersIn: .migration)
-            try await provision()
-            try await rollToMigration()
-            try await rollToKRaft()
-            try await rollback("brokers in KRaft mode", brokersIn: .kraft)
+        let migration = try await attempt("\(options.drillPhases.count + 1)-migration", through: .finalize, cluster)
+        // The gates the run passed, from its journal.
+        var started: [StepID: Date] = [:]
+        for event in try migration.journal.load().events {
+            guard let step = event.step else { continue }
+            if event.kind == .stepStarted { started[step] = event.time }
+            guard event.kind == .gatePassed, let planned = migration.plan.steps.first(where: { $0.id == step.rawValue }) else { continue }
+            result.gates.append(.init(phase: planned.phase.rawValue, step: step.rawValue, gate: event.summary.replacingOccurrences(of: "gate passed: ", with: ""),
+                                      seconds: started[step].map { event.time.timeIntervalSince($0) } ?? 0))
         }
-        try await provision()
-        try await rollToMigration()
-        try await rollToKRaft()
-        // 5. Finalize (the point of no return): the controller stops writing ZooKeeper.
-        try await phases.finalize()
-        try await gate("finalized", "POST_MIGRATION written; /migration frozen while the log advances") { try await gates.finalized(phases.controller) }
+        // Finalization: the controller stops writing ZooKeeper.
+        try await checks.finalized(cluster.controller)
         result.finalized = true
+        progress("finalized: POST_MIGRATION written; /migration frozen while the metadata log advances")
+    }
+
+    /// `kafka kraft plan` from the files and ZooKeeper as they are now, proved, written to
+    /// `kraft-NAME/` (plan.json, runbook.md), then `kafka kraft run --through P` for each phase up
+    /// to `last`, resumed from its journal (`kraft-NAME/journal.jsonl`) phase after phase.
+    func attempt(_ name: String, through last: KRaftPhase, _ cluster: KRaftRehearsalCluster) async throws -> (plan: KRaftPlan, journal: Journal, done: [String]) {
+        let output = directory + "/kraft-" + name
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let plan = try await KRaftPlanner.plan(zookeeper: cluster.zookeeper, nodes: cluster.nodes, brokerGroup: Self.brokerGroup, brokers: cluster.brokers.map(\.member),
+                                               controllerGroup: Self.controllerGroup, controllers: [cluster.controller.member], kafkaVersion: Self.kafkaVersion)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(plan).write(to: URL(fileURLWithPath: output + "/plan.json"))
+        try plan.runbook().write(toFile: output + "/runbook.md", atomically: true, encoding: .utf8)
+        if let counterexample = KRaftProver.prove(plan) {
+            throw KRaftRunError(.planRefused, step: counterexample.step, "\(name): the plan does not prove: \(counterexample)")
+        }
+        progress("\(name): planned and proved (\(plan.steps.count) steps, \(output)/plan.json)")
+        let journal = Journal(path: output + "/journal.jsonl")
+        var done: [String] = []
+        for phase in KRaftPhase.allCases where phase <= last {
+            var settings = runOptions
+            settings.through = phase
+            let report = try await KRaftExecutor(plan: plan, zookeeper: cluster.zookeeper, nodes: cluster.nodes, journal: journal, options: settings)
+                .run(resume: phase != KRaftPhase.allCases[0]) { event in if event.kind == .failed { progress("  ✗ \(event.summary)") } }
+            done += report.done
+            progress("\(name): through \(phase.rawValue) ✓ (\(report.done.joined(separator: ", ")))")
+        }
+        return (plan, journal, done)
     }
 
     /// One produce-style writer (python, on its own sandbox host): appends `w-<n>` round robin to
@@ -361,19 +319,32 @@ struct KRaftRehearsing {
     func stopWriter(_ writer: KRaftWriter) async {
         _ = try? await manager.hostDriver(for: writer.host.name).run("kill $(cat \(shellQuoted(writer.pidPath))) 2>/dev/null; sleep 0.3", timeout: .seconds(10))
     }
+}
 
-    func deleteIfPresent(_ zk: ZooKeeperClient, _ path: String) async throws {
-        do { try await zk.delete(path) } catch let error as ZooKeeperError where error.code == .noNode {}
+/// The rehearsal's cluster: Kafka's ZooKeeper (the chroot), the simulated nodes and the
+/// inventory's members that reach them.
+struct KRaftRehearsalCluster: Sendable {
+    let zookeeper: ZooKeeperClient
+    let brokers: [SimulatedKafkaNode]
+    let controller: SimulatedKafkaNode
+    let nodes: [KRaftNodeAccess]
+
+    /// Runs a member's own `restart` (or `stop`) command through its host: the cluster's start
+    /// before the migration and its teardown; the migration's restarts are the plan's.
+    func control(_ node: KRaftNodeAccess, stop: Bool) async throws {
+        guard let command = stop ? node.member.stop : node.member.restart else { return }
+        try await node.driver.check(command, timeout: .seconds(30), operation: "\(stop ? "stop" : "start") \(node.member.name)")
     }
 }
 
-/// The rehearsal's gates: each reads ZooKeeper (and the channel or a node's log where ZooKeeper
-/// cannot tell) until the condition holds, or fails naming what it last saw.
-struct KRaftGates: Sendable {
+/// What the rehearsal checks beside the plan's own gates (those are the executor's): the cluster
+/// back in ZooKeeper mode after each rollback and what a ZooKeeper-mode controller needs, and
+/// finalization, which ZooKeeper alone cannot show (read from the controller's log and metadata
+/// log). Each polls until the condition holds, or fails naming what it last saw.
+struct KRaftRehearsalChecks: Sendable {
     let zk: ZooKeeperClient
     let timeout: Duration
     let brokers: Set<Int>
-    let channel: SimulatedRegistrationChannel
     let nodeLog: @Sendable (SimulatedKafkaNode) -> String
 
     /// Polls `condition` (nil = holds, else what is missing) until it holds or the gate times out.
@@ -392,7 +363,6 @@ struct KRaftGates: Sendable {
         do { return Set(try await zk.getChildren("/brokers/ids").compactMap { Int($0) }) } catch let error as ZooKeeperError where error.code == .noNode { return [] }
     }
     func controller() async throws -> ControllerOwner { ControllerOwner(try await KRaftZooKeeperView.read(zk).controller) }
-    func migration() async throws -> MigrationZNodeReading { MigrationZNodeReading(try await KRaftZooKeeperView.readMigration(zk)) }
 
     func zooKeeperMode(brokers nodes: [SimulatedKafkaNode]) async throws {
         try await wait("zookeeper mode") {
@@ -400,41 +370,6 @@ struct KRaftGates: Sendable {
             guard ids == brokers else { return "/brokers/ids is \(ids.sorted()), expected \(brokers.sorted())" }
             guard case .zookeeper(let id, _) = try await controller(), brokers.contains(id.rawValue) else { return "no ZooKeeper-mode controller in /controller: \(try await controller())" }
             return nil
-        }
-    }
-
-    func migrationCreated(_ node: SimulatedKafkaNode) async throws {
-        try await wait("controllers provisioned") {
-            guard case .present = try await migration() else { return "/migration is \(try await migration()); controller log: \(nodeLog(node).suffix(300))" }
-            return nil
-        }
-    }
-
-    func brokerBack(_ node: SimulatedKafkaNode, mode: KafkaNodeMode) async throws {
-        try await wait("broker \(node.id) in \(mode.rawValue) mode") {
-            let ids = try await registered()
-            let announced = channel.live().first { $0.id == node.id }
-            switch mode {
-            case .zookeeper: return ids.contains(node.id) && announced == nil ? nil : "registered \(ids.sorted()), channel \(String(describing: announced))"
-            case .migration: return ids.contains(node.id) && announced?.mode == .migration ? nil : "registered \(ids.sorted()), channel \(String(describing: announced))"
-            case .kraft: return !ids.contains(node.id) && announced?.mode == .kraft ? nil : "registered \(ids.sorted()), channel \(String(describing: announced))"
-            }
-        }
-    }
-
-    func loadComplete() async throws {
-        try await wait("load complete") {
-            guard case .present(let node, _, _) = try await migration(), node.initialLoadComplete else { return "/migration is \(try await migration())" }
-            guard case .kraft = try await controller() else { return "/controller is \(try await controller())" }
-            return nil
-        }
-    }
-
-    func dualWriteAlive() async throws {
-        guard case .present(let first, _, _) = try await migration() else { throw KRaftSimulationRefusal("/migration", "absent during dual-write", fix: "see the controller's log") }
-        try await wait("dual-write alive") {
-            guard case .present(let now, _, _) = try await migration() else { return "/migration vanished" }
-            return now.metadataOffset > first.metadataOffset ? nil : "kraft_metadata_offset still \(now.metadataOffset)"
         }
     }
 

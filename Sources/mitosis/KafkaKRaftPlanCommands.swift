@@ -29,12 +29,8 @@ struct KRaftInventoryOptions: ParsableArguments {
     func withNodes<T: Sendable>(groups: [String], defaultConnect: String?,
                                 _ body: @escaping @Sendable (ZooKeeperClient, [KRaftNodeAccess]) async throws -> T) async throws -> T {
         let parsed = try loadInventory(inventory)
-        var members: [ClientGroupMember] = []
-        for name in groups {
-            guard let group = parsed.clientGroup(named: name) else {
-                throw ValidationError("the inventory has no client group '\(name)'; it has \(parsed.clientGroups.map(\.name).joined(separator: ", "))")
-            }
-            members += group.members
+        for name in groups where parsed.clientGroup(named: name) == nil {
+            throw ValidationError("the inventory has no client group '\(name)'; it has \(parsed.clientGroups.map(\.name).joined(separator: ", "))")
         }
         var connect = server ?? defaultConnect
         if connect == nil, let group = groups.first.flatMap(parsed.clientGroup(named:)), let ensemble = parsed.ensemble(named: group.ensemble) {
@@ -48,11 +44,10 @@ struct KRaftInventoryOptions: ParsableArguments {
         let usesSandbox = parsed.hosts.contains { if case .sandbox = $0.access { return true } else { return false } }
             && ProcessInfo.processInfo.environment["MITOSIS_IN_NETNS"] == nil
         let sandbox = SandboxManager()
-        let members_ = members
         let work = { @Sendable (eventLoopGroup: any EventLoopGroup) async throws -> T in
             let directory = InventoryHostDirectory(inventory: parsed, sandbox: sandbox, eventLoopGroup: eventLoopGroup)
             do {
-                let nodes = try members_.map { KRaftNodeAccess(member: $0, driver: try directory.driver(for: $0.host)) }
+                let nodes = try KRaftNodeAccess.members(of: groups, in: parsed, hosts: directory)
                 let result = try await ZooKeeperClient.withClient(configuration, timeout: timeout, eventLoopGroup: eventLoopGroup) { try await body($0, nodes) }
                 await directory.close()
                 return result
@@ -136,18 +131,10 @@ struct KafkaKRaftPlanCommand: AsyncParsableCommand {
         let plan: KRaftPlan
         do {
             plan = try await options.withNodes(groups: [group, controllerGroup], defaultConnect: nil) { zk, nodes in
-                let view = try await KRaftZooKeeperView.read(zk)
-                var files: [String: KRaftPlanner.NodeFile] = [:]
-                for node in nodes {
-                    guard let text = try await node.driver.readFile(node.member.configPath) else {
-                        throw KRaftPlanError("\(node.member.name) on \(node.member.host): \(node.member.configPath) does not exist; fix configPath in the inventory")
-                    }
-                    files[node.member.name] = KRaftPlanner.NodeFile(member: node.member.name, host: node.member.host, configPath: node.member.configPath, text: text)
-                }
                 let inventory = try loadInventory(inventoryPath)
                 let names = { (name: String) in inventory.clientGroup(named: name)?.members.map(\.name) ?? [] }
-                return try KRaftPlanner.plan(view: view, brokers: names(group).compactMap { files[$0] }, controllers: names(controllerGroup).compactMap { files[$0] },
-                                             brokerGroup: group, controllerGroup: controllerGroup, kafkaVersion: version)
+                return try await KRaftPlanner.plan(zookeeper: zk, nodes: nodes, brokerGroup: group, brokers: names(group),
+                                                   controllerGroup: controllerGroup, controllers: names(controllerGroup), kafkaVersion: version)
             }
         } catch let error as KRaftPlanError {
             Output.error(error.description)

@@ -19,11 +19,11 @@ func rehearseKRaft(brokers: Int, out: String?, keep: Bool, json: Bool) async thr
     } else {
         Output.line("KRaft rehearsal (brokers and controller simulated; ZooKeeper, files and commands real): \(result.passed ? "PASSED" : "FAILED")")
         for gate in result.gates {
-            Output.line("  " + gate.phase.padding(toLength: 28, withPad: " ", startingAt: 0) + " " + gate.gate.padding(toLength: 72, withPad: " ", startingAt: 0)
+            Output.line("  " + gate.step.padding(toLength: 30, withPad: " ", startingAt: 0) + " " + gate.gate.padding(toLength: 72, withPad: " ", startingAt: 0)
                         + String(format: " %5.1f s", gate.seconds))
         }
         for drill in result.drills {
-            Output.line("  rollback drill from '\(drill.phase)': \(drill.passed ? "passed" : "FAILED")")
+            Output.line("  rollback drill after '\(drill.phase)' (\(drill.stepsRun.count) steps run, \(drill.rollback.count) rollback actions): \(drill.passed ? "passed" : "FAILED")")
             for (check, passed) in drill.checks.sorted(by: { $0.key < $1.key }) { Output.line("    \(passed ? "✓" : "✗") \(check)") }
         }
         Output.line("  acknowledged appends lost: \(result.lostWrites.count) of \(result.ackedWrites)\(result.lostWrites.isEmpty ? "" : " (" + result.lostWrites.prefix(5).joined(separator: ", ") + ")")")

@@ -12,6 +12,39 @@ public struct KRaftNodeAccess: Sendable {
     public init(member: ClientGroupMember, driver: any HostDriver) { self.member = member; self.driver = driver }
 }
 
+extension KRaftNodeAccess {
+    /// The members of the inventory's client groups `groups` (brokers, then controllers), each with
+    /// the driver that reaches its host: what `kafka kraft plan`, `run` and `rollback` work on.
+    public static func members(of groups: [String], in inventory: Inventory, hosts: any HostDirectory) throws -> [KRaftNodeAccess] {
+        var nodes: [KRaftNodeAccess] = []
+        for name in groups {
+            guard let group = inventory.clientGroup(named: name) else {
+                throw KRaftPlanError("the inventory has no client group '\(name)'; it has \(inventory.clientGroups.map(\.name).joined(separator: ", "))")
+            }
+            nodes += try group.members.map { KRaftNodeAccess(member: $0, driver: try hosts.driver(for: $0.host)) }
+        }
+        return nodes
+    }
+}
+
+extension KRaftPlanner {
+    /// `kafka kraft plan`: reads each member's server.properties through its host and plans from
+    /// them and ZooKeeper (connected to Kafka's chroot) as they are now. Touches nothing.
+    public static func plan(zookeeper: ZooKeeperClient, nodes: [KRaftNodeAccess], brokerGroup: String, brokers: [String],
+                            controllerGroup: String, controllers: [String], kafkaVersion: KafkaVersion? = nil) async throws -> KRaftPlan {
+        let view = try await KRaftZooKeeperView.read(zookeeper)
+        var files: [String: NodeFile] = [:]
+        for node in nodes {
+            guard let text = try await node.driver.readFile(node.member.configPath) else {
+                throw KRaftPlanError("\(node.member.name) on \(node.member.host): \(node.member.configPath) does not exist; fix configPath in the inventory")
+            }
+            files[node.member.name] = NodeFile(member: node.member.name, host: node.member.host, configPath: node.member.configPath, text: text)
+        }
+        return try plan(view: view, brokers: brokers.compactMap { files[$0] }, controllers: controllers.compactMap { files[$0] },
+                        brokerGroup: brokerGroup, controllerGroup: controllerGroup, kafkaVersion: kafkaVersion)
+    }
+}
+
 /// Why a KRaft run or rollback stopped: what, where (step, host, file) and what to do.
 public struct KRaftRunError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
