@@ -460,7 +460,7 @@ struct Rehearsing {
             // The rehearsal's clients run in this process, from the control address: its own.
             options: ExecutionOptions(
                 resume: resume, until: until, gateTimeout: options.gateTimeout,
-                census: CensusPolicy(ownAddresses: [manager.network.controlAddress], leaveBehind: leaveBehind))
+                census: CensusPolicy(ownAddresses: [manager.network.controlAddress], leaveBehind: leaveBehind, interval: options.censusInterval))
         ) { event in
             timeline.record(event)
             Self.announce(event, progress: progress)

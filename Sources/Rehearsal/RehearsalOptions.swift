@@ -48,6 +48,8 @@ public struct RehearsalOptions: Sendable {
     /// Strategy replace: how the stable addresses follow the servers (interface addresses moved
     /// with `ip addr`, or service addresses whose DNAT rules are pointed at the new host).
     public var stableAddressKind: StableAddress.Kind = .interface
+    /// The time between the census's `cons` readings (three per census), as `mitosis run` takes them.
+    public var censusInterval: Duration = .seconds(1)
     /// Run the source (and the destination) with `reconfigEnabled=true` whatever the strategy:
     /// mitosis then joins the destination by reconfig instead of rolling restarts of the source.
     public var reconfigEnabled: Bool = false

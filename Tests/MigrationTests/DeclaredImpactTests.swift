@@ -89,7 +89,7 @@ import Testing
             }
             events.append(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
         }
-        let rollback = try Rollback.plan(for: plan, journal: JournalState(events: events))
+        let rollback = try Rollback.plan(for: try Prover.prove(plan), journal: JournalState(events: events))
         let stop = try #require(rollback.steps.first { $0.id == "rollback-join-4-start" })
         #expect(stop.actions == [.stopServer(ServerRef(ensemble: "destination", id: 4, host: "zk-destination-4"))])
         #expect(stop.impact == .window(id: ServerRestartImpact.windowID))

@@ -139,7 +139,7 @@ import Testing
     @Test func aRunStoppedBeforeTheSplitRollsBackByReconfig() throws {
         let plan = try Self.plan(3, 3, staying: true)
         let state = try journal(of: plan, through: "switch-kafka-broker-2")
-        let back = try Rollback.plan(for: plan, journal: state)
+        let back = try Rollback.plan(for: try Prover.prove(plan), journal: state)
         #expect(
             back.steps.map(\.id.rawValue) == [
                 "rollback-switch-kafka-broker-2", "rollback-switch-kafka-broker-1", "rollback-join-start", "rollback-2-configs", "rollback-join-observers",
