@@ -50,7 +50,8 @@ extension RealServers {
             (StrategyKind.mitosis, ZooKeeperDistribution.v3_4_13, ZooKeeperDistribution.v3_8_0), (.mitosisObservers, .v3_8_0, .v3_9_3),
             (.mitosisObservers, .v3_4_13, .v3_8_0), (.reconfig, .v3_8_0, .v3_9_3),
             (.copy, .v3_8_0, .v3_9_3), (.copy, .v3_4_13, .v3_4_13),
-            (.replace, .v3_8_0, .v3_9_3), (.replace, .v3_4_13, .v3_8_0),
+            (.replace, .v3_8_0, .v3_9_3),
+            // replace from 3.4.13 onto 3.8.0: behind service addresses, below.
         ])
         func strategyRehearsesCleanly(_ strategy: StrategyKind, _ version: ZooKeeperDistribution, _ destination: ZooKeeperDistribution) async throws {
             let label = "\(strategy.rawValue.filter(\.isLetter).prefix(4))\(version.version.filter(\.isNumber))\(destination.version.filter(\.isNumber).prefix(2))"
@@ -79,10 +80,11 @@ extension RealServers {
         /// no host binds (kube-proxy's DNAT rules in every namespace, pointed at the new host once
         /// the old server is stopped). The live clients keep their connection strings: nothing
         /// acknowledged is lost, no session expires, and there is one election besides the first.
-        /// On 3.8.0 and on 3.4.13 (HubSpot moved 3.4 ensembles).
-        @Test(arguments: [ZooKeeperDistribution.v3_8_0, .v3_4_13])
-        func replaceBehindServiceAddresses(version: ZooKeeperDistribution) async throws {
-            var options = Self.options(.replace, version, label: "svc\(version.version.filter(\.isNumber))")
+        /// On 3.8.0, and from 3.4.13 onto 3.8.0 (HubSpot moved 3.4 ensembles; this is also the
+        /// matrix's 3.4.13 → 3.8.0 replace).
+        @Test(arguments: [(ZooKeeperDistribution.v3_8_0, ZooKeeperDistribution.v3_8_0), (.v3_4_13, .v3_8_0)])
+        func replaceBehindServiceAddresses(version: ZooKeeperDistribution, destination: ZooKeeperDistribution) async throws {
+            var options = Self.options(.replace, version, to: destination, label: "svc\(version.version.filter(\.isNumber))")
             options.stableAddressKind = .service
             let result = try await Rehearsal.run(options)
             Self.expectClean(result)
