@@ -69,7 +69,7 @@ struct MigrationFixture: Sendable {
 }
 
 /// A source of 3 servers (3.8.0) and an empty destination of `destinationServers`, planned with
-/// `strategy` and a one-second pause between restarts; the network is removed afterwards.
+/// `strategy` and a half-second pause between restarts (the gates wait for each server to be back); the network is removed afterwards.
 func withMigrationFixture<T>(
     _ label: String, strategy: StrategyKind = .mitosis, destinationServers: Int = 3,
     _ body: (MigrationFixture, MultiThreadedEventLoopGroup) async throws -> T
@@ -80,7 +80,7 @@ func withMigrationFixture<T>(
         let inventory = SandboxInventory.inventory([source, destination])
         let plan = try Planner.plan(
             strategy, inventory: inventory, source: source.name, destination: destination.name,
-            options: PlanningOptions(rollingRestartPause: .seconds(1)))
+            options: PlanningOptions(rollingRestartPause: PlanDuration(milliseconds: 500)))
         let proof = try Prover.check(plan)
         try #require(proof.isSafe, "\(proof)")
 
