@@ -786,12 +786,29 @@ public struct SandboxManager: Sendable {
         for _ in 0..<50 {
             let pids = try await LocalCommand.run(["ip", "netns", "pids", namespace], timeout: .seconds(10)).output
                 .split(whereSeparator: \.isNewline).compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
-            if pids.isEmpty { return }
-            for pid in pids { _ = Glibc.kill(pid, SIGKILL) }
+            // A zombie (exited, not yet reaped by its parent) still counts as in the namespace
+            // but holds nothing: reap it when it is this process's child, and otherwise leave it.
+            let living = pids.filter { pid in
+                guard Self.isZombie(pid) else { return true }
+                if Self.parent(of: pid) == getpid() { _ = waitpid(pid, nil, WNOHANG) }
+                return false
+            }
+            if living.isEmpty { return }
+            for pid in living { _ = Glibc.kill(pid, SIGKILL) }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw HostError(.timeout, host: namespace, operation: "sandbox down", "processes in namespace \(namespace) survived SIGKILL for 5 s")
     }
+
+    /// `/proc/PID/stat`'s fields after the command name: state, then the parent's pid.
+    static func statFields(_ pid: Int32) -> [Substring] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return [] }
+        return text[text.index(after: close)...].split(separator: " ")
+    }
+
+    static func isZombie(_ pid: Int32) -> Bool { statFields(pid).first == "Z" }
+
+    static func parent(of pid: Int32) -> Int32? { statFields(pid).dropFirst().first.flatMap { Int32($0) } }
 
     func deleteNamespace(_ namespace: String) async throws {
         guard NetworkNamespace.exists(namespace) else { return }

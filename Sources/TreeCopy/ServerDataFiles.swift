@@ -104,6 +104,17 @@ public enum ServerDataFiles {
         let snapshotNames = try await list(snapshotDir).filter { $0.hasPrefix("snapshot.") }
         let logNames = try await list(logDir).filter { $0.hasPrefix("log.") }
         let chosen = select(files: snapshotNames + logNames)
+        // A compressed snapshot newer than every plain one holds what the logs after the plain one
+        // may no longer show (old logs are purged): reading around it would miss nodes silently.
+        let newestPlain = chosen.snapshot.flatMap { UInt64($0.dropFirst("snapshot.".count), radix: 16) } ?? 0
+        if let compressed = snapshotNames.first(where: { name in
+            let parts = name.dropFirst("snapshot.".count).split(separator: ".")
+            return parts.count == 2 && (parts[1] == "gz" || parts[1] == "snappy") && (UInt64(parts[0], radix: 16) ?? 0) > newestPlain
+        }) {
+            throw ServerDataFileError(
+                file: snapshotDir + "/" + compressed,
+                reason: "the newest snapshot is compressed (snapshot.compression.method), which Mitosis does not read; containers and TTL nodes cannot be read from this server's files")
+        }
         guard chosen.snapshot != nil || !chosen.logs.isEmpty else {
             throw ServerDataFileError(file: snapshotDir, reason: "no snapshot and no transaction log there (is this the server's dataDir?)")
         }

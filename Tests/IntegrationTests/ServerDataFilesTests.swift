@@ -124,6 +124,25 @@ import ZooKeeperProtocol
         #expect(ServerDataFiles.select(files: ["log.1", "log.5"]) == (nil, ["log.1", "log.5"]))
     }
 
+    @Test func aNewerCompressedSnapshotIsRefusedRatherThanReadAround() async throws {
+        let files: [String: [UInt8]] = [
+            "/data/version-2/snapshot.5": Self.snapshot([("/a", Self.containerOwner)]),
+            "/data/version-2/snapshot.9.gz": [0x1F, 0x8B],
+            "/data/version-2/log.6": Self.log([(6, .createContainer("/b"))]),
+        ]
+        let list = { (directory: String) in files.keys.filter { $0.hasPrefix(directory + "/") }.map { String($0.dropFirst(directory.count + 1)) } }
+        let refused = await #expect(throws: ServerDataFileError.self) {
+            try await ServerDataFiles.read(dataDir: "/data", dataLogDir: nil, origin: "zk1", list: list, read: { files[$0] })
+        }
+        #expect(refused?.description.contains("snapshot.9.gz") == true && refused?.description.contains("compressed") == true)
+        // Without it, the plain snapshot and the log after it are read.
+        var plain = files
+        plain["/data/version-2/snapshot.9.gz"] = nil
+        let listPlain = { (directory: String) in plain.keys.filter { $0.hasPrefix(directory + "/") }.map { String($0.dropFirst(directory.count + 1)) } }
+        let map = try await ServerDataFiles.read(dataDir: "/data/", dataLogDir: nil, origin: "zk1", list: listPlain, read: { plain[$0] })
+        #expect(map.kinds == ["/a": .container, "/b": .container] && map.zxid == Zxid(6))
+    }
+
     @Test func filesThatAreNotZooKeeperDataAreRefusedByName() throws {
         let notSnapshot = #expect(throws: ServerDataFileError.self) {
             try ServerDataFiles.readSnapshot(Array("hello world, not a snapshot".utf8), file: "/data/version-2/snapshot.5")
