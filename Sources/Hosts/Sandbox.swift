@@ -783,21 +783,22 @@ public struct SandboxManager: Sendable {
 
     func killProcesses(in namespace: String) async throws {
         guard NetworkNamespace.exists(namespace) else { return }
-        for _ in 0..<50 {
+        var living: [Int32] = []
+        for _ in 0..<150 {
             let pids = try await LocalCommand.run(["ip", "netns", "pids", namespace], timeout: .seconds(10)).output
                 .split(whereSeparator: \.isNewline).compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
-            // A zombie (exited, not yet reaped by its parent) still counts as in the namespace
-            // but holds nothing: reap it when it is this process's child, and otherwise leave it.
-            let living = pids.filter { pid in
-                guard Self.isZombie(pid) else { return true }
-                if Self.parent(of: pid) == getpid() { _ = waitpid(pid, nil, WNOHANG) }
-                return false
-            }
-            if living.isEmpty { return }
+            living = pids
+            if pids.isEmpty { return }
             for pid in living { _ = Glibc.kill(pid, SIGKILL) }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw HostError(.timeout, host: namespace, operation: "sandbox down", "processes in namespace \(namespace) survived SIGKILL for 5 s")
+        // Name them (pid, state, parent, command line), so the cause can be found.
+        let survivors = living.map { pid -> String in
+            let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.replacingOccurrences(of: "\0", with: " ") ?? "?"
+            let fields = Self.statFields(pid)
+            return "\(pid) (state \(fields.first ?? "?"), parent \(fields.dropFirst().first ?? "?")): \(command.prefix(120))"
+        }
+        throw HostError(.timeout, host: namespace, operation: "sandbox down", "processes in namespace \(namespace) survived SIGKILL for 15 s: \(survivors.joined(separator: "; "))")
     }
 
     /// `/proc/PID/stat`'s fields after the command name: state, then the parent's pid.
@@ -805,10 +806,6 @@ public struct SandboxManager: Sendable {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return [] }
         return text[text.index(after: close)...].split(separator: " ")
     }
-
-    static func isZombie(_ pid: Int32) -> Bool { statFields(pid).first == "Z" }
-
-    static func parent(of pid: Int32) -> Int32? { statFields(pid).dropFirst().first.flatMap { Int32($0) } }
 
     func deleteNamespace(_ namespace: String) async throws {
         guard NetworkNamespace.exists(namespace) else { return }
