@@ -77,13 +77,7 @@ struct Rehearsing {
         let expected: [String: NodeKind] = [Self.containerPath: .container, Self.ttlPath: .ttl(milliseconds: Self.ttl.milliseconds)]
         do {
             let driver = try await manager.driver(for: server.host)
-            let map = try await ServerDataFiles.read(
-                dataDir: server.dataDir, dataLogDir: server.dataLogDir, origin: "\(server.host):\(server.dataDir)",
-                list: { directory in
-                    try await driver.check("if [ -d \(shellQuoted(directory)) ]; then ls -1A -- \(shellQuoted(directory)); fi", timeout: .seconds(30), operation: "list \(directory)")
-                        .split(separator: "\n").map(String.init)
-                },
-                read: { try await driver.readBytes($0) })
+            let map = try await ServerDataFiles.read(server, through: driver)
             let found = expected.keys.sorted().map { "\($0): \(map.kind(of: $0).map { "\($0)" } ?? "persistent")" }
             let passed = expected.allSatisfy { map.kind(of: $0.key) == $0.value }
             return VerdictItem(

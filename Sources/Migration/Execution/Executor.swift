@@ -592,13 +592,7 @@ public struct MigrationExecutor: Sendable {
         for server in source.servers {
             do {
                 let driver = try await hosts.driver(for: server.host)
-                let map = try await ServerDataFiles.read(
-                    dataDir: server.dataDir, dataLogDir: server.dataLogDir, origin: "\(server.host):\(server.dataDir)",
-                    list: { directory in
-                        let listing = try await driver.check("if [ -d \(shellQuoted(directory)) ]; then ls -1A -- \(shellQuoted(directory)); fi", timeout: .seconds(30), operation: "list \(directory)")
-                        return listing.split(separator: "\n").map(String.init)
-                    },
-                    read: { path in try await driver.readBytes(path) })
+                let map = try await ServerDataFiles.read(server, through: driver)
                 if !map.kinds.isEmpty && !destination.version.supports(.containerNodes) {
                     return (nil, "containers: \(map.containers), TTL nodes: \(map.ttlNodes) on \(source.name), which ZooKeeper \(destination.version) cannot hold: copied as persistent")
                 }
@@ -664,4 +658,17 @@ extension CopyAction {
 extension CopyReport {
     /// Nodes created, updated (data or ACL) or deleted.
     var written: Int { created + dataUpdated + aclsUpdated + deleted }
+}
+
+extension ServerDataFiles {
+    /// The node types in `server`'s own snapshot and logs, read through its host's driver.
+    public static func read(_ server: PlanServer, through driver: any HostDriver) async throws -> NodeTypeMap {
+        try await read(
+            dataDir: server.dataDir, dataLogDir: server.dataLogDir, origin: "\(server.host):\(server.dataDir)",
+            list: { directory in
+                try await driver.check("if [ -d \(shellQuoted(directory)) ]; then ls -1A -- \(shellQuoted(directory)); fi", timeout: .seconds(30), operation: "list \(directory)")
+                    .split(separator: "\n").map(String.init)
+            },
+            read: { try await driver.readBytes($0) })
+    }
 }
