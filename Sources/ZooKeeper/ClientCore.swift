@@ -1,4 +1,6 @@
+import DequeModule
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ZooKeeperProtocol
@@ -21,12 +23,17 @@ struct WatchRegistration {
 
 /// A caller's request as the core carries it: the encoded frame (its xid is written when it is
 /// sent) and whom to answer.
-struct PendingRequest {
+struct PendingRequest: XidStamped {
     var opCode: OpCode
     var path: String?
     var frame: ByteBuffer
     var promise: EventLoopPromise<ZooKeeperReply>
     var watch: WatchRegistration?
+
+    /// Writes the xid into the frame (after its 4-byte length).
+    mutating func stamp(xid: Int32) {
+        frame.setInteger(xid, at: frame.readerIndex + 4)
+    }
 
     /// Fails the request, and the watch it would have set, with `error`.
     func fail(_ error: any Error) {
@@ -60,10 +67,11 @@ typealias ChannelConnector = @Sendable (
 /// `ClientStateMachine`, and carries out the actions it gets back (`run(_:)`). The rules — what is
 /// sent, queued, resent, failed or cancelled — live in the state machine.
 ///
-/// Concurrency: every stored property is read and written only on `eventLoop`. All entry points
-/// are reached through `eventLoop.execute`, future callbacks or channel handler callbacks of
-/// channels bootstrapped on `eventLoop` (all run on that loop), and each asserts it. That is what
-/// makes the `@unchecked Sendable` sound.
+/// Concurrency: every stored property but `handedOver` is read and written only on `eventLoop`.
+/// All entry points but `handOver(_:)` are reached through `eventLoop.execute`, future callbacks or
+/// channel handler callbacks of channels bootstrapped on `eventLoop` (all run on that loop), and
+/// each asserts it; `handedOver` is a locked box that callers append to from any thread. That is
+/// what makes the `@unchecked Sendable` sound.
 final class ClientCore: @unchecked Sendable {
     typealias Machine = ClientStateMachine<PendingRequest, EventLoopPromise<Void>>
 
@@ -96,6 +104,12 @@ final class ClientCore: @unchecked Sendable {
     private var connectedWaiters: [EventLoopPromise<Void>] = []
     private var closedWaiters: [EventLoopPromise<Void>] = []
     private let allocator = ByteBufferAllocator()
+    /// Requests callers handed over that the loop has not taken yet (see `handOver(_:)`).
+    private let handedOver = NIOLockedValueBox(HandOff())
+    private struct HandOff {
+        var requests = Deque<PendingRequest>()
+        var drainScheduled = false
+    }
 
     init(configuration: ZooKeeperConfiguration, eventLoop: any EventLoop, connector: ChannelConnector? = nil) {
         self.eventLoop = eventLoop
@@ -134,9 +148,33 @@ final class ClientCore: @unchecked Sendable {
         run(machine.start())
     }
 
-    func submit(_ request: PendingRequest) {
+    func submit(_ request: consuming PendingRequest) {
         eventLoop.assertInEventLoop()
-        if let action = machine.submit(request, isRead: request.isRead, now: eventLoop.now) { run(action) }
+        let isRead = request.isRead
+        if let action = machine.submit(request, isRead: isRead, now: eventLoop.now) { run(action) }
+    }
+
+    /// Hands a caller's request to the event loop, from any thread, in call order. Requests handed
+    /// over before the loop gets to them are submitted together: a window of requests costs one
+    /// `execute` (one closure, at most one wake-up of the loop), not one each.
+    func handOver(_ request: PendingRequest) {
+        let scheduleDrain = handedOver.withLockedValue { handOff in
+            handOff.requests.append(request)
+            if handOff.drainScheduled { return false }
+            handOff.drainScheduled = true
+            return true
+        }
+        if scheduleDrain { eventLoop.execute { self.submitHandedOver() } }
+    }
+
+    private func submitHandedOver() {
+        eventLoop.assertInEventLoop()
+        var batch = Deque<PendingRequest>()
+        handedOver.withLockedValue { handOff in
+            swap(&batch, &handOff.requests)
+            handOff.drainScheduled = false
+        }
+        while let request = batch.popFirst() { submit(request) }
     }
 
     /// The caller awaiting `future` was cancelled.
@@ -385,9 +423,7 @@ final class ClientCore: @unchecked Sendable {
                 run(machine.connectionLost(now: eventLoop.now))
                 return
             }
-            var frame = request.frame
-            frame.setInteger(xid, at: frame.readerIndex + 4)
-            channel.write(frame, promise: nil)
+            channel.write(request.frame, promise: nil)
             lastSend = eventLoop.now
             scheduleFlush()
 

@@ -28,7 +28,7 @@ import ZooKeeperProtocol
 /// - Cancellation: the caller is answered at once. A request not yet sent is dropped. A request
 ///   already sent keeps its slot (later replies still match) and its reply is discarded; for a
 ///   write the outcome is unknown, and the action says so.
-struct ClientStateMachine<Request, AuthWaiter> {
+struct ClientStateMachine<Request: XidStamped, AuthWaiter> {
     typealias Established = ConnectionStateMachine.Established
 
     enum Action {
@@ -146,6 +146,8 @@ struct ClientStateMachine<Request, AuthWaiter> {
     mutating func closeSessionRequested(_ request: Request) -> [Action] {
         guard case .closing = connection.state else { return [] }
         let xid = takeXid()
+        var request = request
+        request.stamp(xid: xid)
         inFlight.append(InFlight(xid: xid, request: request, isRead: false, isCloseSession: true))
         let wait = min(connection.readTimeout ?? .seconds(2), .seconds(2))
         return [.send(request, xid: xid), .scheduleCloseTimeout(wait)]
@@ -156,7 +158,7 @@ struct ClientStateMachine<Request, AuthWaiter> {
     /// A caller's request: sent now if connected (`.send`), failed if the client is closing
     /// (`.fail`), queued otherwise (nil). `isRead`: it changes nothing on the server, so it may be
     /// sent again. One optional action, not an array: this runs for every request.
-    mutating func submit(_ request: Request, isRead: Bool, now: NIODeadline) -> Action? {
+    mutating func submit(_ request: consuming Request, isRead: Bool, now: NIODeadline) -> Action? {
         if connection.isClosedOrClosing {
             return .fail(request, .clientClosed, message: nil)
         }
@@ -323,8 +325,12 @@ struct ClientStateMachine<Request, AuthWaiter> {
         return actions
     }
 
-    private mutating func send(_ request: Request, isRead: Bool, waitingSince: NIODeadline?) -> Action {
+    private mutating func send(_ request: consuming Request, isRead: Bool, waitingSince: NIODeadline?) -> Action {
         let xid = takeXid()
+        // Stamped here, while this is the only copy: the entry kept for a resend and the one the
+        // owner writes then share one buffer (stamping a shared one would copy it).
+        var request = request
+        request.stamp(xid: xid)
         inFlight.append(InFlight(xid: xid, request: request, isRead: isRead, waitingSince: waitingSince))
         return .send(request, xid: xid)
     }
@@ -334,6 +340,12 @@ struct ClientStateMachine<Request, AuthWaiter> {
         nextXid = nextXid == Int32.max ? 1 : nextXid + 1
         return xid
     }
+}
+
+/// What the state machine needs of a request besides carrying it: the xid it is sent with,
+/// written into it (for `PendingRequest`, the frame's xid field).
+protocol XidStamped {
+    mutating func stamp(xid: Int32)
 }
 
 extension ClientStateMachine.Action: Equatable where Request: Equatable, AuthWaiter: Equatable {}

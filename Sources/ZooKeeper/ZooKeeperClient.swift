@@ -520,8 +520,7 @@ public final class ZooKeeperClient: Sendable {
         }
         let promise = eventLoop.makePromise(of: ZooKeeperReply.self)
         let request = PendingRequest(opCode: record.opCode, path: path, frame: frame, promise: promise, watch: watch)
-        let core = self.core
-        eventLoop.execute { core.submit(request) }
+        core.handOver(request)
         return promise.futureResult
     }
 }

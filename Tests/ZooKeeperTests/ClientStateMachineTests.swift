@@ -237,3 +237,8 @@ import ZooKeeperProtocol
         #expect(machine.queuedCount == 0)
     }
 }
+
+/// The tests' requests are plain strings; the xid a request is sent with is in its `.send` action.
+extension String: XidStamped {
+    public mutating func stamp(xid: Int32) {}
+}
