@@ -1,7 +1,7 @@
 import Crypto
 import Ensemble
 import Foundation
-import Kafka
+import KafkaPlanning
 
 // The ZooKeeper → KRaft migration (KIP-866) as a plan: the phases of KRAFT.md §1 as steps, each
 // with the edits of a real server.properties and the gates ZooKeeper must pass. Pure: built from

@@ -1,4 +1,4 @@
-import Kafka
+import KafkaPlanning
 
 /// A plan step that breaks a rule of the migration, and the walk that got there.
 public struct KRaftCounterexample: Error, Sendable, Hashable, Codable, CustomStringConvertible {
