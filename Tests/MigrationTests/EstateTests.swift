@@ -307,19 +307,8 @@ extension RollbackRestores {
         defer { estate.remove() }
         let plan = try await estate.plan()
         let before = try estate.snapshot()
-        let executor = MigrationExecutor(
-            plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            journal: Journal(path: estate.root + ".journal"))
+        let executor = try await writeUpToThePointOfNoReturn(plan, on: estate)
         defer { try? FileManager.default.removeItem(atPath: executor.journal.path) }
-        let point = try #require(plan.pointOfNoReturn.flatMap { plan.index(of: $0) })
-        try executor.record(ExecutionEvent(kind: .planStarted, summary: "test", plan: try Journal.fingerprint(of: plan)))
-        for step in plan.steps[..<point] {
-            try executor.record(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
-            for (index, action) in step.actions.enumerated() {
-                if case .writeConfig = action { try await executor.perform(action, index: index, in: step) }
-            }
-            try executor.record(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
-        }
         let created = Set((Int64(4)...6).flatMap { [estate.configPath($0), estate.myidPath($0)] }.filter { estate.bytes($0) != nil })
         #expect(created.isSuperset(of: [estate.configPath(4), estate.myidPath(4)]), "the run created server 4's files")
         #expect(try estate.snapshot() != before, "the run changed files")
