@@ -337,9 +337,12 @@ public struct MigrationExecutor: Sendable {
             "d=$(dirname -- \(shellQuoted(path))); while [ ! -d \"$d\" ]; do printf '%s\\n' \"$d\"; d=$(dirname -- \"$d\"); done"
         }.joined(separator: "; ")
         let output = try await hosts.driver(for: host).check(script, timeout: .seconds(60), operation: "list the directories a write would create")
-        var seen: Set<String> = []
-        return output.split(separator: "\n").map(String.init).filter { !$0.isEmpty && seen.insert($0).inserted }
-            .sorted { ($0.split(separator: "/").count, $0) > ($1.split(separator: "/").count, $1) }
+        return Self.deepestFirst(Set(output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }))
+    }
+
+    /// Directories ordered so that each comes before every directory above it.
+    static func deepestFirst(_ directories: some Sequence<String>) -> [String] {
+        directories.sorted { ($0.split(separator: "/").count, $0) > ($1.split(separator: "/").count, $1) }
     }
 
     func service(_ ref: ServerRef) throws -> ServiceSpec {
@@ -449,7 +452,7 @@ public struct MigrationExecutor: Sendable {
         }
         // A rollback's restore: the directories the run created, deepest first, each only when it
         // is empty now (never `rm -r`: a directory holding anything, the server's data, stays).
-        for directory in (write.removesDirectories ?? []).sorted(by: { ($0.split(separator: "/").count, $0) > ($1.split(separator: "/").count, $1) }) {
+        for directory in Self.deepestFirst(write.removesDirectories ?? []) {
             let quoted = shellQuoted(directory)
             let outcome = try await driver.check(
                 "if [ ! -d \(quoted) ]; then echo gone; elif [ -z \"$(ls -A -- \(quoted))\" ]; then rmdir -- \(quoted) && echo removed; else echo kept; fi",

@@ -51,7 +51,6 @@ public struct KRaftRunError: Error, Sendable, Hashable, CustomStringConvertible 
         public var rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
-        public static let planRefused = Code(rawValue: "plan-refused")
         public static let alreadyStarted = Code(rawValue: "already-started")
         public static let journalMismatch = Code(rawValue: "journal-mismatch")
         public static let rolledBack = Code(rawValue: "rolled-back")
