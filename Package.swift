@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Ensemble", targets: ["Ensemble"]),
         .library(name: "Probes", targets: ["Probes"]),
         .library(name: "TreeCopy", targets: ["TreeCopy"]),
+        .library(name: "KafkaPlanning", targets: ["KafkaPlanning"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "MigrationPlanning", targets: ["MigrationPlanning"]),
         .library(name: "Migration", targets: ["Migration"]),
@@ -77,9 +78,18 @@ let package = Package(
         ),
         // Block & copy: streaming, batched, faithful subtree copy, and continuous follow.
         .target(name: "TreeCopy", dependencies: ["ZooKeeper", "ZooKeeperProtocol", "Probes", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
-        // Kafka's metadata in ZooKeeper, reassignment planning (pure planners) and execution,
-        // and the brokers' switch to another ensemble (server.properties rewrites, rolling restarts).
-        .target(name: "Kafka", dependencies: ["ZooKeeper", "Ensemble", "Hosts", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        // Kafka's metadata as values (znodes, cluster state, the KRaft view and readiness), and the
+        // pure planners (reassignment stages, replication factors, throttles, plan safety): no
+        // client, no hosts. The planning module uses it without NIO's event loops or Hosts.
+        .target(name: "KafkaPlanning", dependencies: ["Ensemble", "ZooKeeperProtocol"]),
+        // Kafka's metadata read from ZooKeeper, reassignment execution, the simulated KRaft nodes and
+        // the brokers' switch to another ensemble (server.properties rewrites, rolling restarts).
+        // Re-exports KafkaPlanning.
+        .target(
+            name: "Kafka",
+            dependencies: [
+                "KafkaPlanning", "ZooKeeper", "Ensemble", "Hosts", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         // Hosts: the HostDriver protocol, the network-namespace sandbox and its driver, the SSH driver,
         // local child processes and the ZooKeeper installations this machine can run.
         .target(
@@ -100,9 +110,9 @@ let package = Package(
         .target(
             name: "MigrationPlanning",
             dependencies: [
-                "Ensemble", "ZooKeeperProtocol", "Hosts",
+                "Ensemble", "ZooKeeperProtocol",
                 // Kafka's metadata model and planners (pure values), for the KRaft migration plan.
-                "Kafka",
+                "KafkaPlanning",
                 // SHA-256 of a plan's canonical content, recorded with its proof, and of the observed estate.
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -185,7 +195,7 @@ let package = Package(
         ),
         .testTarget(name: "EnsembleTests", dependencies: ["Ensemble"]),
         .testTarget(name: "HostsTests", dependencies: ["Hosts", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "ZooKeeper"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "KafkaPlanning", "ZooKeeper"]),
         .testTarget(
             name: "MigrationTests",
             dependencies: [

@@ -1,29 +1,10 @@
 import Foundation
+import KafkaPlanning
 import ZooKeeper
 
 /// Reads Kafka's metadata out of ZooKeeper (ZooKeeper mode, Kafka ≤ 3.x). The client's
 /// connection string carries Kafka's chroot (e.g. `zk1:2181,zk2:2181/kafka`).
-public enum KafkaMetadataReader {
-    public struct Snapshot: Sendable {
-        public var state: KafkaClusterState
-        /// When `/admin/reassign_partitions` was created (ms since 1970), if a reassignment runs.
-        public var reassignmentStarted: Int64?
-        /// When each `/brokers/topics/T` was last written (ms since 1970): for a reassignment started
-        /// through the Admin API, the controller's write that began it (or a later one).
-        public var topicModified: [String: Int64] = [:]
-        /// Paths read, for the curious.
-        public var znodesRead: Int
-        /// Data and stat of `/controller` and of every extra path asked for that exists.
-        public var raw: [String: RawZNode] = [:]
-    }
-
-    /// A znode's bytes and stat as read.
-    public struct RawZNode: Sendable, Hashable {
-        public var data: Data
-        public var stat: Stat
-        public init(data: Data, stat: Stat) { self.data = data; self.stat = stat }
-    }
-
+extension KafkaMetadataReader {
     /// Reads every znode `KafkaClusterState` understands, with reads pipelined; `extraPaths` are
     /// read in the same pipeline and returned in `raw` (absent ones left out).
     public static func read(_ zk: ZooKeeperClient, staticMinInsyncReplicas: Int = 1, extraPaths: [String] = []) async throws -> Snapshot {

@@ -1,3 +1,5 @@
+import Crypto
+import Ensemble
 import Foundation
 
 /// Something that happened while a plan ran. The journal is these, one JSON object per line.
@@ -42,12 +44,22 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
     /// On `action-started` of a configuration write: the files it is about to write that do not
     /// exist yet; on its `action-finished`: the files it created. A rollback removes them.
     public var createdFiles: [String]?
+    /// On `action-started` of a configuration write: the directories above its files that do not
+    /// exist yet (writing the files creates them); on its `action-finished`: those it created. A
+    /// rollback removes each one that is empty once the files the run created are gone.
+    public var createdDirectories: [String]?
+    /// On `action-finished` of a configuration write: for each file it wrote, by path, the SHA-256
+    /// (``ExecutionEvent/digest(of:)``) of the bytes it left there. Before each later step, and at
+    /// `--resume`, the run expects each such file to hold exactly these bytes.
+    public var writtenFiles: [String: String]?
 
     public init(
         time: Date = Date(), kind: Kind, step: StepID? = nil, action: Int? = nil, summary: String, changed: Bool? = nil, plan: String? = nil,
-        previousContents: [String: String]? = nil, createdFiles: [String]? = nil
+        previousContents: [String: String]? = nil, createdFiles: [String]? = nil, createdDirectories: [String]? = nil, writtenFiles: [String: String]? = nil
     ) {
         self.createdFiles = createdFiles
+        self.createdDirectories = createdDirectories
+        self.writtenFiles = writtenFiles
         self.time = time
         self.kind = kind
         self.step = step
@@ -56,6 +68,15 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
         self.changed = changed
         self.plan = plan
         self.previousContents = previousContents
+    }
+}
+
+extension ExecutionEvent {
+    /// SHA-256 (hex) of a file's bytes, given as the text it holds read as ISO-8859-1 (as
+    /// configuration files are read and written): what ``writtenFiles`` records.
+    public static func digest(of text: String) -> String {
+        let bytes = (try? Latin1.encode(text)) ?? Array(text.utf8)
+        return SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 }
 

@@ -1,7 +1,7 @@
 import Crypto
 import Ensemble
 import Foundation
-import Kafka
+import KafkaPlanning
 
 // The ZooKeeper → KRaft migration (KIP-866) as a plan: the phases of KRAFT.md §1 as steps, each
 // with the edits of a real server.properties and the gates ZooKeeper must pass. Pure: built from
@@ -169,16 +169,29 @@ public struct KRaftPlan: Sendable, Hashable, Codable {
     public var steps: [KRaftStep]
     /// The readiness checks as they were when the plan was made.
     public var readiness: [ReadinessCheck]
+    /// What the prover found when `kafka kraft plan` wrote the plan (``ProvenKRaftPlan/recorded``):
+    /// the digest of its content, each step's, and the prover's version. Nil in a plan not written so.
+    public var proof: PlanProof? = nil
 
     public func node(_ member: String) -> KRaftPlanNode? {
         (brokers + controllers).first { $0.member == member }
     }
 
-    /// SHA-256 of the plan's JSON (keys sorted): a journal is never resumed with another plan.
-    public func fingerprint() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return KRaftPlan.sha256(String(decoding: try encoder.encode(self), as: UTF8.self))
+    /// SHA-256 (hex) of the plan's canonical content: its JSON with sorted keys, without the proof record.
+    public var canonicalDigest: String {
+        var content = self
+        content.proof = nil
+        return Plan.sha256(content)
+    }
+
+    /// The plan's ``canonicalDigest``: a journal is never resumed (or rolled back) with another plan.
+    public func fingerprint() -> String { canonicalDigest }
+
+    /// What differs between this plan and the one its proof record describes (empty when it is that plan).
+    public var differencesFromProof: [String] {
+        PlanProof.differences(
+            proof, digest: canonicalDigest, steps: steps.map { PlanProof.StepDigest(id: StepID($0.id), digest: Plan.sha256($0)) },
+            writer: "`mitosis kafka kraft plan`", rest: "its nodes, cluster id, connection string or readiness checks")
     }
 
     public static func sha256(_ text: String) -> String {

@@ -1,4 +1,4 @@
-import Kafka
+import KafkaPlanning
 
 /// A plan step that breaks a rule of the migration, and the walk that got there.
 public struct KRaftCounterexample: Error, Sendable, Hashable, Codable, CustomStringConvertible {
@@ -24,8 +24,15 @@ public struct KRaftCounterexample: Error, Sendable, Hashable, Codable, CustomStr
 /// - no broker rolls into KRaft before a step gated on the load;
 /// - no finalization while a broker is not yet in KRaft mode, and finalization is the point of
 ///   no return and nothing follows it but other controllers' finalization.
+///
+/// ``check(_:)`` gives the first broken rule; ``prove(_:)`` and ``verify(_:source:)`` give the only
+/// value ``KRaftExecutor`` and ``KRaftRollback`` accept, a ``ProvenKRaftPlan``.
 public enum KRaftProver {
-    public static func prove(_ plan: KRaftPlan) -> KRaftCounterexample? {
+    /// Bumped whenever the prover's rules change, so that a plan records which rules proved it.
+    public static let version = 1
+
+    /// The first rule the plan breaks, with the walk that got there; nil when it holds every rule.
+    public static func check(_ plan: KRaftPlan) -> KRaftCounterexample? {
         var brokerModes: [String: KafkaNodeMode] = Dictionary(uniqueKeysWithValues: plan.brokers.map { ($0.member, .zookeeper) })
         var controllerModes: [String: String] = Dictionary(uniqueKeysWithValues: plan.controllers.map { ($0.member, "not started") })
         var loadGated = false, dualWriteGated = false, readinessGated = false
@@ -162,5 +169,65 @@ public enum KRaftProver {
             return fail(nil, "missing-step", "broker \(node.member) ends in \(brokerModes[node.member]!.rawValue) mode; the plan must roll every broker into KRaft")
         }
         return nil
+    }
+}
+
+/// A KRaft migration plan the prover has proved. Only ``KRaftProver`` makes one (its initialiser is
+/// private to this file), and ``KRaftExecutor`` and ``KRaftRollback`` run nothing else.
+public struct ProvenKRaftPlan: Sendable {
+    public let plan: KRaftPlan
+
+    /// Only the prover, in this file, proves.
+    fileprivate init(plan: KRaftPlan) {
+        self.plan = plan
+    }
+
+    /// The plan with its proof recorded: what `kafka kraft plan` writes.
+    public var recorded: KRaftPlan {
+        var recorded = plan
+        recorded.proof = PlanProof(
+            safe: true, statesExplored: plan.steps.count, proverVersion: KRaftProver.version, digest: plan.canonicalDigest,
+            steps: plan.steps.map { PlanProof.StepDigest(id: StepID($0.id), digest: Plan.sha256($0)) })
+        return recorded
+    }
+}
+
+/// Why a KRaft plan is not run: unsafe (with the prover's counterexample) or altered since it was proved.
+public struct KRaftPlanRefusal: Error, Sendable, CustomStringConvertible {
+    public var code: PlanRefusal.Code
+    public var message: String
+    /// The first rule the plan (as it is now) breaks, when it breaks one.
+    public var counterexample: KRaftCounterexample?
+
+    public var description: String {
+        guard let counterexample else { return message }
+        return "\(message)\n\n\(counterexample)"
+    }
+}
+
+extension KRaftProver {
+    /// Proves `plan`; the result is the only way to run it or roll it back.
+    public static func prove(_ plan: KRaftPlan) throws(KRaftPlanRefusal) -> ProvenKRaftPlan {
+        if let counterexample = check(plan) {
+            throw KRaftPlanRefusal(
+                code: .unsafe,
+                message: "the KRaft plan is unsafe (KRaft prover v\(version)); nothing was changed. Make a new plan with `mitosis kafka kraft plan`",
+                counterexample: counterexample)
+        }
+        return ProvenKRaftPlan(plan: plan)
+    }
+
+    /// A plan read from a file (`source` names it): it must be the plan `kafka kraft plan` proved
+    /// (its recorded digest matches its content), and it is proved again with this prover. An
+    /// altered plan is refused saying what changed, with the counterexample when it is also unsafe.
+    public static func verify(_ plan: KRaftPlan, source: String) throws(KRaftPlanRefusal) -> ProvenKRaftPlan {
+        let differences = plan.differencesFromProof
+        if differences.isEmpty { return try prove(plan) }
+        let remedy = "Make the plan again with `mitosis kafka kraft plan … -o DIR` and review its runbook; nothing was changed."
+        let header = "\(source) is not the KRaft plan that was proved:\n" + differences.map { "  - \($0)" }.joined(separator: "\n")
+        if let counterexample = check(plan) {
+            throw KRaftPlanRefusal(code: .altered, message: "\(header)\nAs it is now it is UNSAFE (counterexample below). \(remedy)", counterexample: counterexample)
+        }
+        throw KRaftPlanRefusal(code: .altered, message: "\(header)\n\(remedy)")
     }
 }

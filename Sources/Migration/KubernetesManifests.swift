@@ -1,5 +1,5 @@
 public import Ensemble
-public import Kafka
+public import KafkaPlanning
 
 /// What `mitosis plan … --kubernetes DIR` writes for HubSpot's path into Kubernetes: the
 /// manifests an operator applies with `kubectl`, and a runbook that names the `kubectl` command

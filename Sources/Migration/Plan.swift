@@ -388,15 +388,19 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     /// For a rollback's restore: files the run created (they were missing before it), which the
     /// restore removes. When ``configPath`` is one of them, ``text`` is not written.
     public var removes: [String]?
+    /// For a rollback's restore: directories the run created (they were missing before it), which
+    /// the restore removes after ``removes``, each only when it is then empty.
+    public var removesDirectories: [String]?
 
     public init(
         server: ServerRef, configPath: String, servers: [ServerLineSpec], settings: [String: String?] = [:],
         text: String, previousText: String?, dynamicConfigPath: String? = nil, dynamicText: String? = nil,
         previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil, previousMyidText: String? = nil,
-        restoresExactly: Bool? = nil, removes: [String]? = nil
+        restoresExactly: Bool? = nil, removes: [String]? = nil, removesDirectories: [String]? = nil
     ) {
         self.restoresExactly = restoresExactly
         self.removes = removes
+        self.removesDirectories = removesDirectories
         self.previousMyidText = previousMyidText
         self.server = server
         self.configPath = configPath

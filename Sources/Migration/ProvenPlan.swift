@@ -19,6 +19,40 @@ public struct PlanProof: Sendable, Hashable, Codable {
     public var proverVersion: Int
     public var digest: String
     public var steps: [StepDigest]
+
+    /// What differs between the content `proof` records and content whose digest is `digest`, with
+    /// `steps` in order (empty when they are the same): named by steps where the steps differ (a
+    /// step removed, added, moved or changed), else `rest` (what else a plan holds) differs.
+    /// `writer` is the command that writes a plan with its proof.
+    static func differences(_ proof: PlanProof?, digest: String, steps: [StepDigest], writer: String, rest: String) -> [String] {
+        guard let proof else {
+            return ["it carries no proof record (\"proof\"): it was not written by \(writer), or the record was removed"]
+        }
+        if proof.digest == digest { return [] }
+        var differences: [String] = []
+        let recorded = proof.steps.map(\.id)
+        let now = steps.map(\.id)
+        let removed = recorded.filter { !now.contains($0) }
+        let added = now.filter { !recorded.contains($0) }
+        if !removed.isEmpty { differences.append("step\(removed.count == 1 ? "" : "s") removed: \(removed.map(\.rawValue).joined(separator: ", "))") }
+        if !added.isEmpty { differences.append("step\(added.count == 1 ? "" : "s") added: \(added.map(\.rawValue).joined(separator: ", "))") }
+        let kept = recorded.filter { now.contains($0) }
+        let keptNow = now.filter { recorded.contains($0) }
+        if kept != keptNow {
+            let moved = zip(kept, keptNow).filter { $0 != $1 }.map(\.0.rawValue)
+            differences.append("steps in another order: \(moved.joined(separator: ", ")) (proved order: \(kept.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let recordedDigests = Dictionary(proof.steps.map { ($0.id, $0.digest) }, uniquingKeysWith: { first, _ in first })
+        for step in steps {
+            if let recordedDigest = recordedDigests[step.id], recordedDigest != step.digest {
+                differences.append("step \(step.id) changed (its gates, actions or text differ from the proved step)")
+            }
+        }
+        if differences.isEmpty {
+            differences.append("\(rest) differ from the proved plan (digest \(proof.digest.prefix(12)), now \(digest.prefix(12)))")
+        }
+        return differences
+    }
 }
 
 /// A plan the prover has proved safe. Only the prover makes one (``Prover/prove(_:options:)``,
@@ -168,33 +202,9 @@ extension Plan {
     /// What differs between this plan and the one its proof record describes (empty when it is
     /// that plan). Named by steps where the steps differ.
     public var differencesFromProof: [String] {
-        guard let proof else {
-            return ["it carries no proof record (\"proof\"): it was not written by `mitosis plan --out`, or the record was removed"]
-        }
-        if proof.digest == canonicalDigest { return [] }
-        var differences: [String] = []
-        let recorded = proof.steps.map(\.id)
-        let now = steps.map(\.id)
-        let removed = recorded.filter { !now.contains($0) }
-        let added = now.filter { !recorded.contains($0) }
-        if !removed.isEmpty { differences.append("step\(removed.count == 1 ? "" : "s") removed: \(removed.map(\.rawValue).joined(separator: ", "))") }
-        if !added.isEmpty { differences.append("step\(added.count == 1 ? "" : "s") added: \(added.map(\.rawValue).joined(separator: ", "))") }
-        let kept = recorded.filter { now.contains($0) }
-        let keptNow = now.filter { recorded.contains($0) }
-        if kept != keptNow {
-            let moved = zip(kept, keptNow).filter { $0 != $1 }.map(\.0.rawValue)
-            differences.append("steps in another order: \(moved.joined(separator: ", ")) (proved order: \(kept.map(\.rawValue).joined(separator: ", ")))")
-        }
-        let recordedDigests = Dictionary(proof.steps.map { ($0.id, $0.digest) }, uniquingKeysWith: { first, _ in first })
-        for step in steps {
-            if let digest = recordedDigests[step.id], digest != step.canonicalDigest {
-                differences.append("step \(step.id) changed (its gates, actions or text differ from the proved step)")
-            }
-        }
-        if differences.isEmpty {
-            differences.append("its ensembles, client groups, impact windows or notes differ from the proved plan (digest \(proof.digest.prefix(12)), now \(canonicalDigest.prefix(12)))")
-        }
-        return differences
+        PlanProof.differences(
+            proof, digest: canonicalDigest, steps: steps.map { PlanProof.StepDigest(id: $0.id, digest: $0.canonicalDigest) },
+            writer: "`mitosis plan --out`", rest: "its ensembles, client groups, impact windows or notes")
     }
 
     static func sha256(_ value: some Encodable) -> String {

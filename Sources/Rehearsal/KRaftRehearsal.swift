@@ -263,7 +263,7 @@ struct KRaftRehearsing {
         for event in try migration.journal.load().events {
             guard let step = event.step else { continue }
             if event.kind == .stepStarted { started[step] = event.time }
-            guard event.kind == .gatePassed, let planned = migration.plan.steps.first(where: { $0.id == step.rawValue }) else { continue }
+            guard event.kind == .gatePassed, let planned = migration.plan.plan.steps.first(where: { $0.id == step.rawValue }) else { continue }
             result.gates.append(.init(phase: planned.phase.rawValue, step: step.rawValue, gate: event.summary.replacingOccurrences(of: "gate passed: ", with: ""),
                                       seconds: started[step].map { event.time.timeIntervalSince($0) } ?? 0))
         }
@@ -274,21 +274,21 @@ struct KRaftRehearsing {
     }
 
     /// `kafka kraft plan` from the files and ZooKeeper as they are now, proved, written to
-    /// `kraft-NAME/` (plan.json, runbook.md), then `kafka kraft run --through P` for each phase up
-    /// to `last`, resumed from its journal (`kraft-NAME/journal.jsonl`) phase after phase.
-    func attempt(_ name: String, through last: KRaftPhase, _ cluster: KRaftRehearsalCluster) async throws -> (plan: KRaftPlan, journal: Journal, done: [String]) {
+    /// `kraft-NAME/` (plan.json with its proof, runbook.md) and read back and proved again as
+    /// `kafka kraft run` reads it, then `kafka kraft run --through P` for each phase up to `last`,
+    /// resumed from its journal (`kraft-NAME/journal.jsonl`) phase after phase.
+    func attempt(_ name: String, through last: KRaftPhase, _ cluster: KRaftRehearsalCluster) async throws -> (plan: ProvenKRaftPlan, journal: Journal, done: [String]) {
         let output = directory + "/kraft-" + name
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let plan = try await KRaftPlanner.plan(zookeeper: cluster.zookeeper, nodes: cluster.nodes, brokerGroup: Self.brokerGroup, brokers: cluster.brokers.map(\.member),
-                                               controllerGroup: Self.controllerGroup, controllers: [cluster.controller.member], kafkaVersion: Self.kafkaVersion)
+        let planned = try await KRaftPlanner.plan(zookeeper: cluster.zookeeper, nodes: cluster.nodes, brokerGroup: Self.brokerGroup, brokers: cluster.brokers.map(\.member),
+                                                  controllerGroup: Self.controllerGroup, controllers: [cluster.controller.member], kafkaVersion: Self.kafkaVersion)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(plan).write(to: URL(fileURLWithPath: output + "/plan.json"))
-        try plan.runbook().write(toFile: output + "/runbook.md", atomically: true, encoding: .utf8)
-        if let counterexample = KRaftProver.prove(plan) {
-            throw KRaftRunError(.planRefused, step: counterexample.step, "\(name): the plan does not prove: \(counterexample)")
-        }
-        progress("\(name): planned and proved (\(plan.steps.count) steps, \(output)/plan.json)")
+        let path = output + "/plan.json"
+        try encoder.encode(try KRaftProver.prove(planned).recorded).write(to: URL(fileURLWithPath: path))
+        try planned.runbook().write(toFile: output + "/runbook.md", atomically: true, encoding: .utf8)
+        let plan = try KRaftProver.verify(try JSONDecoder().decode(KRaftPlan.self, from: Data(contentsOf: URL(fileURLWithPath: path))), source: path)
+        progress("\(name): planned and proved (\(plan.plan.steps.count) steps, \(output)/plan.json)")
         let journal = Journal(path: output + "/journal.jsonl")
         var done: [String] = []
         for phase in KRaftPhase.allCases where phase <= last {

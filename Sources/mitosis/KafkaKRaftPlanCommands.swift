@@ -78,12 +78,21 @@ struct KRaftGateOptions: ParsableArguments {
     }
 }
 
-func loadKRaftPlan(_ path: String) throws -> KRaftPlan {
+/// The plan `kafka kraft plan` wrote and proved, proved again by this prover; refused (exit 1,
+/// nothing reached) when it was altered since or is unsafe, with the prover's counterexample.
+func loadKRaftPlan(_ path: String) throws -> ProvenKRaftPlan {
     guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the plan \(path)") }
+    let plan: KRaftPlan
     do {
-        return try JSONDecoder().decode(KRaftPlan.self, from: data)
+        plan = try JSONDecoder().decode(KRaftPlan.self, from: data)
     } catch {
         throw ValidationError("\(path) is not a KRaft migration plan (`mitosis kafka kraft plan` writes one): \(error)")
+    }
+    do {
+        return try KRaftProver.verify(plan, source: path)
+    } catch {
+        Output.error("\(error)")
+        throw ExitCode.failure
     }
 }
 
@@ -140,22 +149,25 @@ struct KafkaKRaftPlanCommand: AsyncParsableCommand {
             Output.error(error.description)
             throw ExitCode.failure
         }
-        if let counterexample = KRaftProver.prove(plan) {
-            Output.error("the plan does not prove (a bug in the planner): \(counterexample)")
+        let proven: ProvenKRaftPlan
+        do {
+            proven = try KRaftProver.prove(plan)
+        } catch {
+            Output.error("the plan does not prove (a bug in the planner): \(error)")
             throw ExitCode.failure
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let planPath = (output as NSString).appendingPathComponent("plan.json")
-        try encoder.encode(plan).write(to: URL(fileURLWithPath: planPath))
+        try encoder.encode(proven.recorded).write(to: URL(fileURLWithPath: planPath))
         try Data(plan.runbook().utf8).write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent("runbook.md")))
-        if options.json { try Output.json(plan); return }
+        if options.json { try Output.json(proven.recorded); return }
         for step in plan.steps {
             if step.pointOfNoReturn { Output.note("  ── POINT OF NO RETURN ──") }
             Output.note("\(step.id) [\(step.phase.rawValue)] \(step.title)" + (step.diff.isEmpty ? "" : " (\(step.edits.count) edits)"))
         }
-        Output.note("proved: \(plan.steps.count) steps; wrote \(planPath) and runbook.md. Run: mitosis kafka kraft run \(planPath) --inventory \(options.inventory)")
+        Output.note("proved: \(plan.steps.count) steps (KRaft prover v\(KRaftProver.version)); wrote \(planPath) and runbook.md. Run: mitosis kafka kraft run \(planPath) --inventory \(options.inventory)")
     }
 }
 
@@ -191,7 +203,7 @@ struct KafkaKRaftRunCommand: AsyncParsableCommand {
         let journalPath = journal ?? ((plan as NSString).deletingLastPathComponent as NSString).appendingPathComponent("journal.jsonl")
         let (json, resume) = (options.json, resume)
         do {
-            let report = try await options.withNodes(groups: [parsed.brokerGroup, parsed.controllerGroup], defaultConnect: parsed.zookeeperConnect) { zk, nodes in
+            let report = try await options.withNodes(groups: [parsed.plan.brokerGroup, parsed.plan.controllerGroup], defaultConnect: parsed.plan.zookeeperConnect) { zk, nodes in
                 try await KRaftExecutor(plan: parsed, zookeeper: zk, nodes: nodes, journal: Journal(path: journalPath), options: runOptions)
                     .run(resume: resume) { showKRaftEvent($0, json: json) }
             }
@@ -220,7 +232,7 @@ struct KafkaKRaftRollbackCommand: AsyncParsableCommand {
         let rollbackOptions = gates.options
         let (json, journalPath) = (options.json, journal)
         do {
-            let report = try await options.withNodes(groups: [parsed.brokerGroup, parsed.controllerGroup], defaultConnect: parsed.zookeeperConnect) { zk, nodes in
+            let report = try await options.withNodes(groups: [parsed.plan.brokerGroup, parsed.plan.controllerGroup], defaultConnect: parsed.plan.zookeeperConnect) { zk, nodes in
                 try await KRaftRollback(plan: parsed, zookeeper: zk, nodes: nodes, journal: Journal(path: journalPath), options: rollbackOptions)
                     .run { showKRaftEvent($0, json: json) }
             }

@@ -187,12 +187,13 @@ extension RealServers {
                 }
             }
 
-            func plan(_ zk: ZooKeeperClient) async throws -> KRaftPlan {
+            /// `kafka kraft plan` from the files as they are now, proved.
+            func plan(_ zk: ZooKeeperClient) async throws -> ProvenKRaftPlan {
                 let files = (brokers.map { ("broker-\($0)", brokerPath($0)) } + [("controller-3000", controllerPath)]).map { member, path in
                     KRaftPlanner.NodeFile(member: member, host: "localhost", configPath: path, text: (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
                 }
-                return try KRaftPlanner.plan(view: try await KRaftZooKeeperView.read(zk), brokers: Array(files.prefix(3)), controllers: [files[3]],
-                                             brokerGroup: "brokers", controllerGroup: "controllers", kafkaVersion: KafkaVersion("3.9.0"))
+                return try KRaftProver.prove(try KRaftPlanner.plan(view: try await KRaftZooKeeperView.read(zk), brokers: Array(files.prefix(3)), controllers: [files[3]],
+                                                                   brokerGroup: "brokers", controllerGroup: "controllers", kafkaVersion: KafkaVersion("3.9.0")))
             }
 
             func file(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
@@ -233,7 +234,7 @@ extension RealServers {
             try await withLocalEnsemble(servers: 1, distribution: .v3_8_0) { ensemble in
                 try await Self.scenario(ensemble, "full") { scenario, zk in
                     let plan = try await scenario.plan(zk)
-                    #expect(KRaftProver.prove(plan) == nil)
+                    #expect(KRaftProver.check(plan.plan) == nil && plan.recorded.differencesFromProof.isEmpty)
                     let executor = KRaftExecutor(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: Self.fast)
                     // Default --through: everything but finalization.
                     let first = try await executor.run(resume: false)
@@ -385,6 +386,22 @@ extension RealServers {
                     let (planned, planOutput) = try await run("plan --inventory \(path) --group brokers --controller-group controllers -o \(planDir) --kafka-version 3.9.0")
                     #expect(planned == 0, "\(planOutput)")
                     #expect(planOutput.contains("POINT OF NO RETURN") && planOutput.contains("proved: 11 steps"), "\(planOutput)")
+                    // plan.json altered by hand (the load and dual-write steps removed): `run`, `run --resume`
+                    // and `rollback` refuse it with what changed and the counterexample, before any host or
+                    // ZooKeeper is reached; no file changes and no journal is written.
+                    var altered = try JSONDecoder().decode(KRaftPlan.self, from: Data(contentsOf: URL(fileURLWithPath: planDir + "/plan.json")))
+                    #expect(altered.proof?.digest == altered.canonicalDigest && altered.proof?.proverVersion == KRaftProver.version)
+                    altered.steps.removeAll { $0.phase == .load || $0.phase == .dualWrite }
+                    let alteredPath = scenario.directory + "/altered.json"
+                    try JSONEncoder().encode(altered).write(to: URL(fileURLWithPath: alteredPath))
+                    let files = scenario.brokers.map { scenario.file(scenario.brokerPath($0)) } + [scenario.file(scenario.controllerPath)]
+                    for command in ["run \(alteredPath)", "run \(alteredPath) --resume", "rollback \(alteredPath) --journal \(scenario.directory)/altered.jsonl"] {
+                        let (status, output) = try await run(command + " --inventory \(path)")
+                        #expect(status == 1 && output.contains("\(alteredPath) is not the KRaft plan that was proved") && output.contains("steps removed: 06-load, 07-dual-write")
+                                && output.contains("kraft-before-load"), "\(command): \(output)")
+                    }
+                    #expect(scenario.brokers.map { scenario.file(scenario.brokerPath($0)) } + [scenario.file(scenario.controllerPath)] == files)
+                    #expect(!FileManager.default.fileExists(atPath: scenario.directory + "/journal.jsonl") && !FileManager.default.fileExists(atPath: scenario.directory + "/altered.jsonl"))
                     let runbook = scenario.file(planDir + "/runbook.md")
                     #expect(runbook.contains("+zookeeper.metadata.migration.enable=true") && runbook.contains("!!! POINT OF NO RETURN"))
                     let (ran, runOutput) = try await run("run \(planDir)/plan.json --inventory \(path) --healthy-period 0 --poll-interval 0.1 --dual-write-interval 0.6 --through load")
@@ -410,13 +427,14 @@ extension RealServers {
                 try await Self.scenario(ensemble, "refusals") { scenario, zk in
                     let plan = try await scenario.plan(zk)
                     let executor = KRaftExecutor(plan: plan, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: Self.fast)
-                    // A hand-edited plan that rolls brokers into KRaft without waiting for the load is proved again and refused.
-                    var edited = plan
+                    // A hand-edited plan that rolls brokers into KRaft without waiting for the load cannot
+                    // be proved, and its file (with the proof of the plan it was) is refused as altered.
+                    var edited = plan.recorded
                     edited.steps.removeAll { $0.phase == .load || $0.phase == .dualWrite }
-                    await #expect {
-                        try await KRaftExecutor(plan: edited, zookeeper: zk, nodes: scenario.nodes, journal: scenario.journal, options: Self.fast).run(resume: false)
-                    } throws: { ($0 as? KRaftRunError)?.code == .planRefused && "\($0)".contains("kraft-before-load") }
-                    #expect(try scenario.journal.load().events.isEmpty, "nothing ran, nothing journaled")
+                    #expect { try KRaftProver.prove(edited) } throws: { ($0 as? KRaftPlanRefusal)?.code == .unsafe && "\($0)".contains("kraft-before-load") }
+                    #expect { try KRaftProver.verify(edited, source: "plan.json") } throws: {
+                        ($0 as? KRaftPlanRefusal)?.code == .altered && "\($0)".contains("steps removed: 06-load, 07-dual-write") && "\($0)".contains("kraft-before-load")
+                    }
                     // A stale /migration from an earlier attempt (offset > 0 under a ZooKeeper controller).
                     try await KafkaLayout.create(zk, "/migration", #"{"version":0,"kraft_controller_id":3000,"kraft_controller_epoch":5,"kraft_metadata_offset":420,"kraft_metadata_epoch":5}"#)
                     await #expect { try await executor.run(resume: false) } throws: { ($0 as? KRaftRunError)?.code == .notReady && "\($0)".contains("stale /migration") }

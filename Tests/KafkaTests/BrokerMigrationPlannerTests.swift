@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Kafka
+@testable import KafkaPlanning
 
 @Suite("Staged broker migration")
 struct BrokerMigrationPlannerTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ZooKeeper
 @testable import Kafka
+@testable import KafkaPlanning
 
 @Suite("Reassignment execution (pure parts)")
 struct ExecutionTests {

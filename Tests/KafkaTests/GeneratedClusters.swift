@@ -1,5 +1,6 @@
 import Foundation
 @testable import Kafka
+@testable import KafkaPlanning
 
 /// Random but reproducible clusters for property tests (the generator the benchmark uses too).
 enum GeneratedCluster {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ZooKeeper
 @testable import Kafka
+@testable import KafkaPlanning
 
 /// Every readiness check against a healthy cluster with one fault each: the faulty check fails,
 /// every other check passes.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Kafka
+@testable import KafkaPlanning
 
 /// The simulated broker's and KRaft controller's decisions (pure): startup checks from
 /// server.properties with Kafka's messages, activation, the driver's start, the start gate, and

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Kafka
+@testable import KafkaPlanning
 
 /// `mitosis kafka run` checks a plan file against the cluster before anything moves: what the
 /// planners guarantee, checked again on a file that may have been edited by hand.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Kafka
+@testable import KafkaPlanning
 
 private func bytes(_ text: String) -> Data { Data(text.utf8) }
 private func text(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }

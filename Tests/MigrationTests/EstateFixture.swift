@@ -135,4 +135,15 @@ struct EstateFixture {
         }
         return hashes
     }
+
+    /// Every directory under the root, by path relative to it.
+    func directories() -> Set<String> {
+        var directories: Set<String> = []
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return directories }
+        for case let relative as String in walker {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: "\(root)/\(relative)", isDirectory: &isDirectory), isDirectory.boolValue { directories.insert(relative) }
+        }
+        return directories
+    }
 }

@@ -277,7 +277,7 @@ extension Drift {
         let two = try #require(step.actions.firstIndex { if case .writeConfig(let write) = $0 { write.server.id == 2 } else { false } })
         guard case .writeConfig(let writeOne) = step.actions[one] else { return }
         let before = try await executor.currentContents(of: writeOne)
-        let (_, previous, _) = try await executor.apply(writeOne)
+        let previous = try await executor.apply(writeOne).previous
         #expect(estate.bytes(estate.configPath(1)) != originalOne)
         let twoBefore = estate.bytes(estate.configPath(2))
         let journal = JournalState(events: [
@@ -307,19 +307,8 @@ extension RollbackRestores {
         defer { estate.remove() }
         let plan = try await estate.plan()
         let before = try estate.snapshot()
-        let executor = MigrationExecutor(
-            plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            journal: Journal(path: estate.root + ".journal"))
+        let executor = try await writeUpToThePointOfNoReturn(plan, on: estate)
         defer { try? FileManager.default.removeItem(atPath: executor.journal.path) }
-        let point = try #require(plan.pointOfNoReturn.flatMap { plan.index(of: $0) })
-        try executor.record(ExecutionEvent(kind: .planStarted, summary: "test", plan: try Journal.fingerprint(of: plan)))
-        for step in plan.steps[..<point] {
-            try executor.record(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
-            for (index, action) in step.actions.enumerated() {
-                if case .writeConfig = action { try await executor.perform(action, index: index, in: step) }
-            }
-            try executor.record(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
-        }
         let created = Set((Int64(4)...6).flatMap { [estate.configPath($0), estate.myidPath($0)] }.filter { estate.bytes($0) != nil })
         #expect(created.isSuperset(of: [estate.configPath(4), estate.myidPath(4)]), "the run created server 4's files")
         #expect(try estate.snapshot() != before, "the run changed files")
@@ -330,6 +319,92 @@ extension RollbackRestores {
         #expect(Runbook.render(back).contains("$ rm -- \(estate.myidPath(4))"), "the runbook shows the removal")
         for write in back.steps.flatMap(\.writes) { _ = try await executor.apply(write) }
         #expect(try estate.snapshot() == before, "every host file as before the run, byte for byte; none left behind")
+    }
+
+    /// Runs the configuration writes of the steps before the point of no return through the
+    /// executor, journaled as a run journals them; gives the executor.
+    func writeUpToThePointOfNoReturn(_ plan: Plan, on estate: EstateFixture) async throws -> MigrationExecutor {
+        let executor = MigrationExecutor(
+            plan: try Prover.prove(plan), hosts: estate.hosts, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            journal: Journal(path: estate.root + ".journal"))
+        let point = try #require(plan.pointOfNoReturn.flatMap { plan.index(of: $0) })
+        try executor.record(ExecutionEvent(kind: .planStarted, summary: "test", plan: try Journal.fingerprint(of: plan)))
+        for step in plan.steps[..<point] {
+            try executor.record(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
+            for (index, action) in step.actions.enumerated() {
+                if case .writeConfig = action { try await executor.perform(action, index: index, in: step) }
+            }
+            try executor.record(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
+        }
+        return executor
+    }
+
+    /// The destination's conf and data directories did not exist before the run; writing its
+    /// zoo.cfg and myid created them, and the journal says so. The rollback removes the files the
+    /// run created, then each directory the run created that is empty: server 4's and 6's are gone,
+    /// as they were; server 5's data directory, which now holds a snapshot (as a started server's
+    /// does), stays with it, and so do the directories above it. No `rm -r`.
+    @Test func directoriesTheRunCreatedAreRemovedOnlyWhenEmpty() async throws {
+        let estate = try EstateFixture()
+        defer { estate.remove() }
+        let plan = try await estate.plan()
+        let directoriesBefore = estate.directories()
+        #expect(!directoriesBefore.contains("h4"), "server 4's host has no directory before the run")
+        let executor = try await writeUpToThePointOfNoReturn(plan, on: estate)
+        defer { try? FileManager.default.removeItem(atPath: executor.journal.path) }
+        let journal = try executor.journal.load()
+        let recorded = Set(journal.events.filter { $0.kind == .actionFinished }.flatMap { $0.createdDirectories ?? [] })
+        #expect(recorded.isSuperset(of: ["\(estate.root)/h4", "\(estate.root)/h4/zk4", estate.dataDir(4), "\(estate.directory(4))/conf"]), "\(recorded.sorted())")
+        #expect(recorded.allSatisfy { !directoriesBefore.contains(String($0.dropFirst(estate.root.count + 1))) }, "only directories that were missing")
+        let snapshot = "\(estate.dataDir(5))/version-2/snapshot.100000000"
+        try #require(estate.bytes(estate.myidPath(5)) != nil, "the run wrote server 5's myid")
+        try estate.put(snapshot, "data the server wrote")
+
+        let back = try Rollback.plan(for: executor.proven, journal: journal)
+        #expect(Set(back.steps.flatMap(\.writes).flatMap { $0.removesDirectories ?? [] }) == recorded)
+        for write in back.steps.flatMap(\.writes) { _ = try await executor.apply(write) }
+        let expected = directoriesBefore.union(["h5", "h5/zk5", "h5/zk5/data", "h5/zk5/data/version-2"])
+        #expect(estate.bytes(snapshot) == Array("data the server wrote".utf8), "what a directory held stays")
+        #expect(estate.bytes(estate.myidPath(5)) == nil && estate.bytes(estate.configPath(5)) == nil, "the files the run created are gone")
+        #expect(estate.directories() == expected, "left: \(estate.directories().subtracting(expected).sorted()), lost: \(expected.subtracting(estate.directories()).sorted())")
+    }
+}
+
+/// Drift for files the run itself wrote: before each step and at `--resume`, every file an earlier
+/// step wrote must hold exactly the bytes the journal says it wrote.
+extension Drift {
+    @Test func aHandEditToAFileTheRunWroteStopsTheResumeWithADiff() async throws {
+        let estate = try EstateFixture()
+        defer { estate.remove() }
+        let plan = try await estate.plan()
+        // The run wrote the configurations before the point of no return, then stopped (a gate, a crash).
+        let executor = try await RollbackRestores().writeUpToThePointOfNoReturn(plan, on: estate)
+        defer { try? FileManager.default.removeItem(atPath: executor.journal.path) }
+        let written = try executor.journal.load().events.compactMap(\.writtenFiles).reduce(into: [String: String]()) { $0.merge($1) { _, new in new } }
+        let path = estate.configPath(1)
+        #expect(written[path] == ExecutionEvent.digest(of: String(decoding: estate.bytes(path) ?? [], as: UTF8.self)), "the journal holds the digest of what the run wrote")
+        try await executor.checkWrittenFiles()
+
+        // A person edits server 1's zoo.cfg, which the run wrote; then --resume.
+        try estate.edit(path, appending: "maxClientCnxns=10\n")
+        let before = try estate.snapshot()
+        let events = try executor.journal.load().events
+        var resume = executor
+        resume.options.resume = true
+        await #expect {
+            _ = try await resume.run()
+        } throws: { error in
+            guard let error = error as? ExecutionError, error.code == .drift else { return false }
+            return error.message.contains("h1:\(path) is not as step") && error.message.contains("+maxClientCnxns=10") && error.message.contains("--resume")
+        }
+        #expect(try estate.snapshot() == before, "no host file changed")
+        #expect(try executor.journal.load().events == events, "nothing journaled")
+        for id in Int64(1)...6 {
+            for marker in ["started", "stopped", "restarted"] { #expect(!FileManager.default.fileExists(atPath: estate.marker(id, marker))) }
+        }
+        // Put back as the run wrote it, the check passes again.
+        try estate.edit(path, replacing: "maxClientCnxns=10\n", with: "")
+        try await executor.checkWrittenFiles()
     }
 }
 

@@ -64,7 +64,7 @@ struct KRaftPlanTests {
 
     @Test func thePlanHasThePhasesAsStepsWithDiffsOfTheRealFilesAndProves() throws {
         let plan = try Self.plan()
-        #expect(KRaftProver.prove(plan) == nil)
+        #expect(KRaftProver.check(plan) == nil)
         #expect(plan.clusterID == "Y8Lk3YQwQ1q0rZ0eR1vJ1A" && plan.zookeeperConnect == "zk1:2181,zk2:2181/kafka")
         #expect(plan.steps.map(\.id) == [
             "01-readiness", "02-controller-3000-provision", "03-broker-1-to-migration", "04-broker-3-to-migration", "05-broker-2-to-migration",
@@ -93,7 +93,7 @@ struct KRaftPlanTests {
         #expect(runbook.contains("POINT OF NO RETURN") && runbook.range(of: "POINT OF NO RETURN")!.lowerBound < runbook.range(of: "## 11-controller-3000-finalize")!.lowerBound)
         // The plan file round-trips and still proves.
         let decoded = try JSONDecoder().decode(KRaftPlan.self, from: JSONEncoder().encode(plan))
-        #expect(decoded == plan && KRaftProver.prove(decoded) == nil)
+        #expect(decoded == plan && KRaftProver.check(decoded) == nil)
     }
 
     @Test func aDeadReplicaIDRefusesThePlan() throws {
@@ -107,26 +107,26 @@ struct KRaftPlanTests {
     @Test func finalizingWithABrokerStillInZooKeeperOrMigrationModeIsRefused() throws {
         let plan = try Self.plan()
         let noKRaftRoll = Self.without(plan) { $0.id == "09-broker-3-to-kraft" }
-        let counterexample = try #require(KRaftProver.prove(noKRaftRoll))
+        let counterexample = try #require(KRaftProver.check(noKRaftRoll))
         #expect(counterexample.rule == "finalize-with-zookeeper-broker" && counterexample.step == "11-controller-3000-finalize")
         #expect(counterexample.message.contains("broker-3") && counterexample.message.contains("migration mode"))
         #expect(counterexample.trace.last?.hasPrefix("11-controller-3000-finalize") == true)
 
         let neverRolled = Self.without(plan) { $0.id == "04-broker-3-to-migration" || $0.id == "09-broker-3-to-kraft" }
-        let second = try #require(KRaftProver.prove(neverRolled))
+        let second = try #require(KRaftProver.check(neverRolled))
         #expect(second.rule == "load-before-brokers" && second.step == "06-load" && second.message.contains("broker-3"))
     }
 
     @Test func rollingBrokersToKRaftBeforeTheLoadGateIsRefused() throws {
         let plan = try Self.plan()
         let noLoad = Self.without(plan) { $0.phase == .load || $0.phase == .dualWrite }
-        let counterexample = try #require(KRaftProver.prove(noLoad))
+        let counterexample = try #require(KRaftProver.check(noLoad))
         #expect(counterexample.rule == "kraft-before-load" && counterexample.step == "08-broker-1-to-kraft")
 
         // The first KRaft roll moved before the load: the load then comes out of order.
         var swapped = plan
         swapped.steps.swapAt(5, 7)
-        let order = try #require(KRaftProver.prove(swapped))
+        let order = try #require(KRaftProver.check(swapped))
         #expect(order.step == "08-broker-1-to-kraft" && order.rule == "kraft-before-load")
     }
 
@@ -134,36 +134,73 @@ struct KRaftPlanTests {
         let plan = try Self.plan()
         var edited = plan
         edited.steps[3].gatesAfter.removeAll { $0 == .brokerRegistered(id: 3) }
-        let counterexample = try #require(KRaftProver.prove(edited))
+        let counterexample = try #require(KRaftProver.check(edited))
         #expect(counterexample.rule == "missing-gate" && counterexample.step == "04-broker-3-to-migration" && counterexample.message.contains("broker 3 registered"))
 
         var noStaleCheck = plan
         noStaleCheck.steps[1].gatesBefore = []
-        #expect(KRaftProver.prove(noStaleCheck)?.step == "02-controller-3000-provision")
+        #expect(KRaftProver.check(noStaleCheck)?.step == "02-controller-3000-provision")
 
         var unhealthyFinalize = plan
         unhealthyFinalize.steps[10].gatesBefore = [.allBrokersKRaft]
-        #expect(KRaftProver.prove(unhealthyFinalize).map { ($0.rule, $0.step) } ?? ("", nil) == ("missing-gate", "11-controller-3000-finalize"))
+        #expect(KRaftProver.check(unhealthyFinalize).map { ($0.rule, $0.step) } ?? ("", nil) == ("missing-gate", "11-controller-3000-finalize"))
     }
 
     @Test func swappedStepsAndBadEditsAreRefused() throws {
         let plan = try Self.plan()
         var swapped = plan
         swapped.steps.swapAt(1, 2)  // a broker rolled into migration mode before the controller is provisioned
-        let counterexample = try #require(KRaftProver.prove(swapped))
+        let counterexample = try #require(KRaftProver.check(swapped))
         #expect(counterexample.step == "03-broker-1-to-migration" && counterexample.rule == "controllers-first")
 
         var late = plan
         late.steps.swapAt(9, 10)  // finalization before the last broker's roll
-        #expect(KRaftProver.prove(late)?.step == "11-controller-3000-finalize")
+        #expect(KRaftProver.check(late)?.step == "11-controller-3000-finalize")
 
         var noRoles = plan
         noRoles.steps[7].edits.removeAll { $0 == .set(key: "process.roles", value: "broker") }
-        #expect(KRaftProver.prove(noRoles).map { ($0.rule, $0.step) } ?? ("", nil) == ("edits", "08-broker-1-to-kraft"))
+        #expect(KRaftProver.check(noRoles).map { ($0.rule, $0.step) } ?? ("", nil) == ("edits", "08-broker-1-to-kraft"))
 
         var noReturnUnmarked = plan
         noReturnUnmarked.steps[10].pointOfNoReturn = false
-        #expect(KRaftProver.prove(noReturnUnmarked)?.rule == "point-of-no-return")
+        #expect(KRaftProver.check(noReturnUnmarked)?.rule == "point-of-no-return")
+    }
+
+    /// The plan file `kafka kraft plan` writes carries its proof (digest, each step's, prover
+    /// version); read back unchanged it is proved again, and changed three ways (a step removed,
+    /// two swapped, a gate deleted) or stripped of its proof it is refused, saying what changed and,
+    /// where the result is unsafe, with the counterexample.
+    @Test func aRecordedPlanFileIsProvedAgainAndAnAlteredOneRefused() throws {
+        let recorded = try KRaftProver.prove(try Self.plan()).recorded
+        let proof = try #require(recorded.proof)
+        #expect(proof.safe && proof.proverVersion == KRaftProver.version && proof.digest == recorded.canonicalDigest && proof.steps.count == recorded.steps.count)
+        let decoded = try JSONDecoder().decode(KRaftPlan.self, from: JSONEncoder().encode(recorded))
+        #expect(try KRaftProver.verify(decoded, source: "plan.json").plan == decoded)
+        #expect(decoded.fingerprint() == (try Self.plan()).fingerprint(), "the journal's fingerprint does not depend on the proof record")
+
+        var removed = recorded
+        removed.steps.remove(at: 6)
+        var swapped = recorded
+        swapped.steps.swapAt(1, 2)
+        var gateless = recorded
+        gateless.steps[3].gatesAfter.removeAll { $0 == .brokerRegistered(id: 3) }
+        var unproved = recorded
+        unproved.proof = nil
+        let cases: [(KRaftPlan, String, String?)] = [
+            (removed, "step removed: 07-dual-write", "missing-gate"),
+            (swapped, "steps in another order: 02-controller-3000-provision, 03-broker-1-to-migration", "controllers-first"),
+            (gateless, "step 04-broker-3-to-migration changed", "missing-gate"),
+            (unproved, "carries no proof record", nil),
+        ]
+        for (plan, difference, rule) in cases {
+            #expect {
+                try KRaftProver.verify(plan, source: "plan.json")
+            } throws: { error in
+                guard let refusal = error as? KRaftPlanRefusal else { return false }
+                return refusal.code == .altered && refusal.message.contains("plan.json is not the KRaft plan that was proved") && refusal.message.contains(difference)
+                    && refusal.counterexample?.rule == rule
+            }
+        }
     }
 
     @Test func lineChangesShowSmallHunks() {

@@ -4,6 +4,7 @@ import Hosts
 import NIOCore
 import NIOPosix
 import Testing
+import ZooKeeper
 
 import Migration
 import MigrationPlanning
@@ -37,16 +38,33 @@ import MigrationPlanning
         #expect(back.proof.isSafe)
     }
 
-    /// Forging a proven plan outside the planning module does not compile: a one-line file that
-    /// imports both modules, type-checked by the compiler against the modules this test was built
-    /// with, is refused because the initialiser is private to the prover's file. (One compiler run:
+    /// The same for the KRaft migration: its run (and `--resume`) and its rollback take only a
+    /// `ProvenKRaftPlan`. (Named, not called: they need a ZooKeeper session.)
+    @Test func theKRaftExecutorAndRollbackTakeOnlyAProvenKRaftPlan() {
+        typealias MakeRun = (ProvenKRaftPlan, ZooKeeperClient, [KRaftNodeAccess], Journal, KRaftExecutor.Options) -> KRaftExecutor
+        typealias MakeRollback = (ProvenKRaftPlan, ZooKeeperClient, [KRaftNodeAccess], Journal, KRaftExecutor.Options) -> KRaftRollback
+        let run: MakeRun = KRaftExecutor.init(plan:zookeeper:nodes:journal:options:)
+        let rollback: MakeRollback = KRaftRollback.init(plan:zookeeper:nodes:journal:options:)
+        let prove: (KRaftPlan) throws(KRaftPlanRefusal) -> ProvenKRaftPlan = KRaftProver.prove
+        let verify: (KRaftPlan, String) throws(KRaftPlanRefusal) -> ProvenKRaftPlan = KRaftProver.verify(_:source:)
+        _ = (run, rollback, prove, verify)
+    }
+
+    /// Forging a proven plan (a ZooKeeper plan's or a KRaft plan's) outside the planning module does
+    /// not compile: a small file that imports both modules, type-checked by the compiler against the
+    /// modules this test was built with, is refused because each initialiser is private to its
+    /// prover's file. (One compiler run for both:
     /// each costs seconds of both cores while the rest of the suite runs. A compiler that cannot
     /// read the modules fails with another message, so the test cannot pass by accident.)
     @Test func noModuleButThePlanningOneCanMakeAProvenPlan() throws {
         let build = try BuildProducts.locate()
         let forge = try build.typecheck(
-            "import MigrationPlanning\nimport Migration\nfunc forged(_ plan: Plan, _ proof: ProofResult) -> ProvenPlan { ProvenPlan(plan: plan, proof: proof) }\n")
+            "import MigrationPlanning\nimport Migration\nfunc forged(_ plan: Plan, _ proof: ProofResult) -> ProvenPlan { ProvenPlan(plan: plan, proof: proof) }\n"
+                + "func forgedKRaft(_ plan: KRaftPlan) -> ProvenKRaftPlan { ProvenKRaftPlan(plan: plan) }\n")
         #expect(forge.status != 0, "a ProvenPlan was made outside the prover")
+        #expect(
+            forge.output.contains("'ProvenKRaftPlan' initializer is inaccessible due to 'fileprivate'")
+                || forge.output.contains("'ProvenKRaftPlan' initializer is inaccessible due to 'private'"), "\(forge.output)")
         // Private to the prover's file: not `internal` (which `@testable` opens) nor `package`
         // (which the executor and the CLI, in this package, would see).
         #expect(

@@ -294,28 +294,55 @@ public struct MigrationExecutor: Sendable {
     func perform(_ action: Action, index: Int, in step: Step) async throws {
         var before: [String: String]?
         var missing: [String]?
+        var missingDirectories: [String]?
         if case .writeConfig(let write) = action {
             let contents = try await currentContents(of: write)
             before = contents
             missing = write.files.map(\.path).filter { contents[$0] == nil }
+            missingDirectories = try await self.missingDirectories(above: missing ?? [], on: write.server.host)
         }
         try record(
             ExecutionEvent(
                 kind: .actionStarted, step: step.id, action: index, summary: action.summary, previousContents: before,
-                createdFiles: missing?.isEmpty == false ? missing : nil))
+                createdFiles: missing?.isEmpty == false ? missing : nil, createdDirectories: missingDirectories?.isEmpty == false ? missingDirectories : nil))
         let changes: [HostChange]
-        var previous: [String: String]?
-        var created: [String]?
+        var applied: AppliedWrite?
         if case .writeConfig(let write) = action {
-            (changes, previous, created) = try await apply(write)
+            applied = try await apply(write)
+            changes = applied?.changes ?? []
         } else {
             changes = try await perform(action)
         }
         let summary = changes.isEmpty ? action.summary : changes.map(\.description).joined(separator: "; ")
+        // The directories the write created: those missing when it began that exist now.
+        var createdDirectories: [String]?
+        if case .writeConfig(let write) = action, let missingDirectories, !missingDirectories.isEmpty {
+            let stillMissing = Set(try await self.missingDirectories(above: missing ?? [], on: write.server.host))
+            createdDirectories = missingDirectories.filter { !stillMissing.contains($0) }
+        }
         try record(
             ExecutionEvent(
                 kind: .actionFinished, step: step.id, action: index, summary: summary, changed: changes.contains { $0.changed },
-                previousContents: previous?.isEmpty == false ? previous : nil, createdFiles: created?.isEmpty == false ? created : nil))
+                previousContents: applied?.previous.isEmpty == false ? applied?.previous : nil,
+                createdFiles: applied?.created.isEmpty == false ? applied?.created : nil,
+                createdDirectories: createdDirectories?.isEmpty == false ? createdDirectories : nil,
+                writtenFiles: applied?.written.isEmpty == false ? applied?.written : nil))
+    }
+
+    /// The directories above `paths` on `host` that do not exist, deepest first (each path's
+    /// missing parent, its missing parent, and so on up to the first that exists).
+    func missingDirectories(above paths: [String], on host: String) async throws -> [String] {
+        guard !paths.isEmpty else { return [] }
+        let script = paths.map { path in
+            "d=$(dirname -- \(shellQuoted(path))); while [ ! -d \"$d\" ]; do printf '%s\\n' \"$d\"; d=$(dirname -- \"$d\"); done"
+        }.joined(separator: "; ")
+        let output = try await hosts.driver(for: host).check(script, timeout: .seconds(60), operation: "list the directories a write would create")
+        return Self.deepestFirst(Set(output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }))
+    }
+
+    /// Directories ordered so that each comes before every directory above it.
+    static func deepestFirst(_ directories: some Sequence<String>) -> [String] {
+        directories.sorted { ($0.split(separator: "/").count, $0) > ($1.split(separator: "/").count, $1) }
     }
 
     func service(_ ref: ServerRef) throws -> ServiceSpec {
@@ -388,16 +415,18 @@ public struct MigrationExecutor: Sendable {
     /// write does not change stays as it was. Returns what changed, what each changed file
     /// held before and the files it created (for a rollback). A rollback's restore also removes
     /// the files the run created (``ConfigWrite/removes``).
-    func apply(_ write: ConfigWrite) async throws -> (changes: [HostChange], previous: [String: String], created: [String]) {
+    func apply(_ write: ConfigWrite) async throws -> AppliedWrite {
         let driver = try hosts.driver(for: write.server.host)
         var changes: [HostChange] = []
         var previous: [String: String] = [:]
         var created: [String] = []
+        var written: [String: String] = [:]
         func store(_ path: String, _ contents: String, replacing current: String?) async throws {
             let change = try await driver.writeLatin1(path, contents: contents)
             if change.changed {
                 if let current { previous[path] = current } else { created.append(path) }
             }
+            written[path] = ExecutionEvent.digest(of: contents)
             changes.append(change)
         }
         let removes = write.removes ?? []
@@ -421,7 +450,29 @@ public struct MigrationExecutor: Sendable {
         if let path = write.myidPath, let text = write.myidText {
             try await store(path, text, replacing: try await driver.readLatin1(path))
         }
-        return (changes, previous, created)
+        // A rollback's restore: the directories the run created, deepest first, each only when it
+        // is empty now (never `rm -r`: a directory holding anything, the server's data, stays).
+        for directory in Self.deepestFirst(write.removesDirectories ?? []) {
+            let quoted = shellQuoted(directory)
+            let outcome = try await driver.check(
+                "if [ ! -d \(quoted) ]; then echo gone; elif [ -z \"$(ls -A -- \(quoted))\" ]; then rmdir -- \(quoted) && echo removed; else echo kept; fi",
+                timeout: .seconds(60), operation: "remove \(directory), which the run created, if it is empty")
+            switch outcome.trimmingCharacters(in: .whitespacesAndNewlines) {
+            case "removed": changes.append(HostChange(host: driver.host, changed: true, summary: "removed the empty directory \(directory), which the run created"))
+            case "gone": changes.append(HostChange(host: driver.host, changed: false, summary: "\(directory) is already gone"))
+            default: changes.append(HostChange(host: driver.host, changed: false, summary: "kept \(directory), which the run created: it is not empty"))
+            }
+        }
+        return AppliedWrite(changes: changes, previous: previous, created: created, written: written)
+    }
+
+    /// What a configuration write did: what changed, what each changed file held before, the files
+    /// it created and the digest of what it left in each file it wrote (for the journal).
+    struct AppliedWrite {
+        var changes: [HostChange]
+        var previous: [String: String]
+        var created: [String]
+        var written: [String: String]
     }
 
     /// What each file a write is about to change holds now, by path (a missing file is not
@@ -452,6 +503,7 @@ public struct MigrationExecutor: Sendable {
     /// are checked: an estate-less plan's previous texts are the planner's assumptions.
     func checkDrift(_ steps: [Step], state: JournalState) async throws {
         guard plan.estateFingerprint != nil, let first = steps.first, let start = plan.index(of: first.id) else { return }
+        try await checkWrittenFiles()
         let earlierWrites = plan.steps[..<start].flatMap(\.actions).compactMap { action -> ConfigWrite? in
             if case .writeConfig(let write) = action { return write }
             return nil
@@ -475,6 +527,47 @@ public struct MigrationExecutor: Sendable {
                         "\(write.server.host):\(file.path) is not as the plan found it (\(what)); nothing was changed. What changed, from the plan's view to the host's:\n\(diff)\nPlan again from the hosts as they are (`mitosis plan`), or put the file back")
                 }
             }
+        }
+    }
+
+    /// Checks that every file this run (and the runs it resumes) already wrote holds exactly the
+    /// bytes the journal says it left there (``ExecutionEvent/writtenFiles``): a hand edit between
+    /// two steps, or between a crash and `--resume`, stops the run with a diff before anything
+    /// else changes. The journal is read again, so the check sees this run's own writes.
+    ///
+    /// Left out: zoo.cfg and the dynamic file of a server whose written zoo.cfg enables reconfig
+    /// (`reconfigEnabled=true`). ZooKeeper rewrites those itself when its membership changes (a
+    /// reconfig, or a joiner syncing with its leader), so what they hold is the server's, not the
+    /// run's. myid files are always checked.
+    func checkWrittenFiles() async throws {
+        let state = try journal.load()
+        var expected: [String: (host: String, path: String, digest: String, step: StepID, write: ConfigWrite)] = [:]
+        for event in state.events where event.kind == .actionFinished {
+            guard let written = event.writtenFiles, let id = event.step, let index = event.action, let step = plan.step(id), step.actions.indices.contains(index),
+                case .writeConfig(let write) = step.actions[index]
+            else { continue }
+            let reconfigurable = ZooKeeperConfig(parsing: write.text).reconfigEnabled == true
+            for (path, digest) in written {
+                if reconfigurable && (path == write.configPath || path == write.dynamicConfigPath) { continue }
+                expected["\(write.server.host)#\(path)"] = (write.server.host, path, digest, id, write)
+            }
+        }
+        for key in expected.keys.sorted() {
+            guard let file = expected[key] else { continue }
+            let current = try await hosts.driver(for: file.host).readLatin1(file.path)
+            if let current, ExecutionEvent.digest(of: current) == file.digest { continue }
+            // The text the write left, when the plan's view of it is what the journal recorded.
+            let planned = file.write.files.first { $0.path == file.path }?.written
+            let writtenText = planned.flatMap { ExecutionEvent.digest(of: $0) == file.digest ? $0 : nil }
+            let what = current == nil ? "it is gone" : "it was changed by something other than this run"
+            let diff =
+                writtenText.map { text in
+                    "What changed, from what step \(file.step) wrote to the host's:\n"
+                        + Runbook.fileChange(path: file.path, before: text, after: current ?? "").map { "  " + $0 }.joined(separator: "\n")
+                } ?? "It holds \(current.map { "bytes with SHA-256 \(ExecutionEvent.digest(of: $0).prefix(12))" } ?? "nothing"), not the bytes step \(file.step) wrote (SHA-256 \(file.digest.prefix(12)))."
+            throw ExecutionError(
+                .drift, step: file.step,
+                "\(file.host):\(file.path) is not as step \(file.step) of this run left it (\(what)); nothing was changed. \(diff)\nPut back what the run wrote (the diff above), then --resume; or roll back (`mitosis rollback`)")
         }
     }
 

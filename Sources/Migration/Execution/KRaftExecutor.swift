@@ -51,7 +51,6 @@ public struct KRaftRunError: Error, Sendable, Hashable, CustomStringConvertible 
         public var rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
-        public static let planRefused = Code(rawValue: "plan-refused")
         public static let alreadyStarted = Code(rawValue: "already-started")
         public static let journalMismatch = Code(rawValue: "journal-mismatch")
         public static let rolledBack = Code(rawValue: "rolled-back")
@@ -84,8 +83,9 @@ public struct KRaftRunReport: Sendable, Hashable, Codable {
 /// Runs a proven KRaft migration plan step by step: each step's gates before, its action (a file
 /// edit checked against the plan's hashes, a start or a gated rolling restart through the client
 /// switch), its gates after, all read from ZooKeeper and the files read back. Every event goes to
-/// the journal first, so `--resume` continues where a run stopped; the plan is proved again on
-/// every run and resume (a hand-edited plan.json included).
+/// the journal first, so `--resume` continues where a run stopped. It takes only a proven plan: the
+/// command proves plan.json again (``KRaftProver/verify(_:source:)``) on every run and resume, and a
+/// hand-edited or unsafe plan is refused there, before any host is reached.
 public struct KRaftExecutor: Sendable {
     public struct Options: Sendable, Hashable {
         /// How long the cluster must stay without under-replicated partitions (before each restart, and before finalization).
@@ -112,15 +112,18 @@ public struct KRaftExecutor: Sendable {
 
     public typealias EventHandler = @Sendable (ExecutionEvent) -> Void
 
-    public let plan: KRaftPlan
+    /// The plan as proved (``KRaftProver/prove(_:)`` or ``KRaftProver/verify(_:source:)``): a KRaft
+    /// plan reaches no host without a proof.
+    public let proven: ProvenKRaftPlan
+    public var plan: KRaftPlan { proven.plan }
     /// Connected to Kafka's chroot.
     public let zookeeper: ZooKeeperClient
     public let nodes: [String: KRaftNodeAccess]
     public let journal: Journal
     public var options: Options
 
-    public init(plan: KRaftPlan, zookeeper: ZooKeeperClient, nodes: [KRaftNodeAccess], journal: Journal, options: Options = Options()) {
-        self.plan = plan; self.zookeeper = zookeeper; self.journal = journal; self.options = options
+    public init(plan: ProvenKRaftPlan, zookeeper: ZooKeeperClient, nodes: [KRaftNodeAccess], journal: Journal, options: Options = Options()) {
+        self.proven = plan; self.zookeeper = zookeeper; self.journal = journal; self.options = options
         self.nodes = Dictionary(nodes.map { ($0.member.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -128,14 +131,11 @@ public struct KRaftExecutor: Sendable {
 
     @discardableResult
     public func run(resume: Bool, events: @escaping EventHandler = { _ in }) async throws -> KRaftRunReport {
-        if let counterexample = KRaftProver.prove(plan) {
-            throw KRaftRunError(.planRefused, step: counterexample.step, "the plan does not prove: \(counterexample)")
-        }
         try checkNodes()
         if let stopAfter = options.stopAfter, !plan.steps.contains(where: { $0.id == stopAfter }) {
             throw KRaftRunError(.missingNode, "the plan has no step \(stopAfter); its steps are \(plan.steps.map(\.id).joined(separator: ", "))")
         }
-        let fingerprint = try plan.fingerprint()
+        let fingerprint = plan.fingerprint()
         let state = try journal.load()
         let record = recorder(events)
         if !state.events.isEmpty {

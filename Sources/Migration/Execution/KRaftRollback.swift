@@ -56,7 +56,8 @@ public enum KRaftRollbackVerdict {
 public struct KRaftRollback: Sendable {
     public let executor: KRaftExecutor
 
-    public init(plan: KRaftPlan, zookeeper: ZooKeeperClient, nodes: [KRaftNodeAccess], journal: Journal, options: KRaftExecutor.Options = .init()) {
+    /// `plan` is the plan that ran, as proved (the rollback follows its steps and their files).
+    public init(plan: ProvenKRaftPlan, zookeeper: ZooKeeperClient, nodes: [KRaftNodeAccess], journal: Journal, options: KRaftExecutor.Options = .init()) {
         executor = KRaftExecutor(plan: plan, zookeeper: zookeeper, nodes: nodes, journal: journal, options: options)
     }
 
@@ -66,12 +67,9 @@ public struct KRaftRollback: Sendable {
 
     @discardableResult
     public func run(events: @escaping KRaftExecutor.EventHandler = { _ in }) async throws -> KRaftRollbackReport {
-        if let counterexample = KRaftProver.prove(plan) {
-            throw KRaftRunError(.planRefused, step: counterexample.step, "the plan does not prove: \(counterexample)")
-        }
         try executor.checkNodes()
         let state = try executor.journal.load()
-        let fingerprint = try plan.fingerprint()
+        let fingerprint = plan.fingerprint()
         if let recorded = state.planFingerprint, recorded != fingerprint {
             throw KRaftRunError(.journalMismatch, "the journal \(executor.journal.path) records another plan; roll back with the plan that ran")
         }

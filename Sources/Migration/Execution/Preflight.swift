@@ -183,7 +183,11 @@ extension Plan {
         for step in steps {
             for action in step.actions {
                 switch action {
-                case .writeConfig(let write): needs.reach(write.server.host)
+                case .writeConfig(let write):
+                    needs.reach(write.server.host)
+                    if write.removesDirectories?.isEmpty == false {
+                        needs.program("rmdir", on: write.server.host, for: "removing the empty directories the run created (step \(step.id))")
+                    }
                 case .startServer(let ref), .stopServer(let ref), .restartServer(let ref): service(ref)
                 case .addFirewallRule(let rule), .removeFirewallRule(let rule):
                     needs.program("iptables", on: rule.server.host, for: "the firewall rules of step \(step.id)")

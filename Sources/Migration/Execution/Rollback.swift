@@ -63,6 +63,7 @@ public enum Rollback {
                     // the planner believed they held.
                     guard let recorded = journal.fileRecord(step: step.id, action: index) else { continue }
                     let removes = write.files.map(\.path).filter { recorded.created.contains($0) && recorded.previous[$0] == nil }
+                    let directories = recorded.directories.sorted()
                     let previousDynamic = write.dynamicConfigPath.flatMap { recorded.previous[$0] }
                     // zoo.cfg: back to what it held; or removed; or, when the write left it as it
                     // was, written with what it held when the write began (no change).
@@ -86,7 +87,7 @@ public enum Rollback {
                                 settings: [:], text: text, previousText: write.text,
                                 dynamicConfigPath: previousDynamic == nil ? nil : write.dynamicConfigPath,
                                 dynamicText: previousDynamic, previousDynamicText: write.dynamicText, restoresExactly: true,
-                                removes: removes.isEmpty ? nil : removes)))
+                                removes: removes.isEmpty ? nil : removes, removesDirectories: directories.isEmpty ? nil : directories)))
                 }
             }
             var restore: [Step] = []
@@ -215,14 +216,16 @@ extension JournalState {
     /// what every file it was about to write held, and those that did not exist (it may have
     /// created them). `atStart`: what every file held when the write began. Nil when none is
     /// recorded (the write never began).
-    func fileRecord(step: StepID, action: Int) -> (previous: [String: String], created: Set<String>, atStart: [String: String])? {
+    /// `directories`: the directories it created (for an interrupted write, those that were
+    /// missing when it began: it may have created them).
+    func fileRecord(step: StepID, action: Int) -> (previous: [String: String], created: Set<String>, atStart: [String: String], directories: [String])? {
         let events = events.filter { $0.step == step && $0.action == action }
         let started = events.last { $0.kind == .actionStarted && ($0.previousContents != nil || $0.createdFiles != nil) }
         if let finished = events.last(where: { $0.kind == .actionFinished || $0.kind == .actionSkipped }) {
-            if finished.previousContents == nil && finished.createdFiles == nil { return nil }
-            return (finished.previousContents ?? [:], Set(finished.createdFiles ?? []), started?.previousContents ?? [:])
+            if finished.previousContents == nil && finished.createdFiles == nil && finished.createdDirectories == nil { return nil }
+            return (finished.previousContents ?? [:], Set(finished.createdFiles ?? []), started?.previousContents ?? [:], finished.createdDirectories ?? [])
         }
         guard let started else { return nil }
-        return (started.previousContents ?? [:], Set(started.createdFiles ?? []), started.previousContents ?? [:])
+        return (started.previousContents ?? [:], Set(started.createdFiles ?? []), started.previousContents ?? [:], started.createdDirectories ?? [])
     }
 }

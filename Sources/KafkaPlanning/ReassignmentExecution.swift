@@ -243,6 +243,10 @@ public enum ReassignmentEvent: Sendable, Hashable, Codable, CustomStringConverti
         public var partition: Int
         /// Target replicas not yet in the ISR.
         public var replicasNotInSync: [BrokerID]
+
+        public init(topic: String, partition: Int, replicasNotInSync: [BrokerID]) {
+            self.topic = topic; self.partition = partition; self.replicasNotInSync = replicasNotInSync
+        }
     }
 
     case stageStarted(stage: Int, stages: Int, partitions: Int, batches: Int)

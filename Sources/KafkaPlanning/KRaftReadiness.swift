@@ -1,5 +1,5 @@
 import Foundation
-import ZooKeeper
+import ZooKeeperProtocol
 
 /// One readiness check's result.
 public struct ReadinessCheck: Sendable, Hashable, Codable {

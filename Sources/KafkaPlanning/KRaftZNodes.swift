@@ -1,5 +1,5 @@
 import Foundation
-import ZooKeeper
+import ZooKeeperProtocol
 
 // The znodes of a ZooKeeper → KRaft migration (KIP-866), as Kafka 3.6–3.9 writes them.
 // Facts and their sources in Kafka's code: ../shared/KRAFT.md §2.
