@@ -29,6 +29,9 @@ struct PendingRequest: XidStamped {
     var frame: ByteBuffer
     var promise: EventLoopPromise<ZooKeeperReply>
     var watch: WatchRegistration?
+    /// The caller awaiting the reply (`ClientCore.send(_:)`), resumed when `promise` completes;
+    /// nil when the caller awaits `promise`'s future instead.
+    var waiter: UnsafeContinuation<ZooKeeperReply, any Error>?
 
     /// Writes the xid into the frame (after its 4-byte length).
     mutating func stamp(xid: Int32) {
@@ -106,6 +109,7 @@ final class ClientCore: @unchecked Sendable {
     private let allocator = ByteBufferAllocator()
     /// Requests callers handed over that the loop has not taken yet (see `handOver(_:)`).
     private let handedOver = NIOLockedValueBox(HandOff())
+    private var takenOver = Deque<PendingRequest>()
     private struct HandOff {
         var requests = Deque<PendingRequest>()
         var drainScheduled = false
@@ -151,6 +155,10 @@ final class ClientCore: @unchecked Sendable {
     func submit(_ request: consuming PendingRequest) {
         eventLoop.assertInEventLoop()
         let isRead = request.isRead
+        if let waiter = request.waiter {
+            // On the loop, so the callback is added here and now, before anything can complete it.
+            request.promise.futureResult.whenComplete { waiter.resume(with: $0) }
+        }
         if let action = machine.submit(request, isRead: isRead, now: eventLoop.now) { run(action) }
     }
 
@@ -169,12 +177,12 @@ final class ClientCore: @unchecked Sendable {
 
     private func submitHandedOver() {
         eventLoop.assertInEventLoop()
-        var batch = Deque<PendingRequest>()
+        // Swapped with the (empty) deque of the last batch, so both keep their capacity.
         handedOver.withLockedValue { handOff in
-            swap(&batch, &handOff.requests)
+            swap(&takenOver, &handOff.requests)
             handOff.drainScheduled = false
         }
-        while let request = batch.popFirst() { submit(request) }
+        while let request = takenOver.popFirst() { submit(request) }
     }
 
     /// The caller awaiting `future` was cancelled.

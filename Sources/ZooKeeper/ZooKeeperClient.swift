@@ -498,7 +498,12 @@ public final class ZooKeeperClient: Sendable {
 
     /// Encodes, sends and awaits one request. Throws the server's error unless `allowError`.
     func send(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration? = nil, allowError: Bool = false) async throws -> ZooKeeperReply {
-        let reply = try await core.reply(to: enqueue(record, path: path, watch: watch))
+        // A caller already cancelled sends nothing (checked before the reply's promise exists).
+        if Task.isCancelled {
+            watch?.promise?.fail(CancellationError())
+            throw CancellationError()
+        }
+        let reply = try await core.send(request(record, path: path, watch: watch))
         if reply.header.error != .ok && !allowError {
             throw ZooKeeperError(reply.header.error, path: path, server: reply.server)
         }
@@ -507,7 +512,15 @@ public final class ZooKeeperClient: Sendable {
 
     /// Encodes a request and hands it to the event loop at once, in call order.
     func enqueue(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration? = nil) throws(ZooKeeperError) -> EventLoopFuture<ZooKeeperReply> {
-        var frame = ByteBufferAllocator().buffer(capacity: 64)
+        let request = try request(record, path: path, watch: watch)
+        core.handOver(request)
+        return request.promise.futureResult
+    }
+
+    /// Encodes a request (its xid is written when it is sent).
+    private func request(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration?) throws(ZooKeeperError) -> PendingRequest {
+        // Room for a create with a few hundred bytes of data and an ACL without growing.
+        var frame = ByteBufferAllocator().buffer(capacity: 256)
         frame.writeZooKeeperFrame { buffer in
             RequestHeader(xid: 0, opCode: record.opCode).encode(into: &buffer)
             record.encode(into: &buffer)
@@ -519,16 +532,37 @@ public final class ZooKeeperClient: Sendable {
             throw error
         }
         let promise = eventLoop.makePromise(of: ZooKeeperReply.self)
-        let request = PendingRequest(opCode: record.opCode, path: path, frame: frame, promise: promise, watch: watch)
-        core.handOver(request)
-        return promise.futureResult
+        return PendingRequest(opCode: record.opCode, path: path, frame: frame, promise: promise, watch: watch)
     }
 }
 
 extension ClientCore {
-    /// Awaits the reply to a submitted request. A cancelled caller gets `CancellationError` at
-    /// once: a request not yet sent is dropped; one already sent keeps its place so later replies
-    /// still match (a write's outcome is then unknown), and its reply is discarded.
+    /// Hands a request to the event loop and awaits its reply. The caller is resumed by the event
+    /// loop straight from the request's promise: awaiting costs no second hop to the loop (as
+    /// `EventLoopFuture.get()` from another thread would, to register its callback).
+    ///
+    /// A cancelled caller gets `CancellationError` at once: a request not yet sent is dropped; one
+    /// already sent keeps its place so later replies still match (a write's outcome is then
+    /// unknown), and its reply is discarded.
+    func send(_ request: PendingRequest) async throws -> ZooKeeperReply {
+        let future = request.promise.futureResult
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (waiter: UnsafeContinuation<ZooKeeperReply, any Error>) in
+                var request = request
+                request.waiter = waiter
+                handOver(request)
+                // A cancellation that came after the check above but before the request was handed
+                // over found nothing to cancel on the loop: ask again, now that it is queued (a
+                // second cancel of the same request does nothing).
+                if Task.isCancelled { eventLoop.execute { self.cancel(future) } }
+            }
+        } onCancel: {
+            eventLoop.execute { self.cancel(future) }
+        }
+    }
+
+    /// Awaits the reply to a request already handed over (`ZooKeeperClient.enqueue`), with the
+    /// same cancellation as `send(_:)`.
     func reply(to future: EventLoopFuture<ZooKeeperReply>) async throws -> ZooKeeperReply {
         try await withTaskCancellationHandler {
             try await future.get()

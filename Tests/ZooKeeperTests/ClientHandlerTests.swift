@@ -235,6 +235,23 @@ import ZooKeeperProtocol
         await #expect(throws: CancellationError.self) { try await task.value }
         try await harness.shutdown()
     }
+
+    /// A task cancelled before it asks gets `CancellationError`, and its read is never sent.
+    @Test func aTaskCancelledBeforeItAsksGetsCancellationErrorAndSendsNothing() async throws {
+        var harness = try Harness()
+        let channel = try await harness.connect()
+        let client = harness.client
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await client.getData("/a")
+        }
+        await #expect(throws: CancellationError.self) { try await task.value }
+        let next = try harness.submit(getData: "/b")
+        #expect(try await harness.written(channel) == Self.getDataRequest(xid: 1, path: "/b"), "the cancelled read took no xid and was not written")
+        try await channel.writeInbound(Self.getDataReply(xid: 1, data: "b"))
+        #expect(try await harness.outcome(of: next) != nil)
+        try await harness.shutdown()
+    }
 }
 
 func int32(_ value: Int32) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
