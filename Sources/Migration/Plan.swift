@@ -85,49 +85,19 @@ public struct PlanDuration: Sendable, Hashable, Codable, Comparable, CustomStrin
 @available(*, deprecated, renamed: "ServiceCommands")
 public typealias ServiceCommandSet = ServiceCommands
 
-/// One `server.N=…` line, as a plan writes it (a Codable mirror of ``QuorumServer``).
-public struct ServerLineSpec: Sendable, Hashable, Codable, CustomStringConvertible {
-    public var id: ServerID
-    public var host: String
-    public var quorumPort: Int
-    public var electionPort: Int?
-    public var role: ServerRole
-    public var clientAddress: String?
-    public var clientPort: Int?
+/// A plan's `server.N` lines were a Codable mirror of ``QuorumServer``, with the same JSON;
+/// plans now carry ``QuorumServer`` itself (which encodes the same keys), and old plan files decode
+/// as they are (their digests do not change).
+@available(*, deprecated, renamed: "QuorumServer")
+public typealias ServerLineSpec = QuorumServer
 
-    public init(
-        id: ServerID, host: String, quorumPort: Int, electionPort: Int?, role: ServerRole,
-        clientAddress: String? = nil, clientPort: Int? = nil
-    ) {
-        self.id = id
-        self.host = host
-        self.quorumPort = quorumPort
-        self.electionPort = electionPort
-        self.role = role
-        self.clientAddress = clientAddress
-        self.clientPort = clientPort
-    }
+extension QuorumServer {
+    /// The line as a plan carries it (the role spelled out only for an observer).
+    @available(*, deprecated, message: "a plan's lines are QuorumServer values; use the line itself")
+    public init(_ server: QuorumServer) { self = server.spelledAsPlanned }
 
-    public init(_ server: QuorumServer) {
-        self.init(
-            id: server.id, host: server.host, quorumPort: server.quorumPort, electionPort: server.electionPort,
-            role: server.role, clientAddress: server.clientAddress, clientPort: server.clientPort)
-    }
-
-    public var quorumServer: QuorumServer {
-        QuorumServer(
-            id: id, host: host, quorumPort: quorumPort, electionPort: electionPort, role: role,
-            clientAddress: clientAddress, clientPort: clientPort)
-    }
-
-    /// `server.N=host:2888:3888[:observer][;2181]`.
-    public var description: String { quorumServer.description }
-
-    public func with(role: ServerRole) -> ServerLineSpec {
-        var copy = self
-        copy.role = role
-        return copy
-    }
+    @available(*, deprecated, message: "a plan's lines are QuorumServer values; use the line itself")
+    public var quorumServer: QuorumServer { self }
 }
 
 /// Who votes and who observes, in one server's configuration.
@@ -140,7 +110,7 @@ public struct Membership: Sendable, Hashable, Codable, CustomStringConvertible {
         self.observers = observers.sorted()
     }
 
-    public init(lines: [ServerLineSpec]) {
+    public init(lines: [QuorumServer]) {
         self.init(
             voters: lines.filter { $0.role == .participant }.map(\.id),
             observers: lines.filter { $0.role == .observer }.map(\.id))
@@ -202,8 +172,8 @@ public struct PlanServer: Sendable, Hashable, Codable {
     }
 
     /// The `server.N` line for this server in the given role, with or without the 3.5+ client part.
-    public func line(role: ServerRole? = nil, clientPortInLine: Bool) -> ServerLineSpec {
-        ServerLineSpec(
+    public func line(role: ServerRole? = nil, clientPortInLine: Bool) -> QuorumServer {
+        QuorumServer(
             id: id, host: address, quorumPort: quorumPort, electionPort: electionPort, role: role ?? self.role,
             clientAddress: clientPortInLine ? clientAddress : nil, clientPort: clientPortInLine ? clientPort : nil)
     }
@@ -368,7 +338,7 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     /// The server list the file holds afterwards. The executor applies this to the file on the
     /// host (replacing only the `server.N` lines and ``settings``); ``text`` is what the planner
     /// expects the result to be, for the runbook and for checking.
-    public var servers: [ServerLineSpec]
+    public var servers: [QuorumServer]
     /// Settings set (non-nil) or removed (nil) besides the server list, e.g. `peerType`.
     public var settings: [String: String?]
     public var text: String
@@ -390,7 +360,7 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     public var removes: [String]?
 
     public init(
-        server: ServerRef, configPath: String, servers: [ServerLineSpec], settings: [String: String?] = [:],
+        server: ServerRef, configPath: String, servers: [QuorumServer], settings: [String: String?] = [:],
         text: String, previousText: String?, dynamicConfigPath: String? = nil, dynamicText: String? = nil,
         previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil, previousMyidText: String? = nil,
         restoresExactly: Bool? = nil, removes: [String]? = nil
@@ -427,7 +397,7 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
         guard dynamicConfigPath != nil else { return nil }
         if restoresExactly == true, let exact = dynamicText { return exact }
         var dynamic = DynamicConfig(parsing: current ?? dynamicText ?? "")
-        dynamic.setServers(servers.map(\.quorumServer))
+        dynamic.setServers(servers)
         return dynamic.rendered
     }
 
@@ -445,9 +415,9 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
         return files
     }
 
-    static func applying(servers: [ServerLineSpec], settings: [String: String?], to text: String) -> String {
+    static func applying(servers: [QuorumServer], settings: [String: String?], to text: String) -> String {
         var config = ZooKeeperConfig(parsing: text)
-        config.setServers(servers.map(\.quorumServer))
+        config.setServers(servers)
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
         return config.rendered
     }
@@ -523,10 +493,10 @@ public struct Reconfig: Sendable, Hashable, Codable {
     public var ensemble: String
     /// The server the request is sent to.
     public var via: ServerRef
-    public var add: [ServerLineSpec]
+    public var add: [QuorumServer]
     public var remove: [ServerID]
 
-    public init(ensemble: String, via: ServerRef, add: [ServerLineSpec] = [], remove: [ServerID] = []) {
+    public init(ensemble: String, via: ServerRef, add: [QuorumServer] = [], remove: [ServerID] = []) {
         self.ensemble = ensemble
         self.via = via
         self.add = add

@@ -271,13 +271,13 @@ struct PlanBuilder {
     /// file, or, when `base` holds the file as it is, that file with the server list and the
     /// plan's settings applied and every other line kept.
     func render(
-        _ server: PlanServer, version: ZooKeeperVersion, lines: [ServerLineSpec], dynamic: Bool = false,
+        _ server: PlanServer, version: ZooKeeperVersion, lines: [QuorumServer], dynamic: Bool = false,
         extra: [String: String?] = [:], base: String? = nil
     ) -> (text: String, dynamicText: String?, settings: [String: String?]) {
         let existing = base.map(ZooKeeperConfig.init(parsing:))
         var config = existing ?? ZooKeeperConfig(
             tickTime: 2000, initLimit: 10, syncLimit: 5, dataDir: server.dataDir,
-            clientPort: dynamic ? nil : server.clientPort, servers: dynamic ? [] : lines.map(\.quorumServer))
+            clientPort: dynamic ? nil : server.clientPort, servers: dynamic ? [] : lines)
         var settings: [String: String?] = [:]
         func set(_ key: String, _ value: String?) {
             config.setValue(value, forKey: key)
@@ -314,7 +314,7 @@ struct PlanBuilder {
             let path = server.dynamicConfigPath ?? server.configPath + ".dynamic"
             set(ZooKeeperConfig.Key.dynamicConfigFile, path)
             if !options.standaloneEnabled { set(ZooKeeperConfig.Key.standaloneEnabled, "false") }
-            dynamicText = DynamicConfig(servers: lines.map(\.quorumServer)).rendered
+            dynamicText = DynamicConfig(servers: lines).rendered
         }
         for (key, value) in extra.sorted(by: { $0.key < $1.key }) { set(key, value) }
         guard let base else { return (config.rendered, dynamicText, settings) }
@@ -326,7 +326,7 @@ struct PlanBuilder {
 
     /// A config write for `server`, checked with Ensemble's validation.
     mutating func write(
-        _ ensemble: PlanEnsemble, _ server: PlanServer, lines: [ServerLineSpec], version: ZooKeeperVersion? = nil,
+        _ ensemble: PlanEnsemble, _ server: PlanServer, lines: [QuorumServer], version: ZooKeeperVersion? = nil,
         dynamic: Bool = false, extra: [String: String?] = [:], myid: Bool = false
     ) throws(PlanningError) -> Action {
         let version = version ?? ensemble.version

@@ -516,7 +516,7 @@ public struct MigrationExecutor: Sendable {
             attempt += 1
             do {
                 let result = try await gates.withClient(address.description) { try await $0.reconfig(joining: joining, leaving: leaving) }
-                let membership = Membership(lines: DynamicConfig(parsing: result.config).servers.map(ServerLineSpec.init))
+                let membership = Membership(lines: DynamicConfig(parsing: result.config).servers)
                 return HostChange(host: change.via.host, changed: true, summary: "\(change.command): configuration now \(membership)")
             } catch let error as ZooKeeperError where error.code == .connectionLoss || error.code == .sessionExpired || error.code == .operationTimeout {
                 // Removing the leader ends its leadership while it answers: the reply is lost,
