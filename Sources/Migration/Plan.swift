@@ -126,58 +126,12 @@ public struct Membership: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 }
 
-/// One server of an ensemble, with everything a plan needs to act on it.
-public struct PlanServer: Sendable, Hashable, Codable {
-    public var id: ServerID
-    public var host: String
-    /// The address peers and clients use.
-    public var address: String
-    public var quorumPort: Int
-    public var electionPort: Int
-    public var clientPort: Int
-    public var clientAddress: String?
-    public var role: ServerRole
-    public var configPath: String
-    public var dynamicConfigPath: String?
-    public var dataDir: String
-    public var dataLogDir: String?
-    public var myidPath: String
-    public var commands: ServiceCommands
-    /// Set when ``address`` is a stable address bound on ``host`` that the plan may move to
-    /// another host (see ``AddressMove``); nil when nothing needs to move it.
-    public var stableAddress: StableAddress?
-
-    public init(
-        id: ServerID, host: String, address: String, quorumPort: Int = 2888, electionPort: Int = 3888,
-        clientPort: Int = 2181, clientAddress: String? = nil, role: ServerRole = .participant,
-        configPath: String = "/etc/zookeeper/conf/zoo.cfg", dynamicConfigPath: String? = nil,
-        dataDir: String = "/var/lib/zookeeper", dataLogDir: String? = nil, myidPath: String? = nil,
-        commands: ServiceCommands = ServiceCommands(), stableAddress: StableAddress? = nil
-    ) {
-        self.id = id
-        self.host = host
-        self.address = address
-        self.quorumPort = quorumPort
-        self.electionPort = electionPort
-        self.clientPort = clientPort
-        self.clientAddress = clientAddress
-        self.role = role
-        self.configPath = configPath
-        self.dynamicConfigPath = dynamicConfigPath
-        self.dataDir = dataDir
-        self.dataLogDir = dataLogDir
-        self.myidPath = myidPath ?? (dataDir.hasSuffix("/") ? dataDir + "myid" : dataDir + "/myid")
-        self.commands = commands
-        self.stableAddress = stableAddress
-    }
-
-    /// The `server.N` line for this server in the given role, with or without the 3.5+ client part.
-    public func line(role: ServerRole? = nil, clientPortInLine: Bool) -> QuorumServer {
-        QuorumServer(
-            id: id, host: address, quorumPort: quorumPort, electionPort: electionPort, role: role ?? self.role,
-            clientAddress: clientPortInLine ? clientAddress : nil, clientPort: clientPortInLine ? clientPort : nil)
-    }
-}
+/// A plan's servers were a type of their own with the inventory's fields (``address`` resolved)
+/// and the same JSON; plans now carry ``ServerSpec`` itself, which encodes the same keys (not its
+/// inventory ``ServerSpec/location``), and old plan files decode as they are (their digests do
+/// not change).
+@available(*, deprecated, renamed: "ServerSpec")
+public typealias PlanServer = ServerSpec
 
 /// What an ensemble holds before the plan starts.
 public enum InitialData: String, Sendable, Hashable, Codable {
@@ -191,13 +145,13 @@ public enum InitialData: String, Sendable, Hashable, Codable {
 public struct PlanEnsemble: Sendable, Hashable, Codable {
     public var name: String
     public var version: ZooKeeperVersion
-    public var servers: [PlanServer]
+    public var servers: [ServerSpec]
     public var initialData: InitialData
     /// Whether its servers are running when the plan starts (as their own ensemble).
     public var initiallyRunning: Bool
 
     public init(
-        name: String, version: ZooKeeperVersion, servers: [PlanServer], initialData: InitialData,
+        name: String, version: ZooKeeperVersion, servers: [ServerSpec], initialData: InitialData,
         initiallyRunning: Bool
     ) {
         self.name = name
@@ -207,10 +161,10 @@ public struct PlanEnsemble: Sendable, Hashable, Codable {
         self.initiallyRunning = initiallyRunning
     }
 
-    public func server(_ id: ServerID) -> PlanServer? { servers.first { $0.id == id } }
-    public var voters: [PlanServer] { servers.filter { $0.role == .participant } }
+    public func server(_ id: ServerID) -> ServerSpec? { servers.first { $0.id == id } }
+    public var voters: [ServerSpec] { servers.filter { $0.role == .participant } }
     public var membership: Membership { Membership(lines: servers.map { $0.line(clientPortInLine: false) }) }
-    public func ref(_ server: PlanServer) -> ServerRef { ServerRef(ensemble: name, id: server.id, host: server.host) }
+    public func ref(_ server: ServerSpec) -> ServerRef { ServerRef(ensemble: name, id: server.id, host: server.host) }
     public var refs: [ServerRef] { servers.map(ref) }
 
     /// `host:port,…` over every server's client address.
@@ -918,5 +872,5 @@ public struct Plan: Sendable, Hashable, Codable {
         return nil
     }
 
-    public func server(_ ref: ServerRef) -> PlanServer? { ensemble(named: ref.ensemble)?.server(ref.id) }
+    public func server(_ ref: ServerRef) -> ServerSpec? { ensemble(named: ref.ensemble)?.server(ref.id) }
 }

@@ -662,7 +662,7 @@ extension CopyReport {
 
 extension ServerDataFiles {
     /// The node types in `server`'s own snapshot and logs, read through its host's driver.
-    public static func read(_ server: PlanServer, through driver: any HostDriver) async throws -> NodeTypeMap {
+    public static func read(_ server: ServerSpec, through driver: any HostDriver) async throws -> NodeTypeMap {
         try await read(
             dataDir: server.dataDir, dataLogDir: server.dataLogDir, origin: "\(server.host):\(server.dataDir)",
             list: { directory in
