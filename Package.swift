@@ -201,7 +201,8 @@ let package = Package(
             dependencies: [
                 "Migration", "MigrationPlanning", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", "Kafka", .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            exclude: ["PlanFiles"]
         ),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "ZooKeeper"]),

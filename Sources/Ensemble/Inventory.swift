@@ -40,24 +40,20 @@ public struct Inventory: Sendable, Hashable {
     public func host(named name: String) -> HostSpec? { hosts.first { $0.name == name } }
     public func clientGroup(named name: String) -> ClientGroup? { clientGroups.first { $0.name == name } }
 
-    /// The network address of a server: its own `address`, else its host's, else the host name.
-    public func address(of server: ServerSpec) -> String {
-        server.address ?? host(named: server.host)?.address ?? server.host
-    }
+    /// The network address of a server (resolved as the inventory is read: see ``ServerSpec/address``).
+    @available(*, deprecated, message: "use server.address: it is resolved as the inventory is read")
+    public func address(of server: ServerSpec) -> String { server.address }
 
     /// The `server.N` line an ensemble's configuration should hold for `server`.
+    @available(*, deprecated, renamed: "ServerSpec.line(clientPortInLine:)")
     public func quorumServer(for server: ServerSpec, clientPortInLine: Bool) -> QuorumServer {
-        QuorumServer(
-            id: server.id, host: address(of: server), quorumPort: server.quorumPort,
-            electionPort: server.electionPort, role: server.role,
-            clientAddress: clientPortInLine ? server.clientAddress : nil,
-            clientPort: clientPortInLine ? server.clientPort : nil)
+        server.line(clientPortInLine: clientPortInLine)
     }
 
     /// The connection string that reaches every server of `ensemble`, with an optional chroot.
     public func connectionString(for ensemble: EnsembleSpec, chroot: String? = nil) -> ConnectionString {
         ConnectionString(
-            servers: ensemble.servers.map { ConnectionString.Server(host: address(of: $0), port: $0.clientPort) },
+            servers: ensemble.servers.map { ConnectionString.Server(host: $0.address, port: $0.clientPort) },
             chroot: chroot)
     }
 }
@@ -110,14 +106,21 @@ public struct ServiceCommands: Sendable, Hashable, Codable {
     }
 }
 
-/// One ZooKeeper server of an ensemble.
-public struct ServerSpec: Sendable, Hashable {
+/// One ZooKeeper server of an ensemble, with everything a plan needs to act on it: the same
+/// value in an inventory and in a plan (`"servers"` of each ensemble in its JSON).
+///
+/// - ``address`` is always resolved. An inventory server written without `address:` gets its
+///   host's address (or, when the host has none, the host's name) as the inventory is read, so
+///   no later step has to look the host up, and a plan writes the address it used.
+/// - ``location`` (where the inventory wrote the server, for errors) is not part of the JSON; a
+///   plan's servers carry none (``Planner`` leaves it out), so a plan equals itself read back.
+public struct ServerSpec: Sendable, Hashable, Codable {
     public var id: ServerID
     /// The name of the host (in ``Inventory/hosts``) the server runs on.
     public var host: String
-    /// The address peers and clients use, when it differs from the host's (e.g. a stable
-    /// per-server address that moves between hosts).
-    public var address: String?
+    /// The address peers and clients use: the inventory's `address` (e.g. a stable per-server
+    /// address that moves between hosts), else the host's address, else the host's name.
+    public var address: String
     public var quorumPort: Int
     public var electionPort: Int
     public var clientPort: Int
@@ -130,17 +133,19 @@ public struct ServerSpec: Sendable, Hashable {
     public var myidPath: String
     public var commands: ServiceCommands
     /// Set when ``address`` is a stable address bound on the server's host that Mitosis moves to
-    /// the host of the server that replaces this one (Zalando's movable network interface). Nil
-    /// for an address nothing needs to move (the host's own, or a service address such as a
-    /// Kubernetes ClusterIP that follows the server by itself).
+    /// the host of the server that replaces this one (Zalando's movable network interface; see
+    /// `AddressMove` in a plan). Nil for an address nothing needs to move (the host's own, or a
+    /// service address such as a Kubernetes ClusterIP that follows the server by itself).
     public var stableAddress: StableAddress?
+    /// Where the inventory file describes the server; nil in a plan (not encoded).
     public var location: SourceLocation?
 
     public init(
-        id: ServerID, host: String, address: String? = nil, quorumPort: Int = 2888, electionPort: Int = 3888,
+        id: ServerID, host: String, address: String, quorumPort: Int = 2888, electionPort: Int = 3888,
         clientPort: Int = 2181, clientAddress: String? = nil, role: ServerRole = .participant,
-        configPath: String, dynamicConfigPath: String? = nil, dataDir: String, dataLogDir: String? = nil,
-        myidPath: String? = nil, commands: ServiceCommands = ServiceCommands(), stableAddress: StableAddress? = nil,
+        configPath: String = "/etc/zookeeper/conf/zoo.cfg", dynamicConfigPath: String? = nil,
+        dataDir: String = "/var/lib/zookeeper", dataLogDir: String? = nil, myidPath: String? = nil,
+        commands: ServiceCommands = ServiceCommands(), stableAddress: StableAddress? = nil,
         location: SourceLocation? = nil
     ) {
         self.id = id
@@ -159,6 +164,19 @@ public struct ServerSpec: Sendable, Hashable {
         self.commands = commands
         self.stableAddress = stableAddress
         self.location = location
+    }
+
+    /// Every key but ``location``.
+    private enum CodingKeys: String, CodingKey {
+        case id, host, address, quorumPort, electionPort, clientPort, clientAddress, role, configPath, dynamicConfigPath
+        case dataDir, dataLogDir, myidPath, commands, stableAddress
+    }
+
+    /// The `server.N` line for this server in the given role, with or without the 3.5+ client part.
+    public func line(role: ServerRole? = nil, clientPortInLine: Bool) -> QuorumServer {
+        QuorumServer(
+            id: id, host: address, quorumPort: quorumPort, electionPort: electionPort, role: role ?? self.role,
+            clientAddress: clientPortInLine ? clientAddress : nil, clientPort: clientPortInLine ? clientPort : nil)
     }
 }
 

@@ -243,13 +243,15 @@ struct InventoryReader {
             hosts.append(host)
         }
         let hostNames = declaredHosts
+        // A server without an address of its own is reached at its host's (or the host's name).
+        let hostAddresses = Dictionary(hosts.compactMap { host in host.address.map { (host.name, $0) } }, uniquingKeysWith: { first, _ in first })
 
         var ensembles: [EnsembleSpec] = []
         var ensembleNodes: [String: Node] = [:]
         let ensembleList = sequence(top, "ensembles", what: "ensembles")
         let declaredEnsembles = declaredNames(ensembleList)
         for (node, path) in ensembleList {
-            guard let ensemble = readEnsemble(node, path, hostNames: hostNames) else { continue }
+            guard let ensemble = readEnsemble(node, path, hostNames: hostNames, hostAddresses: hostAddresses) else { continue }
             if let first = ensembleNodes[ensemble.name] {
                 error(node, path, "an ensemble named '\(ensemble.name)' is already defined at line \(location(first)?.line ?? 0); ensemble names must be unique")
                 continue
@@ -373,7 +375,7 @@ struct InventoryReader {
         return ServiceCommands(start: string(f, "start"), stop: string(f, "stop"), restart: string(f, "restart"), status: string(f, "status"))
     }
 
-    mutating func readEnsemble(_ node: Node, _ path: String, hostNames: [String]) -> EnsembleSpec? {
+    mutating func readEnsemble(_ node: Node, _ path: String, hostNames: [String], hostAddresses: [String: String]) -> EnsembleSpec? {
         guard let f = fields(node, path, what: "an ensemble", allowed: ["name", "version", "servers", "commands"],
                              required: ["name", "version", "servers"]) else { return nil }
         let name = string(f, "name")
@@ -393,7 +395,7 @@ struct InventoryReader {
         }
         var everyServerRead = true
         for (serverNode, serverPath) in serverList {
-            guard let server = readServer(serverNode, serverPath, hostNames: hostNames, defaults: defaults) else {
+            guard let server = readServer(serverNode, serverPath, hostNames: hostNames, hostAddresses: hostAddresses, defaults: defaults) else {
                 everyServerRead = false
                 continue
             }
@@ -402,10 +404,10 @@ struct InventoryReader {
                 everyServerRead = false
                 continue
             }
-            if server.stableAddress != nil, let address = server.address,
-                let first = servers.first(where: { $0.stableAddress != nil && $0.address == address })
+            if server.stableAddress != nil,
+                let first = servers.first(where: { $0.stableAddress != nil && $0.address == server.address })
             {
-                error(serverNode, serverPath, "servers \(first.id) and \(server.id) both have the stable address \(address); each server of an ensemble has its own (the server that replaces one, in another ensemble, has the same)")
+                error(serverNode, serverPath, "servers \(first.id) and \(server.id) both have the stable address \(server.address); each server of an ensemble has its own (the server that replaces one, in another ensemble, has the same)")
                 everyServerRead = false
                 continue
             }
@@ -427,7 +429,9 @@ struct InventoryReader {
         return EnsembleSpec(name: name, version: version, servers: servers, location: location(node))
     }
 
-    mutating func readServer(_ node: Node, _ path: String, hostNames: [String], defaults: ServiceCommands) -> ServerSpec? {
+    mutating func readServer(
+        _ node: Node, _ path: String, hostNames: [String], hostAddresses: [String: String], defaults: ServiceCommands
+    ) -> ServerSpec? {
         let allowed = [
             "id", "host", "address", "quorumPort", "electionPort", "clientPort", "clientAddress", "role",
             "configPath", "dynamicConfigPath", "dataDir", "dataLogDir", "myidPath", "commands", "stableAddress",
@@ -463,7 +467,7 @@ struct InventoryReader {
             let configPath = string(f, "configPath"), let dataDir = string(f, "dataDir"), let commands, stableAddressRead
         else { return nil }
         return ServerSpec(
-            id: ServerID(Int64(id)), host: host, address: address, quorumPort: quorumPort,
+            id: ServerID(Int64(id)), host: host, address: address ?? hostAddresses[host] ?? host, quorumPort: quorumPort,
             electionPort: electionPort, clientPort: clientPort, clientAddress: string(f, "clientAddress"), role: role,
             configPath: configPath, dynamicConfigPath: string(f, "dynamicConfigPath"), dataDir: dataDir,
             dataLogDir: string(f, "dataLogDir"), myidPath: string(f, "myidPath"), commands: commands,

@@ -29,7 +29,17 @@ public enum ServerRole: String, Sendable, Hashable, Codable, CaseIterable, Custo
 /// - 3.5+: `host:quorumPort:electionPort[:role][;[clientAddress:]clientPort]`
 ///
 /// IPv6 hosts are written in brackets: `[2001:db8::1]:2888:3888`.
-public struct QuorumServer: Sendable, Hashable, CustomStringConvertible {
+///
+/// The same value is a line of a configuration file and a line of a plan (its JSON: `id`, `host`,
+/// `quorumPort`, `electionPort`, `role`, `clientAddress`, `clientPort`, the absent ones left out).
+///
+/// Equality: ``roleIsExplicit`` is spelling, not meaning, and takes no part in `==` or `hash`.
+/// Two lines that ZooKeeper reads as the same server are equal, however the role was written,
+/// so a plan is equal to itself read back from its JSON (which does not record the spelling).
+/// Nothing compares lines for their spelling: the prover compares memberships (ids and roles),
+/// drift compares the files' bytes, and rewriting a file compares rendered values
+/// (``PropertiesDocument/setServers(_:)``). To check a spelling, compare ``value``.
+public struct QuorumServer: Sendable, Hashable, Codable, CustomStringConvertible {
     public var id: ServerID
     public var host: String
     /// The port followers use to connect to the leader (conventionally 2888).
@@ -63,6 +73,55 @@ public struct QuorumServer: Sendable, Hashable, CustomStringConvertible {
         self.roleIsExplicit = roleIsExplicit ?? (role == .observer)
         self.clientAddress = clientAddress
         self.clientPort = clientPort
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, host, quorumPort, electionPort, role, clientAddress, clientPort
+    }
+
+    /// A line read from a plan: the role is spelled out when it is observer (as ``value`` writes
+    /// it). Encoding writes the keys of ``CodingKeys``, the absent optionals left out.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(ServerID.self, forKey: .id), host: try container.decode(String.self, forKey: .host),
+            quorumPort: try container.decode(Int.self, forKey: .quorumPort),
+            electionPort: try container.decodeIfPresent(Int.self, forKey: .electionPort),
+            role: try container.decode(ServerRole.self, forKey: .role),
+            clientAddress: try container.decodeIfPresent(String.self, forKey: .clientAddress),
+            clientPort: try container.decodeIfPresent(Int.self, forKey: .clientPort))
+    }
+
+    /// Equal when ZooKeeper reads the two lines as the same server (``roleIsExplicit`` aside).
+    public static func == (lhs: QuorumServer, rhs: QuorumServer) -> Bool {
+        lhs.id == rhs.id && lhs.host == rhs.host && lhs.quorumPort == rhs.quorumPort && lhs.electionPort == rhs.electionPort
+            && lhs.role == rhs.role && lhs.clientAddress == rhs.clientAddress && lhs.clientPort == rhs.clientPort
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(host)
+        hasher.combine(quorumPort)
+        hasher.combine(electionPort)
+        hasher.combine(role)
+        hasher.combine(clientAddress)
+        hasher.combine(clientPort)
+    }
+
+    /// The same server in another role (e.g. an observer promoted to participant), its role
+    /// spelled as in a new line: written out only for an observer.
+    public func with(role: ServerRole) -> QuorumServer {
+        var line = self
+        line.role = role
+        return line.spelledAsPlanned
+    }
+
+    /// The line as a plan carries it: the role spelled out only when it is observer, as a line
+    /// read back from a plan's JSON has it (the JSON does not record the spelling).
+    package var spelledAsPlanned: QuorumServer {
+        var line = self
+        line.roleIsExplicit = role == .observer
+        return line
     }
 
     /// The key of this server's line: `server.N`.

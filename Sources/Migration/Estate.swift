@@ -228,9 +228,9 @@ public enum EstateValidation {
     /// Two servers listening on one address and port, or two inventory hosts with one address.
     static func addressClashes(_ source: PlanEnsemble, _ destination: PlanEnsemble, twinsShare: Bool) -> [EstateProblem] {
         var problems: [EstateProblem] = []
-        var seen: [String: (PlanEnsemble, PlanServer, String)] = [:]
+        var seen: [String: (PlanEnsemble, ServerSpec, String)] = [:]
         // Replace: a destination server takes over its twin's address once the twin has stopped.
-        func twins(_ server: PlanServer, _ other: PlanServer) -> Bool {
+        func twins(_ server: ServerSpec, _ other: ServerSpec) -> Bool {
             twinsShare && server.id == other.id && server.address.lowercased() == other.address.lowercased()
         }
         for ensemble in [source, destination] {
@@ -253,7 +253,7 @@ public enum EstateValidation {
         }
         // Two different hosts with one address (a copy-paste in the inventory): a split by
         // address would firewall both.
-        var hostOfAddress: [String: (host: String, server: PlanServer)] = [:]
+        var hostOfAddress: [String: (host: String, server: ServerSpec)] = [:]
         for server in source.servers + destination.servers where server.stableAddress == nil {
             let address = server.address.lowercased()
             if case let (other, otherServer)? = hostOfAddress[address], other != server.host, !twins(server, otherServer) {
@@ -308,7 +308,7 @@ public enum EstateValidation {
     }
 
     static func check(
-        _ server: PlanServer, of ensemble: PlanEnsemble, observed: ObservedServer, isSource: Bool, destinationHoldsData: Bool
+        _ server: ServerSpec, of ensemble: PlanEnsemble, observed: ObservedServer, isSource: Bool, destinationHoldsData: Bool
     ) -> [EstateProblem] {
         var problems: [EstateProblem] = []
         func problem(_ file: String?, line: Int? = nil, _ message: String) {

@@ -124,8 +124,8 @@ public enum KubernetesManifests {
     }
 
     struct Target {
-        var server: PlanServer
-        var twin: PlanServer
+        var server: ServerSpec
+        var twin: ServerSpec
         var hostIP: String
         var name: String
     }
@@ -279,7 +279,7 @@ public enum KubernetesManifests {
     /// The pod's zoo.cfg: the file the plan writes for the new server, with the data in the pod's
     /// volume, the server list over the services' DNS names, `quorumListenOnAllIPs=true` (a
     /// service address is on no interface of the pod) and `srvr` allowed (the readiness script).
-    static func podConfig(_ target: Target, plan: Plan, servers: [(PlanServer, String)]) -> String {
+    static func podConfig(_ target: Target, plan: Plan, servers: [(ServerSpec, String)]) -> String {
         let prepared = plan.steps.first { $0.id == StepID("replace-\(target.server.id)-prepare") }?.actions.compactMap { action -> String? in
             if case .writeConfig(let write) = action { return write.text }
             return nil

@@ -70,7 +70,7 @@ extension PlanBuilder {
     /// The split of ``mitosisByReconfig()``: firewall, the destination's own configuration and
     /// election, then the source forgets the observers.
     private mutating func splitByReconfig(
-        joinerRefs: [ServerRef], sourceLines: [ServerLineSpec], via: ServerRef
+        joinerRefs: [ServerRef], sourceLines: [QuorumServer], via: ServerRef
     ) throws(PlanningError) {
         windows.append(
             ImpactWindow(
@@ -155,7 +155,7 @@ extension PlanBuilder {
     /// the source's members plus themselves as observers in a dynamic config, start, and are added
     /// with one `reconfig -add …:observer`, gated on the committed configuration, a write after it
     /// and their sync. Returns the source server that ran the reconfig and the joint server lines.
-    mutating func joinAsObservers(_ texts: ObserverJoinTexts, gatesAfter extra: [Gate] = []) throws(PlanningError) -> (via: ServerRef, lines: [ServerLineSpec]) {
+    mutating func joinAsObservers(_ texts: ObserverJoinTexts, gatesAfter extra: [Gate] = []) throws(PlanningError) -> (via: ServerRef, lines: [QuorumServer]) {
         noteHazards(.learnerSnapshotSync, versions: [destination.version], context: "every joining destination server syncs by snapshot")
         notes.append(
             "reconfig must be called by a user allowed to: the super user, a user with write access to /zookeeper/config, or with skipACL=yes")

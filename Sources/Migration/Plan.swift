@@ -85,49 +85,19 @@ public struct PlanDuration: Sendable, Hashable, Codable, Comparable, CustomStrin
 @available(*, deprecated, renamed: "ServiceCommands")
 public typealias ServiceCommandSet = ServiceCommands
 
-/// One `server.N=…` line, as a plan writes it (a Codable mirror of ``QuorumServer``).
-public struct ServerLineSpec: Sendable, Hashable, Codable, CustomStringConvertible {
-    public var id: ServerID
-    public var host: String
-    public var quorumPort: Int
-    public var electionPort: Int?
-    public var role: ServerRole
-    public var clientAddress: String?
-    public var clientPort: Int?
+/// A plan's `server.N` lines were a Codable mirror of ``QuorumServer``, with the same JSON;
+/// plans now carry ``QuorumServer`` itself (which encodes the same keys), and old plan files decode
+/// as they are (their digests do not change).
+@available(*, deprecated, renamed: "QuorumServer")
+public typealias ServerLineSpec = QuorumServer
 
-    public init(
-        id: ServerID, host: String, quorumPort: Int, electionPort: Int?, role: ServerRole,
-        clientAddress: String? = nil, clientPort: Int? = nil
-    ) {
-        self.id = id
-        self.host = host
-        self.quorumPort = quorumPort
-        self.electionPort = electionPort
-        self.role = role
-        self.clientAddress = clientAddress
-        self.clientPort = clientPort
-    }
+extension QuorumServer {
+    /// The line as a plan carries it (the role spelled out only for an observer).
+    @available(*, deprecated, message: "a plan's lines are QuorumServer values; use the line itself")
+    public init(_ server: QuorumServer) { self = server.spelledAsPlanned }
 
-    public init(_ server: QuorumServer) {
-        self.init(
-            id: server.id, host: server.host, quorumPort: server.quorumPort, electionPort: server.electionPort,
-            role: server.role, clientAddress: server.clientAddress, clientPort: server.clientPort)
-    }
-
-    public var quorumServer: QuorumServer {
-        QuorumServer(
-            id: id, host: host, quorumPort: quorumPort, electionPort: electionPort, role: role,
-            clientAddress: clientAddress, clientPort: clientPort)
-    }
-
-    /// `server.N=host:2888:3888[:observer][;2181]`.
-    public var description: String { quorumServer.description }
-
-    public func with(role: ServerRole) -> ServerLineSpec {
-        var copy = self
-        copy.role = role
-        return copy
-    }
+    @available(*, deprecated, message: "a plan's lines are QuorumServer values; use the line itself")
+    public var quorumServer: QuorumServer { self }
 }
 
 /// Who votes and who observes, in one server's configuration.
@@ -140,7 +110,7 @@ public struct Membership: Sendable, Hashable, Codable, CustomStringConvertible {
         self.observers = observers.sorted()
     }
 
-    public init(lines: [ServerLineSpec]) {
+    public init(lines: [QuorumServer]) {
         self.init(
             voters: lines.filter { $0.role == .participant }.map(\.id),
             observers: lines.filter { $0.role == .observer }.map(\.id))
@@ -156,58 +126,12 @@ public struct Membership: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 }
 
-/// One server of an ensemble, with everything a plan needs to act on it.
-public struct PlanServer: Sendable, Hashable, Codable {
-    public var id: ServerID
-    public var host: String
-    /// The address peers and clients use.
-    public var address: String
-    public var quorumPort: Int
-    public var electionPort: Int
-    public var clientPort: Int
-    public var clientAddress: String?
-    public var role: ServerRole
-    public var configPath: String
-    public var dynamicConfigPath: String?
-    public var dataDir: String
-    public var dataLogDir: String?
-    public var myidPath: String
-    public var commands: ServiceCommands
-    /// Set when ``address`` is a stable address bound on ``host`` that the plan may move to
-    /// another host (see ``AddressMove``); nil when nothing needs to move it.
-    public var stableAddress: StableAddress?
-
-    public init(
-        id: ServerID, host: String, address: String, quorumPort: Int = 2888, electionPort: Int = 3888,
-        clientPort: Int = 2181, clientAddress: String? = nil, role: ServerRole = .participant,
-        configPath: String = "/etc/zookeeper/conf/zoo.cfg", dynamicConfigPath: String? = nil,
-        dataDir: String = "/var/lib/zookeeper", dataLogDir: String? = nil, myidPath: String? = nil,
-        commands: ServiceCommands = ServiceCommands(), stableAddress: StableAddress? = nil
-    ) {
-        self.id = id
-        self.host = host
-        self.address = address
-        self.quorumPort = quorumPort
-        self.electionPort = electionPort
-        self.clientPort = clientPort
-        self.clientAddress = clientAddress
-        self.role = role
-        self.configPath = configPath
-        self.dynamicConfigPath = dynamicConfigPath
-        self.dataDir = dataDir
-        self.dataLogDir = dataLogDir
-        self.myidPath = myidPath ?? (dataDir.hasSuffix("/") ? dataDir + "myid" : dataDir + "/myid")
-        self.commands = commands
-        self.stableAddress = stableAddress
-    }
-
-    /// The `server.N` line for this server in the given role, with or without the 3.5+ client part.
-    public func line(role: ServerRole? = nil, clientPortInLine: Bool) -> ServerLineSpec {
-        ServerLineSpec(
-            id: id, host: address, quorumPort: quorumPort, electionPort: electionPort, role: role ?? self.role,
-            clientAddress: clientPortInLine ? clientAddress : nil, clientPort: clientPortInLine ? clientPort : nil)
-    }
-}
+/// A plan's servers were a type of their own with the inventory's fields (``address`` resolved)
+/// and the same JSON; plans now carry ``ServerSpec`` itself, which encodes the same keys (not its
+/// inventory ``ServerSpec/location``), and old plan files decode as they are (their digests do
+/// not change).
+@available(*, deprecated, renamed: "ServerSpec")
+public typealias PlanServer = ServerSpec
 
 /// What an ensemble holds before the plan starts.
 public enum InitialData: String, Sendable, Hashable, Codable {
@@ -221,13 +145,13 @@ public enum InitialData: String, Sendable, Hashable, Codable {
 public struct PlanEnsemble: Sendable, Hashable, Codable {
     public var name: String
     public var version: ZooKeeperVersion
-    public var servers: [PlanServer]
+    public var servers: [ServerSpec]
     public var initialData: InitialData
     /// Whether its servers are running when the plan starts (as their own ensemble).
     public var initiallyRunning: Bool
 
     public init(
-        name: String, version: ZooKeeperVersion, servers: [PlanServer], initialData: InitialData,
+        name: String, version: ZooKeeperVersion, servers: [ServerSpec], initialData: InitialData,
         initiallyRunning: Bool
     ) {
         self.name = name
@@ -237,10 +161,10 @@ public struct PlanEnsemble: Sendable, Hashable, Codable {
         self.initiallyRunning = initiallyRunning
     }
 
-    public func server(_ id: ServerID) -> PlanServer? { servers.first { $0.id == id } }
-    public var voters: [PlanServer] { servers.filter { $0.role == .participant } }
+    public func server(_ id: ServerID) -> ServerSpec? { servers.first { $0.id == id } }
+    public var voters: [ServerSpec] { servers.filter { $0.role == .participant } }
     public var membership: Membership { Membership(lines: servers.map { $0.line(clientPortInLine: false) }) }
-    public func ref(_ server: PlanServer) -> ServerRef { ServerRef(ensemble: name, id: server.id, host: server.host) }
+    public func ref(_ server: ServerSpec) -> ServerRef { ServerRef(ensemble: name, id: server.id, host: server.host) }
     public var refs: [ServerRef] { servers.map(ref) }
 
     /// `host:port,…` over every server's client address.
@@ -368,7 +292,7 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     /// The server list the file holds afterwards. The executor applies this to the file on the
     /// host (replacing only the `server.N` lines and ``settings``); ``text`` is what the planner
     /// expects the result to be, for the runbook and for checking.
-    public var servers: [ServerLineSpec]
+    public var servers: [QuorumServer]
     /// Settings set (non-nil) or removed (nil) besides the server list, e.g. `peerType`.
     public var settings: [String: String?]
     public var text: String
@@ -393,7 +317,7 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
     public var removesDirectories: [String]?
 
     public init(
-        server: ServerRef, configPath: String, servers: [ServerLineSpec], settings: [String: String?] = [:],
+        server: ServerRef, configPath: String, servers: [QuorumServer], settings: [String: String?] = [:],
         text: String, previousText: String?, dynamicConfigPath: String? = nil, dynamicText: String? = nil,
         previousDynamicText: String? = nil, myidPath: String? = nil, myid: ServerID? = nil, previousMyidText: String? = nil,
         restoresExactly: Bool? = nil, removes: [String]? = nil, removesDirectories: [String]? = nil
@@ -431,7 +355,7 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
         guard dynamicConfigPath != nil else { return nil }
         if restoresExactly == true, let exact = dynamicText { return exact }
         var dynamic = DynamicConfig(parsing: current ?? dynamicText ?? "")
-        dynamic.setServers(servers.map(\.quorumServer))
+        dynamic.setServers(servers)
         return dynamic.rendered
     }
 
@@ -449,9 +373,9 @@ public struct ConfigWrite: Sendable, Hashable, Codable {
         return files
     }
 
-    static func applying(servers: [ServerLineSpec], settings: [String: String?], to text: String) -> String {
+    static func applying(servers: [QuorumServer], settings: [String: String?], to text: String) -> String {
         var config = ZooKeeperConfig(parsing: text)
-        config.setServers(servers.map(\.quorumServer))
+        config.setServers(servers)
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { config.setValue(value, forKey: key) }
         return config.rendered
     }
@@ -527,10 +451,10 @@ public struct Reconfig: Sendable, Hashable, Codable {
     public var ensemble: String
     /// The server the request is sent to.
     public var via: ServerRef
-    public var add: [ServerLineSpec]
+    public var add: [QuorumServer]
     public var remove: [ServerID]
 
-    public init(ensemble: String, via: ServerRef, add: [ServerLineSpec] = [], remove: [ServerID] = []) {
+    public init(ensemble: String, via: ServerRef, add: [QuorumServer] = [], remove: [ServerID] = []) {
         self.ensemble = ensemble
         self.via = via
         self.add = add
@@ -952,5 +876,5 @@ public struct Plan: Sendable, Hashable, Codable {
         return nil
     }
 
-    public func server(_ ref: ServerRef) -> PlanServer? { ensemble(named: ref.ensemble)?.server(ref.id) }
+    public func server(_ ref: ServerRef) -> ServerSpec? { ensemble(named: ref.ensemble)?.server(ref.id) }
 }

@@ -108,9 +108,9 @@ public enum Planner {
                     "no client group named '\(name)' uses ensemble '\(source)'; groups using it: \(sourceGroups.map(\.name).joined(separator: ", "))")
             }
         }
-        let sourceEnsemble = planEnsemble(sourceSpec, inventory: inventory, data: .holdsData, running: true)
+        let sourceEnsemble = planEnsemble(sourceSpec, data: .holdsData, running: true)
         let destinationEnsemble = planEnsemble(
-            destinationSpec, inventory: inventory, data: destinationHoldsData ? .holdsData : .empty,
+            destinationSpec, data: destinationHoldsData ? .holdsData : .empty,
             running: strategy == .copy)
         let groups = sourceGroups.map { group in
             PlanClientGroup(
@@ -155,19 +155,24 @@ public enum Planner {
         return builder.finish()
     }
 
-    /// An inventory ensemble in plan form.
-    public static func planEnsemble(_ spec: EnsembleSpec, inventory: Inventory, data: InitialData, running: Bool) -> PlanEnsemble {
+    /// An inventory ensemble in plan form: its servers as the inventory has them (addresses
+    /// resolved), without the inventory locations a plan's JSON does not carry.
+    public static func planEnsemble(_ spec: EnsembleSpec, data: InitialData, running: Bool) -> PlanEnsemble {
         PlanEnsemble(
             name: spec.name, version: spec.version,
             servers: spec.servers.map { server in
-                PlanServer(
-                    id: server.id, host: server.host, address: inventory.address(of: server), quorumPort: server.quorumPort,
-                    electionPort: server.electionPort, clientPort: server.clientPort, clientAddress: server.clientAddress,
-                    role: server.role, configPath: server.configPath, dynamicConfigPath: server.dynamicConfigPath,
-                    dataDir: server.dataDir, dataLogDir: server.dataLogDir, myidPath: server.myidPath,
-                    commands: server.commands, stableAddress: server.stableAddress)
+                var server = server
+                server.location = nil
+                return server
             },
             initialData: data, initiallyRunning: running)
+    }
+
+    /// An inventory ensemble in plan form (the inventory is no longer needed: addresses are
+    /// resolved as it is read).
+    @available(*, deprecated, renamed: "planEnsemble(_:data:running:)")
+    public static func planEnsemble(_ spec: EnsembleSpec, inventory: Inventory, data: InitialData, running: Bool) -> PlanEnsemble {
+        planEnsemble(spec, data: data, running: running)
     }
 
     /// How many destination voters mitosis joins to an `n`-voter source for an `m`-voter
@@ -256,7 +261,7 @@ struct PlanBuilder {
         PlanningError(code, strategy: strategy, message)
     }
 
-    static func key(_ ensemble: PlanEnsemble, _ server: PlanServer) -> String { "\(ensemble.name)/\(server.id)" }
+    static func key(_ ensemble: PlanEnsemble, _ server: ServerSpec) -> String { "\(ensemble.name)/\(server.id)" }
 
     var movingGroups: [PlanClientGroup] { groups.filter(\.moves) }
 
@@ -271,13 +276,13 @@ struct PlanBuilder {
     /// file, or, when `base` holds the file as it is, that file with the server list and the
     /// plan's settings applied and every other line kept.
     func render(
-        _ server: PlanServer, version: ZooKeeperVersion, lines: [ServerLineSpec], dynamic: Bool = false,
+        _ server: ServerSpec, version: ZooKeeperVersion, lines: [QuorumServer], dynamic: Bool = false,
         extra: [String: String?] = [:], base: String? = nil
     ) -> (text: String, dynamicText: String?, settings: [String: String?]) {
         let existing = base.map(ZooKeeperConfig.init(parsing:))
         var config = existing ?? ZooKeeperConfig(
             tickTime: 2000, initLimit: 10, syncLimit: 5, dataDir: server.dataDir,
-            clientPort: dynamic ? nil : server.clientPort, servers: dynamic ? [] : lines.map(\.quorumServer))
+            clientPort: dynamic ? nil : server.clientPort, servers: dynamic ? [] : lines)
         var settings: [String: String?] = [:]
         func set(_ key: String, _ value: String?) {
             config.setValue(value, forKey: key)
@@ -314,7 +319,7 @@ struct PlanBuilder {
             let path = server.dynamicConfigPath ?? server.configPath + ".dynamic"
             set(ZooKeeperConfig.Key.dynamicConfigFile, path)
             if !options.standaloneEnabled { set(ZooKeeperConfig.Key.standaloneEnabled, "false") }
-            dynamicText = DynamicConfig(servers: lines.map(\.quorumServer)).rendered
+            dynamicText = DynamicConfig(servers: lines).rendered
         }
         for (key, value) in extra.sorted(by: { $0.key < $1.key }) { set(key, value) }
         guard let base else { return (config.rendered, dynamicText, settings) }
@@ -326,7 +331,7 @@ struct PlanBuilder {
 
     /// A config write for `server`, checked with Ensemble's validation.
     mutating func write(
-        _ ensemble: PlanEnsemble, _ server: PlanServer, lines: [ServerLineSpec], version: ZooKeeperVersion? = nil,
+        _ ensemble: PlanEnsemble, _ server: ServerSpec, lines: [QuorumServer], version: ZooKeeperVersion? = nil,
         dynamic: Bool = false, extra: [String: String?] = [:], myid: Bool = false
     ) throws(PlanningError) -> Action {
         let version = version ?? ensemble.version
@@ -444,7 +449,7 @@ struct PlanBuilder {
     ///   that the restarted server and `joined` serve under one leader, not every server (seen on
     ///   real 3.8 servers), and the executor restarts the leader last.
     mutating func rollingRestart(
-        _ servers: [(PlanEnsemble, PlanServer)], idPrefix: String, title: String, why: String,
+        _ servers: [(PlanEnsemble, ServerSpec)], idPrefix: String, title: String, why: String,
         healthy: [ServerRef], ensembleName: String, intoLargerList joined: [ServerRef]? = nil
     ) {
         for (index, (ensemble, server)) in servers.enumerated() {

@@ -54,7 +54,7 @@ extension PlanBuilder {
             try mitosisByReconfig()
             return
         }
-        var carriers: [PlanServer]
+        var carriers: [ServerSpec]
         if observers {
             carriers = destination.servers.sorted { $0.id < $1.id }
         } else {
@@ -85,7 +85,7 @@ extension PlanBuilder {
 
         let sourceLines = source.servers.map { $0.line(clientPortInLine: false) }
         var jointLines = sourceLines
-        var joint: [(PlanEnsemble, PlanServer)] = source.servers.map { (source, $0) }
+        var joint: [(PlanEnsemble, ServerSpec)] = source.servers.map { (source, $0) }
         let sourceRefs = source.refs
 
         if observers {

@@ -18,8 +18,8 @@ enum EstateOutput {
             throw ValidationError("the inventory has no ensemble named '\(inventory.ensemble(named: source) == nil ? source : destination)'; it has \(inventory.ensembles.map(\.name).joined(separator: ", "))")
         }
         let problems = EstateValidation.problems(
-            source: Planner.planEnsemble(ensembles[0], inventory: inventory, data: .holdsData, running: true),
-            destination: Planner.planEnsemble(ensembles[1], inventory: inventory, data: destinationHoldsData ? .holdsData : .empty, running: false),
+            source: Planner.planEnsemble(ensembles[0], data: .holdsData, running: true),
+            destination: Planner.planEnsemble(ensembles[1], data: destinationHoldsData ? .holdsData : .empty, running: false),
             estate: estate, destinationHoldsData: destinationHoldsData, strategy: strategy)
         if json {
             try Output.json(Shown(estate: estate, fingerprint: estate.fingerprint, problems: problems))

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import ZooKeeperProtocol
 
@@ -77,19 +78,36 @@ struct InventoryTests {
         #expect(kafka.members.first?.stop == "systemctl stop kafka")
         #expect(source.servers[0].location?.line == 40)
         // The model turns into the server lines of the configuration files.
-        #expect(inventory.quorumServer(for: destination.servers[0], clientPortInLine: true).description == "server.4=10.77.2.1:2888:3888;2181")
-        #expect(inventory.quorumServer(for: source.servers[2], clientPortInLine: false).description == "server.3=10.77.1.3:2888:3888")
+        #expect(destination.servers[0].line(clientPortInLine: true).description == "server.4=10.77.2.1:2888:3888;2181")
+        #expect(source.servers[2].line(clientPortInLine: false).description == "server.3=10.77.1.3:2888:3888")
     }
 
     @Test("defaults: ports, myid path, member name and connection key, address from the host name")
     func defaults() throws {
         let inventory = try Inventory.parse(yaml: base)
         let src = try #require(inventory.ensemble(named: "src"))
-        #expect(inventory.address(of: src.servers[0]) == "a")
-        #expect(inventory.address(of: src.servers[1]) == "10.0.0.2")
+        #expect(src.servers[0].address == "a")
+        #expect(src.servers[1].address == "10.0.0.2")
         #expect(src.servers[0].myidPath == "/var/zk/myid")
         #expect(inventory.clientGroups[0].members[0].name == "a")
         #expect(inventory.clientGroups[0].members[0].connectionKey == "zookeeper.connect")
+    }
+
+    /// The inventory's server is the plan's: the same JSON keys a plan's servers have always had,
+    /// the address always written (resolved as the inventory is read), the location never.
+    @Test("a server as a plan writes it: the resolved address, no inventory location")
+    func serverJSON() throws {
+        let inventory = try Inventory.parse(yaml: base)
+        let server = try #require(inventory.ensemble(named: "src")?.servers[1])
+        #expect(server.location != nil)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let json = String(decoding: try encoder.encode(server), as: UTF8.self)
+        #expect(json == #"{"address":"10.0.0.2","clientPort":2181,"commands":{},"configPath":"/etc/zk/zoo.cfg","dataDir":"/var/zk","electionPort":3888,"host":"b","id":2,"myidPath":"/var/zk/myid","quorumPort":2888,"role":"participant"}"#)
+        var read = try JSONDecoder().decode(ServerSpec.self, from: Data(json.utf8))
+        #expect(read.location == nil)
+        read.location = server.location
+        #expect(read == server)
     }
 
     @Test("an unknown key is reported at its line with a suggestion")
@@ -205,7 +223,7 @@ struct InventoryTests {
         let inventory = try Inventory.parse(yaml: yaml)
         let src = try #require(inventory.ensemble(named: "src"))
         #expect(src.servers[1].stableAddress == StableAddress(device: "eth0", prefixLength: 24))
-        #expect(inventory.address(of: src.servers[1]) == "10.0.9.2")
+        #expect(src.servers[1].address == "10.0.9.2")
         #expect(src.servers[0].stableAddress == nil)
         // The shipped example marks one.
         let example = try Inventory.parse(yaml: Inventory.example)

@@ -151,9 +151,9 @@ extension RealServers {
             let empty = { (name: String) in PlanEnsemble(name: name, version: .v3_8_0, servers: [], initialData: .holdsData, initiallyRunning: true) }
             var plan = Plan(strategy: .mitosis, source: empty("src"), destination: empty("dst"), clientGroups: groups, steps: [], pointOfNoReturn: nil, impactWindows: [])
             let destinationServer = try ConnectionString(parsing: new).servers[0]
-            plan.destination.servers = [PlanServer(id: 9, host: "dst-9", address: destinationServer.host, clientPort: destinationServer.port)]
+            plan.destination.servers = [ServerSpec(id: 9, host: "dst-9", address: destinationServer.host, clientPort: destinationServer.port)]
             let sourceServer = try ConnectionString(parsing: old).servers[0]
-            plan.source.servers = [PlanServer(id: 1, host: "src-1", address: sourceServer.host, clientPort: sourceServer.port)]
+            plan.source.servers = [ServerSpec(id: 1, host: "src-1", address: sourceServer.host, clientPort: sourceServer.port)]
             let controller = HostClientGroupController(plan: plan, hosts: manager, healthTimeout: .seconds(30), eventLoopGroup: group)
 
             // Each client starts on the source, from its own file.

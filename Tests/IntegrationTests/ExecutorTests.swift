@@ -566,7 +566,7 @@ struct LocalClientFixture {
         // the member served before and after its switch (none of them is contacted: the plan has
         // no server action and no server gate).
         let addresses = ["10.200.1.11", "10.200.1.12", "10.200.2.11", "10.200.2.12"]
-        let servers = addresses.enumerated().map { PlanServer(id: ServerID(Int64($0.offset + 1)), host: "zk-\($0.offset + 1)", address: $0.element) }
+        let servers = addresses.enumerated().map { ServerSpec(id: ServerID(Int64($0.offset + 1)), host: "zk-\($0.offset + 1)", address: $0.element) }
         let source = PlanEnsemble(name: "src", version: ZooKeeperVersion(3, 8, 0), servers: servers, initialData: .holdsData, initiallyRunning: true)
         let destination = PlanEnsemble(name: "dst", version: ZooKeeperVersion(3, 8, 0), servers: [], initialData: .empty, initiallyRunning: false)
         return Plan(

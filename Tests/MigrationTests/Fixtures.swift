@@ -13,7 +13,7 @@ enum Fixtures {
             name: name, version: version,
             servers: ids.map { id in
                 let address = other?.server(ServerID(id))?.address ?? "10.\(subnet).0.\(id)"
-                return PlanServer(
+                return ServerSpec(
                     id: ServerID(id), host: "zk-\(name)-\(id)", address: address,
                     configPath: "/etc/zookeeper/conf/zoo.cfg", dataDir: "/var/lib/zookeeper",
                     commands: ServiceCommands(

@@ -25,7 +25,7 @@ public struct EstateDiscovery: Sendable {
     /// describes them: what ``Planner/plan(_:inventory:source:destination:movingGroups:destinationHoldsData:options:estate:)`` takes.
     public func discover(inventory: Inventory, source: String, destination: String) async -> ObservedEstate {
         let ensembles = [source, destination].compactMap(inventory.ensemble(named:)).map {
-            Planner.planEnsemble($0, inventory: inventory, data: .empty, running: false)
+            Planner.planEnsemble($0, data: .empty, running: false)
         }
         let groups = inventory.clientGroups.filter { $0.ensemble == source }.map { group in
             PlanClientGroup(
@@ -60,7 +60,7 @@ public struct EstateDiscovery: Sendable {
         }
     }
 
-    func observe(_ server: PlanServer, of ensemble: PlanEnsemble) async -> ObservedServer {
+    func observe(_ server: ServerSpec, of ensemble: PlanEnsemble) async -> ObservedServer {
         var observed = ObservedServer(
             ensemble: ensemble.name, id: server.id, host: server.host, config: ObservedFile(path: server.configPath, bytes: nil),
             myid: ObservedFile(path: server.myidPath, bytes: nil))

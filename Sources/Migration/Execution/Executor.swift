@@ -609,7 +609,7 @@ public struct MigrationExecutor: Sendable {
             attempt += 1
             do {
                 let result = try await gates.withClient(address.description) { try await $0.reconfig(joining: joining, leaving: leaving) }
-                let membership = Membership(lines: DynamicConfig(parsing: result.config).servers.map(ServerLineSpec.init))
+                let membership = Membership(lines: DynamicConfig(parsing: result.config).servers)
                 return HostChange(host: change.via.host, changed: true, summary: "\(change.command): configuration now \(membership)")
             } catch let error as ZooKeeperError where error.code == .connectionLoss || error.code == .sessionExpired || error.code == .operationTimeout {
                 // Removing the leader ends its leadership while it answers: the reply is lost,
@@ -755,7 +755,7 @@ extension CopyReport {
 
 extension ServerDataFiles {
     /// The node types in `server`'s own snapshot and logs, read through its host's driver.
-    public static func read(_ server: PlanServer, through driver: any HostDriver) async throws -> NodeTypeMap {
+    public static func read(_ server: ServerSpec, through driver: any HostDriver) async throws -> NodeTypeMap {
         try await read(
             dataDir: server.dataDir, dataLogDir: server.dataLogDir, origin: "\(server.host):\(server.dataDir)",
             list: { directory in

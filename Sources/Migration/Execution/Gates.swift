@@ -173,7 +173,7 @@ public struct GateChecker: Sendable {
         case .reconfigCommitted(let name, let membership):
             guard let ensemble = plan.ensemble(named: name) else { return GateResult(passed: false, detail: "unknown ensemble \(name)") }
             let text = try await withClient(ensemble.connectionString(chroot: nil)) { try await $0.getConfig().config }
-            let actual = Membership(lines: DynamicConfig(parsing: text).servers.map(ServerLineSpec.init))
+            let actual = Membership(lines: DynamicConfig(parsing: text).servers)
             return GateResult(passed: actual == membership, detail: "configuration is \(actual)")
 
         case .writeAfterReconfig(_, let via):

@@ -68,10 +68,10 @@ public enum Rollback {
                     // zoo.cfg: back to what it held; or removed; or, when the write left it as it
                     // was, written with what it held when the write began (no change).
                     let text: String
-                    let servers: [ServerLineSpec]
+                    let servers: [QuorumServer]
                     if let previous = recorded.previous[write.configPath] ?? (removes.isEmpty && previousDynamic == nil ? nil : recorded.atStart[write.configPath]) {
                         text = previous
-                        servers = ZooKeeperConfig(parsing: previous).servers.map(ServerLineSpec.init)
+                        servers = ZooKeeperConfig(parsing: previous).servers.map(\.spelledAsPlanned)
                     } else if removes.contains(write.configPath) {
                         // The server had no file before the run: as the prover starts it, with
                         // its own ensemble's membership, and stopped (the undo of its start).

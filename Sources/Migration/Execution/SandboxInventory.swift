@@ -68,7 +68,7 @@ public enum SandboxInventory {
             for server in ensemble.servers {
                 lines.append("      - id: \(server.id)")
                 lines.append("        host: \(quoted(server.host))")
-                if let address = server.address { lines.append("        address: \(quoted(address))") }
+                lines.append("        address: \(quoted(server.address))")
                 if let stable = server.stableAddress, stable.kind == .service {
                     lines.append("        stableAddress:")
                     lines.append("          kind: service")
