@@ -268,7 +268,7 @@ extension PlanBuilder {
                     .addressMismatch,
                     "destination server \(server.id) is on the same host (\(server.host)) as the source server it replaces; replace moves servers to new hosts")
             }
-            if let held = server.stableAddress, let taken = twin.stableAddress, held != taken {
+            if let held = server.stableAddress?.behindIt, let taken = twin.stableAddress?.behindIt, held != taken {
                 throw fail(
                     .addressMismatch,
                     "server \(server.id)'s stable address \(server.address) is \(held) on \(server.host) but \(taken) on \(twin.host); the move deletes it from one device and adds it to the other with one prefix length, so give both inventory entries the same device and prefixLength")
@@ -291,6 +291,7 @@ extension PlanBuilder {
                 "the stable address\(moving.count == 1 ? "" : "es") of server\(moving.count == 1 ? "" : "s") \(moving.map(\.id.description).joined(separator: ",")) move\(moving.count == 1 ? "s" : "") from the old host to the new one (ip addr del, ip addr add, gratuitous ARP; or the inventory's detach and attach commands) while neither server runs: peers and clients keep the address, so no configuration and no client changes")
         }
         preflight(why: "The new servers start empty and take their data from the ensemble; they must not run before their turn.")
+        try behindServices()
         // Every server stops once, the leader's too: that one costs an election. Which server
         // leads is known only when the plan runs, so each stop is in the window.
         // Declared whether or not the inventory lists client groups: the clients are there all the same.

@@ -40,7 +40,9 @@ public struct GateChecker: Sendable {
 
     func clientAddress(_ ref: ServerRef) -> ConnectionString.Server? {
         guard let server = plan.server(ref) else { return nil }
-        let host = server.clientAddress.flatMap { isWildcardAddress($0) ? nil : $0 } ?? server.address
+        // A source server not yet behind its service answers at its host address throughout: the
+        // service may not exist yet (HubSpot's phase 1 creates it).
+        let host = server.clientAddress.flatMap { isWildcardAddress($0) ? nil : $0 } ?? server.currentAddress
         return ConnectionString.Server(host: host, port: server.clientPort)
     }
 
