@@ -81,7 +81,7 @@ public struct Sandbox: Sendable, Hashable, Codable {
     /// namespace send their traffic to the host the service points at), not interface addresses.
     public var serviceAddresses: Bool? = nil
     /// Whether its servers' files name the hosts' own addresses although the sandbox has service
-    /// addresses (HubSpot before its phases 2 and 3: the services exist, nobody uses them yet).
+    /// addresses (HubSpot before its phases 1–3: the services point nowhere, nobody uses them yet).
     public var peersOnHostAddresses: Bool? = nil
 
     public func host(named name: String) -> SandboxHost? { hosts.first { $0.name == name } }
@@ -240,8 +240,9 @@ public struct SandboxManager: Sendable {
         /// host binds them; a DNAT rule in every namespace of the network sends the traffic for
         /// the address and the sandbox's ports to the host the service points at.
         public var serviceAddresses: Bool
-        /// With service addresses: the servers' files name the hosts' own addresses (the services
-        /// exist and point at the hosts, but no peer uses them yet: HubSpot before phase 3).
+        /// With service addresses: the servers' files name the hosts' own addresses and the services
+        /// point nowhere yet (HubSpot before its phase 1: a plan creates them, then moves the
+        /// clients and the peers onto them).
         public var peersOnHostAddresses: Bool = false
         /// The first server id; nil: one more than the highest id of the other sandboxes.
         public var firstServerID: Int?
@@ -310,6 +311,8 @@ public struct SandboxManager: Sendable {
                     if let stable {
                         state.stableAddresses[stable] = name
                         if request.serviceAddresses { state.services = (state.services ?? []).union([stable]) }
+                        // Not used yet: the service points nowhere until a plan creates it (HubSpot's phase 1).
+                        if request.serviceAddresses && request.peersOnHostAddresses { state.record(stable, heldBy: nil, from: name) }
                     }
                 }
                 hosts.append(
@@ -561,7 +564,8 @@ public struct SandboxManager: Sendable {
             var serving = true
             var leaders = 0
             for host in sandbox.hosts {
-                let server = ConnectionString.Server(host: host.stableAddress ?? host.address, port: sandbox.clientPort)
+                let server = ConnectionString.Server(
+                    host: sandbox.peersOnHostAddresses == true ? host.address : host.stableAddress ?? host.address, port: sandbox.clientPort)
                 if let status = try? await FourLetterWords.srvr(server, timeout: .seconds(1), group: group) {
                     last[host.name] = status.mode.rawValue
                     if status.mode == .leader { leaders += 1 }
@@ -667,7 +671,7 @@ public struct SandboxManager: Sendable {
         guard state.sandboxes.contains(where: { $0.host(named: hostName) != nil }) else {
             throw HostError(.invalidRequest, host: hostName, operation: "point service \(address)", "no sandbox host named '\(hostName)' in network \(network.id)")
         }
-        let previous = state.stableAddresses[address]
+        let previous = state.holders[address]
         if previous == hostName {
             return HostChange(host: hostName, changed: false, summary: "service \(address) points at \(hostName) already")
         }

@@ -114,7 +114,7 @@ struct Rehearsing {
             name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true,
             stableAddresses: replace && options.stableAddressKind == .interface, serviceAddresses: replace && options.stableAddressKind == .service,
             reconfigEnabled: reconfig, tickTime: options.tickTime)
-        // HubSpot's starting point: the services exist, but servers and clients use the hosts' addresses.
+        // HubSpot's starting point: the services point nowhere yet; servers and clients use the hosts' addresses.
         sourceRequest.peersOnHostAddresses = replace && options.stableAddressKind == .service && options.fromHostAddresses
         let source = try await manager.up(sourceRequest)
         let destination = try await manager.up(
