@@ -107,14 +107,7 @@ import Testing
 
     /// Phase 3 without quorumListenOnAllIPs: a server's own line is a service address on no interface.
     @Test func peersSwitchedWithoutQuorumListenOnAllIPs() throws {
-        var bad = try Self.plan()
-        let configs = try #require(bad.index(of: "services-configs"))
-        bad.steps[configs].actions = bad.steps[configs].actions.map { action in
-            guard case .writeConfig(var write) = action else { return action }
-            write.settings[ZooKeeperConfig.Key.quorumListenOnAllIPs] = nil
-            write.text = write.text.replacingOccurrences(of: "quorumListenOnAllIPs=true\n", with: "")
-            return .writeConfig(write)
-        }
+        let bad = try Fixtures.withoutQuorumListenOnAllIPs(try Self.plan(), in: "services-configs")
         let found = try counterexample(bad)
         #expect(found.violation.invariant == .planProceeds)
         #expect(found.violation.message.contains("without quorumListenOnAllIPs=true"))
