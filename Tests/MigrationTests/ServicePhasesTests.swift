@@ -136,6 +136,41 @@ import Testing
         #expect(found.violation.message.contains("smartstack/nerve-1"), "\(found)")
     }
 
+    /// A run stopped in phase 3 goes back proven: the files back to the host addresses and the
+    /// servers restarted onto them, then the clients back to the host addresses; the services
+    /// stay pointed at the servers' hosts.
+    @Test func aRunStoppedInPhaseThreeRollsBackSafely() throws {
+        let plan = try Self.plan()
+        let proven = try Prover.prove(plan)
+        var events = [ExecutionEvent(kind: .planStarted, summary: "start", plan: "x")]
+        let stopAt = try #require(plan.index(of: "services-restart-2"))
+        for step in plan.steps[...stopAt] {
+            events.append(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
+            for (index, action) in step.actions.enumerated() {
+                var previous: [String: String]?
+                if case .writeConfig(let write) = action { previous = [write.configPath: write.previousText ?? ""] }
+                events.append(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: "", previousContents: previous))
+                // (The preflight's stops found the new servers stopped already.)
+                events.append(
+                    ExecutionEvent(kind: .actionFinished, step: step.id, action: index, summary: "", changed: step.id != "preflight", previousContents: previous))
+            }
+            events.append(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
+        }
+        let journal = JournalState(events: events)
+        let rollback = try Rollback.plan(for: proven, journal: journal)
+        let ids = rollback.steps.map(\.id.rawValue)
+        let restore = try #require(ids.firstIndex { $0.hasPrefix("rollback-") && $0.hasSuffix("-configs") }, "\(ids)")
+        let switchBack = try #require(ids.firstIndex { $0.contains("switch-kafka-broker-1") }, "\(ids)")
+        #expect(restore < switchBack, "\(ids)")
+        // The services stay where phase 1 pointed them: nobody uses them once the clients are back.
+        #expect(!ids.contains { $0.hasSuffix("-create") }, "\(ids)")
+        do {
+            _ = try Prover.prove(rollback: rollback, of: proven, journal: journal)
+        } catch {
+            Issue.record("\(error.counterexample.map(String.init(describing:)) ?? "\(error)")")
+        }
+    }
+
     /// `--kubernetes` writes the same files; its runbook lists phases 1–3's steps under their phases.
     @Test func kubernetesOutputKeepsItsShape() throws {
         let plan = try Self.plan()
