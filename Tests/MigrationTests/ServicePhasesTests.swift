@@ -171,6 +171,26 @@ import Testing
         }
     }
 
+    /// Discovery takes a source zoo.cfg on the host addresses as the starting point, and refuses
+    /// one that names the service addresses already (the inventory's hostAddress would be wrong).
+    @Test func discoveryExpectsTheHostAddressesInTheSourceFiles() throws {
+        let plan = try Self.plan()
+        let server = try #require(plan.source.server(2))
+        func problems(_ lines: [String]) -> [String] {
+            let text = "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/var/lib/zookeeper\nclientPort=2181\n" + lines.joined(separator: "\n") + "\n"
+            let observed = ObservedServer(
+                ensemble: "source", id: 2, host: server.host, config: ObservedFile(path: server.configPath, bytes: Array(text.utf8)),
+                myid: ObservedFile(path: server.myidPath, bytes: Array("2\n".utf8)))
+            return EstateValidation.check(server, of: plan.source, observed: observed, isSource: true, destinationHoldsData: false).map(\.description)
+        }
+        #expect(problems((1...3).map { "server.\($0)=10.9.0.\($0):2888:3888" }) == [])
+        let behind = problems((1...3).map { "server.\($0)=10.1.0.\($0):2888:3888" })
+        #expect(behind.count == 3)
+        #expect(behind.first?.contains("server.1 names the service address 10.1.0.1 already, but the inventory says peers use its host address 10.9.0.1") == true, "\(behind)")
+        let other = problems(["server.1=10.9.0.1:2888:3888", "server.2=10.9.0.7:2888:3888", "server.3=10.9.0.3:2888:3888"])
+        #expect(other.count == 1 && other[0].contains("differs from the inventory (10.9.0.2:2888:3888, its host address until the plan puts it behind its service 10.1.0.2)"), "\(other)")
+    }
+
     /// `--kubernetes` writes the same files; its runbook lists phases 1–3's steps under their phases.
     @Test func kubernetesOutputKeepsItsShape() throws {
         let plan = try Self.plan()
