@@ -311,11 +311,15 @@ extension PlanBuilder {
                     id: StepID("replace-\(server.id)-prepare"), title: "Prepare the new server \(server.id) on \(server.host)",
                     why: "Same server list and same myid as the server it replaces; nothing runs yet.",
                     actions: [prepare]))
+            // From host addresses: a client nobody listed is still on them, and from the first stop
+            // on it loses its servers one by one. The census is the last moment to find it.
+            let census: [Gate] =
+                source.startsOnHostAddresses && current == source.refs ? [.sessionsAccountedFor(ensemble: source.name, servers: source.refs)] : []
             add(
                 Step(
                     id: StepID("replace-\(server.id)-stop-old"), title: "Stop the old server \(server.id) on \(old.host)",
                     why: "The old and the new server share id \(server.id) and its address: the old one must be down before the new one starts. The rest of the ensemble keeps a quorum.",
-                    gatesBefore: [.quorumHealthy(ensemble: source.name, servers: current)],
+                    gatesBefore: census + [.quorumHealthy(ensemble: source.name, servers: current)],
                     actions: [.stopServer(source.ref(old))], impact: stopImpact))
             current = current.map { $0.id == server.id ? destination.ref(server) : $0 }
             if let stable = old.stableAddress ?? server.stableAddress {

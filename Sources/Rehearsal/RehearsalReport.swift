@@ -130,12 +130,12 @@ extension Rehearsing {
     /// Whether the census before the split caught the client no inventory lists.
     func censusVerdict(plan: Plan, execution: ExecutionSummary, stranger: ConfigFileClient) -> VerdictItem {
         let name = "unknown client caught by the census"
-        guard plan.pointOfNoReturn != nil else {
+        // Before the split; or, for replace from host addresses, before phase 4 (the client still on them loses its servers then).
+        let census = plan.steps.contains { $0.gatesBefore.contains { if case .sessionsAccountedFor = $0 { true } else { false } } }
+        guard census else {
             return VerdictItem(
                 name: name, value: "no census", passed: nil,
-                detail: plan.source.startsOnHostAddresses
-                    ? "\(plan.strategy) has no split and so no census: \(stranger.name) (\(stranger.host.address)), which no inventory lists, is not switched to the service addresses and loses its servers as they are replaced (an operator finds such clients with `cons` before phase 4)"
-                    : "\(plan.strategy) has no split: every client stays on the same addresses, \(stranger.name) (\(stranger.host.address)) too")
+                detail: "\(plan.strategy) has no split: every client stays on the same addresses, \(stranger.name) (\(stranger.host.address)) too")
         }
         guard let held = execution.censusHeld else {
             return VerdictItem(

@@ -102,6 +102,8 @@ extension RealServers {
             #expect(report.steps.filter { $0.id.hasSuffix("-retarget-service") }.count == 3)
             #expect(!report.steps.contains { $0.id.hasSuffix("-move-address") })
             #expect(report.events.filter { $0.kind == .addressMoved }.count == (fromHostAddresses ? 6 : 3))
+            // From host addresses, the census before phase 4 catches the client no inventory lists.
+            #expect(Self.verdict(report, "unknown client caught by the census")?.passed == (fromHostAddresses ? true : nil))
             let elections = Int(Self.verdict(report, "ZooKeeper leader elections")?.value ?? "") ?? 0
             // Phase 3's rolling restart costs one more election (the leader restarts last), and
             // phase 4 then two: the leader phase 3 leaves (server 2) is not the last one replaced.

@@ -70,6 +70,10 @@ import Testing
         // Phase 1 points each service at the host the server runs on now.
         guard case .moveAddress(let move) = try #require(plan.step("service-2-create")).actions[0] else { Issue.record("not a move"); return }
         #expect(move.from == move.to && move.to.host == "zk-source-2" && move.address == "10.1.0.2" && move.kind == .service)
+        // The census before phase 4: a client nobody listed, still on the host addresses, loses its servers from there.
+        let census = Gate.sessionsAccountedFor(ensemble: "source", servers: plan.source.refs)
+        #expect(plan.step("replace-1-stop-old")?.gatesBefore.first == census)
+        #expect(plan.steps.filter { $0.gatesBefore.contains(census) }.count == 1)
         let result = try Prover.check(plan)
         #expect(result.isSafe, "\(result)")
         // The runbook names the commands of each phase.
