@@ -216,6 +216,14 @@ import Testing
         #expect(!runbook[phase4.upperBound...].contains("[services-"))
     }
 
+    /// The check on each client's host needs `ss` there: preflight looks for it before anything changes.
+    @Test func preflightLooksForSSOnTheClientsHosts() throws {
+        let plan = try Self.plan()
+        let needs = HostClientGroupController(plan: plan, hosts: ClientConfigCheckTests.NoHosts()).preflightNeeds()
+        #expect(needs.programs["kafka-1"]?["ss"]?.contains("connects through the service addresses") == true)
+        #expect(needs.programs["svc-1"]?["ss"] != nil)
+    }
+
     @Test func switchesAreSeenOnTheClientsHost() throws {
         let ss = """
             0      0      10.200.1.21:41234   10.200.250.1:2181
