@@ -1,4 +1,5 @@
 import Ensemble
+import ZooKeeperProtocol
 
 /// A plan as a runbook a person can follow by hand: per step, per host, the exact commands and
 /// config diffs, the gates to check, the expected client impact, and the point of no return.
@@ -153,7 +154,10 @@ public enum Runbook {
             if plan.source.isServiceSwitch(from: change.from, to: change.to) {
                 // `cons` shows the client's own address whichever address it used: look on its host.
                 lines.append("check on \(change.client.host) that its connections go to the service addresses and none to the host addresses:")
-                lines.append("$ ss -Htn state established   # peers among \(change.to), none among \(change.from)")
+                func endpoints(_ text: String) -> String {
+                    (try? ConnectionString(parsing: text))?.servers.map(\.description).joined(separator: ",") ?? text
+                }
+                lines.append("$ ss -Htn state established   # peers among \(endpoints(change.to)), none among \(endpoints(change.from))")
             } else {
                 lines.append("check with `cons` on every server that \(change.client.member)'s sessions are on \(change.to) and none is left on \(change.from)")
             }
