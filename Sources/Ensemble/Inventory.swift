@@ -56,6 +56,14 @@ public struct Inventory: Sendable, Hashable {
             servers: ensemble.servers.map { ConnectionString.Server(host: $0.address, port: $0.clientPort) },
             chroot: chroot)
     }
+
+    /// The connection string the ensemble's clients use now: a server not yet behind its
+    /// service (`stableAddress: {kind: service, hostAddress: …}`) by its host address.
+    public func currentConnectionString(for ensemble: EnsembleSpec, chroot: String? = nil) -> ConnectionString {
+        ConnectionString(
+            servers: ensemble.servers.map { ConnectionString.Server(host: $0.stableAddress?.hostAddress ?? address(of: $0), port: $0.clientPort) },
+            chroot: chroot)
+    }
 }
 
 /// A ZooKeeper ensemble as the inventory describes it.
@@ -205,6 +213,12 @@ public struct StableAddress: Sendable, Hashable, Codable, CustomStringConvertibl
     public var prefixLength: Int
     /// For ``Kind/command``: how the address moves.
     public var commands: AddressCommands?
+    /// For ``Kind/service``, on a source server not yet behind its service (HubSpot before its
+    /// phases 2 and 3): the address its peers' zoo.cfg lines and its clients use now, its host's
+    /// own. The plan creates the service pointing at the host (phase 1), switches the clients to
+    /// the service addresses (phase 2) and the servers' lines with `quorumListenOnAllIPs=true`
+    /// (phase 3) before it replaces any server. Nil: already behind the service.
+    public var hostAddress: String?
 
     public init(device: String, prefixLength: Int) {
         self.kind = .interface
@@ -214,6 +228,21 @@ public struct StableAddress: Sendable, Hashable, Codable, CustomStringConvertibl
 
     /// A service address: it is bound on no host, a service points it at one.
     public static let service = StableAddress(kind: .service, device: "", prefixLength: 32)
+
+    /// A service address the server is not behind yet: peers and clients use `hostAddress` now.
+    public static func serviceFromHost(_ hostAddress: String) -> StableAddress {
+        var address = StableAddress.service
+        address.hostAddress = hostAddress
+        return address
+    }
+
+    /// The same stable address, whatever the server uses before it is behind it (what the old
+    /// and the new server of a replace must agree on).
+    public var behindIt: StableAddress {
+        var copy = self
+        copy.hostAddress = nil
+        return copy
+    }
 
     /// An address moved by the operator's commands.
     public static func command(_ commands: AddressCommands) -> StableAddress {
@@ -228,7 +257,7 @@ public struct StableAddress: Sendable, Hashable, Codable, CustomStringConvertibl
         self.prefixLength = prefixLength
     }
 
-    enum CodingKeys: String, CodingKey { case kind, device, prefixLength, commands }
+    enum CodingKeys: String, CodingKey { case kind, device, prefixLength, commands, hostAddress }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -236,12 +265,13 @@ public struct StableAddress: Sendable, Hashable, Codable, CustomStringConvertibl
         device = try container.decodeIfPresent(String.self, forKey: .device) ?? ""
         prefixLength = try container.decodeIfPresent(Int.self, forKey: .prefixLength) ?? 32
         commands = try container.decodeIfPresent(AddressCommands.self, forKey: .commands)
+        hostAddress = try container.decodeIfPresent(String.self, forKey: .hostAddress)
     }
 
     public var description: String {
         switch kind {
         case .interface: return "/\(prefixLength) on \(device)"
-        case .service: return "a service address"
+        case .service: return hostAddress.map { "a service address (not yet used: peers and clients use \($0))" } ?? "a service address"
         case .command: return "an address moved by the inventory's commands"
         }
     }

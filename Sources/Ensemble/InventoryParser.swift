@@ -492,7 +492,7 @@ struct InventoryReader {
                 guard let detach = string(f, "detach"), let attach = string(f, "attach"), let check = string(f, "check") else { return nil }
                 return .command(AddressCommands(detach: detach, attach: attach, check: check))
             }
-            guard let f = fields(node, path, what: "a service stable address", allowed: ["kind"], required: ["kind"]) else { return nil }
+            guard let f = fields(node, path, what: "a service stable address", allowed: ["kind", "hostAddress"], required: ["kind"]) else { return nil }
             guard kindScalar.string == StableAddress.Kind.service.rawValue else {
                 let kinds = StableAddress.Kind.allCases.map(\.rawValue).joined(separator: ", ")
                 error(kindNode, fieldPath(f, "kind"), "kind is '\(kindScalar.string)', which Mitosis does not know: use \(kinds)")
@@ -501,6 +501,15 @@ struct InventoryReader {
             if server.values["address"] == nil {
                 error(node, path, "a service stable address is the address clients and peers use (the service's IP or name): give the server an address (e.g. address: 10.96.0.12)")
                 return nil
+            }
+            if f.values["hostAddress"] != nil {
+                // HubSpot's starting point: zoo.cfg and the clients name the host, not the service yet.
+                guard let hostAddress = string(f, "hostAddress") else { return nil }
+                if hostAddress.lowercased() == address?.lowercased() {
+                    error(f.values["hostAddress"], fieldPath(f, "hostAddress"), "hostAddress is the service address \(hostAddress) itself; give the address zoo.cfg and the clients use now (the host's), or drop hostAddress when the server is behind its service already")
+                    return nil
+                }
+                return .serviceFromHost(hostAddress)
             }
             return .service
         }

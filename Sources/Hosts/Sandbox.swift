@@ -80,12 +80,20 @@ public struct Sandbox: Sendable, Hashable, Codable {
     /// Whether its stable addresses are service addresses (bound on no host; DNAT rules in every
     /// namespace send their traffic to the host the service points at), not interface addresses.
     public var serviceAddresses: Bool? = nil
+    /// Whether its servers' files name the hosts' own addresses although the sandbox has service
+    /// addresses (HubSpot before its phases 1–3: the services point nowhere, nobody uses them yet).
+    public var peersOnHostAddresses: Bool? = nil
 
     public func host(named name: String) -> SandboxHost? { hosts.first { $0.name == name } }
 
     /// The addresses clients use (the stable ones where the sandbox has them).
     public var connectionString: String {
         hosts.map { "\($0.stableAddress ?? $0.address):\(clientPort)" }.joined(separator: ",")
+    }
+
+    /// The hosts' own addresses, whatever stable addresses the sandbox has.
+    public var hostConnectionString: String {
+        hosts.map { "\($0.address):\(clientPort)" }.joined(separator: ",")
     }
 
     /// How the sandbox controls its ZooKeeper server on a host (commands run inside the host's namespace).
@@ -232,6 +240,10 @@ public struct SandboxManager: Sendable {
         /// host binds them; a DNAT rule in every namespace of the network sends the traffic for
         /// the address and the sandbox's ports to the host the service points at.
         public var serviceAddresses: Bool
+        /// With service addresses: the servers' files name the hosts' own addresses and the services
+        /// point nowhere yet (HubSpot before its phase 1: a plan creates them, then moves the
+        /// clients and the peers onto them).
+        public var peersOnHostAddresses: Bool = false
         /// The first server id; nil: one more than the highest id of the other sandboxes.
         public var firstServerID: Int?
         /// A sandbox (made with stable addresses) whose hosts these replace one for one, as
@@ -299,6 +311,8 @@ public struct SandboxManager: Sendable {
                     if let stable {
                         state.stableAddresses[stable] = name
                         if request.serviceAddresses { state.services = (state.services ?? []).union([stable]) }
+                        // Not used yet: the service points nowhere until a plan creates it (HubSpot's phase 1).
+                        if request.serviceAddresses && request.peersOnHostAddresses { state.record(stable, heldBy: nil, from: name) }
                     }
                 }
                 hosts.append(
@@ -310,7 +324,8 @@ public struct SandboxManager: Sendable {
             let sandbox = Sandbox(
                 name: request.name, index: index, version: request.version.version, hosts: hosts, clientPort: 2181, quorumPort: 2888,
                 electionPort: 3888, reconfigEnabled: request.reconfigEnabled,
-                serviceAddresses: (replaced?.serviceAddresses ?? request.serviceAddresses) ? true : nil)
+                serviceAddresses: (replaced?.serviceAddresses ?? request.serviceAddresses) ? true : nil,
+                peersOnHostAddresses: request.peersOnHostAddresses && request.serviceAddresses ? true : nil)
             // Recorded before anything is made, so `down` finds whatever a crash leaves behind.
             state.sandboxes.append(sandbox)
             try saveState(state)
@@ -435,7 +450,8 @@ public struct SandboxManager: Sendable {
             if sandbox.reconfigEnabled { lines.append("standaloneEnabled=false") }
         }
         for server in sandbox.hosts {
-            lines.append("server.\(server.serverID)=\(server.stableAddress ?? server.address):\(sandbox.quorumPort):\(sandbox.electionPort)")
+            let address = sandbox.peersOnHostAddresses == true ? server.address : server.stableAddress ?? server.address
+            lines.append("server.\(server.serverID)=\(address):\(sandbox.quorumPort):\(sandbox.electionPort)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -548,7 +564,8 @@ public struct SandboxManager: Sendable {
             var serving = true
             var leaders = 0
             for host in sandbox.hosts {
-                let server = ConnectionString.Server(host: host.stableAddress ?? host.address, port: sandbox.clientPort)
+                let server = ConnectionString.Server(
+                    host: sandbox.peersOnHostAddresses == true ? host.address : host.stableAddress ?? host.address, port: sandbox.clientPort)
                 if let status = try? await FourLetterWords.srvr(server, timeout: .seconds(1), group: group) {
                     last[host.name] = status.mode.rawValue
                     if status.mode == .leader { leaders += 1 }
@@ -654,7 +671,7 @@ public struct SandboxManager: Sendable {
         guard state.sandboxes.contains(where: { $0.host(named: hostName) != nil }) else {
             throw HostError(.invalidRequest, host: hostName, operation: "point service \(address)", "no sandbox host named '\(hostName)' in network \(network.id)")
         }
-        let previous = state.stableAddresses[address]
+        let previous = state.holders[address]
         if previous == hostName {
             return HostChange(host: hostName, changed: false, summary: "service \(address) points at \(hostName) already")
         }

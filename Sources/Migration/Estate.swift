@@ -395,9 +395,13 @@ public enum EstateValidation {
                             "server.\(line.id) is in the file but not in the inventory's \(ensemble.name); add it to the inventory or remove it from every server's file")
                     continue
                 }
-                if line.host.lowercased() != listed.address.lowercased() || line.quorumPort != listed.quorumPort || (line.electionPort ?? listed.electionPort) != listed.electionPort {
+                // A server not yet behind its service is named by its host address (phases 2–3 change that).
+                if let hostAddress = listed.hostAddress, line.host.lowercased() == listed.address.lowercased() {
                     problem(dynamicFile ?? server.configPath, line: lineNumber(line.id, config, dynamic),
-                            "server.\(line.id)=\(line.description.split(separator: "=", maxSplits: 1).last ?? "") differs from the inventory (\(listed.address):\(listed.quorumPort):\(listed.electionPort)); make them agree")
+                            "server.\(line.id) names the service address \(listed.address) already, but the inventory says peers use its host address \(hostAddress) until the plan switches them; if every server is behind its service, drop hostAddress from stableAddress in the inventory")
+                } else if line.host.lowercased() != listed.currentAddress.lowercased() || line.quorumPort != listed.quorumPort || (line.electionPort ?? listed.electionPort) != listed.electionPort {
+                    problem(dynamicFile ?? server.configPath, line: lineNumber(line.id, config, dynamic),
+                            "server.\(line.id)=\(line.description.split(separator: "=", maxSplits: 1).last ?? "") differs from the inventory (\(listed.currentAddress):\(listed.quorumPort):\(listed.electionPort)\(listed.hostAddress == nil ? "" : ", its host address until the plan puts it behind its service \(listed.address)")); make them agree")
                 }
             }
         }

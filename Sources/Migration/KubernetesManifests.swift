@@ -372,18 +372,39 @@ public enum KubernetesManifests {
         let clients = targets.map { "\($0.server.address):\($0.server.clientPort)" }.joined(separator: ",")
         out.append("Check from such a host: `echo srvr | nc \(targets[0].server.address) \(targets[0].server.clientPort)` answers as server \(targets[0].server.id).")
         out.append("")
+        // A plan from host addresses has phases 1–3 as steps of its own (`mitosis run` drives them).
+        let early = { (step: Step) in ["service-", "switch-", "services-"].contains { step.id.rawValue.hasPrefix($0) } }
+        let fromHosts = plan.source.startsOnHostAddresses
+        func list(_ prefixes: [String]) {
+            out.append("The plan's steps (`mitosis run` runs them; by hand, the runbook of `mitosis plan` shows each command):")
+            for step in plan.steps where prefixes.contains(where: { step.id.rawValue.hasPrefix($0) }) { out.append("- [\(step.id)] \(step.title)") }
+        }
+        if fromHosts {
+            list(["service-"])
+            out.append("")
+        }
         out.append("## Phase 2: clients use the service addresses")
         out.append("Every client's connection string is `\(clients)` (the inventory's addresses). Roll out the change and restart the clients;")
         out.append("old and new connection strings both work until phase 4.")
+        if fromHosts {
+            out.append("`cons` on a server shows the client's own address either way: check on each client's host that its connections go to")
+            out.append("the ClusterIPs and none to the hosts' addresses (`ss -Htn state established`).")
+            list(["switch-"])
+        }
         out.append("")
         out.append("## Phase 3: servers peer through the service addresses")
         out.append("Every server's zoo.cfg lists `server.N=<ClusterIP>:quorum:election` and sets `quorumListenOnAllIPs=true`")
         out.append("(the ClusterIP is on no interface: without it the server cannot bind and does not start). One rolling restart.")
-        out.append("Unless given --no-discovery, `mitosis plan` reads every source server's zoo.cfg and refuses the plan when its server lines")
-        out.append("are not these ClusterIPs.")
+        if fromHosts {
+            out.append("Each restarted server must follow the leader with a caught-up zxid before the next restarts; the leader restarts last.")
+            list(["services-"])
+        } else {
+            out.append("Unless given --no-discovery, `mitosis plan` reads every source server's zoo.cfg and refuses the plan when its server lines")
+            out.append("are not these ClusterIPs.")
+        }
         out.append("")
         out.append("## Phase 4: one server at a time, the plan's steps")
-        for step in plan.steps {
+        for step in plan.steps where !early(step) {
             out.append("")
             out.append("### [\(step.id)] \(step.title)")
             out.append(contentsOf: kubectl(for: step, targets: targets, ns: ns, plan: plan))

@@ -636,6 +636,8 @@ public enum Action: Sendable, Hashable, Codable {
             case .follow: return "follow \(copy.path) from \(copy.from) into \(copy.to)"
             case .finalCatchUp: return "final catch-up of \(copy.path) into \(copy.to), then stop following"
             }
+        case .moveAddress(let move) where move.kind == .service && move.from == move.to:
+            return "point service \(move.address) at \(move.to.host), where server \(move.to.id) runs now (its stable address, not used yet)"
         case .moveAddress(let move) where move.kind == .service:
             return "point service \(move.address) at \(move.to.host) instead of \(move.from.host) (server \(move.to.id)'s stable address)"
         case .moveAddress(let move) where move.kind == .command:

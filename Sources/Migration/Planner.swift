@@ -119,7 +119,7 @@ public enum Planner {
                     PlanClientMember(
                         name: member.name, host: member.host, configPath: member.configPath,
                         connectionKey: member.connectionKey, restart: member.restart, stop: member.stop, healthCheck: member.healthCheck,
-                        connectionString: inventory.connectionString(for: sourceSpec, chroot: group.chroot).description,
+                        connectionString: inventory.currentConnectionString(for: sourceSpec, chroot: group.chroot).description,
                         format: member.format, switchCommand: member.switchCommand, verifyCommand: member.verifyCommand, match: member.match,
                         address: inventory.host(named: member.host)?.address ?? member.host)
                 })
@@ -375,7 +375,7 @@ struct PlanBuilder {
             return
         }
         for ensemble in [source, destination] {
-            let lines = ensemble.servers.map { $0.line(clientPortInLine: false) }
+            let lines = ensemble.currentLines
             for server in ensemble.servers {
                 currentText[Self.key(ensemble, server)] = render(server, version: ensemble.version, lines: lines).text
             }
@@ -415,14 +415,17 @@ struct PlanBuilder {
     }
 
     /// One step per client member: point it at `to` and restart it, then check the group.
-    mutating func switchClients(to ensemble: PlanEnsemble, why: String, impact: ClientImpact = .none) {
-        for group in movingGroups {
+    /// - Parameter named: how the title names the target (default: the ensemble's name).
+    /// - Parameter everyGroup: switch the groups that stay on the source too (their servers stay,
+    ///   only the addresses they are reached by change).
+    mutating func switchClients(to ensemble: PlanEnsemble, named: String? = nil, everyGroup: Bool = false, why: String, impact: ClientImpact = .none) {
+        for group in everyGroup ? groups : movingGroups {
             let target = ensemble.connectionString(chroot: group.chroot)
             for member in group.members {
                 add(
                     Step(
                         id: StepID("switch-\(group.name)-\(member.name)"),
-                        title: "Point \(group.name) member \(member.name) at \(ensemble.name)",
+                        title: "Point \(group.name) member \(member.name) at \(named ?? ensemble.name)",
                         why: why,
                         gatesBefore: [.clientGroupHealthy(group: group.name)],
                         actions: [.switchClient(clientSwitch(group, member, to: target))],
@@ -448,9 +451,10 @@ struct PlanBuilder {
     ///   the new voter, with the highest id, wins an election): so the gate after a restart asks
     ///   that the restarted server and `joined` serve under one leader, not every server (seen on
     ///   real 3.8 servers), and the executor restarts the leader last.
+    /// - Parameter synced: each restarted server must also have caught up with the leader.
     mutating func rollingRestart(
         _ servers: [(PlanEnsemble, ServerSpec)], idPrefix: String, title: String, why: String,
-        healthy: [ServerRef], ensembleName: String, intoLargerList joined: [ServerRef]? = nil
+        healthy: [ServerRef], ensembleName: String, intoLargerList joined: [ServerRef]? = nil, synced: Bool = false
     ) {
         for (index, (ensemble, server)) in servers.enumerated() {
             let gateBefore: Gate
@@ -469,7 +473,7 @@ struct PlanBuilder {
                     why: why,
                     gatesBefore: [gateBefore],
                     actions: [.restartServer(ensemble.ref(server))],
-                    gatesAfter: [gateAfter],
+                    gatesAfter: [gateAfter] + (synced ? [.followersSynced(servers: [ensemble.ref(server)])] : []),
                     rollingRestart: idPrefix))
             if index + 1 < servers.count {
                 add(

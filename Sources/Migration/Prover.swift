@@ -128,6 +128,11 @@ public struct ProverOptions: Sendable, Hashable {
 /// beside the one that takes its address over). A server whose file on disk puts its own line on a
 /// service address (bound on no interface) without `quorumListenOnAllIPs=true` cannot bind its
 /// quorum and election ports: starting it from that file breaks "the plan can proceed".
+/// A source server not yet behind its service (``PlanServer/hostAddress``, HubSpot before phases
+/// 2–3) is reached at its host address by peers whose running file still names host addresses and
+/// by clients whose connection string does; anyone using the service address reaches it only once
+/// the service points at its host. A service starts out pointing nowhere; a client switched to a
+/// service that points nowhere, or at a server of another id, breaks invariant 1.
 ///
 /// Transitions: the plan's steps in order; within a step every interleaving of its actions'
 /// effects (a restart is a stop then a start, so two restarts in one step can overlap); gates
@@ -187,12 +192,16 @@ struct View: Hashable {
 enum MicroOp: Hashable {
     /// `binds`: false when the file puts the server's own line on a service address (bound on no
     /// interface) without `quorumListenOnAllIPs=true`, so the server cannot start from it.
-    case writeDisk(server: Int, view: View, binds: Bool)
+    /// `hostLines`: the file names the servers not yet behind their services by their host
+    /// addresses (HubSpot before phase 3), not by their service addresses.
+    case writeDisk(server: Int, view: View, binds: Bool, hostLines: Bool)
     case start(Int)
     case stop(Int)
     case addRule(Int)
     case removeRule(Int)
-    case switchClient(member: Int, reach: UInt32)
+    /// `viaAddress`: the servers of `reach` named by their (stable or service) address, whom the
+    /// member reaches only while that address leads to them.
+    case switchClient(member: Int, reach: UInt32, viaAddress: UInt32)
     case stopClient(member: Int)
     case reconfig(via: Int, addVoters: UInt32, addObservers: UInt32, remove: UInt32)
     case copy(group: Int, phase: CopyPhase)
@@ -252,6 +261,12 @@ struct Model {
     /// whose host holds it at the start and those it moves to).
     var addressSlots: [String] = []
     var slotMembers: [UInt32] = []
+    /// Per server: the slot of its stable address, or -1.
+    var serverSlot: [Int] = []
+    /// Source servers that peers and clients know by their host address until phase 3 and 2
+    /// (``PlanServer/hostAddress``): a peer whose file still names host addresses reaches them
+    /// there, whatever their service points at.
+    var hostAddressed: UInt32 = 0
     var initial: State
 
     init(plan: Plan) throws(ProverError) {
@@ -295,6 +310,7 @@ struct Model {
             initial.lineage.append(isSource ? Lineage.source : destinationLineage)
             let running = isSource ? plan.source.initiallyRunning : plan.destination.initiallyRunning
             if running { initial.running |= 1 << UInt32(index) }
+            if plan.server(server.ref)?.hostAddress != nil { hostAddressed |= 1 << UInt32(index) }
             if !isSource { destinationMask |= 1 << UInt32(index) }
         }
         func serverIndex(_ ref: ServerRef) throws(ProverError) -> Int {
@@ -314,7 +330,9 @@ struct Model {
                 guard memberIndex < 64 else { throw ProverError(message: "more than 64 client members; the prover handles up to 64") }
                 memberGroup.append(groupIndex)
                 memberNames.append("\(group.name)/\(member.name)")
-                initial.reach.append(try Self.reach(member.connectionString, servers: servers, plan: plan))
+                let reach = try Self.reach(member.connectionString, servers: servers, plan: plan)
+                initial.reach.append(reach.all)
+                initial.viaAddress.append(reach.viaAddress)
                 initial.clientsRunning |= 1 << UInt64(memberIndex)
             }
         }
@@ -399,11 +417,17 @@ struct Model {
         }
         for (index, server) in servers.enumerated() {
             guard let spec = plan.server(server.ref), stable.contains(spec.address) else { continue }
-            members[slot(spec.address, holder: index)] |= 1 << UInt32(index)
+            // A service its server is not behind yet points nowhere until phase 1 creates it.
+            members[slot(spec.address, holder: spec.hostAddress == nil ? index : -1)] |= 1 << UInt32(index)
         }
         // Service addresses (a Kubernetes ClusterIP) are bound on no interface of any host.
         let serviceAddresses = Set(
             (plan.source.servers + plan.destination.servers).filter { $0.stableAddress?.kind == .service }.map(\.address))
+        let hostAddresses = Set(plan.source.servers.compactMap(\.hostAddress))
+        for index in servers.indices where hostAddressed != 0 && servers[index].fromSource {
+            initial.hostLines |= 1 << UInt32(index)
+            initial.diskHostLines |= 1 << UInt32(index)
+        }
         var seenSteps: Set<StepID> = []
         for step in plan.steps {
             guard seenSteps.insert(step.id).inserted else { throw ProverError(message: "two steps are named \(step.id)") }
@@ -425,7 +449,7 @@ struct Model {
                     ops = [
                         .writeDisk(
                             server: try serverIndex(write.server), view: try view(write.membership),
-                            binds: Self.binds(write, serviceAddresses: serviceAddresses))
+                            binds: Self.binds(write, serviceAddresses: serviceAddresses), hostLines: write.servers.contains { hostAddresses.contains($0.host) })
                     ]
                 case .startServer(let ref): ops = [.start(try serverIndex(ref))]
                 case .stopServer(let ref): ops = [.stop(try serverIndex(ref))]
@@ -435,7 +459,8 @@ struct Model {
                 case .addFirewallRule(let item): ops = [.addRule(try rule(item))]
                 case .removeFirewallRule(let item): ops = [.removeRule(try rule(item))]
                 case .switchClient(let change):
-                    ops = [.switchClient(member: try memberIndex(change.client), reach: try Self.reach(change.to, servers: servers, plan: plan))]
+                    let reach = try Self.reach(change.to, servers: servers, plan: plan)
+                    ops = [.switchClient(member: try memberIndex(change.client), reach: reach.all, viaAddress: reach.viaAddress)]
                 case .stopClient(let client): ops = [.stopClient(member: try memberIndex(client))]
                 case .reconfig(let change):
                     var voters: UInt32 = 0
@@ -464,6 +489,7 @@ struct Model {
         addressSlots = slots
         slotMembers = members
         initial.addressHolder = slotHolders
+        serverSlot = servers.indices.map { index in members.firstIndex { $0 & (1 << UInt32(index)) != 0 } ?? -1 }
     }
 
     /// Whether a server can start from the file `write` leaves: ZooKeeper binds its quorum and
@@ -475,9 +501,9 @@ struct Model {
         return ZooKeeperConfig(parsing: write.text).quorumListenOnAllIPs == true
     }
 
-    /// The servers a connection string reaches: those whose address (or client address) and
-    /// client port it lists.
-    static func reach(_ text: String, servers: [ModelServer], plan: Plan) throws(ProverError) -> UInt32 {
+    /// The servers a connection string reaches: those whose address (or client address, or host
+    /// address before phase 2) and client port it lists; `viaAddress`, those it names by their address.
+    static func reach(_ text: String, servers: [ModelServer], plan: Plan) throws(ProverError) -> (all: UInt32, viaAddress: UInt32) {
         let connection: ConnectionString
         do throws(ConnectionStringError) {
             connection = try ConnectionString(parsing: text)
@@ -485,14 +511,18 @@ struct Model {
             throw ProverError(message: "\(error)")
         }
         var mask: UInt32 = 0
+        var viaAddress: UInt32 = 0
         for (index, server) in servers.enumerated() {
             guard let spec = plan.server(server.ref) else { continue }
-            let hosts = [spec.address, spec.clientAddress, spec.host].compactMap { $0 }
+            let hosts = [spec.address, spec.clientAddress, spec.host, spec.hostAddress].compactMap { $0 }
             if connection.servers.contains(where: { endpoint in endpoint.port == spec.clientPort && hosts.contains(endpoint.host) }) {
                 mask |= 1 << UInt32(index)
             }
+            if connection.servers.contains(where: { $0.port == spec.clientPort && $0.host == spec.address }) {
+                viaAddress |= 1 << UInt32(index)
+            }
         }
-        return mask
+        return (mask, viaAddress)
     }
 }
 
@@ -516,6 +546,8 @@ struct State: Hashable {
     var maybe: UInt32 = 0
     var rules: UInt64 = 0
     var reach: [UInt32] = []
+    /// Per member: the servers of ``reach`` it names by their address (see ``MicroOp/switchClient``).
+    var viaAddress: [UInt32] = []
     var clientsRunning: UInt64 = 0
     var home: [UInt8] = []
     /// 0: no crash yet; 1: `crashed` is down after a crash; 2: the one crash is over.
@@ -529,8 +561,13 @@ struct State: Hashable {
     var branchParents: [UInt8] = []
     /// Per client group: the copy into the destination is following the source.
     var following: UInt64 = 0
-    /// Per moved stable address (``Model/addressSlots``): the server whose host holds it now.
+    /// Per moved stable address (``Model/addressSlots``): the server whose host holds it now (-1:
+    /// a service that points nowhere yet).
     var addressHolder: [Int8] = []
+    /// Servers whose running file names the servers not yet behind their services by their host
+    /// addresses (before phase 3), and those whose file on disk does.
+    var hostLines: UInt32 = 0
+    var diskHostLines: UInt32 = 0
     /// Servers whose file on disk puts them on a service address without `quorumListenOnAllIPs`.
     var cannotBind: UInt32 = 0
 }
@@ -568,6 +605,8 @@ struct Explorer {
         var nextBranch: UInt8
         var rules: UInt64
         var reach: [UInt32]
+        var viaAddress: [UInt32]
+        var hostLines: UInt32
         var clientsRunning: UInt64
         var home: [UInt8]
         var addressHolder: [Int8]
@@ -732,6 +771,7 @@ struct Explorer {
         }
         state.running |= bit
         state.views[server] = state.disks[server]
+        state.hostLines = state.diskHostLines & bit != 0 ? state.hostLines | bit : state.hostLines & ~bit
         state.pendingMask &= ~bit
         if state.crash == 1 && Int(state.crashed) == server {
             state.crash = 2
@@ -743,9 +783,10 @@ struct Explorer {
     func apply(_ op: MicroOp, _ state: inout State) -> Outcome {
         switch op {
         case .noop: return .done
-        case .writeDisk(let server, let view, let binds):
+        case .writeDisk(let server, let view, let binds, let hostLines):
             state.disks[server] = view
             let bit = UInt32(1) << UInt32(server)
+            state.diskHostLines = hostLines ? state.diskHostLines | bit : state.diskHostLines & ~bit
             state.cannotBind = binds ? state.cannotBind & ~bit : state.cannotBind | bit
             return .done
         case .start(let server): return start(server, &state)
@@ -765,8 +806,24 @@ struct Explorer {
         case .removeRule(let rule):
             state.rules &= ~(1 << UInt64(rule))
             return .done
-        case .switchClient(let member, let reach):
+        case .switchClient(let member, let reach, let viaAddress):
+            // A client sent to a service must find its server behind it (HubSpot's phase 2 comes after phase 1).
+            var named = viaAddress
+            while named != 0 {
+                let server = named.trailingZeroBitCount
+                named &= named - 1
+                let slot = model.serverSlot[server]
+                guard slot >= 0 else { continue }
+                let holder = Int(state.addressHolder[slot])
+                if holder < 0 || model.servers[holder].idBit != model.servers[server].idBit {
+                    return .violated(
+                        Violation(
+                            invariant: .clientsServed,
+                            message: "\(model.memberNames[member]) switches to \(model.addressSlots[slot]), which points \(holder < 0 ? "nowhere yet" : "at \(name(holder)), not at a server \(model.servers[server].ref.id)"): its connections there reach no server \(model.servers[server].ref.id); point the service at the server's host first (phase 1)"))
+                }
+            }
             state.reach[member] = reach
+            state.viaAddress[member] = viaAddress
             state.clientsRunning |= 1 << UInt64(member)
             return .done
         case .stopClient(let member):
@@ -802,6 +859,12 @@ struct Explorer {
         case .moveAddress(let slot, let from, let to):
             let holder = Int(state.addressHolder[slot])
             if holder == to { return .done }
+            if holder < 0 && from == to {
+                // A service created, pointing at its server's current host (phase 1).
+                state.addressHolder[slot] = Int8(to)
+                return .done
+            }
+            if holder < 0 { return .blocked("\(model.addressSlots[slot]) points nowhere yet, not at the host of \(name(from))") }
             guard holder == from else {
                 return .blocked("\(model.addressSlots[slot]) is on the host of \(name(holder)), not of \(name(from))")
             }
@@ -889,7 +952,7 @@ struct Explorer {
             let clusters = mustClusters(state, cuts: cutMasks(state))
             for member in model.memberGroup.indices where model.memberGroup[member] == group {
                 guard state.clientsRunning & (1 << UInt64(member)) != 0 else { return false }
-                if !clusters.contains(where: { $0.members & state.reach[member] != 0 && $0.lineage == state.home[group] }) {
+                if !clusters.contains(where: { $0.members & clientReach(member, state) != 0 && $0.lineage == state.home[group] }) {
                     return false
                 }
             }
@@ -948,9 +1011,24 @@ struct Explorer {
         // open connections to its peers itself.
         var cuts = ruleCuts
         let away = unreachable(state)
-        if away != 0 {
+        if away != 0 && model.hostAddressed == 0 {
             for server in 0..<serverCount {
                 cuts[server] = away & (1 << UInt32(server)) != 0 ? UInt32.max : cuts[server] | away
+            }
+        } else if away != 0 {
+            // A peer whose file still names host addresses reaches a server not yet behind its
+            // service at its host, wherever the service points; any other reaches it only
+            // through its address. Connections go both ways, so a pair either side cannot reach is cut.
+            for server in 0..<serverCount {
+                let bit = UInt32(1) << UInt32(server)
+                let missed = away & ~(state.hostLines & bit != 0 ? model.hostAddressed : 0) & ~bit
+                cuts[server] |= missed
+                var rest = missed
+                while rest != 0 {
+                    let other = rest.trailingZeroBitCount
+                    rest &= rest - 1
+                    cuts[other] |= bit
+                }
             }
         }
         var views = state.views
@@ -1010,9 +1088,15 @@ struct Explorer {
     func unreachable(_ state: State) -> UInt32 {
         var mask: UInt32 = 0
         for slot in state.addressHolder.indices {
-            mask |= model.slotMembers[slot] & ~(1 << UInt32(state.addressHolder[slot]))
+            let holder = state.addressHolder[slot]
+            mask |= model.slotMembers[slot] & (holder < 0 ? UInt32.max : ~(1 << UInt32(holder)))
         }
         return mask
+    }
+
+    /// The servers `member` reaches now: those it names by an address that leads elsewhere drop out.
+    func clientReach(_ member: Int, _ state: State) -> UInt32 {
+        state.reach[member] & ~(state.viaAddress[member] & unreachable(state))
     }
 
     /// Members that vote in `view` and in their own view.
@@ -1049,7 +1133,8 @@ struct Explorer {
         let key = AnalysisKey(
             running: state.running, views: state.views, pending: state.pending, pendingMask: state.pendingMask,
             lineage: state.lineage, maybe: state.maybe, prefix: state.prefix, branchParents: state.branchParents,
-            nextBranch: state.nextBranch, rules: state.rules, reach: state.reach, clientsRunning: state.clientsRunning,
+            nextBranch: state.nextBranch, rules: state.rules, reach: state.reach, viaAddress: state.viaAddress, hostLines: state.hostLines,
+            clientsRunning: state.clientsRunning,
             home: state.home, addressHolder: state.addressHolder, availability: state.crash == 0, exempt: exemption(state))
         if let known = analyses[key] {
             apply(known, to: &state)
@@ -1385,7 +1470,7 @@ struct Explorer {
             if !stays && exempt & (1 << UInt64(group)) != 0 { continue }
             let running = state.clientsRunning & (1 << UInt64(member)) != 0
             let served =
-                running && clusters.contains { $0.members & state.reach[member] != 0 && $0.lineage == state.home[group] }
+                running && clusters.contains { $0.members & clientReach(member, state) != 0 && $0.lineage == state.home[group] }
             if served { continue }
             let reason =
                 running
@@ -1474,7 +1559,7 @@ struct Explorer {
         }
         for slot in state.addressHolder.indices {
             let holder = Int(state.addressHolder[slot])
-            lines.append("address \(model.addressSlots[slot]): on \(model.servers[holder].ref.host) (\(name(holder)))")
+            lines.append(holder < 0 ? "address \(model.addressSlots[slot]): a service pointing nowhere yet" : "address \(model.addressSlots[slot]): on \(model.servers[holder].ref.host) (\(name(holder)))")
         }
         for member in model.memberGroup.indices {
             let running = state.clientsRunning & (1 << UInt64(member)) != 0

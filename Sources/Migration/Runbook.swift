@@ -1,4 +1,5 @@
 import Ensemble
+import ZooKeeperProtocol
 
 /// A plan as a runbook a person can follow by hand: per step, per host, the exact commands and
 /// config diffs, the gates to check, the expected client impact, and the point of no return.
@@ -150,7 +151,16 @@ public enum Runbook {
                 ]
                 lines.append(change.restart.map { "$ \($0)" } ?? "(restart \(change.client): the inventory has no restart command)")
             }
-            lines.append("check with `cons` on every server that \(change.client.member)'s sessions are on \(change.to) and none is left on \(change.from)")
+            if plan.source.isServiceSwitch(from: change.from, to: change.to) {
+                // `cons` shows the client's own address whichever address it used: look on its host.
+                lines.append("check on \(change.client.host) that its connections go to the service addresses and none to the host addresses:")
+                func endpoints(_ text: String) -> String {
+                    (try? ConnectionString(parsing: text))?.servers.map(\.description).joined(separator: ",") ?? text
+                }
+                lines.append("$ ss -Htn state established   # peers among \(endpoints(change.to)), none among \(endpoints(change.from))")
+            } else {
+                lines.append("check with `cons` on every server that \(change.client.member)'s sessions are on \(change.to) and none is left on \(change.from)")
+            }
             if plan.clientGroup(change.client.group)?.isKafka == true {
                 lines.append("wait until the broker is registered again and no partition is under-replicated or offline:")
                 lines.append("$ mitosis kafka status -s \(shellQuoted(change.to))")
@@ -182,6 +192,14 @@ public enum Runbook {
             case .finalCatchUp:
                 return ["# \(action.summary)", "stop the running `mitosis copy --follow` (Ctrl-C): it runs the final catch-up and prints its length"]
             }
+        case .moveAddress(let move) where move.kind == .service && move.from == move.to:
+            return [
+                "# \(action.summary)",
+                "create the service (Kubernetes: a Service with clusterIP \(move.address) and no selector, and its Endpoints with the IP of \(move.to.host), ports \(plan.server(move.to).map { "\($0.clientPort), \($0.quorumPort), \($0.electionPort)" } ?? "2181, 2888, 3888"); `mitosis plan --kubernetes DIR` writes them):",
+                "$ kubectl apply -f DIR/phase-1/services.yaml",
+                "$ kubectl get endpoints SERVICE -o jsonpath='{.subsets[0].addresses[0].ip}'   # ADDRESS-OF-\(move.to.host)",
+                "nobody uses \(move.address) yet; from \(move.to.host)'s neighbours `echo srvr | nc \(move.address) \(plan.server(move.to)?.clientPort ?? 2181)` answers as server \(move.to.id)",
+            ]
         case .moveAddress(let move) where move.kind == .service:
             return [
                 "# \(action.summary)",

@@ -268,7 +268,7 @@ extension PlanBuilder {
                     .addressMismatch,
                     "destination server \(server.id) is on the same host (\(server.host)) as the source server it replaces; replace moves servers to new hosts")
             }
-            if let held = server.stableAddress, let taken = twin.stableAddress, held != taken {
+            if let held = server.stableAddress?.behindIt, let taken = twin.stableAddress?.behindIt, held != taken {
                 throw fail(
                     .addressMismatch,
                     "server \(server.id)'s stable address \(server.address) is \(held) on \(server.host) but \(taken) on \(twin.host); the move deletes it from one device and adds it to the other with one prefix length, so give both inventory entries the same device and prefixLength")
@@ -291,6 +291,7 @@ extension PlanBuilder {
                 "the stable address\(moving.count == 1 ? "" : "es") of server\(moving.count == 1 ? "" : "s") \(moving.map(\.id.description).joined(separator: ",")) move\(moving.count == 1 ? "s" : "") from the old host to the new one (ip addr del, ip addr add, gratuitous ARP; or the inventory's detach and attach commands) while neither server runs: peers and clients keep the address, so no configuration and no client changes")
         }
         preflight(why: "The new servers start empty and take their data from the ensemble; they must not run before their turn.")
+        try behindServices()
         // Every server stops once, the leader's too: that one costs an election. Which server
         // leads is known only when the plan runs, so each stop is in the window.
         // Declared whether or not the inventory lists client groups: the clients are there all the same.
@@ -310,11 +311,15 @@ extension PlanBuilder {
                     id: StepID("replace-\(server.id)-prepare"), title: "Prepare the new server \(server.id) on \(server.host)",
                     why: "Same server list and same myid as the server it replaces; nothing runs yet.",
                     actions: [prepare]))
+            // From host addresses: a client nobody listed is still on them, and from the first stop
+            // on it loses its servers one by one. The census is the last moment to find it.
+            let census: [Gate] =
+                source.startsOnHostAddresses && current == source.refs ? [.sessionsAccountedFor(ensemble: source.name, servers: source.refs)] : []
             add(
                 Step(
                     id: StepID("replace-\(server.id)-stop-old"), title: "Stop the old server \(server.id) on \(old.host)",
                     why: "The old and the new server share id \(server.id) and its address: the old one must be down before the new one starts. The rest of the ensemble keeps a quorum.",
-                    gatesBefore: [.quorumHealthy(ensemble: source.name, servers: current)],
+                    gatesBefore: census + [.quorumHealthy(ensemble: source.name, servers: current)],
                     actions: [.stopServer(source.ref(old))], impact: stopImpact))
             current = current.map { $0.id == server.id ? destination.ref(server) : $0 }
             if let stable = old.stableAddress ?? server.stableAddress {

@@ -110,11 +110,13 @@ struct Rehearsing {
         // replace: each source server is known by a stable address, and each destination host
         // takes over the id and the address of the source host it replaces (HubSpot, Zalando).
         let replace = options.strategy == .replace
-        let source = try await manager.up(
-            .init(
-                name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true,
-                stableAddresses: replace && options.stableAddressKind == .interface, serviceAddresses: replace && options.stableAddressKind == .service,
-                reconfigEnabled: reconfig, tickTime: options.tickTime))
+        var sourceRequest = SandboxManager.Request(
+            name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true,
+            stableAddresses: replace && options.stableAddressKind == .interface, serviceAddresses: replace && options.stableAddressKind == .service,
+            reconfigEnabled: reconfig, tickTime: options.tickTime)
+        // HubSpot's starting point: the services point nowhere yet; servers and clients use the hosts' addresses.
+        sourceRequest.peersOnHostAddresses = replace && options.stableAddressKind == .service && options.fromHostAddresses
+        let source = try await manager.up(sourceRequest)
         let destination = try await manager.up(
             .init(
                 name: "dst", servers: options.destinationServers, version: options.destinationVersion, start: copy,
@@ -178,23 +180,25 @@ struct Rehearsing {
 
     func rehearse(source: Sandbox, destination: Sandbox, otherApp: OtherAppData?, apps: Sandbox, processes: RehearsalProcesses) async throws -> RehearsalResult {
         let copy = options.strategy == .copy
+        // What the clients use when they start: the hosts' addresses when the plan puts the servers behind their services first.
+        let start = source.peersOnHostAddresses == true ? source.hostConnectionString : source.connectionString
         // 2. Data, then live clients.
         progress("loading \(options.dataNodes) znodes under \(Self.dataPath)")
-        try await loadData(into: source.connectionString)
+        try await loadData(into: start)
         progress("starting a YAML client (kazoo, Patroni-shaped file) on \(processes.yaml.name) and a client no inventory lists on \(processes.stranger.name)")
-        try await processes.yaml.start(Self.patroniYAML(source.connectionString + (yamlChroot ?? "")), manager: manager)
-        try await processes.stranger.start("zookeeper.connect=\(source.connectionString)\n", manager: manager)
+        try await processes.yaml.start(Self.patroniYAML(start + (yamlChroot ?? "")), manager: manager)
+        try await processes.stranger.start("zookeeper.connect=\(start)\n", manager: manager)
         try await processes.yaml.waitUntilConnected()
         try await processes.stranger.waitUntilConnected()
         progress("starting \(options.brokers) simulated Kafka brokers and \(options.writers) numbered writers")
         let kafka = try await SimulatedKafkaCluster.start(
             SimulatedKafkaOptions(
-                group: RehearsalClients.kafkaGroup, connectionString: try ConnectionString(parsing: source.connectionString + Self.kafkaChroot),
+                group: RehearsalClients.kafkaGroup, connectionString: try ConnectionString(parsing: start + Self.kafkaChroot),
                 brokers: options.brokers, sessionTimeout: .seconds(18)),
             origin: origin, eventLoopGroup: group)
         let writers = WriterRuns(
             options: NumberedWritersOptions(
-                group: RehearsalClients.writersGroup, connectionString: try ConnectionString(parsing: source.connectionString + Self.writersChroot),
+                group: RehearsalClients.writersGroup, connectionString: try ConnectionString(parsing: start + Self.writersChroot),
                 basePath: Self.writesPath, writers: options.writers, writesPerSecond: options.writesPerSecond, sessionTimeout: .seconds(10)),
             origin: origin, eventLoopGroup: group)
         do {

@@ -48,6 +48,9 @@ public struct RehearsalOptions: Sendable {
     /// Strategy replace: how the stable addresses follow the servers (interface addresses moved
     /// with `ip addr`, or service addresses whose DNAT rules are pointed at the new host).
     public var stableAddressKind: StableAddress.Kind = .interface
+    /// Strategy replace with service addresses: start from servers and clients on the hosts' own
+    /// addresses (HubSpot before its phases 2 and 3), so that the plan runs all four phases.
+    public var fromHostAddresses: Bool = false
     /// The time between the census's `cons` readings (three per census), as `mitosis run` takes them.
     public var censusInterval: Duration = .seconds(1)
     /// Run the source (and the destination) with `reconfigEnabled=true` whatever the strategy:

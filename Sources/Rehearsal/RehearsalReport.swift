@@ -130,7 +130,9 @@ extension Rehearsing {
     /// Whether the census before the split caught the client no inventory lists.
     func censusVerdict(plan: Plan, execution: ExecutionSummary, stranger: ConfigFileClient) -> VerdictItem {
         let name = "unknown client caught by the census"
-        guard plan.pointOfNoReturn != nil else {
+        // Before the split; or, for replace from host addresses, before phase 4 (the client still on them loses its servers then).
+        let census = plan.steps.contains { $0.gatesBefore.contains { if case .sessionsAccountedFor = $0 { true } else { false } } }
+        guard census else {
             return VerdictItem(
                 name: name, value: "no census", passed: nil,
                 detail: "\(plan.strategy) has no split: every client stays on the same addresses, \(stranger.name) (\(stranger.host.address)) too")
@@ -162,10 +164,15 @@ extension Rehearsing {
         }
         let expected = destination.connectionString + (yamlChroot ?? "")
         let onDestination = log.connected.last == expected
+        // From host addresses to the services of the same servers (HubSpot's phase 2), `cons` cannot tell the two apart.
+        let how =
+            plan.source.startsOnHostAddresses
+            ? "the switch to the service addresses was verified on \(client.host.name) (ss: its connections to the services, none left to the hosts' addresses)"
+            : "the switch was verified through cons (its sessions from \(client.host.address) on the destination's servers and none on the source's)"
         return VerdictItem(
             name: name, value: onDestination ? "switched, read its file, verified" : "not on the destination",
             passed: onDestination && log.connected.count >= 2 && log.ackedSinceLast > 0 && execution.finished,
-            detail: "\(client.configPath) (format yaml, key \(Self.yamlKey)) read at each start: connected to \(connections); \(log.ackedSinceLast) writes acknowledged since; the switch was verified through cons (its sessions from \(client.host.address) on the destination's servers and none on the source's)")
+            detail: "\(client.configPath) (format yaml, key \(Self.yamlKey)) read at each start: connected to \(connections); \(log.ackedSinceLast) writes acknowledged since; \(how)")
     }
 
     /// Block & copy's block window as the clients felt it: from the first member stopped to the

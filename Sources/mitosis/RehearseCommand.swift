@@ -36,6 +36,7 @@ struct RehearseCommand: AsyncParsableCommand {
     @Flag(help: "Restart the source's first leader before the plan, so that the leader is not the server a rolling restart reaches last.") var moveLeadership = false
     @Flag(help: "Leave the sandboxes running afterwards.") var keep = false
     @Option(help: "Strategy replace: interface (addresses moved with ip addr, Zalando) or service (service addresses whose DNAT rules, as kube-proxy writes them, are pointed at the new host, HubSpot).") var stableAddresses: String = "interface"
+    @Flag(help: "With --strategy replace --stable-addresses service: start with servers and clients on the hosts' own addresses (the services exist, nobody uses them yet), so that the plan runs HubSpot's four phases: services, clients, peers (quorumListenOnAllIPs, one rolling restart), then the replacement.") var fromHostAddresses = false
     @Flag(help: "Run the sandboxes with reconfigEnabled=true (3.5+): mitosis then joins the destination by reconfig, with no restart of the source.") var reconfigEnabled = false
     @Flag(help: "Print the report as JSON on stdout.") var json = false
 
@@ -49,6 +50,9 @@ struct RehearseCommand: AsyncParsableCommand {
         }
         guard StableAddress.Kind(rawValue: stableAddresses) != nil else {
             throw ValidationError("--stable-addresses is '\(stableAddresses)'; choose interface or service")
+        }
+        if fromHostAddresses && (kind != .replace || stableAddresses != StableAddress.Kind.service.rawValue) {
+            throw ValidationError("--from-host-addresses starts HubSpot's path before its services are used: it needs --strategy replace --stable-addresses service")
         }
         if kind == .replace && destinationServers != servers {
             throw ValidationError("strategy replace swaps each server one for one (same id, same stable address), so --destination-servers must equal --servers (\(servers)); to change the size use mitosis or reconfig")
@@ -79,6 +83,7 @@ struct RehearseCommand: AsyncParsableCommand {
         options.moveLeadership = moveLeadership
         options.reconfigEnabled = reconfigEnabled
         options.stableAddressKind = StableAddress.Kind(rawValue: stableAddresses) ?? .interface
+        options.fromHostAddresses = fromHostAddresses
         let started = ContinuousClock.now
         let result = try await Rehearsal.run(options) { message in
             let elapsed = ContinuousClock.now - started

@@ -272,6 +272,11 @@ struct InventoryTests {
         #expect(errors(address: "10.0.9.2", block: "          kind: command\n          detach: eni detach\n          attach: eni attach") == [
             "inv.yaml:19:11: error: ensembles[0].servers[1].stableAddress: a stable address moved by commands is missing the required key 'check'"
         ])
+        // HubSpot's starting point: a service the server is not behind yet; peers and clients use the host's address.
+        #expect(errors(address: "10.96.0.12", block: "          kind: service\n          hostAddress: 10.0.0.2").isEmpty)
+        #expect(errors(address: "10.96.0.12", block: "          kind: service\n          hostAddress: 10.96.0.12") == [
+            "inv.yaml:20:24: error: ensembles[0].servers[1].stableAddress.hostAddress: hostAddress is the service address 10.96.0.12 itself; give the address zoo.cfg and the clients use now (the host's), or drop hostAddress when the server is behind its service already"
+        ])
     }
 
     @Test("two servers of one ensemble cannot share a stable address")

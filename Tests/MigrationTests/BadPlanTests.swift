@@ -213,14 +213,8 @@ import Testing
     /// HubSpot's phase 3 without `quorumListenOnAllIPs=true`: the new server's own line is its
     /// service address, on no interface, so it cannot bind its ports and never starts.
     @Test func serverOnAServiceAddressWithoutQuorumListenOnAllIPs() throws {
-        var bad = try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: true)
-        let prepare = try #require(bad.index(of: "replace-2-prepare"))
-        bad.steps[prepare].actions = bad.steps[prepare].actions.map { action in
-            guard case .writeConfig(var write) = action else { return action }
-            write.settings[ZooKeeperConfig.Key.quorumListenOnAllIPs] = nil
-            write.text = write.text.replacingOccurrences(of: "quorumListenOnAllIPs=true\n", with: "")
-            return .writeConfig(write)
-        }
+        let bad = try Fixtures.withoutQuorumListenOnAllIPs(
+            try Fixtures.plan(.replace, 3, 3, staying: true, serviceAddresses: true), in: "replace-2-prepare")
         let found = try counterexample(bad)
         #expect(found.violation.invariant == .planProceeds)
         #expect(found.step == "replace-2-start-new")

@@ -1,6 +1,7 @@
 import Ensemble
 @testable import Migration
 @testable import MigrationPlanning
+import Testing
 
 /// Ensembles and client groups for the planner and prover tests: source servers 1…n on
 /// 10.1.0.x, destination servers on 10.2.0.x, Kafka brokers that move and a service that stays.
@@ -57,6 +58,20 @@ enum Fixtures {
                 ]),
         ]
         return staying ? all : [all[0]]
+    }
+
+    /// `plan` with the config writes of `step` stripped of `quorumListenOnAllIPs=true` (HubSpot's
+    /// phase 3, or a new server's file, without the flag a service address needs).
+    static func withoutQuorumListenOnAllIPs(_ plan: Plan, in step: StepID) throws -> Plan {
+        var plan = plan
+        let index = try #require(plan.index(of: step))
+        plan.steps[index].actions = plan.steps[index].actions.map { action in
+            guard case .writeConfig(var write) = action else { return action }
+            write.settings[ZooKeeperConfig.Key.quorumListenOnAllIPs] = nil
+            write.text = write.text.replacingOccurrences(of: "quorumListenOnAllIPs=true\n", with: "")
+            return .writeConfig(write)
+        }
+        return plan
     }
 
     /// The stable addresses of a replace with movable addresses: 10.1.0.x/24 on eth0.

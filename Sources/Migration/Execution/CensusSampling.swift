@@ -30,7 +30,9 @@ extension SessionCensus {
     /// The decision of the census gate for `ensemble`, whose servers are `servers` (as the
     /// census names them). Fails, naming the servers, when fewer than a majority answered `cons`:
     /// the sessions on the silent ones cannot be seen, and a silent majority may be a serving one.
-    public func judge(ensemble: String, servers: [String], owners: [SessionOwner]) -> GateResult {
+    /// - Parameter stakes: what becomes of the unknown clients and where to move them (default:
+    ///   left on the source by the split).
+    public func judge(ensemble: String, servers: [String], owners: [SessionOwner], stakes: String? = nil) -> GateResult {
         let silent = servers.filter { unanswered[$0] != nil }
         let answering = servers.filter { unanswered[$0] == nil && !notServing.contains($0) }
         let majority = servers.count / 2 + 1
@@ -52,7 +54,7 @@ extension SessionCensus {
             let addresses = Set(unknown.map(\.clientAddress)).sorted()
             return GateResult(
                 passed: false,
-                detail: "\(unknown.count) session\(unknown.count == 1 ? "" : "s") on \(ensemble) from clients the plan does not know: \(Self.describeUnknown(unknown)). After the split they would stay on \(ensemble) alone. Move them to the destination, add them to a client group, or accept them with `mitosis run … --resume --leave-behind \(addresses.joined(separator: ","))`\(note)")
+                detail: "\(unknown.count) session\(unknown.count == 1 ? "" : "s") on \(ensemble) from clients the plan does not know: \(Self.describeUnknown(unknown)). \(stakes ?? "After the split they would stay on \(ensemble) alone. Move them to the destination"), add them to a client group, or accept them with `mitosis run … --resume --leave-behind \(addresses.joined(separator: ","))`\(note)")
         }
         return GateResult(passed: true, detail: "every session on \(ensemble) is accounted for\(known.isEmpty ? " (none)" : " (\(known))")\(note)")
     }

@@ -21,7 +21,8 @@ public enum ClientConfigCheck {
     /// Every problem with the files of the plan's moving members, read through `hosts`.
     public static func problems(_ plan: Plan, hosts: any HostDirectory) async -> [String] {
         var problems: [String] = []
-        for group in plan.clientGroups where group.moves {
+        // Phase 2 of a plan from host addresses switches every group (to the same servers).
+        for group in plan.clientGroups where group.moves || plan.source.startsOnHostAddresses {
             let target = plan.destination.connectionString(chroot: group.chroot)
             for member in group.members where member.addressRules.isEmpty {
                 problems.append(

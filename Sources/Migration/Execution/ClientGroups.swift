@@ -81,7 +81,10 @@ public struct HostClientGroupController: ClientGroupController {
             throw HostError(.invalidRequest, host: driver.host, operation: "switch \(change.client)", "member \(member.name) has no restart command, so it would not pick up the new connection string; add restart: to it in the inventory")
         }
         try await waitUntilHealthy(member, driver: driver)
-        if verifiesSessions {
+        if verifiesSessions, plan.source.isServiceSwitch(from: change.from, to: change.to) {
+            let evidence = try await waitUntilConnectedThroughServices(member, change, driver: driver)
+            changes.append(HostChange(host: driver.host, changed: false, summary: "\(change.client.member): \(evidence)"))
+        } else if verifiesSessions {
             let evidence = try await waitUntilSwitched(member, change, host: driver.host)
             changes.append(HostChange(host: driver.host, changed: false, summary: "\(change.client.member): \(evidence)"))
         }
@@ -165,6 +168,22 @@ public struct HostClientGroupController: ClientGroupController {
         }
     }
 
+    /// Polls the member's host until its connections go to the service addresses of `change.to`
+    /// and none to the host addresses of `change.from` (HubSpot's phase 2, see ``SocketEvidence``).
+    func waitUntilConnectedThroughServices(_ member: PlanClientMember, _ change: ClientSwitch, driver: any HostDriver) async throws -> SocketEvidence {
+        let deadline = ContinuousClock.now + healthTimeout
+        while true {
+            let evidence = try await SocketEvidence.read(through: driver, from: change.from, to: change.to)
+            if evidence.switched { return evidence }
+            guard ContinuousClock.now < deadline else {
+                throw HostError(
+                    .timeout, host: driver.host, operation: "verify the switch of \(change.client) to the service addresses",
+                    "after \(healthTimeout) \(member.name)'s host shows \(evidence). The run stops before any server changes its lines; find out why the member did not reconnect through the services (`ss -tn` on \(driver.host); is each service pointing at its server's host?), then run again with --resume")
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
     /// Done means: the configuration names the new string, the member is healthy, and (unless
     /// sessions are not checked) its sessions are on the new servers and on none of the old. A
     /// file that says "switched" proves nothing: a run killed before the restart leaves exactly that.
@@ -178,7 +197,11 @@ public struct HostClientGroupController: ClientGroupController {
         guard configured else { return false }
         if let check = member.healthCheck, try await !driver.run(check, timeout: .seconds(60)).succeeded { return false }
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
-        guard (try? await SwitchEvidence.read(member, from: change.from, to: change.to, group: group))?.switched == true else { return false }
+        if plan.source.isServiceSwitch(from: change.from, to: change.to) {
+            guard (try? await SocketEvidence.read(through: driver, from: change.from, to: change.to))?.switched == true else { return false }
+        } else {
+            guard (try? await SwitchEvidence.read(member, from: change.from, to: change.to, group: group))?.switched == true else { return false }
+        }
         if plan.clientGroup(change.client.group)?.isKafka == true {
             let brokerID = KafkaBrokerConfig(parsing: text ?? "", connectionStringKey: change.connectionKey).brokerID
             // Unreadable counts as not switched: redoing a switch is safe, skipping one is not.

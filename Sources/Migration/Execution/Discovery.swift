@@ -100,7 +100,7 @@ public struct EstateDiscovery: Sendable {
                 observed.readErrors.append("cannot run its status command `\(status)`: \(error)")
             }
         }
-        let host = server.clientAddress.flatMap { isWildcardAddress($0) ? nil : $0 } ?? server.address
+        let host = server.clientAddress.flatMap { isWildcardAddress($0) ? nil : $0 } ?? server.currentAddress
         let endpoint = ConnectionString.Server(host: host, port: server.clientPort)
         observed.srvr = try? await FourLetterWords.send("srvr", to: endpoint, timeout: fourLetterWordTimeout, group: eventLoopGroup)
         if observed.srvr != nil {

@@ -40,7 +40,9 @@ public struct GateChecker: Sendable {
 
     func clientAddress(_ ref: ServerRef) -> ConnectionString.Server? {
         guard let server = plan.server(ref) else { return nil }
-        let host = server.clientAddress.flatMap { isWildcardAddress($0) ? nil : $0 } ?? server.address
+        // A source server not yet behind its service answers at its host address throughout: the
+        // service may not exist yet (HubSpot's phase 1 creates it).
+        let host = server.clientAddress.flatMap { isWildcardAddress($0) ? nil : $0 } ?? server.currentAddress
         return ConnectionString.Server(host: host, port: server.clientPort)
     }
 
@@ -199,7 +201,11 @@ public struct GateChecker: Sendable {
             let census = await SessionCensus.sample(rounds: self.census.rounds, interval: self.census.interval) {
                 await SessionCensus.read(addresses, timeout: .seconds(5), group: eventLoopGroup)
             }
-            return census.judge(ensemble: ensemble, servers: addresses.map(\.description), owners: SessionOwner.members(of: plan) + self.census.owners)
+            // Replace from host addresses takes its census before phase 4, not before a split.
+            let stakes =
+                plan.source.startsOnHostAddresses
+                ? "They still use the hosts' addresses: from the first old server stopped they lose their servers one by one. Switch them to the service addresses (\(plan.destination.connectionString(chroot: nil)))" : nil
+            return census.judge(ensemble: ensemble, servers: addresses.map(\.description), owners: SessionOwner.members(of: plan) + self.census.owners, stakes: stakes)
         case .serversStopped(let servers):
             // Asked of the host itself (the inventory's status command): the address the server
             // would answer srvr on may already be elsewhere.

@@ -226,6 +226,9 @@ extension HostClientGroupController {
                 case .switchClient(let change):
                     guard let found = member(change.client.group, change.client.member) else { continue }
                     add(found, change.client.description, restart: change.restart)
+                    if verifiesSessions, plan.source.isServiceSwitch(from: change.from, to: change.to) {
+                        needs.program("ss", on: found.host, for: "the check that \(change.client) connects through the service addresses (ss -Htn state established)")
+                    }
                 case .stopClient(let client):
                     guard let found = member(client.group, client.member) else { continue }
                     needs.command(found.stop, on: found.host, for: "\(client)'s stop command")

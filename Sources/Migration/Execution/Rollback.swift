@@ -130,6 +130,10 @@ public enum Rollback {
                         inverse.append(.reconfig(Reconfig(ensemble: change.ensemble, via: change.via, remove: change.add.map(\.id))))
                     case .reconfig(let change):
                         throw ExecutionError(.unsupportedAction, step: step.id, "step \(step.id) ran `\(change.command)`; undo it with the inverse reconfig by hand (the runbook shows it), then roll back the rest")
+                    // A service created pointing at its server's own host (phase 1 from host
+                    // addresses) stays: once the clients and peers are back on the host
+                    // addresses nobody uses it, and pointing it elsewhere would mean nothing.
+                    case .moveAddress(let move) where move.from == move.to: break
                     case .moveAddress(let move): inverse.append(.moveAddress(move.reversed))
                     }
                 }

@@ -18,7 +18,9 @@ extension Sandbox {
                     myidPath: host.myidPath,
                     commands: ServiceCommands(start: "\(script) start", stop: "\(script) stop", restart: nil, status: "\(script) status"),
                     stableAddress: host.stableAddress.map { _ in
-                        serviceAddresses == true ? .service : StableAddress(device: SandboxHost.device, prefixLength: SandboxNetwork.prefixLength)
+                        serviceAddresses != true
+                            ? StableAddress(device: SandboxHost.device, prefixLength: SandboxNetwork.prefixLength)
+                            : peersOnHostAddresses == true ? .serviceFromHost(host.address) : .service
                     })
             })
     }
@@ -72,6 +74,7 @@ public enum SandboxInventory {
                 if let stable = server.stableAddress, stable.kind == .service {
                     lines.append("        stableAddress:")
                     lines.append("          kind: service")
+                    if let hostAddress = stable.hostAddress { lines.append("          hostAddress: \(quoted(hostAddress))") }
                 } else if let stable = server.stableAddress {
                     lines.append("        stableAddress:")
                     lines.append("          device: \(quoted(stable.device))")
