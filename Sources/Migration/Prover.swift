@@ -128,7 +128,7 @@ public struct ProverOptions: Sendable, Hashable {
 /// beside the one that takes its address over). A server whose file on disk puts its own line on a
 /// service address (bound on no interface) without `quorumListenOnAllIPs=true` cannot bind its
 /// quorum and election ports: starting it from that file breaks "the plan can proceed".
-/// A source server not yet behind its service (``PlanServer/hostAddress``, HubSpot before phases
+/// A source server not yet behind its service (``ServerSpec/hostAddress``, HubSpot before phases
 /// 2–3) is reached at its host address by peers whose running file still names host addresses and
 /// by clients whose connection string does; anyone using the service address reaches it only once
 /// the service points at its host. A service starts out pointing nowhere; a client switched to a
@@ -264,7 +264,7 @@ struct Model {
     /// Per server: the slot of its stable address, or -1.
     var serverSlot: [Int] = []
     /// Source servers that peers and clients know by their host address until phase 3 and 2
-    /// (``PlanServer/hostAddress``): a peer whose file still names host addresses reaches them
+    /// (``ServerSpec/hostAddress``): a peer whose file still names host addresses reaches them
     /// there, whatever their service points at.
     var hostAddressed: UInt32 = 0
     var initial: State

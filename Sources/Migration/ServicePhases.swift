@@ -4,7 +4,7 @@ import ZooKeeperProtocol
 // HubSpot's phases 1–3: putting servers that peers and clients know by their host addresses
 // behind their per-server services, before strategy replace moves them (phase 4).
 
-extension PlanServer {
+extension ServerSpec {
     /// The address peers and clients use now, while the server is not yet behind its service
     /// (``StableAddress/hostAddress``); nil when they use ``address`` already.
     public var hostAddress: String? { stableAddress?.kind == .service ? stableAddress?.hostAddress : nil }
@@ -19,7 +19,7 @@ extension PlanEnsemble {
 
     /// The server list as the servers' files hold it now (host addresses where the servers are
     /// not yet behind their services).
-    public var currentLines: [ServerLineSpec] {
+    public var currentLines: [QuorumServer] {
         servers.map { server in
             var line = server.line(clientPortInLine: false)
             line.host = server.currentAddress
