@@ -165,7 +165,7 @@ final class ClientCore: @unchecked Sendable {
     /// Hands a caller's request to the event loop, from any thread, in call order. Requests handed
     /// over before the loop gets to them are submitted together: a window of requests costs one
     /// `execute` (one closure, at most one wake-up of the loop), not one each.
-    func handOver(_ request: PendingRequest) {
+    func handOver(_ request: consuming PendingRequest) {
         let scheduleDrain = handedOver.withLockedValue { handOff in
             handOff.requests.append(request)
             if handOff.drainScheduled { return false }

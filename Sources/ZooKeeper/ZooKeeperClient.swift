@@ -513,8 +513,9 @@ public final class ZooKeeperClient: Sendable {
     /// Encodes a request and hands it to the event loop at once, in call order.
     func enqueue(_ record: some ZooKeeperRequestRecord, path: String?, watch: WatchRegistration? = nil) throws(ZooKeeperError) -> EventLoopFuture<ZooKeeperReply> {
         let request = try request(record, path: path, watch: watch)
+        let future = request.promise.futureResult
         core.handOver(request)
-        return request.promise.futureResult
+        return future
     }
 
     /// Encodes a request (its xid is written when it is sent).
@@ -544,11 +545,14 @@ extension ClientCore {
     /// A cancelled caller gets `CancellationError` at once: a request not yet sent is dropped; one
     /// already sent keeps its place so later replies still match (a write's outcome is then
     /// unknown), and its reply is discarded.
-    func send(_ request: PendingRequest) async throws -> ZooKeeperReply {
+    func send(_ request: consuming PendingRequest) async throws -> ZooKeeperReply {
         let future = request.promise.futureResult
+        // Moved, not copied, into the queue: the loop then holds the frame's only reference and
+        // writes the xid into it without copying it.
+        var unsent: PendingRequest? = consume request
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (waiter: UnsafeContinuation<ZooKeeperReply, any Error>) in
-                var request = request
+                var request = unsent.take()!  // the body runs once
                 request.waiter = waiter
                 handOver(request)
                 // A cancellation that came after the check above but before the request was handed

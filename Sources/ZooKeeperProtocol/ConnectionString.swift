@@ -156,10 +156,25 @@ public enum ZooKeeperPath {
         // A sequential create may end with "/": the server appends the counter.
         let checked = sequential && path.hasSuffix("/") ? String(path.dropLast()) + "x" : path
         if checked.hasSuffix("/") { return "a path must not end with /" }
-        for segment in checked.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-            if segment.isEmpty { return "a path must not contain an empty segment (//)" }
-            if segment == "." || segment == ".." { return "relative segments (. or ..) are not allowed" }
+        // One pass over the bytes, without an array of segments: this runs for every request.
+        var segmentLength = 0
+        var segmentIsDots = true
+        func segmentProblem() -> String? {
+            if segmentLength == 0 { return "a path must not contain an empty segment (//)" }
+            if segmentIsDots && segmentLength <= 2 { return "relative segments (. or ..) are not allowed" }
+            return nil
         }
+        for byte in checked.utf8.dropFirst() {
+            if byte == UInt8(ascii: "/") {
+                if let problem = segmentProblem() { return problem }
+                segmentLength = 0
+                segmentIsDots = true
+            } else {
+                segmentLength += 1
+                if byte != UInt8(ascii: ".") { segmentIsDots = false }
+            }
+        }
+        if let problem = segmentProblem() { return problem }
         for scalar in checked.unicodeScalars {
             switch scalar.value {
             case 0: return "a path must not contain the null character"

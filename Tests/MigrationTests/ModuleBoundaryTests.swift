@@ -56,9 +56,9 @@ import MigrationPlanning
     /// prover's file. (One compiler run for both:
     /// each costs seconds of both cores while the rest of the suite runs. A compiler that cannot
     /// read the modules fails with another message, so the test cannot pass by accident.)
-    @Test func noModuleButThePlanningOneCanMakeAProvenPlan() throws {
+    @Test func noModuleButThePlanningOneCanMakeAProvenPlan() async throws {
         let build = try BuildProducts.locate()
-        let forge = try build.typecheck(
+        let forge = try await build.typecheck(
             "import MigrationPlanning\nimport Migration\nfunc forged(_ plan: Plan, _ proof: ProofResult) -> ProvenPlan { ProvenPlan(plan: plan, proof: proof) }\n"
                 + "func forgedKRaft(_ plan: KRaftPlan) -> ProvenKRaftPlan { ProvenKRaftPlan(plan: plan) }\n")
         #expect(forge.status != 0, "a ProvenPlan was made outside the prover")
@@ -109,8 +109,16 @@ struct BuildProducts {
         return maps
     }
 
-    /// Type-checks `source` with `swiftc -typecheck`; gives the exit status and what it printed.
-    func typecheck(_ source: String) throws -> (status: Int32, output: String) {
+    /// Type-checks `source` with `swiftc -typecheck` on a thread of its own (the suite's other tests
+    /// keep the two cooperative threads while the compiler runs); gives the exit status and what
+    /// it printed.
+    func typecheck(_ source: String) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try typecheckBlocking(source) }) }.start()
+        }
+    }
+
+    private func typecheckBlocking(_ source: String) throws -> (status: Int32, output: String) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("mitosis-boundary-\(UUID().uuidString).swift")
         try Data(source.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }

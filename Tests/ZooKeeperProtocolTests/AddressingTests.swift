@@ -43,12 +43,12 @@ import ZooKeeperProtocol
 }
 
 @Suite struct PathTests {
-    @Test(arguments: ["/", "/a", "/a/b-c.d_e", "/zookeeper/config", "/ü/日本"])
+    @Test(arguments: ["/", "/a", "/a/b-c.d_e", "/zookeeper/config", "/ü/日本", "/a/.b", "/a/...", "/a/b.", "/..a"])
     func validPaths(path: String) {
         #expect(ZooKeeperPath.problem(with: path) == nil)
     }
 
-    @Test(arguments: ["", "a", "/a/", "//a", "/a//b", "/a/./b", "/a/..", "/a\u{0}b", "/a\u{1}"])
+    @Test(arguments: ["", "a", "/a/", "//a", "/a//b", "/a/./b", "/a/..", "/.", "/../a", "/a\u{0}b", "/a\u{1}"])
     func invalidPaths(path: String) {
         #expect(ZooKeeperPath.problem(with: path) != nil)
     }
