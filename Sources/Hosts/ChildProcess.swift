@@ -16,6 +16,8 @@ public final class ChildProcess: Sendable {
 
     public init(_ arguments: [String], outputPath: String, environment: [String: String]? = nil) throws {
         precondition(!arguments.isEmpty)
+        // A child starts in its parent thread's network namespace: never in a sandbox's by accident.
+        NetworkNamespace.returnToProcessNamespace()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

@@ -28,6 +28,13 @@ public enum NetworkNamespace {
 
     /// Moves the calling thread into the namespace. Only for threads this process owns for good
     /// (an event loop's thread): a thread borrowed from a pool would carry the namespace away.
+    ///
+    /// A thread a namespace loop creates is born in its namespace too (Linux copies the creating
+    /// thread's namespaces). The loop creates threads without asking: resuming a caller's
+    /// continuation enqueues a job on Swift's global executor, and libdispatch may start a new
+    /// worker thread from the enqueuing thread. Such a worker runs any task later, so
+    /// `returnToProcessNamespace()` puts a thread that is not a namespace loop back where the
+    /// process is before it starts a child process.
     static func enterOnCurrentThread(_ name: String) throws {
         let descriptor = open("\(directory)/\(name)", O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -41,10 +48,44 @@ public enum NetworkNamespace {
             let reason = String(cString: strerror(errno))
             throw HostError(.permissionDenied, host: name, operation: "enter network namespace", "setns failed: \(reason); run as root")
         }
+        pthread_setspecific(joinedOnPurpose, UnsafeRawPointer(bitPattern: 1))
+    }
+
+    /// Set (non-nil) on the threads that joined a namespace on purpose (namespace event loops).
+    /// Thread-specific, so it ends with its thread.
+    private static let joinedOnPurpose: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    private static func inode(_ path: String) -> ino_t? {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_ino : nil
+    }
+
+    /// Moves the calling thread back into the process's network namespace (its main thread's) when
+    /// it is in another one and is not a namespace event loop: a worker thread born to a namespace
+    /// loop (see `enterOnCurrentThread`). Call it before starting a child process, which would
+    /// otherwise start in that namespace. Returns whether the thread had to move.
+    @discardableResult
+    public static func returnToProcessNamespace() -> Bool {
+        guard let own = inode("/proc/thread-self/ns/net"), let process = inode("/proc/self/ns/net"), own != process else { return false }
+        if pthread_getspecific(joinedOnPurpose) != nil { return false }
+        let descriptor = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0, let setns = setnsFunction else { return false }
+        defer { close(descriptor) }
+        return setns(descriptor, cloneNewNet) == 0
     }
 
     /// An event loop group whose threads all run inside the namespace. Shut it down when done.
     public static func eventLoopGroup(joining name: String, threads: Int = 1) async throws -> MultiThreadedEventLoopGroup {
+        // NIO's shared loops and thread pool start on first use, in the namespace of the thread
+        // that first uses them: start them here, from a thread in the process's namespace, before
+        // any namespace loop exists to lend its namespace to a worker thread.
+        returnToProcessNamespace()
+        _ = MultiThreadedEventLoopGroup.singleton
+        _ = NIOThreadPool.singleton
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         do {
             for loop in group.makeIterator() {

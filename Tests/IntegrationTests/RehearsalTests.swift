@@ -44,15 +44,15 @@ extension RealServers {
             for file in result.files { #expect(FileManager.default.fileExists(atPath: file), "missing \(file)") }
         }
 
-        /// Across the versions operators move between (3.4.13 → 3.8.0, 3.8.0 → 3.9.3), for every
-        /// strategy the pair allows. Three more pairs run with faults or variants below, one
-        /// rehearsal each: mitosis 3.4.13 → 3.8.0 with a killed tool and a killed server, block &
-        /// copy into a 3.4.13 destination with the tool killed while following, and replace
-        /// 3.4.13 → 3.8.0 behind service addresses.
+        /// Across the versions operators move between (3.4.13 → 3.8.0, 3.8.0 → 3.9.3), every
+        /// strategy once. Three more pairs run with faults or variants below, one rehearsal each:
+        /// mitosis 3.4.13 → 3.8.0 with a killed tool and a killed server, block & copy into a 3.4.13
+        /// destination with the tool killed while following, and replace 3.4.13 → 3.8.0 behind
+        /// service addresses from host addresses. (mitosis-observers 3.8.0 → 3.9.3 is left to
+        /// `rehearse`: its 3.9.3 destination is covered by reconfig, copy and replace here.)
         @Test(arguments: [
-            (StrategyKind.mitosisObservers, ZooKeeperDistribution.v3_8_0, ZooKeeperDistribution.v3_9_3),
-            (.mitosisObservers, .v3_4_13, .v3_8_0), (.reconfig, .v3_8_0, .v3_9_3),
-            (.copy, .v3_8_0, .v3_9_3), (.replace, .v3_8_0, .v3_9_3),
+            (StrategyKind.mitosisObservers, ZooKeeperDistribution.v3_4_13, ZooKeeperDistribution.v3_8_0),
+            (.reconfig, .v3_8_0, .v3_9_3), (.copy, .v3_8_0, .v3_9_3), (.replace, .v3_8_0, .v3_9_3),
         ])
         func strategyRehearsesCleanly(_ strategy: StrategyKind, _ version: ZooKeeperDistribution, _ destination: ZooKeeperDistribution) async throws {
             let label = "\(strategy.rawValue.filter(\.isLetter).prefix(4))\(version.version.filter(\.isNumber))\(destination.version.filter(\.isNumber).prefix(2))"
