@@ -145,12 +145,8 @@ struct ClientStateMachine<Request: XidStamped, AuthWaiter> {
     /// though the client is closing, and its reply completes the close.
     mutating func closeSessionRequested(_ request: Request) -> [Action] {
         guard case .closing = connection.state else { return [] }
-        let xid = takeXid()
-        var request = request
-        request.stamp(xid: xid)
-        inFlight.append(InFlight(xid: xid, request: request, isRead: false, isCloseSession: true))
         let wait = min(connection.readTimeout ?? .seconds(2), .seconds(2))
-        return [.send(request, xid: xid), .scheduleCloseTimeout(wait)]
+        return [send(request, isRead: false, waitingSince: nil, isCloseSession: true), .scheduleCloseTimeout(wait)]
     }
 
     // MARK: Requests
@@ -325,13 +321,13 @@ struct ClientStateMachine<Request: XidStamped, AuthWaiter> {
         return actions
     }
 
-    private mutating func send(_ request: consuming Request, isRead: Bool, waitingSince: NIODeadline?) -> Action {
+    private mutating func send(_ request: consuming Request, isRead: Bool, waitingSince: NIODeadline?, isCloseSession: Bool = false) -> Action {
         let xid = takeXid()
         // Stamped here, while this is the only copy: the entry kept for a resend and the one the
         // owner writes then share one buffer (stamping a shared one would copy it).
         var request = request
         request.stamp(xid: xid)
-        inFlight.append(InFlight(xid: xid, request: request, isRead: isRead, waitingSince: waitingSince))
+        inFlight.append(InFlight(xid: xid, request: request, isRead: isRead, waitingSince: waitingSince, isCloseSession: isCloseSession))
         return .send(request, xid: xid)
     }
 
