@@ -384,7 +384,7 @@ public enum KubernetesManifests {
             out.append("")
         }
         out.append("## Phase 2: clients use the service addresses")
-        out.append("Every client's connection string is `\(clients)` (the inventory's addresses). Roll out the change and restart the clients;")
+        out.append("Every client's connection string becomes `\(clients)` (the inventory's addresses). Roll out the change and restart the clients;")
         out.append("old and new connection strings both work until phase 4.")
         if fromHosts {
             out.append("`cons` on a server shows the client's own address either way: check on each client's host that its connections go to")

@@ -235,6 +235,35 @@ import Testing
         let done = try SocketEvidence.judge(ssOutput: String(ss.split(separator: "\n")[0]), from: "10.200.1.11:2181", to: "10.200.250.1:2181/kafka")
         #expect(done.switched)
     }
+
+    /// A connection string of host names: each name counts as what it resolves to on the client's
+    /// host (`getent ahosts` there), and an address both strings reach counts for the new one.
+    @Test func hostNamesAreMatchedByWhatTheyResolveToOnTheClientsHost() throws {
+        let getent = """
+            10.200.250.1    STREAM zk-1.zookeeper.svc.cluster.local
+            10.200.250.1    DGRAM
+            10.200.250.1    RAW
+            ::ffff:10.200.250.1 STREAM
+            """
+        #expect(SocketEvidence.addresses(inGetentOutput: getent) == ["10.200.250.1"])
+        #expect(SocketEvidence.addresses(inGetentOutput: "") == [])
+        let ss = """
+            0      0      10.200.1.21:41234   10.200.250.1:2181
+            0      0      10.200.1.21:41236   10.200.1.12:2181
+            """
+        let resolved = ["zk-1.zookeeper.svc.cluster.local": ["10.200.250.1"], "zk-old-2": ["10.200.1.12"], "zk-old-1": ["10.200.1.11"]]
+        let half = try SocketEvidence.judge(
+            ssOutput: ss, from: "zk-old-1:2181,zk-old-2:2181", to: "zk-1.zookeeper.svc.cluster.local:2181,10.200.250.2:2181", resolved: resolved)
+        #expect(half.toTarget == ["10.200.250.1:2181"] && half.toOld == ["10.200.1.12:2181"] && !half.switched, "\(half)")
+        // Unresolved, a name matches no socket: the old connection would go unseen.
+        let blind = try SocketEvidence.judge(ssOutput: ss, from: "zk-old-1:2181,zk-old-2:2181", to: "10.200.250.1:2181")
+        #expect(blind.switched)
+        // The old string names the service address too: that socket counts as switched.
+        let shared = try SocketEvidence.judge(
+            ssOutput: String(ss.split(separator: "\n")[0]), from: "zk-old-1:2181,10.200.250.1:2181", to: "zk-1.zookeeper.svc.cluster.local:2181",
+            resolved: resolved)
+        #expect(shared.switched && shared.toOld.isEmpty)
+    }
 }
 
 extension PlanEnsemble {

@@ -1,5 +1,7 @@
+import Ensemble
 import Hosts
 import MigrationPlanning
+import ZooKeeperProtocol
 
 /// What a run needs of the hosts before it changes anything: to reach each host it touches
 /// (SSH authentication, and sudo where the driver or a command uses it), and there the programs
@@ -228,6 +230,10 @@ extension HostClientGroupController {
                     add(found, change.client.description, restart: change.restart)
                     if verifiesSessions, plan.source.isServiceSwitch(from: change.from, to: change.to) {
                         needs.program("ss", on: found.host, for: "the check that \(change.client) connects through the service addresses (ss -Htn state established)")
+                        let names = [change.from, change.to].flatMap { (try? ConnectionString(parsing: $0).servers) ?? [] }.map(\.host)
+                        if names.contains(where: { !isIPAddressLiteral($0) }) {
+                            needs.program("getent", on: found.host, for: "resolving the host names of \(change.client)'s connection strings there, as the client does (getent ahosts)")
+                        }
                     }
                 case .stopClient(let client):
                     guard let found = member(client.group, client.member) else { continue }

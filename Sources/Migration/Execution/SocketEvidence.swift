@@ -37,20 +37,46 @@ public struct SocketEvidence: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public static func judge(ssOutput: String, from: String, to: String) throws -> SocketEvidence {
-        let target = try ConnectionString(parsing: to).servers
-        let old = try ConnectionString(parsing: from).servers.filter { !target.contains($0) }
-        let peers = peers(inSSOutput: ssOutput)
-        func names(_ endpoints: [ConnectionString.Server]) -> [String] {
-            peers.filter { peer in endpoints.contains { $0.host.lowercased() == peer.host.lowercased() && $0.port == peer.port } }
-                .map { "\($0.host):\($0.port)" }
+    /// Judges the sockets against the old and the new connection string. `resolved` gives the
+    /// addresses each host name of either string resolves to on the client's host (what the client
+    /// connected to when its string names hosts); a literal address stands for itself. An endpoint
+    /// of both strings (by address and port) counts for the new one: the sockets cannot tell them apart.
+    public static func judge(ssOutput: String, from: String, to: String, resolved: [String: [String]] = [:]) throws -> SocketEvidence {
+        func endpoints(_ connectionString: String) throws -> Set<String> {
+            Set(
+                try ConnectionString(parsing: connectionString).servers.flatMap { server in
+                    (resolved[server.host] ?? [server.host]).map { "\($0.lowercased()):\(server.port)" }
+                })
         }
-        return SocketEvidence(toTarget: names(target), toOld: names(old))
+        let target = try endpoints(to)
+        let old = try endpoints(from).subtracting(target)
+        let peers = peers(inSSOutput: ssOutput).map { "\($0.host.lowercased()):\($0.port)" }
+        return SocketEvidence(toTarget: peers.filter(target.contains), toOld: peers.filter(old.contains))
     }
 
-    /// Reads the sockets on `driver`'s host.
+    /// Reads the sockets on `driver`'s host, and resolves there (`getent ahosts`) every host name
+    /// either connection string gives, as the client on that host did.
     public static func read(through driver: any HostDriver, from: String, to: String) async throws -> SocketEvidence {
         let output = try await driver.check("ss -Htn state established", timeout: .seconds(30), operation: "list the established connections (ss)")
-        return try judge(ssOutput: output, from: from, to: to)
+        let names = Set(try (ConnectionString(parsing: from).servers + ConnectionString(parsing: to).servers).map(\.host).filter { !isIPAddressLiteral($0) })
+        var resolved: [String: [String]] = [:]
+        for name in names.sorted() {
+            // A name that does not resolve there reaches nothing from there: no socket can match it.
+            let answer = try await driver.check(
+                "getent ahosts \(shellQuoted(name)) || true", timeout: .seconds(30), operation: "resolve \(name) on the client's host (getent)")
+            resolved[name] = addresses(inGetentOutput: answer)
+        }
+        return try judge(ssOutput: output, from: from, to: to, resolved: resolved)
+    }
+
+    /// The addresses `getent ahosts NAME` lists (first column), IPv4-mapped IPv6 ones as IPv4.
+    public static func addresses(inGetentOutput output: String) -> [String] {
+        var seen: [String] = []
+        for line in output.split(whereSeparator: \.isNewline) {
+            guard var address = line.split(whereSeparator: \.isWhitespace).first.map(String.init), isIPAddressLiteral(address) else { continue }
+            if address.hasPrefix("::ffff:") { address = String(address.dropFirst(7)) }
+            if !seen.contains(address) { seen.append(address) }
+        }
+        return seen
     }
 }
