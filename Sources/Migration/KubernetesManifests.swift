@@ -104,6 +104,19 @@ public enum KubernetesManifests {
         return files
     }
 
+    /// Phase 1 for one source server, as `kubectl apply -f` takes it: a v1 `List` of its Service
+    /// (no selector, `clusterIP` its address) and the Endpoints that point it at `hostIP`, the
+    /// objects `phase-1/services.yaml` holds for it. `namespace` nil: the objects name none, and
+    /// kubectl's own namespace applies.
+    public static func phaseOneObjects(_ server: ServerSpec, ensemble: String, hostIP: String, namespace: String?) -> JSONValue {
+        let target = Target(server: server, twin: server, hostIP: hostIP, name: serviceName(ensemble: ensemble, id: server.id))
+        let options = Options(namespace: namespace ?? "")
+        return object([
+            ("apiVersion", .string("v1")), ("kind", .string("List")),
+            ("items", .array([service(target, options: options, selector: false), endpoints(target, options: options)])),
+        ])
+    }
+
     /// The Service (and Endpoints, StatefulSet, ConfigMap prefix) name of server `id` of `ensemble`:
     /// a DNS label, e.g. `zk-main-1`.
     public static func serviceName(ensemble: String, id: ServerID) -> String {
@@ -150,7 +163,7 @@ public enum KubernetesManifests {
     }
 
     static func metadata(_ name: String, _ target: Target, options: Options) -> JSONValue {
-        object([("name", .string(name)), ("namespace", .string(options.namespace)), ("labels", labels(target, server: false))])
+        object([("name", .string(name)), ("namespace", options.namespace.isEmpty ? nil : .string(options.namespace)), ("labels", labels(target, server: false))])
     }
 
     static func ports(_ target: Target) -> [(name: String, port: Int)] {

@@ -43,6 +43,24 @@ import Testing
                     state["endpoints"][args[2]]["subsets"][0]["addresses"] = op["value"]
             json.dump(state, open(state_path, "w"))
             print("endpoints/%s patched" % args[2])
+        elif len(args) == 3 and args[:2] == ["apply", "-f"]:
+            objects = json.load(open(args[2]))
+            if objects.get("kind") != "List":
+                fail("expected a v1 List, got %r" % objects.get("kind"))
+            for item in objects["items"]:
+                name = item["metadata"]["name"]
+                if item["metadata"].get("namespace", state["namespace"]) != state["namespace"]:
+                    fail("object %s names namespace %s" % (name, item["metadata"]["namespace"]))
+                if item["kind"] == "Service":
+                    if "selector" in item["spec"]:
+                        fail("a phase-1 Service has no selector")
+                    state["services"] = [s for s in state["services"] if s["metadata"]["name"] != name] + [item]
+                elif item["kind"] == "Endpoints":
+                    state["endpoints"][name] = item
+                else:
+                    fail("unexpected kind %r" % item["kind"])
+                print("%s/%s created" % (item["kind"].lower(), name))
+            json.dump(state, open(state_path, "w"))
         else:
             fail("unexpected arguments %r" % args)
         """#
@@ -122,6 +140,41 @@ import Testing
         let again = try await hosts.retargetService("10.96.0.11", to: "new-1")
         #expect(!again.changed)
         #expect(try fixture.calls().filter { $0.contains(" patch ") }.count == 1)
+        await hosts.close()
+    }
+
+    /// HubSpot's phase 1 through kubectl: a service that does not exist yet is created (the
+    /// Service without selector and its Endpoints, the objects of `phase-1/services.yaml`) and
+    /// read back; one that exists is only pointed; a repeated step changes nothing.
+    @Test func phaseOneCreatesAMissingServiceAndPointsAnExistingOne() async throws {
+        let fixture = try Fixture()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let hosts = InventoryHostDirectory(inventory: fixture.inventory)
+        var server = try #require(fixture.inventory.ensembles.first?.servers.first)
+        server.address = "10.96.0.13"
+        server.id = 3
+        let created = try await hosts.createService(for: server, ensemble: "zk-main", at: "old-1")
+        #expect(created.changed && created.summary == "created service zk-main-3 (10.96.0.13) and its Endpoints, pointing at 10.0.0.1", "\(created.summary)")
+        #expect(try fixture.endpointsIP("zk-main-3") == "10.0.0.1")
+        #expect(try await hosts.serviceBackend("10.96.0.13") == "old-1")
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture.state)) as? [String: Any]
+        let service = (state?["services"] as? [[String: Any]])?.first { ($0["metadata"] as? [String: Any])?["name"] as? String == "zk-main-3" }
+        let spec = service?["spec"] as? [String: Any]
+        #expect(spec?["clusterIP"] as? String == "10.96.0.13")
+        #expect((spec?["ports"] as? [[String: Any]])?.compactMap { $0["port"] as? Int } == [server.clientPort, server.quorumPort, server.electionPort])
+
+        let again = try await hosts.createService(for: server, ensemble: "zk-main", at: "old-1")
+        #expect(!again.changed)
+        // An existing service (applied by hand from phase-1/services.yaml) is pointed, not re-created.
+        let existing = try #require(fixture.inventory.ensembles.first?.servers.first)
+        let pointed = try await hosts.createService(for: existing, ensemble: "zk-main", at: "new-1")
+        #expect(pointed.changed && pointed.summary.hasPrefix("service zk-main-1 (10.96.0.11) points at 10.0.1.1"))
+        let calls = try fixture.calls()
+        #expect(calls.filter { $0.contains(" apply -f ") }.count == 1, "\(calls)")
+        #expect(calls.filter { $0.contains(" patch ") }.count == 1, "\(calls)")
+        await #expect { try await hosts.createService(for: server, ensemble: "zk-main", at: "pod-2") } throws: { error in
+            "\(error)".contains("host pod-2 has no IP address in the inventory")
+        }
         await hosts.close()
     }
 

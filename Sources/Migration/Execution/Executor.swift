@@ -575,7 +575,14 @@ public struct MigrationExecutor: Sendable {
     /// it). Both halves are idempotent, so a move interrupted between them is simply repeated.
     /// The sandbox's driver records the new holder in the sandbox's state as it attaches.
     func move(_ move: AddressMove) async throws -> [HostChange] {
-        if move.kind == .service { return [try await hosts.retargetService(move.address, to: move.to.host)] }
+        if move.kind == .service {
+            // Phase 1 (the service pointed at the host its server runs on now) creates the
+            // service where it may not exist yet.
+            if move.from == move.to, let server = plan.server(move.from) {
+                return [try await hosts.createService(for: server, ensemble: plan.source.name, at: move.to.host)]
+            }
+            return [try await hosts.retargetService(move.address, to: move.to.host)]
+        }
         if move.kind == .command {
             guard let commands = move.commands else { throw ExecutionError(.actionFailed, "the plan's move of \(move.address) has no commands; plan again") }
             func run(_ command: String, _ name: String, on host: String) async throws -> HostChange {

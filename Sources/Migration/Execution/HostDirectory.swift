@@ -14,6 +14,9 @@ public protocol HostDirectory: Sendable {
     func retargetService(_ address: String, to host: String) async throws -> HostChange
     /// The host the service at `address` points at now, nil if it points nowhere.
     func serviceBackend(_ address: String) async throws -> String?
+    /// HubSpot's phase 1: points `server`'s service (its address) at `host`, where it runs now,
+    /// creating the service first where services are objects that may not exist yet (Kubernetes).
+    func createService(for server: ServerSpec, ensemble: String, at host: String) async throws -> HostChange
 }
 
 extension HostDirectory {
@@ -21,6 +24,11 @@ extension HostDirectory {
         throw HostError(
             .invalidRequest, host: host, operation: "point service \(address) at \(host)",
             "Mitosis drives services only in its sandbox; point the service's endpoint at \(host) as the runbook shows (kubectl patch endpoints), then resume the run")
+    }
+
+    /// A sandbox's services exist from the start, pointing nowhere: creating one is pointing it.
+    public func createService(for server: ServerSpec, ensemble: String, at host: String) async throws -> HostChange {
+        try await retargetService(server.address, to: host)
     }
 
     public func serviceBackend(_ address: String) async throws -> String? {
@@ -101,6 +109,11 @@ public final class InventoryHostDirectory: HostDirectory {
                 "Mitosis drives services only in its sandbox, or through a kubectl command the inventory names (kubernetes: {kubectl: …}); point the service's endpoint at \(host) as the runbook shows (kubectl patch endpoints), then resume the run")
         }
         return try await sandbox.pointService(address, at: host)
+    }
+
+    public func createService(for server: ServerSpec, ensemble: String, at host: String) async throws -> HostChange {
+        if let kubectl { return try await kubectl.create(server, ensemble: ensemble, at: host) }
+        return try await retargetService(server.address, to: host)
     }
 
     public func serviceBackend(_ address: String) async throws -> String? {

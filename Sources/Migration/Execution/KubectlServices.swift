@@ -2,6 +2,7 @@ import Foundation
 public import Ensemble
 public import Hosts
 import Kafka
+public import MigrationPlanning
 
 /// Service stable addresses in a real Kubernetes cluster, driven through the `kubectl` command
 /// the inventory names (`kubernetes: {kubectl: …, namespace: …}`). A service is found by its
@@ -44,6 +45,38 @@ public struct KubectlServices: Sendable {
         return HostChange(host: host, changed: true, summary: "service \(name) (\(address)) points at \(ip) (was \(before.isEmpty ? "nothing" : before.joined(separator: ", ")))")
     }
 
+    /// HubSpot's phase 1 for `server`: points the Service whose ClusterIP is the server's address
+    /// at `host`, where the server runs now. When no Service has that ClusterIP yet, it is created
+    /// first (`kubectl apply -f` of the Service without selector and its Endpoints, the objects
+    /// `phase-1/services.yaml` holds), then read back like any retarget.
+    public func create(_ server: ServerSpec, ensemble: String, at host: String) async throws -> HostChange {
+        let operation = "create the service of server \(server.id) (\(server.address)) pointing at \(host)"
+        guard !(try await serviceNames(server.address, operation: operation)).isEmpty else {
+            guard let ip = hostAddresses[host], isIPAddressLiteral(ip) else {
+                throw HostError(
+                    .invalidRequest, host: host, operation: operation,
+                    "host \(host) has no IP address in the inventory, and an Endpoints address must be one: add `address: <its IP>` to host \(host)")
+            }
+            let objects = KubernetesManifests.phaseOneObjects(server, ensemble: ensemble, hostIP: ip, namespace: access.namespace)
+            let name = KubernetesManifests.serviceName(ensemble: ensemble, id: server.id)
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitosis-kubectl-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let file = directory.appendingPathComponent("\(name).json")
+            try Data(objects.serializedString.utf8).write(to: file)
+            _ = try await kubectl(["apply", "-f", file.path], operation: operation)
+            let names = try await serviceNames(server.address, operation: operation)
+            let after = names == [name] ? try await endpointAddresses(name, operation: operation) : []
+            guard after == [ip] else {
+                throw HostError(
+                    .commandFailed, host: host, operation: operation,
+                    "after `kubectl apply`, \(names == [name] ? "the Endpoints \(name) list \(after.isEmpty ? "no address" : after.joined(separator: ", ")) instead of \(ip) alone" : "the Services with clusterIP \(server.address) are \(names.isEmpty ? "none" : names.joined(separator: ", ")), not \(name)"); check them with `\(access.kubectl) get services,endpoints -o wide`")
+            }
+            return HostChange(host: host, changed: true, summary: "created service \(name) (\(server.address)) and its Endpoints, pointing at \(ip)")
+        }
+        return try await retarget(server.address, to: host)
+    }
+
     /// The host the Service whose ClusterIP is `address` points at; nil when its Endpoints hold
     /// no address or one that is no inventory host's.
     public func backend(_ address: String) async throws -> String? {
@@ -53,17 +86,22 @@ public struct KubectlServices: Sendable {
         return hostAddresses.filter { $0.value == addresses[0] }.map(\.key).sorted().first
     }
 
-    func serviceName(_ address: String, operation: String) async throws -> String {
+    /// The names of the Services whose ClusterIP is `address`.
+    func serviceNames(_ address: String, operation: String) async throws -> [String] {
         let list = try await json(["get", "services", "-o", "json"], operation: operation)
-        let names = (list.objectValue?["items"]?.arrayValue ?? []).compactMap { item -> String? in
+        return (list.objectValue?["items"]?.arrayValue ?? []).compactMap { item -> String? in
             guard item.objectValue?["spec"]?.objectValue?["clusterIP"]?.stringValue == address else { return nil }
             return item.objectValue?["metadata"]?.objectValue?["name"]?.stringValue
         }
+    }
+
+    func serviceName(_ address: String, operation: String) async throws -> String {
+        let names = try await serviceNames(address, operation: operation)
         guard names.count == 1 else {
             throw HostError(
                 .invalidRequest, host: "-", operation: operation,
                 names.isEmpty
-                    ? "no Service\(access.namespace.map { " in namespace \($0)" } ?? "") has clusterIP \(address); apply the phase-1 Services (`mitosis plan … --kubernetes DIR`), or fix kubernetes.namespace in the inventory"
+                    ? "no Service\(access.namespace.map { " in namespace \($0)" } ?? "") has clusterIP \(address); the plan's phase-1 step creates it (or apply phase-1/services.yaml of `mitosis plan … --kubernetes DIR`), or fix kubernetes.namespace in the inventory"
                     : "Services \(names.joined(separator: ", ")) all have clusterIP \(address)")
         }
         return names[0]
