@@ -1,5 +1,6 @@
 import Ensemble
 import Foundation
+@testable import Migration
 @testable import MigrationPlanning
 import Testing
 
@@ -55,6 +56,35 @@ import Testing
         #expect(found.violation.invariant == .noSplitBrain)
         #expect(found.step == "replace-2-start-new")
         #expect(found.violation.message.contains("10.1.0.2 follows its server by itself, and source 2 and destination 2 run at once: the platform may send peers and clients to either"))
+    }
+
+    /// A run stopped after the second new server started rolls back without both servers of an
+    /// address running at once: each new server stops before its old one starts again.
+    @Test func aStoppedRunRollsBackOneServerPerAddress() throws {
+        let plan = try Self.plan()
+        let proven = try Prover.prove(plan)
+        var events = [ExecutionEvent(kind: .planStarted, summary: "start", plan: "x")]
+        for step in plan.steps[...(try #require(plan.index(of: "replace-2-start-new")))] {
+            events.append(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
+            for index in step.actions.indices {
+                events.append(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: ""))
+                events.append(ExecutionEvent(kind: .actionFinished, step: step.id, action: index, summary: "", changed: step.id != "preflight"))
+            }
+            events.append(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
+        }
+        let journal = JournalState(events: events)
+        let rollback = try Rollback.plan(for: proven, journal: journal)
+        let ids = rollback.steps.map(\.id.rawValue)
+        for id in [1, 2] {
+            let stopNew = try #require(ids.firstIndex(of: "rollback-replace-\(id)-start-new"), "\(ids)")
+            let startOld = try #require(ids.firstIndex(of: "rollback-replace-\(id)-stop-old"), "\(ids)")
+            #expect(stopNew < startOld, "\(ids)")
+        }
+        do {
+            _ = try Prover.prove(rollback: rollback, of: proven, journal: journal)
+        } catch {
+            Issue.record("\(error.counterexample.map(String.init(describing:)) ?? "\(error)")")
+        }
     }
 
     /// The stop left out: the gate that waits until the address reaches no serving server can
