@@ -289,7 +289,7 @@ extension PlanBuilder {
         let following = source.servers.filter { ($0.stableAddress ?? destination.server($0.id)?.stableAddress)?.kind == .follows }
         if !following.isEmpty {
             notes.append(
-                "the address\(following.count == 1 ? "" : "es") of server\(following.count == 1 ? "" : "s") \(following.map(\.id.description).joined(separator: ",")) follow\(following.count == 1 ? "s" : "") the server by itself (a DNS name or a Kubernetes Service with a selector): Mitosis moves nothing and checks the effect instead. The platform must point the address at whichever of the two servers runs (Kubernetes: a selector on the pod and publishNotReadyAddresses: true, so that peers reach it while it syncs), drop the old server when it stops, and nothing may start the old server again (disable its supervisor's restart, e.g. systemd Restart=always, before the run)")
+                "the address\(following.count == 1 ? "" : "es") of server\(following.count == 1 ? "" : "s") \(following.map(\.id.description).joined(separator: ",")) \(following.count == 1 ? "follows its server by itself" : "follow their servers by themselves") (a DNS name or a Kubernetes Service with a selector): Mitosis moves nothing and checks the effect instead. The platform must point the address at whichever of the two servers runs (Kubernetes: a selector on the pod and publishNotReadyAddresses: true, so that peers reach it while it syncs), drop the old server when it stops, and nothing may start the old server again (disable its supervisor's restart, e.g. systemd Restart=always, before the run)")
         }
         if !moving.isEmpty {
             notes.append(

@@ -35,7 +35,7 @@ import Testing
         #expect(start.gatesBefore == [.serversStopped(servers: [Self.old2])])
         #expect(Array(start.gatesAfter.prefix(3)) == [.serversStopped(servers: [Self.old2]), .followersSynced(servers: [Self.new2]), .serversStopped(servers: [Self.old2])])
         #expect(start.why.contains("Restart=always") && start.why.contains("publishNotReadyAddresses"))
-        #expect(plan.notes.contains { $0.contains("follow the server by itself") && $0.contains("Mitosis moves nothing") })
+        #expect(plan.notes.contains { $0.contains("follow their servers by themselves") && $0.contains("Mitosis moves nothing") })
         let result = try Prover.check(plan)
         #expect(result.isSafe, "\(result)")
         let runbook = Runbook.render(plan)
