@@ -268,6 +268,17 @@ extension PlanBuilder {
                     .addressMismatch,
                     "destination server \(server.id) is on the same host (\(server.host)) as the source server it replaces; replace moves servers to new hosts")
             }
+            if let held = server.stableAddress?.behindIt, let taken = twin.stableAddress?.behindIt, held != taken, held.kind != taken.kind {
+                throw fail(
+                    .addressMismatch,
+                    "server \(server.id)'s stable address \(server.address) is \(held) on \(server.host) but \(taken) on \(twin.host); give both inventory entries the same stableAddress (kind \(held.kind.rawValue) or \(taken.kind.rawValue))")
+            }
+            if (server.stableAddress ?? twin.stableAddress)?.kind == .follows, server.commands.status == nil {
+                // The no-move variant checks with it that the old server stays stopped (see FollowingAddressGates).
+                throw fail(
+                    .invalidConfig,
+                    "server \(server.id)'s address \(server.address) follows its server by itself, and Mitosis checks that the old server on \(server.host) stays stopped while the new one starts and syncs, with its status command; give it one under commands: (e.g. status: systemctl is-active zookeeper)")
+            }
             if let held = server.stableAddress?.behindIt, let taken = twin.stableAddress?.behindIt, held != taken {
                 throw fail(
                     .addressMismatch,

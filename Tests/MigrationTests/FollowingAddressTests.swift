@@ -87,6 +87,27 @@ import Testing
         }
     }
 
+    /// Bad input is refused before anything runs, saying what to fix.
+    @Test func refusedWithoutAStatusCommandOrWithMixedKinds() throws {
+        let source = Fixtures.ensemble("source", ids: [1, 2, 3], subnet: 1, version: .v3_8_0, data: .holdsData, running: true, stableAddress: .follows)
+        let destination = Fixtures.ensemble(
+            "destination", ids: [1, 2, 3], subnet: 2, version: .v3_8_0, data: .empty, running: false, sameAddressesAs: source, stableAddress: .follows)
+        var silent = source
+        silent.servers[1].commands.status = nil
+        #expect {
+            try Planner.plan(.replace, source: silent, destination: destination, clientGroups: Fixtures.groups(source: source))
+        } throws: { error in
+            "\(error)".contains("server 2's address 10.1.0.2 follows its server by itself") && "\(error)".contains("give it one under commands:")
+        }
+        var mixed = destination
+        mixed.servers[2].stableAddress = .service
+        #expect {
+            try Planner.plan(.replace, source: source, destination: mixed, clientGroups: Fixtures.groups(source: source))
+        } throws: { error in
+            "\(error)".contains("give both inventory entries the same stableAddress (kind follows or service)")
+        }
+    }
+
     /// The stop left out: the gate that waits until the address reaches no serving server can
     /// never pass while the old server runs.
     @Test func addressNeverReleasedWithoutTheStop() throws {
