@@ -124,7 +124,13 @@ public struct GateChecker: Sendable {
                         // with the leader, so until then serving is being caught up.
                         behind.append("server \(ref.id) at \(status.zxid), leader at \(leaderZxid)")
                     }
-                default: behind.append("server \(ref.id) does not answer")
+                default:
+                    // Behind an address that follows it, the platform may not point there yet.
+                    let platform =
+                        plan.server(ref).flatMap { $0.stableAddress?.kind == .follows ? $0 : nil }.map {
+                            " at \($0.address):\($0.clientPort) (the address follows it by itself: check that the platform points it at \(ref.host), e.g. that the pod is in the Service's Endpoints or the DNS name resolves there)"
+                        } ?? ""
+                    behind.append("server \(ref.id) does not answer\(platform)")
                 }
             }
             return GateResult(passed: behind.isEmpty, detail: behind.isEmpty ? "caught up with the leader's \(leaderZxid)" : behind.joined(separator: "; "))
