@@ -40,6 +40,10 @@ import Testing
         #expect(result.isSafe, "\(result)")
         let runbook = Runbook.render(plan)
         #expect(runbook.contains("released: 10.1.0.2:2181 (source server 2's address) reaches no serving server"))
+        // `mitosis run` reads the plan back from its JSON: the kind and the new gate survive.
+        let decoded = try Plan(jsonData: try plan.jsonData())
+        #expect(decoded == plan)
+        #expect(decoded.source.server(2)?.stableAddress == .follows)
     }
 
     /// The new server started while the old one still runs behind the same address: the platform
