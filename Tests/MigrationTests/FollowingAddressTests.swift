@@ -112,6 +112,15 @@ import Testing
         }
     }
 
+    /// `mitosis plan --kubernetes` writes nothing for addresses the platform points by itself, and says why.
+    @Test func noKubernetesManifests() throws {
+        #expect {
+            try KubernetesManifests.make(try Self.plan(), hostAddresses: [:])
+        } throws: { error in
+            "\(error)".contains("follows its server by itself (stableAddress kind follows): the platform points it already")
+        }
+    }
+
     /// The stop left out: the gate that waits until the address reaches no serving server can
     /// never pass while the old server runs.
     @Test func addressNeverReleasedWithoutTheStop() throws {
