@@ -142,8 +142,8 @@ public struct ServerSpec: Sendable, Hashable, Codable {
     public var commands: ServiceCommands
     /// Set when ``address`` is a stable address bound on the server's host that Mitosis moves to
     /// the host of the server that replaces this one (Zalando's movable network interface; see
-    /// `AddressMove` in a plan). Nil for an address nothing needs to move (the host's own, or a
-    /// service address such as a Kubernetes ClusterIP that follows the server by itself).
+    /// `AddressMove` in a plan). Nil for an address nothing needs to move or check (the host's
+    /// own). An address that follows the server by itself is ``StableAddress/Kind/follows``.
     public var stableAddress: StableAddress?
     /// Where the inventory file describes the server; nil in a plan (not encoded).
     public var location: SourceLocation?
@@ -199,11 +199,19 @@ public struct ServerSpec: Sendable, Hashable, Codable {
 /// - ``Kind/command``: an address moved by the operator's own commands (``commands``: a cloud
 ///   API call that detaches an elastic network interface or a secondary IP and attaches it to
 ///   the new instance, as Zalando did). `device` is empty.
+/// - ``Kind/follows``: an address the operator's platform points at whichever of the two servers
+///   runs, by itself (HubSpot's no-move variant): a DNS name its platform keeps up to date, or a
+///   Kubernetes Service whose selector picks the server's pod (the Endpoints controller adds the
+///   pod as soon as it exists, with `publishNotReadyAddresses`, and removes it when it ends).
+///   Mitosis moves nothing; the plan checks the effect instead (nothing serves at the address once
+///   the old server stopped; the new server synced *at the address*; the old one still stopped).
+///   `stableAddress: {kind: follows}`; `device` is empty.
 public struct StableAddress: Sendable, Hashable, Codable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         case interface
         case service
         case command
+        case follows
     }
 
     public var kind: Kind
@@ -244,6 +252,13 @@ public struct StableAddress: Sendable, Hashable, Codable, CustomStringConvertibl
         return copy
     }
 
+    /// An address the platform points at whichever server runs; nothing moves it.
+    public static let follows = StableAddress(kind: .follows, device: "", prefixLength: 32)
+
+    /// Whether Mitosis moves this address (an interface, a service, the inventory's commands)
+    /// rather than only checking that the platform moved it.
+    public var isMoved: Bool { kind != .follows }
+
     /// An address moved by the operator's commands.
     public static func command(_ commands: AddressCommands) -> StableAddress {
         var address = StableAddress(kind: .command, device: "", prefixLength: 32)
@@ -273,6 +288,7 @@ public struct StableAddress: Sendable, Hashable, Codable, CustomStringConvertibl
         case .interface: return "/\(prefixLength) on \(device)"
         case .service: return hostAddress.map { "a service address (not yet used: peers and clients use \($0))" } ?? "a service address"
         case .command: return "an address moved by the inventory's commands"
+        case .follows: return "an address that follows its server by itself (the platform points it at whichever server runs)"
         }
     }
 }

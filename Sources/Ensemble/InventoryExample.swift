@@ -81,7 +81,9 @@ extension Inventory {
                 address: 10.77.9.6         # a stable address bound on zk-dst-3, not the host's own
                 stableAddress:             # strategy replace moves it to the host that replaces this server
                   device: eth0             # (or {kind: service} for a Kubernetes ClusterIP, or
-                  prefixLength: 24         #  {kind: command, detach: …, attach: …, check: …} for a cloud interface)
+                  prefixLength: 24         #  {kind: command, detach: …, attach: …, check: …} for a cloud interface,
+                                           #  or {kind: follows} for a DNS name or Service the platform points
+                                           #  at whichever server runs: nothing moves, the plan checks the effect)
                 configPath: /etc/zookeeper/conf/zoo.cfg
                 dataDir: /var/lib/zookeeper
                 commands:

@@ -477,6 +477,7 @@ struct InventoryReader {
     /// `stableAddress: {device: eth0, prefixLength: 24}`: the server's `address` is bound on its
     /// host and moves to the host of the server that replaces it. `stableAddress: {kind: service}`:
     /// the address is a service's (a Kubernetes ClusterIP), pointed at the server's host.
+    /// `stableAddress: {kind: follows}`: the platform points the address at whichever server runs.
     mutating func readStableAddress(_ node: Node, _ path: String, server: Fields, address: String?) -> StableAddress? {
         if case .mapping(let mapping) = node,
             let kindNode = mapping.first(where: { if case .scalar(let key) = $0.key { return key.string == "kind" } else { return false } })?.value,
@@ -491,6 +492,14 @@ struct InventoryReader {
                 }
                 guard let detach = string(f, "detach"), let attach = string(f, "attach"), let check = string(f, "check") else { return nil }
                 return .command(AddressCommands(detach: detach, attach: attach, check: check))
+            }
+            if kindScalar.string == StableAddress.Kind.follows.rawValue {
+                guard fields(node, path, what: "an address that follows its server", allowed: ["kind"], required: ["kind"]) != nil else { return nil }
+                if server.values["address"] == nil {
+                    error(node, path, "an address that follows its server is the address clients and peers use (a DNS name or a Service's IP the platform points at whichever server runs): give the server an address (e.g. address: zk-1.zookeeper.svc.cluster.local)")
+                    return nil
+                }
+                return .follows
             }
             guard let f = fields(node, path, what: "a service stable address", allowed: ["kind", "hostAddress"], required: ["kind"]) else { return nil }
             guard kindScalar.string == StableAddress.Kind.service.rawValue else {

@@ -64,6 +64,43 @@ public enum NetworkNamespace {
         return stat(path, &info) == 0 ? info.st_ino : nil
     }
 
+    /// The TCP ports something listens on in each of the named namespaces, read without starting
+    /// a process: the namespace of each process is `/proc/PID/ns/net` (compared by inode with
+    /// `/run/netns/NAME`), and `/proc/PID/net/tcp` and `tcp6` list the sockets of that process's
+    /// namespace. A namespace no process is in listens on nothing.
+    public static func listeningPorts(in names: [String]) -> [String: Set<Int>] {
+        var wanted: [ino_t: String] = [:]
+        for name in names {
+            if let inode = inode("\(directory)/\(name)") { wanted[inode] = name }
+        }
+        var result: [String: Set<Int>] = [:]
+        for name in names { result[name] = [] }
+        guard !wanted.isEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return result }
+        var read: Set<String> = []
+        for entry in entries where entry.first?.isNumber == true {
+            guard let inode = inode("/proc/\(entry)/ns/net"), let name = wanted[inode], read.insert(name).inserted else { continue }
+            for table in ["tcp", "tcp6"] {
+                guard let text = try? String(contentsOfFile: "/proc/\(entry)/net/\(table)", encoding: .utf8) else { continue }
+                result[name, default: []].formUnion(listening(inProcNetTCP: text))
+            }
+            if read.count == wanted.count { break }
+        }
+        return result
+    }
+
+    /// The local ports of the sockets in state LISTEN (`0A`) of a `/proc/net/tcp` (or `tcp6`) table.
+    static func listening(inProcNetTCP text: String) -> Set<Int> {
+        var ports: Set<Int> = []
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 3, fields[3] == "0A", let colon = fields[1].lastIndex(of: ":"),
+                let port = Int(fields[1][fields[1].index(after: colon)...], radix: 16)
+            else { continue }
+            ports.insert(port)
+        }
+        return ports
+    }
+
     /// Moves the calling thread back into the process's network namespace (its main thread's) when
     /// it is in another one and is not a namespace event loop: a worker thread born to a namespace
     /// loop (see `enterOnCurrentThread`). Call it before starting a child process, which would

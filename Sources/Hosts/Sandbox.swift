@@ -650,6 +650,8 @@ public struct SandboxManager: Sendable {
 
     /// The chain of every namespace's nat table that holds the services' DNAT rules.
     static let serviceChain = "MITOSIS-SVC"
+    /// The chain of every namespace's filter table that rejects the traffic of services that point nowhere.
+    static let serviceRejectChain = "MITOSIS-SVC-REJECT"
 
     /// Points the service at `address` at `hostName`: every namespace of the network (hosts and
     /// control) sends the service's traffic to that host's own address from now on, as kube-proxy
@@ -681,6 +683,26 @@ public struct SandboxManager: Sendable {
         return HostChange(host: hostName, changed: true, summary: "service \(address) points at \(hostName) (was \(previous ?? "nowhere")): DNAT rules rewritten in every namespace")
     }
 
+    /// Points the service at `address` at no host, as kube-proxy does for a Service without
+    /// endpoints: every namespace rejects its traffic (a TCP reset) instead of sending it to a host.
+    @discardableResult
+    public func pointServiceNowhere(_ address: String) async throws -> HostChange {
+        try Self.requireRoot()
+        return try await withLock {
+            var state = try loadState()
+            guard state.services?.contains(address) == true else {
+                throw HostError(.invalidRequest, host: "localhost", operation: "point service \(address) nowhere", "\(address) is not a service of network \(network.id)")
+            }
+            guard let previous = state.holders[address] else {
+                return HostChange(host: "localhost", changed: false, summary: "service \(address) points nowhere already")
+            }
+            state.record(address, heldBy: nil, from: previous)
+            try saveState(state)
+            try await syncServiceRules(state)
+            return HostChange(host: previous, changed: true, summary: "service \(address) points nowhere (was \(previous)): its traffic is rejected in every namespace")
+        }
+    }
+
     /// The host each service points at.
     public func serviceBackends() throws -> [String: String] {
         let state = try loadState()
@@ -706,10 +728,23 @@ public struct SandboxManager: Sendable {
                 "-A \(chain) -d \(service)/32 -p tcp -m multiport --dports \(ports.sorted().map(String.init).joined(separator: ",")) -m comment --comment mitosis-service-\(backend) -j DNAT --to-destination \(target)")
         }
         restore.append("COMMIT")
+        // A service that points nowhere rejects its traffic, as kube-proxy does for a Service
+        // without endpoints (in the filter table: nat cannot reject).
+        let rejectChain = Self.serviceRejectChain
+        restore += ["*filter", ":\(rejectChain) - [0:0]"]
+        for service in services where state.holders[service] == nil {
+            restore.append(
+                "-A \(rejectChain) -d \(service)/32 -p tcp -m multiport --dports \(ports.sorted().map(String.init).joined(separator: ",")) -m comment --comment mitosis-service-no-endpoints -j REJECT --reject-with tcp-reset")
+        }
+        restore.append("COMMIT")
         let script = """
             iptables -w -t nat -N \(chain) 2>/dev/null
             for hook in OUTPUT PREROUTING; do
                 iptables -w -t nat -C $hook -j \(chain) 2>/dev/null || iptables -w -t nat -A $hook -j \(chain) || exit 1
+            done
+            iptables -w -t filter -N \(rejectChain) 2>/dev/null
+            for hook in OUTPUT FORWARD; do
+                iptables -w -t filter -C $hook -j \(rejectChain) 2>/dev/null || iptables -w -t filter -A $hook -j \(rejectChain) || exit 1
             done
             printf '%s\\n' \(restore.map(shellQuoted).joined(separator: " ")) | iptables-restore -w --noflush
             """

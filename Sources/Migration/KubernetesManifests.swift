@@ -67,6 +67,11 @@ public enum KubernetesManifests {
         var targets: [Target] = []
         for server in servers {
             guard let twin = plan.destination.server(server.id) else { continue }
+            if (server.stableAddress ?? twin.stableAddress)?.kind == .follows {
+                throw Refusal(
+                    message:
+                        "source server \(server.id)'s address \(server.address) follows its server by itself (stableAddress kind follows): the platform points it already, and the plan moves nothing, so there is nothing to apply; the manifests are for `stableAddress: {kind: service}`, whose Endpoints the plan points")
+            }
             guard (server.stableAddress ?? twin.stableAddress)?.kind == .service else {
                 throw Refusal(
                     message:

@@ -735,6 +735,10 @@ public enum Gate: Sendable, Hashable, Codable {
     /// Each server observes a leader (`srvr` mode observer: it joined without a vote) and its
     /// zxid has caught up with the leader's.
     case observersSynced(servers: [ServerRef])
+    /// Nothing serving answers `srvr` at `address` (`host:port`), the client address of `server`
+    /// (an address that follows the server by itself, ``StableAddress/Kind/follows``): the
+    /// platform dropped the stopped server, or nothing listens behind the address any more.
+    case addressReleased(address: String, server: ServerRef)
 
     public var summary: String {
         switch self {
@@ -752,6 +756,7 @@ public enum Gate: Sendable, Hashable, Codable {
         case .sessionsAccountedFor(_, let servers):
             return "census: every session on \(Action.list(servers)) belongs to a known client (a client group, Mitosis, or --leave-behind)"
         case .observersSynced(let servers): return "observing: \(Action.list(servers)) observe the leader (srvr mode observer) with a caught-up zxid"
+        case .addressReleased(let address, let server): return "released: \(address) (\(server.ensemble) server \(server.id)'s address) reaches no serving server"
         }
     }
 }

@@ -133,6 +133,12 @@ public struct ProverOptions: Sendable, Hashable {
 /// by clients whose connection string does; anyone using the service address reaches it only once
 /// the service points at its host. A service starts out pointing nowhere; a client switched to a
 /// service that points nowhere, or at a server of another id, breaks invariant 1.
+/// An address that follows its server by itself (``StableAddress/Kind/follows``: a DNS name or a
+/// Kubernetes Service with a selector, re-pointed by the platform, never by the plan) reaches
+/// whichever of its servers runs, so it adds no state: peers and clients reach a server behind it
+/// while that server runs. Two of its servers running at once break invariant 2 (the platform may
+/// send each connection to either, and both vote as one id). The `addressReleased` gate passes only
+/// when none of the servers behind the address runs.
 ///
 /// Transitions: the plan's steps in order; within a step every interleaving of its actions'
 /// effects (a restart is a stop then a start, so two restarts in one step can overlap); gates
@@ -267,6 +273,11 @@ struct Model {
     /// (``ServerSpec/hostAddress``): a peer whose file still names host addresses reaches them
     /// there, whatever their service points at.
     var hostAddressed: UInt32 = 0
+    /// Addresses that follow their server by themselves (``StableAddress/Kind/follows``), and per
+    /// address the servers behind it: it reaches whichever of them runs, so nothing is tracked
+    /// but who runs, and two of them running means it may reach either.
+    var followingAddresses: [String] = []
+    var followers: [UInt32] = []
     var initial: State
 
     init(plan: Plan) throws(ProverError) {
@@ -394,6 +405,10 @@ struct Model {
                 var indices: [Int] = []
                 for ref in refs { indices.append(try serverIndex(ref)) }
                 return .stopped(servers: indices)
+            // An address that follows its servers reaches a serving server while any of them runs.
+            case .addressReleased(_, let ref):
+                let address = plan.server(ref)?.address
+                return .stopped(servers: [try serverIndex(ref)] + servers.indices.filter { plan.server(servers[$0].ref)?.address == address && servers[$0].ref != ref })
             }
         }
         // Stable addresses bound on hosts: a server that uses one is reachable only while its host
@@ -411,7 +426,16 @@ struct Model {
         }
         // Every server using an address that some server marks as stable, or that a step moves,
         // shares it; the first of them (a source server, if any) holds it at the start.
-        var stable = Set((plan.source.servers + plan.destination.servers).filter { $0.stableAddress != nil }.map(\.address))
+        var stable = Set((plan.source.servers + plan.destination.servers).filter { $0.stableAddress?.isMoved == true }.map(\.address))
+        for (index, server) in servers.enumerated() {
+            guard let spec = plan.server(server.ref), spec.stableAddress?.kind == .follows else { continue }
+            if let known = followingAddresses.firstIndex(of: spec.address) {
+                followers[known] |= 1 << UInt32(index)
+            } else {
+                followingAddresses.append(spec.address)
+                followers.append(1 << UInt32(index))
+            }
+        }
         for step in plan.steps {
             for case .moveAddress(let move) in step.actions { stable.insert(move.address) }
         }
@@ -750,6 +774,17 @@ struct Explorer {
 
     func name(_ server: Int) -> String { model.servers[server].name }
 
+    /// Two running servers behind one address that follows its server by itself: the address may reach either.
+    func followingTwice(_ running: UInt32) -> Violation? {
+        for (slot, mask) in model.followers.enumerated() where (running & mask).nonzeroBitCount > 1 {
+            let both = (0..<serverCount).filter { running & mask & (1 << UInt32($0)) != 0 }
+            return Violation(
+                invariant: .noSplitBrain,
+                message: "\(model.followingAddresses[slot]) follows its server by itself, and \(both.map(name).joined(separator: " and ")) run at once: the platform may send peers and clients to either, and both vote as server \(model.servers[both[0]].ref.id); stop the old server, and check that it is still stopped, before the new one starts")
+        }
+        return nil
+    }
+
     func start(_ server: Int, _ state: inout State) -> Outcome {
         let bit = UInt32(1) << UInt32(server)
         if state.running & bit != 0 { return .done }
@@ -760,6 +795,7 @@ struct Explorer {
                     invariant: .planProceeds,
                     message: "\(name(server)) starts from a file whose server.\(model.servers[server].ref.id) is \(address), a service address on no interface of \(model.servers[server].ref.host), without quorumListenOnAllIPs=true: it cannot bind its quorum and election ports and exits; write quorumListenOnAllIPs=true with the service addresses (HubSpot's phase 3)"))
         }
+        if let violation = followingTwice(state.running | bit) { return .violated(violation) }
         let idBit = model.servers[server].idBit
         for other in 0..<serverCount where other != server && state.running & (1 << UInt32(other)) != 0 {
             if model.servers[other].idBit == idBit {
@@ -1167,6 +1203,7 @@ struct Explorer {
 
     /// Brings a new state up to date (possible syncs, divergence) and checks every invariant.
     func settle(_ state: inout State) -> Violation? {
+        if let violation = followingTwice(state.running) { return violation }
         // Two processes with one id.
         var seen: UInt32 = 0
         for server in 0..<serverCount where state.running & (1 << UInt32(server)) != 0 {

@@ -268,6 +268,17 @@ extension PlanBuilder {
                     .addressMismatch,
                     "destination server \(server.id) is on the same host (\(server.host)) as the source server it replaces; replace moves servers to new hosts")
             }
+            if let held = server.stableAddress?.behindIt, let taken = twin.stableAddress?.behindIt, held != taken, held.kind != taken.kind {
+                throw fail(
+                    .addressMismatch,
+                    "server \(server.id)'s stable address \(server.address) is \(held) on \(server.host) but \(taken) on \(twin.host); give both inventory entries the same stableAddress (kind \(held.kind.rawValue) or \(taken.kind.rawValue))")
+            }
+            if (server.stableAddress ?? twin.stableAddress)?.kind == .follows, server.commands.status == nil {
+                // The no-move variant checks with it that the old server stays stopped (see FollowingAddressGates).
+                throw fail(
+                    .invalidConfig,
+                    "server \(server.id)'s address \(server.address) follows its server by itself, and Mitosis checks that the old server on \(server.host) stays stopped while the new one starts and syncs, with its status command; give it one under commands: (e.g. status: systemctl is-active zookeeper)")
+            }
             if let held = server.stableAddress?.behindIt, let taken = twin.stableAddress?.behindIt, held != taken {
                 throw fail(
                     .addressMismatch,
@@ -285,6 +296,11 @@ extension PlanBuilder {
         if !services.isEmpty {
             notes.append(
                 "the service\(services.count == 1 ? "" : "s") of server\(services.count == 1 ? "" : "s") \(services.map(\.id.description).joined(separator: ",")) \(services.count == 1 ? "is" : "are") pointed at the new host while neither server runs (a Kubernetes Endpoints change, which kube-proxy turns into DNAT rules on every node): peers and clients keep the service address, so no configuration and no client changes")
+        }
+        let following = source.servers.filter { ($0.stableAddress ?? destination.server($0.id)?.stableAddress)?.kind == .follows }
+        if !following.isEmpty {
+            notes.append(
+                "the address\(following.count == 1 ? "" : "es") of server\(following.count == 1 ? "" : "s") \(following.map(\.id.description).joined(separator: ",")) \(following.count == 1 ? "follows its server by itself" : "follow their servers by themselves") (a DNS name or a Kubernetes Service with a selector): Mitosis moves nothing and checks the effect instead. The platform must point the address at whichever of the two servers runs (Kubernetes: a selector on the pod and publishNotReadyAddresses: true, so that peers reach it while it syncs), drop the old server when it stops, and nothing may start the old server again (disable its supervisor's restart, e.g. systemd Restart=always, before the run)")
         }
         if !moving.isEmpty {
             notes.append(
@@ -315,14 +331,19 @@ extension PlanBuilder {
             // on it loses its servers one by one. The census is the last moment to find it.
             let census: [Gate] =
                 source.startsOnHostAddresses && current == source.refs ? [.sessionsAccountedFor(ensemble: source.name, servers: source.refs)] : []
+            // An address that follows the server by itself: nothing moves it, the gates check the effect.
+            let stableAddress = old.stableAddress ?? server.stableAddress
+            let follows = stableAddress?.kind == .follows
+            let followed = FollowingAddressGates(old: source.ref(old), new: destination.ref(server), address: "\(old.address):\(old.clientPort)", oldHost: old.host, newHost: server.host)
             add(
                 Step(
                     id: StepID("replace-\(server.id)-stop-old"), title: "Stop the old server \(server.id) on \(old.host)",
-                    why: "The old and the new server share id \(server.id) and its address: the old one must be down before the new one starts. The rest of the ensemble keeps a quorum.",
+                    why: "The old and the new server share id \(server.id) and its address: the old one must be down before the new one starts. The rest of the ensemble keeps a quorum."
+                        + (follows ? " " + followed.stopWhy : ""),
                     gatesBefore: census + [.quorumHealthy(ensemble: source.name, servers: current)],
-                    actions: [.stopServer(source.ref(old))], impact: stopImpact))
+                    actions: [.stopServer(source.ref(old))], gatesAfter: follows ? followed.afterStop : [], impact: stopImpact))
             current = current.map { $0.id == server.id ? destination.ref(server) : $0 }
-            if let stable = old.stableAddress ?? server.stableAddress {
+            if let stable = stableAddress, !follows {
                 let move = AddressMove(
                     address: old.address, kind: stable.kind, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
                     to: destination.ref(server), commands: stable.commands)
@@ -342,12 +363,38 @@ extension PlanBuilder {
             add(
                 Step(
                     id: StepID("replace-\(server.id)-start-new"), title: "Start the new server \(server.id) on \(server.host)",
-                    why: "It syncs the data from the leader. The next server is replaced only once this one has caught up: two empty servers could otherwise be a quorum without the data.",
+                    why: "It syncs the data from the leader. The next server is replaced only once this one has caught up: two empty servers could otherwise be a quorum without the data."
+                        + (follows ? " " + followed.startWhy : ""),
+                    gatesBefore: follows ? followed.beforeStart : [],
                     actions: [.startServer(destination.ref(server))],
-                    gatesAfter: [
-                        .followersSynced(servers: [destination.ref(server)]),
-                        .quorumHealthy(ensemble: source.name, servers: current),
+                    gatesAfter: (follows ? followed.afterStart : [.followersSynced(servers: [destination.ref(server)])]) + [
+                        .quorumHealthy(ensemble: source.name, servers: current)
                     ]))
+        }
+    }
+
+    /// The gates of a replacement behind an address that follows the server by itself (a DNS
+    /// name or a Kubernetes Service with a selector): Mitosis moves nothing, so it checks what the
+    /// platform did, and the `why` of each step says what the platform must do.
+    struct FollowingAddressGates {
+        var old: ServerRef
+        var new: ServerRef
+        /// `address:clientPort`.
+        var address: String
+        var oldHost: String
+        var newHost: String
+
+        /// After the old server's stop: nothing serving answers at the address any more.
+        var afterStop: [Gate] { [.addressReleased(address: address, server: old)] }
+        var stopWhy: String {
+            "The address \(address) follows the server by itself and Mitosis moves nothing, so after the stop it checks the effect: `srvr` at \(address) must get no answer from a serving server (the platform dropped \(oldHost), or nothing listens there any more). A serving answer means the old server still runs or something started it again."
+        }
+        /// Before the new server's start: the old one is still stopped.
+        var beforeStart: [Gate] { [.serversStopped(servers: [old])] }
+        /// After it: the old one still stopped, the server at the address synced, the old one still stopped.
+        var afterStart: [Gate] { [.serversStopped(servers: [old]), .followersSynced(servers: [new]), .serversStopped(servers: [old])] }
+        var startWhy: String {
+            "The platform must point \(address) at \(newHost) once the new server exists (Kubernetes: the pod enters the Endpoints as soon as it exists, with publishNotReadyAddresses: true, so that its peers reach it while it syncs). Mitosis checks the effect, in this order: the old server on \(oldHost) is still stopped (a supervisor such as systemd Restart=always could have brought it back, and the address could then reach it instead of the new one); the server answering at \(address) follows the leader with a caught-up zxid; and the old server is stopped still. With the old server stopped before and after the sync check, the answer at the address came from the new one: the address reaches only a server that runs, and a supervisor that brought the old one back would keep it running, which the last check sees."
         }
     }
 

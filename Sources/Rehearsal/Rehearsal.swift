@@ -112,7 +112,10 @@ struct Rehearsing {
         let replace = options.strategy == .replace
         var sourceRequest = SandboxManager.Request(
             name: "src", servers: options.sourceServers, version: options.sourceVersion, start: true,
-            stableAddresses: replace && options.stableAddressKind == .interface, serviceAddresses: replace && options.stableAddressKind == .service,
+            // Addresses that follow their servers are services too in the sandbox (DNAT rules in
+            // every namespace), but the rehearsal's controller points them, not the plan.
+            stableAddresses: replace && options.stableAddressKind == .interface,
+            serviceAddresses: replace && [.service, .follows].contains(options.stableAddressKind),
             reconfigEnabled: reconfig, tickTime: options.tickTime)
         // HubSpot's starting point: the services point nowhere yet; servers and clients use the hosts' addresses.
         sourceRequest.peersOnHostAddresses = replace && options.stableAddressKind == .service && options.fromHostAddresses
@@ -238,6 +241,14 @@ struct Rehearsing {
             localHosts: ["rehearsal"])
         // The client hosts, not their (never started) servers.
         inventory.hosts += apps.hostSpecs
+        if options.stableAddressKind == .follows {
+            // The platform points these addresses by itself: the inventory says so, and the plan moves nothing.
+            for ensemble in inventory.ensembles.indices {
+                for server in inventory.ensembles[ensemble].servers.indices where inventory.ensembles[ensemble].servers[server].stableAddress != nil {
+                    inventory.ensembles[ensemble].servers[server].stableAddress = .follows
+                }
+            }
+        }
         var planning = PlanningOptions()
         planning.rollingRestartPause = PlanDuration(options.rollingRestartPause)
         planning.copyHost = "rehearsal"
@@ -277,8 +288,12 @@ struct Rehearsing {
                 servers: Self.servers(source) + Self.servers(destination),
                 ensembles: Dictionary(uniqueKeysWithValues: [source, destination].flatMap { sandbox in sandbox.hosts.map { ($0.name, sandbox.name) } }),
                 timeline: timeline, group: group)
+            // The platform behind addresses that follow their servers: beside the executor, which sees only its effect.
+            let platform = FollowingAddressController(
+                manager: manager, addresses: FollowingAddressController.addresses(of: plan, sandboxes: [source, destination]), timeline: timeline)
             (execution, splitDiff) = try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await monitor.run() }
+                if !platform.addresses.isEmpty { tasks.addTask { await platform.run() } }
                 defer { tasks.cancelAll() }
                 return try await execute(proven, clients: clients, timeline: timeline, source: source, destination: destination, stranger: processes.stranger)
             }

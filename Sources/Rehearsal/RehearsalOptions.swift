@@ -46,7 +46,9 @@ public struct RehearsalOptions: Sendable {
     /// fresh ensemble elects its highest id, which rolling restarts reach last anyway).
     public var moveLeadership: Bool = false
     /// Strategy replace: how the stable addresses follow the servers (interface addresses moved
-    /// with `ip addr`, or service addresses whose DNAT rules are pointed at the new host).
+    /// with `ip addr`, service addresses whose DNAT rules the plan points at the new host, or
+    /// addresses that follow the servers by themselves: the same DNAT rules, pointed by a
+    /// controller that plays the platform beside the executor).
     public var stableAddressKind: StableAddress.Kind = .interface
     /// Strategy replace with service addresses: start from servers and clients on the hosts' own
     /// addresses (HubSpot before its phases 2 and 3), so that the plan runs all four phases.

@@ -227,6 +227,9 @@ public struct TimelineEvent: Sendable, Hashable, Codable {
         case firewallRemoved
         /// A stable address moved to another host (strategy replace).
         case addressMoved
+        /// The platform re-pointed an address that follows its server by itself (strategy replace
+        /// with `stableAddress: {kind: follows}`; in a rehearsal, the sandbox's controller).
+        case addressFollowed
         /// The migration tool itself was killed (a rehearsal of a crash mid-run).
         case toolKilled
         /// A later invocation resumed the run from its journal.

@@ -535,7 +535,7 @@ struct TimelineSVG {
     /// Events that matter to availability get a line through every lane.
     static func isLandmark(_ kind: TimelineEvent.Kind) -> Bool {
         switch kind {
-        case .leaderElection, .sessionExpired, .serverKilled, .firewallSplit, .firewallRemoved, .addressMoved, .toolKilled, .resumed:
+        case .leaderElection, .sessionExpired, .serverKilled, .firewallSplit, .firewallRemoved, .addressMoved, .addressFollowed, .toolKilled, .resumed:
             true
         case .serverStarted, .serverStopped, .gate, .note:
             false
@@ -551,7 +551,7 @@ struct TimelineSVG {
         case .serverKilled: "killed"
         case .firewallSplit: "split"
         case .firewallRemoved: "unsplit"
-        case .addressMoved: "moved"
+        case .addressMoved, .addressFollowed: "moved"
         case .toolKilled: "toolkilled"
         case .resumed: "resumed"
         case .gate: "gate"
@@ -571,7 +571,7 @@ struct TimelineSVG {
         case .serverKilled: return path("M-4.5 -4.5L4.5 4.5M4.5 -4.5L-4.5 4.5")
         case .firewallSplit: return path("M-2 -7H2V7H-2Z")
         case .firewallRemoved: return path("M-2 -7H2V7H-2Z")
-        case .addressMoved: return path("M-6 0H4M1 -4L5 0L1 4")
+        case .addressMoved, .addressFollowed: return path("M-6 0H4M1 -4L5 0L1 4")
         case .toolKilled: return path("M-5 -5H5V5H-5Z")
         case .resumed: return path("M-4 -5L5 0L-4 5Z")
         case .gate: return path("M-5 0L-1.5 4L5 -4")
@@ -670,6 +670,7 @@ extension TimelineEvent.Kind {
         case .firewallSplit: "firewall split"
         case .firewallRemoved: "firewall removed"
         case .addressMoved: "address moved"
+        case .addressFollowed: "address re-pointed by the platform"
         case .toolKilled: "mitosis killed"
         case .resumed: "resumed"
         case .gate: "gate"

@@ -35,7 +35,7 @@ struct RehearseCommand: AsyncParsableCommand {
     @Option(help: "Where the report goes (default: ./mitosis-rehearsal-<time>).") var out: String?
     @Flag(help: "Restart the source's first leader before the plan, so that the leader is not the server a rolling restart reaches last.") var moveLeadership = false
     @Flag(help: "Leave the sandboxes running afterwards.") var keep = false
-    @Option(help: "Strategy replace: interface (addresses moved with ip addr, Zalando) or service (service addresses whose DNAT rules, as kube-proxy writes them, are pointed at the new host, HubSpot).") var stableAddresses: String = "interface"
+    @Option(help: "Strategy replace: interface (addresses moved with ip addr, Zalando) service (service addresses whose DNAT rules, as kube-proxy writes them, are pointed at the new host, HubSpot), or follows (the same rules, pointed by a controller that plays the platform: the address follows whichever server runs, the plan moves nothing and checks the effect; HubSpot's no-move variant).") var stableAddresses: String = "interface"
     @Flag(help: "With --strategy replace --stable-addresses service: start with servers and clients on the hosts' own addresses (the services exist, nobody uses them yet), so that the plan runs HubSpot's four phases: services, clients, peers (quorumListenOnAllIPs, one rolling restart), then the replacement.") var fromHostAddresses = false
     @Flag(help: "Run the sandboxes with reconfigEnabled=true (3.5+): mitosis then joins the destination by reconfig, with no restart of the source.") var reconfigEnabled = false
     @Flag(help: "Print the report as JSON on stdout.") var json = false
@@ -48,8 +48,8 @@ struct RehearseCommand: AsyncParsableCommand {
         guard let kind = StrategyKind(rawValue: strategy) else {
             throw ValidationError("unknown strategy '\(strategy)'; choose one of \(StrategyKind.allCases.map(\.rawValue).joined(separator: ", ")), kraft")
         }
-        guard StableAddress.Kind(rawValue: stableAddresses) != nil else {
-            throw ValidationError("--stable-addresses is '\(stableAddresses)'; choose interface or service")
+        guard let addresses = StableAddress.Kind(rawValue: stableAddresses), addresses != .command else {
+            throw ValidationError("--stable-addresses is '\(stableAddresses)'; choose interface, service or follows")
         }
         if fromHostAddresses && (kind != .replace || stableAddresses != StableAddress.Kind.service.rawValue) {
             throw ValidationError("--from-host-addresses starts HubSpot's path before its services are used: it needs --strategy replace --stable-addresses service")

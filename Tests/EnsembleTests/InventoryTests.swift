@@ -265,12 +265,20 @@ struct InventoryTests {
             "inv.yaml:18:11: error: ensembles[0].servers[1].stableAddress: a service stable address is the address clients and peers use (the service's IP or name): give the server an address (e.g. address: 10.96.0.12)"
         ])
         #expect(errors(address: "10.0.9.2", block: "          kind: cloud") == [
-            "inv.yaml:19:17: error: ensembles[0].servers[1].stableAddress.kind: kind is 'cloud', which Mitosis does not know: use interface, service, command"
+            "inv.yaml:19:17: error: ensembles[0].servers[1].stableAddress.kind: kind is 'cloud', which Mitosis does not know: use interface, service, command, follows"
         ])
         // Zalando's interfaces, moved by the operator's own commands: all three are needed.
         #expect(errors(address: "10.0.9.2", block: "          kind: command\n          detach: eni detach\n          attach: eni attach\n          check: eni check").isEmpty)
         #expect(errors(address: "10.0.9.2", block: "          kind: command\n          detach: eni detach\n          attach: eni attach") == [
             "inv.yaml:19:11: error: ensembles[0].servers[1].stableAddress: a stable address moved by commands is missing the required key 'check'"
+        ])
+        // HubSpot's no-move variant: a DNS name or Service the platform points at whichever server runs.
+        #expect(errors(address: "zk-2.zookeeper.svc.cluster.local", block: "          kind: follows").isEmpty)
+        #expect(errors(address: nil, block: "          kind: follows") == [
+            "inv.yaml:18:11: error: ensembles[0].servers[1].stableAddress: an address that follows its server is the address clients and peers use (a DNS name or a Service's IP the platform points at whichever server runs): give the server an address (e.g. address: zk-1.zookeeper.svc.cluster.local)"
+        ])
+        #expect(errors(address: "10.96.0.12", block: "          kind: follows\n          device: eth0") == [
+            "inv.yaml:20:11: error: ensembles[0].servers[1].stableAddress.device: unknown key 'device' in an address that follows its server; allowed keys: kind"
         ])
         // HubSpot's starting point: a service the server is not behind yet; peers and clients use the host's address.
         #expect(errors(address: "10.96.0.12", block: "          kind: service\n          hostAddress: 10.0.0.2").isEmpty)

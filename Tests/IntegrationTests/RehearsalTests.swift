@@ -1,3 +1,4 @@
+import Ensemble
 import Foundation
 import Hosts
 import Migration
@@ -77,20 +78,27 @@ extension RealServers {
             try? FileManager.default.removeItem(atPath: options.outputDirectory)
         }
 
-        /// HubSpot's last phase: each server replaced one for one behind a service address that
-        /// no host binds (kube-proxy's DNAT rules in every namespace, pointed at the new host once
-        /// the old server is stopped). The live clients keep their connection strings: nothing
-        /// acknowledged is lost, no session expires, and there is one election besides the first.
-        /// On 3.8.0, and from 3.4.13 onto 3.8.0 (HubSpot moved 3.4 ensembles; this is also the
-        /// matrix's 3.4.13 → 3.8.0 replace). The 3.4.13 one starts where HubSpot started: servers
-        /// and clients on the hosts' own addresses (`--from-host-addresses`), so it runs all four
-        /// phases: services pointed at the hosts, every client switched to the service addresses
-        /// (seen on the client's host), the servers' lines switched with quorumListenOnAllIPs by
-        /// one rolling restart, then the replacement.
-        @Test(arguments: [(ZooKeeperDistribution.v3_8_0, ZooKeeperDistribution.v3_8_0, false), (.v3_4_13, .v3_8_0, true)])
-        func replaceBehindServiceAddresses(version: ZooKeeperDistribution, destination: ZooKeeperDistribution, fromHostAddresses: Bool) async throws {
-            var options = Self.options(.replace, version, to: destination, label: "svc\(version.version.filter(\.isNumber))")
-            options.stableAddressKind = .service
+        /// HubSpot's path: each server replaced one for one behind its service address, which no
+        /// host binds (kube-proxy's DNAT rules in every namespace). The live clients keep their
+        /// connection strings: nothing acknowledged is lost, no session expires, and the elections
+        /// stay within what the plan declares.
+        /// - 3.8.0, the no-move variant (`--stable-addresses follows`): the address follows the
+        ///   server by itself. The plan has no retarget step; a controller beside the executor plays
+        ///   the platform and points each address at the host whose server exists (none while
+        ///   neither runs), and the plan's gates check the effect.
+        /// - 3.4.13 → 3.8.0 (HubSpot moved 3.4 ensembles; also the matrix's 3.4.13 → 3.8.0 replace),
+        ///   from where HubSpot started: servers and clients on the hosts' own addresses
+        ///   (`--from-host-addresses`), so it runs all four phases: services pointed at the hosts,
+        ///   every client switched to the service addresses (seen on the client's host), the
+        ///   servers' lines switched with quorumListenOnAllIPs by one rolling restart, then the
+        ///   replacement, with the plan retargeting each service.
+        @Test(arguments: [
+            (ZooKeeperDistribution.v3_8_0, ZooKeeperDistribution.v3_8_0, StableAddress.Kind.follows, false), (.v3_4_13, .v3_8_0, .service, true),
+        ])
+        func replaceBehindServiceAddresses(version: ZooKeeperDistribution, destination: ZooKeeperDistribution, kind: StableAddress.Kind, fromHostAddresses: Bool) async throws {
+            let follows = kind == .follows
+            var options = Self.options(.replace, version, to: destination, label: follows ? "follows" : "svc\(version.version.filter(\.isNumber))")
+            options.stableAddressKind = kind
             options.fromHostAddresses = fromHostAddresses
             let result = try await Rehearsal.run(options)
             Self.expectClean(result)
@@ -99,9 +107,15 @@ extension RealServers {
             #expect(switches.count == (fromHostAddresses ? 5 : 0), "phase 2 switches the 3 brokers, the writers and the YAML client: \(switches.map(\.id))")
             #expect(report.steps.filter { $0.id.hasPrefix("service-") && $0.id.hasSuffix("-create") }.count == (fromHostAddresses ? 3 : 0))
             #expect(report.steps.filter { $0.id.hasPrefix("services-restart-") }.count == (fromHostAddresses ? 3 : 0))
-            #expect(report.steps.filter { $0.id.hasSuffix("-retarget-service") }.count == 3)
+            #expect(report.steps.filter { $0.id.hasSuffix("-retarget-service") }.count == (follows ? 0 : 3))
             #expect(!report.steps.contains { $0.id.hasSuffix("-move-address") })
-            #expect(report.events.filter { $0.kind == .addressMoved }.count == (fromHostAddresses ? 6 : 3))
+            #expect(report.events.filter { $0.kind == .addressMoved }.count == (follows ? 0 : fromHostAddresses ? 6 : 3))
+            if follows {
+                // The platform (the rehearsal's controller) pointed each address at its new host once.
+                let repointed = report.events.filter { $0.kind == .addressFollowed && $0.label.hasPrefix("platform re-pointed") }
+                #expect(repointed.count == 3, "\(repointed.map(\.label))")
+                #expect(Set(repointed.compactMap(\.subject)) == Set(["dst-1", "dst-2", "dst-3"]), "\(repointed.map(\.label))")
+            }
             // From host addresses, the census before phase 4 catches the client no inventory lists.
             #expect(Self.verdict(report, "unknown client caught by the census")?.passed == (fromHostAddresses ? true : nil))
             let elections = Int(Self.verdict(report, "ZooKeeper leader elections")?.value ?? "") ?? 0

@@ -124,7 +124,13 @@ public struct GateChecker: Sendable {
                         // with the leader, so until then serving is being caught up.
                         behind.append("server \(ref.id) at \(status.zxid), leader at \(leaderZxid)")
                     }
-                default: behind.append("server \(ref.id) does not answer")
+                default:
+                    // Behind an address that follows it, the platform may not point there yet.
+                    let platform =
+                        plan.server(ref).flatMap { $0.stableAddress?.kind == .follows ? $0 : nil }.map {
+                            " at \($0.address):\($0.clientPort) (the address follows it by itself: check that the platform points it at \(ref.host), e.g. that the pod is in the Service's Endpoints or the DNS name resolves there)"
+                        } ?? ""
+                    behind.append("server \(ref.id) does not answer\(platform)")
                 }
             }
             return GateResult(passed: behind.isEmpty, detail: behind.isEmpty ? "caught up with the leader's \(leaderZxid)" : behind.joined(separator: "; "))
@@ -218,6 +224,16 @@ public struct GateChecker: Sendable {
                 if try await hosts.driver(for: ref.host).run(status, timeout: .seconds(30)).succeeded { running.append("server \(ref.id) on \(ref.host)") }
             }
             return GateResult(passed: running.isEmpty, detail: running.isEmpty ? "not running" : "\(running.joined(separator: ", ")) still running")
+        case .addressReleased(let address, let ref):
+            // Asked where the clients ask: through the address, as the platform routes it now.
+            switch await srvr(ref) {
+            case .success(let status)?:
+                return GateResult(
+                    passed: false,
+                    detail: "\(address) still reaches a serving server (srvr: mode \(status.mode.rawValue), zxid \(status.zxid)): the old server on \(ref.host) still runs or was started again, or the platform points the address at another running server; stop it (and its supervisor's restart) and check what the platform points \(address) at")
+            case .failure(let error)?: return GateResult(passed: true, detail: "nothing serves at \(address) (\(error.kind.rawValue))")
+            case nil: return GateResult(passed: false, detail: "\(ref) is not in the plan")
+            }
         }
     }
 
@@ -225,6 +241,9 @@ public struct GateChecker: Sendable {
     /// a stable address that is not on the server's host.
     func reachable(_ ref: ServerRef) async throws -> Bool {
         guard let server = plan.server(ref), let stable = server.stableAddress else { return true }
+        // The platform points the address at whichever server runs: what answers there may be the
+        // other one, so only the server's own files tell.
+        if stable.kind == .follows { return false }
         if stable.kind == .service { return try await hosts.serviceBackend(server.address) == ref.host }
         if stable.kind == .command, let commands = stable.commands {
             let check = AddressCommands.invocation(commands.check, address: server.address, from: ref.host, to: ref.host)

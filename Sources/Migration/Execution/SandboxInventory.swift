@@ -71,7 +71,10 @@ public enum SandboxInventory {
                 lines.append("      - id: \(server.id)")
                 lines.append("        host: \(quoted(server.host))")
                 lines.append("        address: \(quoted(server.address))")
-                if let stable = server.stableAddress, stable.kind == .service {
+                if let stable = server.stableAddress, stable.kind == .follows {
+                    lines.append("        stableAddress:")
+                    lines.append("          kind: follows")
+                } else if let stable = server.stableAddress, stable.kind == .service {
                     lines.append("        stableAddress:")
                     lines.append("          kind: service")
                     if let hostAddress = stable.hostAddress { lines.append("          hostAddress: \(quoted(hostAddress))") }
