@@ -473,7 +473,7 @@ struct Rehearsing {
             // The rehearsal's clients run in this process, from the control address: its own.
             options: ExecutionOptions(
                 resume: resume, until: until, gateTimeout: options.gateTimeout,
-                census: CensusPolicy(ownAddresses: [manager.network.controlAddress], leaveBehind: leaveBehind, interval: options.censusInterval))
+                census: CensusPolicy(ownAddresses: [manager.network.controlAddress], leaveBehind: leaveBehind, interval: options.censusInterval, settle: options.censusSettle))
         ) { event in
             timeline.record(event)
             Self.announce(event, progress: progress)

@@ -55,6 +55,8 @@ public struct RehearsalOptions: Sendable {
     public var fromHostAddresses: Bool = false
     /// The time between the census's `cons` readings (three per census), as `mitosis run` takes them.
     public var censusInterval: Duration = .seconds(1)
+    /// How long the census waits after the last step that changed servers (``CensusPolicy/settle``).
+    public var censusSettle: Duration = .seconds(5)
     /// Run the source (and the destination) with `reconfigEnabled=true` whatever the strategy:
     /// mitosis then joins the destination by reconfig instead of rolling restarts of the source.
     public var reconfigEnabled: Bool = false

@@ -20,9 +20,11 @@ extension RealServers {
                 strategy: strategy, sourceVersion: version, destinationVersion: destination, dataNodes: 200, brokers: 3, writers: 2, writesPerSecond: 10,
                 rollingRestartPause: .milliseconds(500), networkID: "mtreh\(label)\(getpid())",
                 outputDirectory: NSTemporaryDirectory() + "mitosis-rehearsal-test-\(label)-\(getpid())")
-            // The census's readings a quarter second apart (the rehearsal's clients do not hop
-            // between servers while it reads), to keep the suite short.
+            // The census's readings a quarter second apart, 3 s after the last step that changed
+            // servers (the unknown client, kazoo, reconnects with a backoff after an election), to
+            // keep the suite short.
             options.censusInterval = .milliseconds(250)
+            options.censusSettle = .seconds(3)
             return options
         }
 

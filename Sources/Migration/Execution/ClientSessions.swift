@@ -165,12 +165,23 @@ public struct CensusPolicy: Sendable, Hashable {
     /// servers is seen in one of them).
     public var rounds: Int
     public var interval: Duration
+    /// How long after the run last stopped, started or restarted a server (or moved an address),
+    /// counted from when that step's gates passed, the census waits before its first reading. A
+    /// client that lost its server has no connection, so no server's `cons` lists it, until it
+    /// reconnects, and clients reconnect with a backoff: kazoo doubles its delay after each failed
+    /// round over the hosts (during an election every round fails), the Java client sleeps up to a
+    /// second between attempts. A census taken at once could miss exactly the client it is for.
+    public var settle: Duration
 
-    public init(ownAddresses: [String] = [], leaveBehind: [ClientAddressMatch] = [], rounds: Int = 3, interval: Duration = .seconds(1)) {
+    public init(
+        ownAddresses: [String] = [], leaveBehind: [ClientAddressMatch] = [], rounds: Int = 3, interval: Duration = .seconds(1),
+        settle: Duration = .seconds(5)
+    ) {
         self.ownAddresses = ownAddresses
         self.leaveBehind = leaveBehind
         self.rounds = rounds
         self.interval = interval
+        self.settle = settle
     }
 
     public var owners: [SessionOwner] {

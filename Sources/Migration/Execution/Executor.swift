@@ -269,6 +269,7 @@ public struct MigrationExecutor: Sendable {
             onEvent(ExecutionEvent(kind: result.passed ? .gatePassed : .gateWaiting, step: step.id, summary: "\(gate.summary): \(result.detail)"))
             return
         }
+        if case .sessionsAccountedFor = gate { try await settleBeforeCensus(step: step) }
         let deadline = ContinuousClock.now + options.gateTimeout
         var announced = false
         while true {
@@ -287,6 +288,37 @@ public struct MigrationExecutor: Sendable {
             }
             try await Task.sleep(for: .milliseconds(250))
         }
+    }
+
+    /// Waits until ``CensusPolicy/settle`` has passed since the journal's last event of a step that
+    /// stopped, started or restarted a server or moved an address (its gates after, when it had
+    /// them: the ensemble served again then), so that clients that lost their server have
+    /// reconnected before the census counts them.
+    func settleBeforeCensus(step: Step) async throws {
+        let changesServers = { (step: Step) in
+            step.actions.contains { action in
+                switch action {
+                case .startServer, .stopServer, .restartServer, .moveAddress: return true
+                default: return false
+                }
+            }
+        }
+        let state = try journal.load()
+        guard
+            let last = state.events.last(where: { event in
+                event.step.flatMap { plan.step($0) }.map(changesServers) == true
+                    && [.actionFinished, .gatePassed, .stepFinished].contains(event.kind)
+            })
+        else { return }
+        let since = Date().timeIntervalSince(last.time)
+        let settle = Double(options.census.settle.components.seconds) + Double(options.census.settle.components.attoseconds) / 1e18
+        guard since < settle else { return }
+        let wait = settle - since
+        try record(
+            ExecutionEvent(
+                kind: .gateWaiting, step: step.id,
+                summary: "the census waits \(String(format: "%.1f", wait)) s more: \(last.step?.rawValue ?? "a step") changed servers \(String(format: "%.1f", since)) s ago, and a client that lost its server reconnects with a backoff (no server lists it until then)"))
+        try await Task.sleep(for: .seconds(wait))
     }
 
     // MARK: Actions
