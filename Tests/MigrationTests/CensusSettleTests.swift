@@ -11,7 +11,7 @@ import Testing
 /// with a backoff, so a census taken at once could miss the very client it is for.
 @Suite struct CensusSettle {
     static func executor(journalEvents: [ExecutionEvent], settle: Duration) throws -> (MigrationExecutor, Step, Journal, URL) {
-        let plan = try Fixtures.plan(.mitosis, 3, 3)
+        let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
         let census = try #require(plan.steps.first { $0.gatesBefore.contains { if case .sessionsAccountedFor = $0 { true } else { false } } })
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitosis-census-settle-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -24,7 +24,7 @@ import Testing
     }
 
     static func restartStep() throws -> Step {
-        let plan = try Fixtures.plan(.mitosis, 3, 3)
+        let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
         return try #require(plan.steps.last { step in
             step.actions.contains { if case .restartServer = $0 { true } else { false } }
                 && plan.steps.firstIndex(of: step)! < plan.steps.firstIndex { $0.gatesBefore.contains { if case .sessionsAccountedFor = $0 { true } else { false } } }!
@@ -37,9 +37,9 @@ import Testing
 
     @Test func aCensusRightAfterARestartWaitsForTheClientsToReconnect() async throws {
         let restart = try Self.restartStep()
-        let (executor, census, journal, directory) = try Self.executor(
-            journalEvents: [ExecutionEvent(kind: .stepFinished, step: restart.id, summary: restart.title)], settle: .milliseconds(300))
+        let (executor, census, journal, directory) = try Self.executor(journalEvents: [], settle: .seconds(2))
         defer { try? FileManager.default.removeItem(at: directory) }
+        try journal.append(ExecutionEvent(kind: .stepFinished, step: restart.id, summary: restart.title))
         try await executor.settleBeforeCensus(step: census)
         let waits = try Self.waits(journal)
         #expect(waits.count == 1 && waits[0].contains("\(restart.id) changed servers"), "\(waits)")
@@ -54,7 +54,7 @@ import Testing
         #expect(try Self.waits(journal).isEmpty)
 
         // A step that touched no server (a configuration write) does not count.
-        let plan = try Fixtures.plan(.mitosis, 3, 3)
+        let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
         let write = try #require(plan.steps.first { $0.actions.allSatisfy { if case .writeConfig = $0 { true } else { false } } })
         let (quiet, _, quietJournal, quietDirectory) = try Self.executor(
             journalEvents: [ExecutionEvent(kind: .stepFinished, step: write.id, summary: write.title)], settle: .seconds(5))
