@@ -255,9 +255,13 @@ struct RunCommand: AsyncParsableCommand {
     @Option(
         help: "Clients the census before the split may leave on the source: ADDR, ADDR:PORT or ADDR:LOW-HIGH, comma-separated (clients the inventory does not know stop the run otherwise).")
     var leaveBehind: String?
+    @Option(
+        help: "Seconds the census waits after the last step that stopped, started or restarted a server, so that clients that lost their server have reconnected (they back off between attempts; none is on any server's cons until then).")
+    var censusSettle: Double = 5
 
     func validate() throws {
         _ = try leaveBehindRules()
+        guard censusSettle >= 0 else { throw ValidationError("--census-settle must be 0 or more seconds") }
     }
 
     func leaveBehindRules() throws -> [ClientAddressMatch] {
@@ -287,7 +291,8 @@ struct RunCommand: AsyncParsableCommand {
             } : nil
         let options = ExecutionOptions(
             dryRun: execution.dryRun, resume: resume, until: until.map { StepID(rawValue: $0) }, gateTimeout: .milliseconds(Int64(execution.gateTimeout * 1000)),
-            confirm: confirm, census: CensusPolicy(ownAddresses: try execution.ownAddresses(), leaveBehind: try leaveBehindRules()))
+            confirm: confirm, census: CensusPolicy(
+                ownAddresses: try execution.ownAddresses(), leaveBehind: try leaveBehindRules(), settle: .milliseconds(Int64(censusSettle * 1000))))
         let canaries = try watch.map { entry -> CanaryOptions in
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--watch takes NAME=HOST:PORT,…[/chroot]; got '\(entry)'") }
