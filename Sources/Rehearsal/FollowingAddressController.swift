@@ -57,12 +57,18 @@ struct FollowingAddressController: Sendable {
                 // Both servers exist: a platform would send connections to either; stay where it points.
                 if existing.count > 1 || existing.first == backend { continue }
                 do {
+                    // A re-point rewrites the rules of every namespace, one after another, and the
+                    // control namespace's may be done (the executor's gate then passes, and the run
+                    // may end) before the rest: it runs to its end unaffected by the rehearsal
+                    // cancelling this loop, so that its event is recorded and no namespace is left
+                    // half re-pointed.
+                    let manager = manager
                     if let target = existing.first {
-                        try await manager.pointService(address.address, at: target)
+                        _ = try await Task { try await manager.pointService(address.address, at: target) }.value
                         current[address.address] = target
                         timeline.event(.addressFollowed, "platform re-pointed \(address.address) to \(target)", subject: target)
                     } else {
-                        try await manager.pointServiceNowhere(address.address)
+                        _ = try await Task { try await manager.pointServiceNowhere(address.address) }.value
                         current[address.address] = nil
                         timeline.event(.addressFollowed, "platform: no server behind \(address.address) (\(backend ?? "none") has none); it points nowhere", subject: backend)
                     }
