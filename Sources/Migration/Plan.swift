@@ -809,9 +809,10 @@ public struct Step: Sendable, Hashable, Codable {
     public var gatesAfter: [Gate]
     public var impact: ClientImpact
     /// Steps that share this name each restart one server of one rolling restart, and may run in
-    /// any order among themselves (the prover checks every order): the executor restarts the
-    /// current leader last, which spares an election per round and, when the servers restart
-    /// into a larger server list, keeps the ones not yet restarted able to follow the leader.
+    /// any order among themselves, in the places the plan gives them (``RollingRestarts``; the
+    /// prover explores every such order, the steps between them stay in place): the executor
+    /// restarts the current leader last, which spares an election per round and, when the servers
+    /// restart into a larger server list, keeps the ones not yet restarted able to follow the leader.
     public var rollingRestart: String?
 
     public init(
@@ -879,4 +880,61 @@ public struct Plan: Sendable, Hashable, Codable {
     }
 
     public func server(_ ref: ServerRef) -> ServerSpec? { ensemble(named: ref.ensemble)?.server(ref.id) }
+}
+
+/// A plan's rolling restarts as the executor runs them (``Step/rollingRestart``).
+///
+/// The steps of a rolling restart hold fixed places in the plan (their positions); the steps of
+/// other kinds (pauses, checks) stay where they are. The executor fills those places unit by unit,
+/// in an order it chooses while it runs (the current leader's unit last): a unit's steps run in
+/// their own order, one after another, in the next free places. Each step is a unit of its own.
+/// The prover explores every such order; the executor makes only orders of this kind.
+public struct RollingRestarts: Sendable, Hashable {
+    public struct Group: Sendable, Hashable {
+        public var name: String
+        /// The places of the group's steps in the plan, in order.
+        public var positions: [Int]
+        /// The group's units, in plan order: each the plan indices of its steps, in order.
+        public var units: [[Int]]
+    }
+
+    public var groups: [Group]
+
+    /// The rolling restarts of `steps`, or why they cannot be ordered: two rolling restarts whose
+    /// places interleave.
+    public static func of(_ steps: [Step]) -> Result<RollingRestarts, RollingRestartError> {
+        var groups: [Group] = []
+        for (index, step) in steps.enumerated() {
+            guard let name = step.rollingRestart else { continue }
+            if let known = groups.firstIndex(where: { $0.name == name }) {
+                guard known == groups.count - 1 else {
+                    return .failure(
+                        RollingRestartError(
+                            message: "step \(step.id) of rolling restart \(name) comes after steps of rolling restart \(groups[groups.count - 1].name), which began after \(name)'s first step: the steps of two rolling restarts must not interleave; put each rolling restart's steps together"))
+                }
+                groups[known].positions.append(index)
+                groups[known].units.append([index])
+            } else {
+                groups.append(Group(name: name, positions: [index], units: [[index]]))
+            }
+        }
+        return .success(RollingRestarts(groups: groups))
+    }
+
+    /// The plan with the units of each rolling restart laid into its places in `orders[group]`
+    /// (unit indices of ``Group/units``; groups not named keep the plan's order).
+    public func steps(_ steps: [Step], orders: [String: [Int]]) -> [Step] {
+        var result = steps
+        for group in groups {
+            guard let order = orders[group.name] else { continue }
+            for (position, source) in zip(group.positions, order.flatMap { group.units[$0] }) { result[position] = steps[source] }
+        }
+        return result
+    }
+}
+
+/// A plan whose rolling restarts cannot be ordered (see ``RollingRestarts``).
+public struct RollingRestartError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

@@ -106,8 +106,9 @@ public struct PlanRefusal: Error, Sendable, CustomStringConvertible {
 
 extension Prover {
     /// Bumped whenever the prover's rules change (what it models, which invariants it checks), so
-    /// that a plan records which rules proved it.
-    public static let version = 2
+    /// that a plan records which rules proved it. 3: every order the executor may give a rolling
+    /// restart's units is explored, not only the written one.
+    public static let version = 3
 
     /// Proves `plan`; the result is the only way to run it.
     public static func prove(_ plan: Plan, options: ProverOptions = ProverOptions()) throws(PlanRefusal) -> ProvenPlan {
