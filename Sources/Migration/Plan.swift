@@ -735,6 +735,10 @@ public enum Gate: Sendable, Hashable, Codable {
     /// Each server observes a leader (`srvr` mode observer: it joined without a vote) and its
     /// zxid has caught up with the leader's.
     case observersSynced(servers: [ServerRef])
+    /// For each id, whichever server of that id runs (the old one or the one replacing it, which
+    /// share its address) serves, all in one quorum: the gate of steps that run in any order
+    /// (replace's units), which cannot name which of the two servers each id has by then.
+    case idsHealthy(ensemble: String, ids: [ServerID])
 
     public var summary: String {
         switch self {
@@ -752,6 +756,8 @@ public enum Gate: Sendable, Hashable, Codable {
         case .sessionsAccountedFor(_, let servers):
             return "census: every session on \(Action.list(servers)) belongs to a known client (a client group, Mitosis, or --leave-behind)"
         case .observersSynced(let servers): return "observing: \(Action.list(servers)) observe the leader (srvr mode observer) with a caught-up zxid"
+        case .idsHealthy(let ensemble, let ids):
+            return "\(ensemble) quorum healthy: servers \(ids.map(\.description).joined(separator: ",")) (old or new, whichever runs) serve under one leader"
         }
     }
 }
@@ -814,10 +820,14 @@ public struct Step: Sendable, Hashable, Codable {
     /// restarts the current leader last, which spares an election per round and, when the servers
     /// restart into a larger server list, keeps the ones not yet restarted able to follow the leader.
     public var rollingRestart: String?
+    /// Steps of one rolling restart that share this name are one unit (e.g. replace's prepare,
+    /// stop, move and start of one server): they run one after another, and the executor orders
+    /// whole units. Nil: the step is a unit of its own. Plans written without it read as before.
+    public var restartUnit: String?
 
     public init(
         id: StepID, title: String, why: String, gatesBefore: [Gate] = [], actions: [Action], gatesAfter: [Gate] = [],
-        impact: ClientImpact = .none, rollingRestart: String? = nil
+        impact: ClientImpact = .none, rollingRestart: String? = nil, restartUnit: String? = nil
     ) {
         self.id = id
         self.title = title
@@ -827,6 +837,7 @@ public struct Step: Sendable, Hashable, Codable {
         self.gatesAfter = gatesAfter
         self.impact = impact
         self.rollingRestart = rollingRestart
+        self.restartUnit = restartUnit
     }
 }
 
@@ -887,7 +898,9 @@ public struct Plan: Sendable, Hashable, Codable {
 /// The steps of a rolling restart hold fixed places in the plan (their positions); the steps of
 /// other kinds (pauses, checks) stay where they are. The executor fills those places unit by unit,
 /// in an order it chooses while it runs (the current leader's unit last): a unit's steps run in
-/// their own order, one after another, in the next free places. Each step is a unit of its own.
+/// their own order, one after another, in the next free places. Steps that share a
+/// ``Step/restartUnit`` are one unit (they must follow one another among the group's steps); any
+/// other step is a unit of its own.
 /// The prover explores every such order; the executor makes only orders of this kind.
 public struct RollingRestarts: Sendable, Hashable {
     public struct Group: Sendable, Hashable {
@@ -899,6 +912,8 @@ public struct RollingRestarts: Sendable, Hashable {
     }
 
     public var groups: [Group]
+
+    public init(groups: [Group]) { self.groups = groups }
 
     /// The rolling restarts of `steps`, or why they cannot be ordered: two rolling restarts whose
     /// places interleave.
@@ -912,8 +927,17 @@ public struct RollingRestarts: Sendable, Hashable {
                         RollingRestartError(
                             message: "step \(step.id) of rolling restart \(name) comes after steps of rolling restart \(groups[groups.count - 1].name), which began after \(name)'s first step: the steps of two rolling restarts must not interleave; put each rolling restart's steps together"))
                 }
+                let last = groups[known].units[groups[known].units.count - 1]
+                if let unit = step.restartUnit, steps[last[0]].restartUnit == unit {
+                    groups[known].units[groups[known].units.count - 1].append(index)
+                } else if let unit = step.restartUnit, groups[known].units.contains(where: { steps[$0[0]].restartUnit == unit }) {
+                    return .failure(
+                        RollingRestartError(
+                            message: "step \(step.id) of unit \(unit) (rolling restart \(name)) does not follow the unit's other steps: a unit's steps must come one after another"))
+                } else {
+                    groups[known].units.append([index])
+                }
                 groups[known].positions.append(index)
-                groups[known].units.append([index])
             } else {
                 groups.append(Group(name: name, positions: [index], units: [[index]]))
             }

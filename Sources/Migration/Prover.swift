@@ -221,6 +221,8 @@ struct CompiledAction {
 
 enum CompiledGate {
     case quorumHealthy(servers: [Int])
+    /// Id bits: for each, some server of that id inside one serving cluster.
+    case idsHealthy(ids: UInt32)
     case synced(servers: [Int])
     case empty(servers: [Int])
     case copyCaughtUp(groups: [Int])
@@ -386,6 +388,10 @@ struct Model {
                 var indices: [Int] = []
                 for ref in refs { indices.append(try serverIndex(ref)) }
                 return .quorumHealthy(servers: indices)
+            case .idsHealthy(_, let list):
+                var mask: UInt32 = 0
+                for id in list { mask |= try bit(id) }
+                return .idsHealthy(ids: mask)
             // The mode (observer) is what the model's views already say; the data is what counts here.
             case .followersSynced(let refs), .observersSynced(let refs):
                 var indices: [Int] = []
@@ -1029,6 +1035,13 @@ struct Explorer {
         case .quorumHealthy(let servers):
             let wanted = servers.reduce(UInt32(0)) { $0 | (1 << UInt32($1)) }
             return mustClusters(state, cuts: cutMasks(state)).contains { $0.members & wanted == wanted && $0.lineage != nil }
+        case .idsHealthy(let ids):
+            return mustClusters(state, cuts: cutMasks(state)).contains { cluster in
+                guard cluster.lineage != nil else { return false }
+                var covered: UInt32 = 0
+                for server in 0..<serverCount where cluster.members & (1 << UInt32(server)) != 0 { covered |= model.servers[server].idBit }
+                return covered & ids == ids
+            }
         case .synced(let servers):
             let clusters = mustClusters(state, cuts: cutMasks(state))
             for server in servers {

@@ -52,26 +52,67 @@ import Testing
     /// before any restart it had not begun (else two servers of the round could be down at once).
     @Test func aResumedRunFinishesTheInterruptedRestartFirst() throws {
         let plan = try Fixtures.plan(.mitosis, 3, 3, staying: false)
-        let group = try #require(plan.steps.compactMap(\.rollingRestart).first)
-        let positions = plan.steps.indices.filter { plan.steps[$0].rollingRestart == group }
-        #expect(positions.count >= 3)
-        let first = plan.steps[positions[0]].id, last = plan.steps[positions[positions.count - 1]].id
+        let group = try #require(RollingRestarts.of(plan.steps).get().groups.first)
+        #expect(group.units.count >= 3 && group.units.allSatisfy { $0.count == 1 })
+        let last = plan.steps[group.units[group.units.count - 1][0]].id
         // The earlier run moved the last restart forward (the first one's server led) and died in it.
         let state = JournalState(events: [
             ExecutionEvent(kind: .reordered, step: last, summary: "leader last"),
             ExecutionEvent(kind: .stepStarted, step: last, summary: ""),
             ExecutionEvent(kind: .actionStarted, step: last, action: 0, summary: ""),
         ])
-        #expect(MigrationExecutor.interruptedRestart(after: positions[0], in: plan.steps, state: state) == positions[positions.count - 1])
-        // Once it finished, nothing is moved; nor when the step at hand is itself the interrupted one.
-        var done = state
-        done.finishedSteps.insert(last)
-        #expect(MigrationExecutor.interruptedRestart(after: positions[0], in: plan.steps, state: done) == nil)
-        var begun = state
-        begun.startedSteps.insert(first)
-        #expect(MigrationExecutor.interruptedRestart(after: positions[0], in: plan.steps, state: begun) == nil)
-        // Steps outside a rolling restart are never moved.
+        let order = MigrationExecutor.unitOrder(group, steps: plan.steps, state: state)
+        #expect(order == [group.units.count - 1] + Array(0..<(group.units.count - 1)))
+        let laid = RollingRestarts(groups: [group]).steps(plan.steps, orders: [group.name: order])
+        #expect(laid[group.positions[0]].id == last)
+        // It is under way: it is not moved again, whoever leads.
+        #expect(MigrationExecutor.movingLast(order, place: 0, of: group, steps: plan.steps, state: state) == nil)
+        // With nothing begun, the plan's order; steps outside the rolling restart stay in place.
+        #expect(MigrationExecutor.unitOrder(group, steps: plan.steps, state: JournalState(events: [])) == Array(group.units.indices))
         let outside = try #require(plan.steps.indices.first { plan.steps[$0].rollingRestart == nil })
-        #expect(MigrationExecutor.interruptedRestart(after: outside, in: plan.steps, state: state) == nil)
+        #expect(laid[outside] == plan.steps[outside])
+    }
+
+    /// replace: each server's replacement (prepare, stop the old one, move its address, start the
+    /// new one) is one unit, and the unit of the server that leads goes last as a whole.
+    @Test func replaceMovesTheLeadersUnitLastAsAWhole() throws {
+        let plan = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
+        let group = try #require(RollingRestarts.of(plan.steps).get().groups.first)
+        #expect(group.name == "replace")
+        #expect(group.units.map { $0.map { plan.steps[$0].id.rawValue } } == (1...3).map { id in
+            ["prepare", "stop-old", "move-address", "start-new"].map { "replace-\(id)-\($0)" }
+        })
+        #expect(MigrationExecutor.server(of: group.units[0], in: plan.steps) == plan.source.refs[0])
+        // Server 1 leads when its unit is about to begin: it goes last, and server 2's unit takes its places.
+        let nothing = JournalState(events: [])
+        let order = try #require(MigrationExecutor.movingLast([0, 1, 2], place: 0, of: group, steps: plan.steps, state: nothing))
+        #expect(order == [1, 2, 0])
+        let laid = RollingRestarts(groups: [group]).steps(plan.steps, orders: [group.name: order])
+        #expect(group.positions.map { laid[$0].id.rawValue } == [2, 3, 1].flatMap { id in
+            ["prepare", "stop-old", "move-address", "start-new"].map { "replace-\(id)-\($0)" }
+        })
+        // Only where a unit begins, and only while a unit not begun comes after it.
+        #expect(MigrationExecutor.movingLast([0, 1, 2], place: 1, of: group, steps: plan.steps, state: nothing) == nil)
+        #expect(MigrationExecutor.movingLast([0, 1, 2], place: 8, of: group, steps: plan.steps, state: nothing) == nil)
+        // A run stopped in the middle of server 2's unit (moved first) finishes it first on resume.
+        let stopped = JournalState(events: [
+            ExecutionEvent(kind: .stepStarted, step: "replace-2-prepare", summary: ""),
+            ExecutionEvent(kind: .stepFinished, step: "replace-2-prepare", summary: ""),
+            ExecutionEvent(kind: .stepStarted, step: "replace-2-stop-old", summary: ""),
+        ])
+        let resumed = MigrationExecutor.unitOrder(group, steps: plan.steps, state: stopped)
+        #expect(resumed == [1, 0, 2])
+        #expect(MigrationExecutor.movingLast(resumed, place: 1, of: group, steps: plan.steps, state: stopped) == nil)
+        // Every order of the units is proved.
+        #expect(try Prover.check(plan).isSafe)
+    }
+
+    /// A unit's steps must follow one another among its rolling restart's steps.
+    @Test func aSplitUnitIsRefused() throws {
+        var plan = try Fixtures.plan(.replace, 3, 3, staying: true)
+        let start = try #require(plan.index(of: "replace-1-start-new"))
+        let step = plan.steps.remove(at: start)
+        plan.steps.insert(step, at: try #require(plan.index(of: "replace-2-stop-old")) + 1)
+        #expect(throws: ProverError.self) { try Prover.check(plan) }
     }
 }
