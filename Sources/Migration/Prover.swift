@@ -808,6 +808,8 @@ struct Explorer {
     /// or, at a place of a rolling restart, the next step of the unit under way, else the first
     /// step of any unit of it not yet begun.
     func candidates(_ state: State) -> [Int] {
+        // Steps between a rolling restart's places (pauses) stay in place, even inside a unit.
+        guard model.placeUnits[state.step] != 0 else { return [state.step] }
         if state.unitUnderWay >= 0 { return [model.units[Int(state.unitUnderWay)][Int(state.unitNext)]] }
         var free = model.placeUnits[state.step] & ~state.unitsBegun
         guard free != 0 else { return [state.step] }

@@ -148,7 +148,7 @@ public struct MigrationExecutor: Sendable {
                 try record(
                     ExecutionEvent(
                         kind: .reordered, step: steps[index].id,
-                        summary: "\(steps[index].id) before \(later.leader): its server \(later.server.id) leads, and a rolling restart restarts the leader last"))
+                        summary: "\(steps[index].id) before \(later.leader): server \(later.server.id), which \(later.leader) stops, leads, and a rolling restart restarts the leader last"))
             }
             let step = steps[index]
             if state.finishedSteps.contains(step.id) {
