@@ -39,6 +39,32 @@ import Testing
         #expect(found.trace.last?.text.contains("source 1 goes down") == true, "\(found)")
     }
 
+    /// A unit of two steps (stop server 2, start it) run first spans the step between the
+    /// rolling restart's places (a restart of server 3), which stays in its place: the prover
+    /// explores that order as the executor lays it out, and it loses the quorum.
+    @Test func aStepBetweenThePlacesStaysInPlaceInsideAUnit() throws {
+        let source = Fixtures.source(3)
+        let refs = source.refs
+        let plan = Plan(
+            strategy: .replace, source: source, destination: Fixtures.destination(3, after: 3), clientGroups: Fixtures.groups(source: source, staying: false),
+            steps: [
+                Step(id: "roll-restart-1", title: "restart server 1", why: "test", actions: [.restartServer(refs[0])], rollingRestart: "roll"),
+                Step(id: "restart-3", title: "restart server 3", why: "test", actions: [.restartServer(refs[2])]),
+                Step(id: "roll-stop-2", title: "stop server 2", why: "test", actions: [.stopServer(refs[1])], rollingRestart: "roll", restartUnit: "2"),
+                Step(id: "roll-start-2", title: "start server 2", why: "test", actions: [.startServer(refs[1])], rollingRestart: "roll", restartUnit: "2"),
+            ],
+            pointOfNoReturn: nil, impactWindows: [])
+        var written = plan
+        for index in written.steps.indices { written.steps[index].rollingRestart = nil }
+        #expect(try Prover.check(written).isSafe)
+        let found = try #require(try Prover.check(plan).counterexample)
+        let begun = found.trace.filter { $0.kind == .stepBegins }.compactMap(\.step?.rawValue)
+        #expect(begun == ["roll-stop-2", "restart-3"], "\(found)")
+        let group = try #require(RollingRestarts.of(plan.steps).get().groups.first)
+        #expect(group.units == [[0], [2, 3]])
+        #expect(RollingRestarts(groups: [group]).steps(plan.steps, orders: ["roll": [1, 0]]).map(\.id.rawValue) == ["roll-stop-2", "restart-3", "roll-start-2", "roll-restart-1"])
+    }
+
     /// The executor moves a restart only among its own rolling restart's places: the steps of two
     /// rolling restarts must not interleave, or the plan cannot be checked.
     @Test func interleavedRollingRestartsAreRefused() throws {
