@@ -117,6 +117,16 @@ public struct JournalState: Sendable, Hashable {
         }
     }
 
+    /// `steps` in the order the run began them (the executor may run a rolling restart's units in
+    /// another order than the plan's); steps not begun keep their plan order, after the others.
+    public func inRunOrder(_ steps: [Step]) -> [Step] {
+        var began: [StepID: Int] = [:]
+        for (number, event) in events.enumerated() where event.kind == .stepStarted {
+            if let step = event.step, began[step] == nil { began[step] = number }
+        }
+        return steps.enumerated().sorted { (began[$0.element.id] ?? Int.max, $0.offset) < (began[$1.element.id] ?? Int.max, $1.offset) }.map(\.element)
+    }
+
     /// The last step that finished, in plan order.
     public func lastFinishedStep(in plan: Plan) -> StepID? {
         plan.steps.last { finishedSteps.contains($0.id) }?.id

@@ -422,6 +422,12 @@ public enum KubernetesManifests {
         }
         out.append("")
         out.append("## Phase 4: one server at a time, the plan's steps")
+        if plan.steps.contains(where: { $0.restartUnit != nil }) {
+            out.append("")
+            out.append("Each server's steps (prepare, stop, service, start) go together, one server after another, in any order; `mitosis run`")
+            out.append("replaces the server that leads last (its stop costs the one election). By hand, do the same: before each server, ask")
+            out.append("`echo srvr | nc <ClusterIP> 2181` of the ones left, and leave the one that says `Mode: leader` for last.")
+        }
         for step in plan.steps where !early(step) {
             out.append("")
             out.append("### [\(step.id)] \(step.title)")

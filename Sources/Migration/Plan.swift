@@ -739,6 +739,10 @@ public enum Gate: Sendable, Hashable, Codable {
     /// (an address that follows the server by itself, ``StableAddress/Kind/follows``): the
     /// platform dropped the stopped server, or nothing listens behind the address any more.
     case addressReleased(address: String, server: ServerRef)
+    /// For each id, whichever server of that id runs (the old one or the one replacing it, which
+    /// share its address) serves, all in one quorum: the gate of steps that run in any order
+    /// (replace's units), which cannot name which of the two servers each id has by then.
+    case idsHealthy(ensemble: String, ids: [ServerID])
 
     public var summary: String {
         switch self {
@@ -757,6 +761,8 @@ public enum Gate: Sendable, Hashable, Codable {
             return "census: every session on \(Action.list(servers)) belongs to a known client (a client group, Mitosis, or --leave-behind)"
         case .observersSynced(let servers): return "observing: \(Action.list(servers)) observe the leader (srvr mode observer) with a caught-up zxid"
         case .addressReleased(let address, let server): return "released: \(address) (\(server.ensemble) server \(server.id)'s address) reaches no serving server"
+        case .idsHealthy(let ensemble, let ids):
+            return "\(ensemble) quorum healthy: servers \(ids.map(\.description).joined(separator: ",")) (old or new, whichever runs) serve under one leader"
         }
     }
 }
@@ -814,14 +820,19 @@ public struct Step: Sendable, Hashable, Codable {
     public var gatesAfter: [Gate]
     public var impact: ClientImpact
     /// Steps that share this name each restart one server of one rolling restart, and may run in
-    /// any order among themselves (the prover checks every order): the executor restarts the
-    /// current leader last, which spares an election per round and, when the servers restart
-    /// into a larger server list, keeps the ones not yet restarted able to follow the leader.
+    /// any order among themselves, in the places the plan gives them (``RollingRestarts``; the
+    /// prover explores every such order, the steps between them stay in place): the executor
+    /// restarts the current leader last, which spares an election per round and, when the servers
+    /// restart into a larger server list, keeps the ones not yet restarted able to follow the leader.
     public var rollingRestart: String?
+    /// Steps of one rolling restart that share this name are one unit (e.g. replace's prepare,
+    /// stop, move and start of one server): they run one after another, and the executor orders
+    /// whole units. Nil: the step is a unit of its own. Plans written without it read as before.
+    public var restartUnit: String?
 
     public init(
         id: StepID, title: String, why: String, gatesBefore: [Gate] = [], actions: [Action], gatesAfter: [Gate] = [],
-        impact: ClientImpact = .none, rollingRestart: String? = nil
+        impact: ClientImpact = .none, rollingRestart: String? = nil, restartUnit: String? = nil
     ) {
         self.id = id
         self.title = title
@@ -831,6 +842,7 @@ public struct Step: Sendable, Hashable, Codable {
         self.gatesAfter = gatesAfter
         self.impact = impact
         self.rollingRestart = rollingRestart
+        self.restartUnit = restartUnit
     }
 }
 
@@ -884,4 +896,74 @@ public struct Plan: Sendable, Hashable, Codable {
     }
 
     public func server(_ ref: ServerRef) -> ServerSpec? { ensemble(named: ref.ensemble)?.server(ref.id) }
+}
+
+/// A plan's rolling restarts as the executor runs them (``Step/rollingRestart``).
+///
+/// The steps of a rolling restart hold fixed places in the plan (their positions); the steps of
+/// other kinds (pauses, checks) stay where they are. The executor fills those places unit by unit,
+/// in an order it chooses while it runs (the current leader's unit last): a unit's steps run in
+/// their own order, one after another, in the next free places. Steps that share a
+/// ``Step/restartUnit`` are one unit (they must follow one another among the group's steps); any
+/// other step is a unit of its own.
+/// The prover explores every such order; the executor makes only orders of this kind.
+public struct RollingRestarts: Sendable, Hashable {
+    public struct Group: Sendable, Hashable {
+        public var name: String
+        /// The places of the group's steps in the plan, in order.
+        public var positions: [Int]
+        /// The group's units, in plan order: each the plan indices of its steps, in order.
+        public var units: [[Int]]
+    }
+
+    public var groups: [Group]
+
+    public init(groups: [Group]) { self.groups = groups }
+
+    /// The rolling restarts of `steps`, or why they cannot be ordered: two rolling restarts whose
+    /// places interleave.
+    public static func of(_ steps: [Step]) -> Result<RollingRestarts, RollingRestartError> {
+        var groups: [Group] = []
+        for (index, step) in steps.enumerated() {
+            guard let name = step.rollingRestart else { continue }
+            if let known = groups.firstIndex(where: { $0.name == name }) {
+                guard known == groups.count - 1 else {
+                    return .failure(
+                        RollingRestartError(
+                            message: "step \(step.id) of rolling restart \(name) comes after steps of rolling restart \(groups[groups.count - 1].name), which began after \(name)'s first step: the steps of two rolling restarts must not interleave; put each rolling restart's steps together"))
+                }
+                let last = groups[known].units[groups[known].units.count - 1]
+                if let unit = step.restartUnit, steps[last[0]].restartUnit == unit {
+                    groups[known].units[groups[known].units.count - 1].append(index)
+                } else if let unit = step.restartUnit, groups[known].units.contains(where: { steps[$0[0]].restartUnit == unit }) {
+                    return .failure(
+                        RollingRestartError(
+                            message: "step \(step.id) of unit \(unit) (rolling restart \(name)) does not follow the unit's other steps: a unit's steps must come one after another"))
+                } else {
+                    groups[known].units.append([index])
+                }
+                groups[known].positions.append(index)
+            } else {
+                groups.append(Group(name: name, positions: [index], units: [[index]]))
+            }
+        }
+        return .success(RollingRestarts(groups: groups))
+    }
+
+    /// The plan with the units of each rolling restart laid into its places in `orders[group]`
+    /// (unit indices of ``Group/units``; groups not named keep the plan's order).
+    public func steps(_ steps: [Step], orders: [String: [Int]]) -> [Step] {
+        var result = steps
+        for group in groups {
+            guard let order = orders[group.name] else { continue }
+            for (position, source) in zip(group.positions, order.flatMap { group.units[$0] }) { result[position] = steps[source] }
+        }
+        return result
+    }
+}
+
+/// A plan whose rolling restarts cannot be ordered (see ``RollingRestarts``).
+public struct RollingRestartError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

@@ -106,8 +106,9 @@ public struct PlanRefusal: Error, Sendable, CustomStringConvertible {
 
 extension Prover {
     /// Bumped whenever the prover's rules change (what it models, which invariants it checks), so
-    /// that a plan records which rules proved it.
-    public static let version = 2
+    /// that a plan records which rules proved it. 3: every order the executor may give a rolling
+    /// restart's units is explored, not only the written one.
+    public static let version = 3
 
     /// Proves `plan`; the result is the only way to run it.
     public static func prove(_ plan: Plan, options: ProverOptions = ProverOptions()) throws(PlanRefusal) -> ProvenPlan {
@@ -152,13 +153,16 @@ extension Prover {
     }
 
     /// The way back of a run stopped part way (``Rollback/plan(for:journal:)``), proved as what
-    /// really happens: the steps the journal says were done (an interrupted step with only the
-    /// actions that started), then the rollback's steps. Nothing of it runs unless that is safe.
+    /// really happens: the steps the journal says were done, in the order they began (an
+    /// interrupted step with only the actions that started), then the rollback's steps. Nothing of it runs unless that is safe.
     public static func prove(rollback: Plan, of plan: ProvenPlan, journal: JournalState, options: ProverOptions = ProverOptions())
         throws(PlanRefusal) -> ProvenPlan
     {
         var done: [Step] = []
-        for step in plan.plan.steps {
+        // In the order they ran, which is known now: nothing of it is reordered again.
+        for var step in journal.inRunOrder(plan.plan.steps) {
+            step.rollingRestart = nil
+            step.restartUnit = nil
             if journal.finishedSteps.contains(step.id) {
                 done.append(step)
                 continue

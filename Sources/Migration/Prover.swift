@@ -140,10 +140,14 @@ public struct ProverOptions: Sendable, Hashable {
 /// send each connection to either, and both vote as one id). The `addressReleased` gate passes only
 /// when none of the servers behind the address runs.
 ///
-/// Transitions: the plan's steps in order; within a step every interleaving of its actions'
-/// effects (a restart is a stop then a start, so two restarts in one step can overlap); gates
-/// pass or block; and, once per run, a crash of any one running server, which may later come back
-/// with the configuration on its disk.
+/// Transitions: the plan's steps in order, except that at the places of a rolling restart
+/// (``Step/rollingRestart``, ``RollingRestarts``) every order the executor may choose is explored:
+/// at each place where no unit is under way, any unit of that rolling restart not yet begun (its
+/// first step), else the next step of the unit under way; within a step every interleaving of its
+/// actions' effects (a restart is a stop then a start, so two restarts in one step can overlap);
+/// gates pass or block (a gate that can never pass, in any order the executor may choose, is a
+/// stuck plan); and, once per run, a crash of any one running server, which may later come back
+/// with the configuration on its disk. A counterexample names the steps in the order explored.
 ///
 /// ## Quorums
 /// A server serves only inside a quorum: a strict majority of the voters *in its own view*.
@@ -223,6 +227,8 @@ struct CompiledAction {
 
 enum CompiledGate {
     case quorumHealthy(servers: [Int])
+    /// Id bits: for each, some server of that id inside one serving cluster.
+    case idsHealthy(ids: UInt32)
     case synced(servers: [Int])
     case empty(servers: [Int])
     case copyCaughtUp(groups: [Int])
@@ -278,6 +284,16 @@ struct Model {
     /// but who runs, and two of them running means it may reach either.
     var followingAddresses: [String] = []
     var followers: [UInt32] = []
+    /// Rolling restarts (``RollingRestarts``): per step, its unit (-1: none) and its place in it.
+    var stepUnit: [Int] = []
+    var stepUnitPosition: [Int] = []
+    /// Per unit: its steps (plan indices, in order).
+    var units: [[Int]] = []
+    /// Per step place: the units whose first step the executor may run there (every unit of the
+    /// place's rolling restart; 0 for a place outside any).
+    var placeUnits: [UInt64] = []
+    /// Per step place: the client groups exempt whichever step of its rolling restart runs there.
+    var placeWindow: [UInt64] = []
     var initial: State
 
     init(plan: Plan) throws(ProverError) {
@@ -383,6 +399,10 @@ struct Model {
                 var indices: [Int] = []
                 for ref in refs { indices.append(try serverIndex(ref)) }
                 return .quorumHealthy(servers: indices)
+            case .idsHealthy(_, let list):
+                var mask: UInt32 = 0
+                for id in list { mask |= try bit(id) }
+                return .idsHealthy(ids: mask)
             // The mode (observer) is what the model's views already say; the data is what counts here.
             case .followersSynced(let refs), .observersSynced(let refs):
                 var indices: [Int] = []
@@ -509,11 +529,43 @@ struct Model {
             }
             steps.append(compiled)
         }
+        try compileRollingRestarts()
         guard slots.count <= 32 else { throw ProverError(message: "more than 32 stable addresses; the prover handles up to 32") }
         addressSlots = slots
         slotMembers = members
         initial.addressHolder = slotHolders
         serverSlot = servers.indices.map { index in members.firstIndex { $0 & (1 << UInt32(index)) != 0 } ?? -1 }
+    }
+
+    /// The executor fills a rolling restart's places unit by unit in an order it picks while it
+    /// runs: the explorer tries every unit at each place where none is under way.
+    mutating func compileRollingRestarts() throws(ProverError) {
+        let restarts: RollingRestarts
+        switch RollingRestarts.of(plan.steps) {
+        case .success(let found): restarts = found
+        case .failure(let error): throw ProverError(message: error.message)
+        }
+        stepUnit = [Int](repeating: -1, count: steps.count)
+        stepUnitPosition = [Int](repeating: 0, count: steps.count)
+        placeUnits = [UInt64](repeating: 0, count: steps.count)
+        placeWindow = steps.map(\.window)
+        for group in restarts.groups {
+            var mask: UInt64 = 0
+            for unit in group.units {
+                guard units.count < 64 else { throw ProverError(message: "more than 64 rolling-restart units; the prover handles up to 64") }
+                for (position, step) in unit.enumerated() {
+                    stepUnit[step] = units.count
+                    stepUnitPosition[step] = position
+                }
+                mask |= 1 << UInt64(units.count)
+                units.append(unit)
+            }
+            let window = group.positions.reduce(UInt64.max) { $0 & steps[$1].window }
+            for place in group.positions {
+                placeUnits[place] = mask
+                placeWindow[place] = window
+            }
+        }
     }
 
     /// Whether a server can start from the file `write` leaves: ZooKeeper binds its quorum and
@@ -558,8 +610,17 @@ enum Lineage {
 }
 
 struct State: Hashable {
+    /// The place in the plan the run has reached.
     var step: Int = 0
     var started = false
+    /// The plan index of the step running at place `step` (another step of its rolling restart
+    /// than the plan's, when the executor picks another order); -1 between steps.
+    var current: Int16 = -1
+    /// Rolling-restart units begun (bit per ``Model/units``), and the one under way (-1: none)
+    /// with the position of its next step.
+    var unitsBegun: UInt64 = 0
+    var unitUnderWay: Int8 = -1
+    var unitNext: UInt8 = 0
     var progress: [UInt8] = []
     var running: UInt32 = 0
     var views: [View] = []
@@ -599,7 +660,9 @@ struct State: Hashable {
 // MARK: - Exploration
 
 enum Event {
-    case begin(Int)
+    /// `step` begins at the place of the plan's step `place` (another step of its rolling restart
+    /// when the executor picks another order).
+    case begin(step: Int, place: Int)
     case op(step: Int, action: Int, op: Int)
     case finish(Int)
     case crash(Int)
@@ -670,18 +733,30 @@ struct Explorer {
             var blocked: String?
             // The plan.
             if state.step < model.steps.count {
-                let step = model.steps[state.step]
                 if !state.started {
-                    var next = state
-                    if let failure = passGates(step.gatesBefore, &next) {
-                        blocked = "before step \(step.id): the gate \"\(failure)\" can never pass"
-                    } else {
-                        next.started = true
-                        next.progress = [UInt8](repeating: 0, count: step.actions.count)
-                        planMoves += 1
-                        if let found = visit(next, from: cursor, event: .begin(state.step)) { return found }
+                    let candidates = self.candidates(state)
+                    for candidate in candidates {
+                        let step = model.steps[candidate]
+                        var next = state
+                        if let failure = passGates(step.gatesBefore, &next) {
+                            blocked = "before step \(step.id): the gate \"\(failure)\" can never pass"
+                            if candidates.count > 1 && state.crash == 0 {
+                                // The executor picks the order while it runs: it may pick this one.
+                                let place = model.steps[state.step].id
+                                let violation = Violation(
+                                    invariant: .planProceeds,
+                                    message: "\(blocked!) (the executor may run \(step.id) here, in the place of \(place): a rolling restart's units run in any order)")
+                                return counterexample(violation, parent: parents[cursor], event: events[cursor], state: state)
+                            }
+                        } else {
+                            begin(candidate, &next)
+                            planMoves += 1
+                            if let found = visit(next, from: cursor, event: .begin(step: candidate, place: state.step)) { return found }
+                        }
                     }
                 } else {
+                    let current = Int(state.current)
+                    let step = model.steps[current]
                     var allDone = true
                     for (actionIndex, action) in step.actions.enumerated() {
                         let done = Int(state.progress[actionIndex])
@@ -692,11 +767,11 @@ struct Explorer {
                         case .blocked(let reason):
                             blocked = "in step \(step.id), \"\(action.summary)\" cannot run: \(reason)"
                         case .violated(let violation):
-                            return counterexample(violation, parent: cursor, event: .op(step: state.step, action: actionIndex, op: done), state: next)
+                            return counterexample(violation, parent: cursor, event: .op(step: current, action: actionIndex, op: done), state: next)
                         case .done:
                             next.progress[actionIndex] += 1
                             planMoves += 1
-                            if let found = visit(next, from: cursor, event: .op(step: state.step, action: actionIndex, op: done)) {
+                            if let found = visit(next, from: cursor, event: .op(step: current, action: actionIndex, op: done)) {
                                 return found
                             }
                         }
@@ -708,9 +783,10 @@ struct Explorer {
                         } else {
                             next.step += 1
                             next.started = false
+                            next.current = -1
                             next.progress = []
                             planMoves += 1
-                            if let found = visit(next, from: cursor, event: .finish(state.step)) { return found }
+                            if let found = visit(next, from: cursor, event: .finish(current)) { return found }
                         }
                     }
                 }
@@ -750,6 +826,41 @@ struct Explorer {
             cursor += 1
         }
         return nil
+    }
+
+    /// The steps the executor may begin at the place the run has reached: the plan's step there,
+    /// or, at a place of a rolling restart, the next step of the unit under way, else the first
+    /// step of any unit of it not yet begun.
+    func candidates(_ state: State) -> [Int] {
+        // Steps between a rolling restart's places (pauses) stay in place, even inside a unit.
+        guard model.placeUnits[state.step] != 0 else { return [state.step] }
+        if state.unitUnderWay >= 0 { return [model.units[Int(state.unitUnderWay)][Int(state.unitNext)]] }
+        var free = model.placeUnits[state.step] & ~state.unitsBegun
+        guard free != 0 else { return [state.step] }
+        var result: [Int] = []
+        while free != 0 {
+            result.append(model.units[free.trailingZeroBitCount][0])
+            free &= free - 1
+        }
+        return result
+    }
+
+    /// Begins `step` at the place the run has reached (its gates before have passed).
+    func begin(_ step: Int, _ state: inout State) {
+        state.started = true
+        state.current = Int16(step)
+        state.progress = [UInt8](repeating: 0, count: model.steps[step].actions.count)
+        let unit = model.stepUnit[step]
+        guard unit >= 0 else { return }
+        state.unitsBegun |= 1 << UInt64(unit)
+        let next = model.stepUnitPosition[step] + 1
+        if next < model.units[unit].count {
+            state.unitUnderWay = Int8(unit)
+            state.unitNext = UInt8(next)
+        } else {
+            state.unitUnderWay = -1
+            state.unitNext = 0
+        }
     }
 
     /// Settles a new state, checks it, and queues it if it is new.
@@ -962,6 +1073,13 @@ struct Explorer {
         case .quorumHealthy(let servers):
             let wanted = servers.reduce(UInt32(0)) { $0 | (1 << UInt32($1)) }
             return mustClusters(state, cuts: cutMasks(state)).contains { $0.members & wanted == wanted && $0.lineage != nil }
+        case .idsHealthy(let ids):
+            return mustClusters(state, cuts: cutMasks(state)).contains { cluster in
+                guard cluster.lineage != nil else { return false }
+                var covered: UInt32 = 0
+                for server in 0..<serverCount where cluster.members & (1 << UInt32(server)) != 0 { covered |= model.servers[server].idBit }
+                return covered & ids == ids
+            }
         case .synced(let servers):
             let clusters = mustClusters(state, cuts: cutMasks(state))
             for server in servers {
@@ -1196,8 +1314,9 @@ struct Explorer {
     /// The client groups exempt from availability in this state (declared windows).
     func exemption(_ state: State) -> UInt64 {
         guard state.step < model.steps.count else { return 0 }
-        if state.started { return model.steps[state.step].window }
-        if state.step > 0 { return model.steps[state.step].window & model.steps[state.step - 1].window }
+        if state.started { return model.steps[Int(state.current)].window }
+        // Between two steps: exempt only what both places exempt, whichever steps run there.
+        if state.step > 0 { return model.placeWindow[state.step] & model.placeWindow[state.step - 1] }
         return 0
     }
 
@@ -1529,12 +1648,13 @@ struct Explorer {
 
     func eventText(_ event: Event, before: State?) -> TraceEvent {
         switch event {
-        case .begin(let step):
+        case .begin(let step, let place):
             let compiled = model.steps[step]
             let gates = compiled.gatesBefore.map(\.1)
+            let moved = step == place ? "" : " (in the place of \(model.steps[place].id): the executor runs a rolling restart's units in any order)"
             return TraceEvent(
                 kind: .stepBegins, step: compiled.id,
-                text: "begins: \(model.plan.steps[step].title)" + (gates.isEmpty ? "" : " (gates passed: \(gates.joined(separator: "; ")))"))
+                text: "begins: \(model.plan.steps[step].title)" + moved + (gates.isEmpty ? "" : " (gates passed: \(gates.joined(separator: "; ")))"))
         case .op(let step, let action, let op):
             let compiled = model.steps[step].actions[action]
             var text = compiled.summary

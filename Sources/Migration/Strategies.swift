@@ -314,42 +314,58 @@ extension PlanBuilder {
         windows.append(
             ImpactWindow(
                 id: "leader-election", clientGroups: groups.map(\.name), expectedLength: options.electionWindow,
-                reason: "when the server that leads stops, the others elect a new leader (once, if the leader is among the last replaced: elections prefer the highest id among the most up-to-date servers, and ids are replaced in ascending order); until then no server serves, and requests in flight on any stopped server fail with connection loss"))
+                reason: "when the server that leads stops, the others elect a new leader (once: the executor replaces the server that leads last, and the new servers have the same ids); until then no server serves, and requests in flight on any stopped server fail with connection loss"))
         let stopImpact = ClientImpact.window(id: "leader-election")
         let lines = source.servers.map { $0.line(clientPortInLine: false) }
-        var current: [ServerRef] = source.refs
+        // Each server's replacement is one unit of the rolling restart "replace": the executor
+        // replaces the server that leads last (one election in all), so the gates name the ids,
+        // not which of each id's two servers runs by then.
+        let ids = source.servers.map(\.id).sorted()
+        let healthy = Gate.idsHealthy(ensemble: source.name, ids: ids)
+        func unit(_ step: Step, _ id: ServerID) -> Step {
+            var step = step
+            step.rollingRestart = "replace"
+            step.restartUnit = "replace-\(id)"
+            return step
+        }
+        // From host addresses: a client nobody listed is still on them, and from the first stop
+        // on it loses its servers one by one. The census is the last moment to find it.
+        if source.startsOnHostAddresses {
+            add(
+                Step(
+                    id: "replace-census", title: "Census of the sessions on the source, before the first server is replaced",
+                    why: "Any server may be replaced first (the one that leads goes last): from the first stop on, a client still on the host addresses loses its servers one by one.",
+                    gatesBefore: [.sessionsAccountedFor(ensemble: source.name, servers: source.refs)], actions: []))
+        }
         for server in destination.servers.sorted(by: { $0.id < $1.id }) {
             guard let old = source.server(server.id) else { continue }
             let prepare = try write(
                 destination, server, lines: lines, extra: [ZooKeeperConfig.Key.quorumListenOnAllIPs: "true"], myid: true)
-            add(
-                Step(
-                    id: StepID("replace-\(server.id)-prepare"), title: "Prepare the new server \(server.id) on \(server.host)",
-                    why: "Same server list and same myid as the server it replaces; nothing runs yet.",
-                    actions: [prepare]))
-            // From host addresses: a client nobody listed is still on them, and from the first stop
-            // on it loses its servers one by one. The census is the last moment to find it.
-            let census: [Gate] =
-                source.startsOnHostAddresses && current == source.refs ? [.sessionsAccountedFor(ensemble: source.name, servers: source.refs)] : []
             // An address that follows the server by itself: nothing moves it, the gates check the effect.
             let stableAddress = old.stableAddress ?? server.stableAddress
             let follows = stableAddress?.kind == .follows
             let followed = FollowingAddressGates(old: source.ref(old), new: destination.ref(server), address: "\(old.address):\(old.clientPort)", oldHost: old.host, newHost: server.host)
             add(
-                Step(
-                    id: StepID("replace-\(server.id)-stop-old"), title: "Stop the old server \(server.id) on \(old.host)",
-                    why: "The old and the new server share id \(server.id) and its address: the old one must be down before the new one starts. The rest of the ensemble keeps a quorum."
-                        + (follows ? " " + followed.stopWhy : ""),
-                    gatesBefore: census + [.quorumHealthy(ensemble: source.name, servers: current)],
-                    actions: [.stopServer(source.ref(old))], gatesAfter: follows ? followed.afterStop : [], impact: stopImpact))
-            current = current.map { $0.id == server.id ? destination.ref(server) : $0 }
+                unit(
+                    Step(
+                        id: StepID("replace-\(server.id)-prepare"), title: "Prepare the new server \(server.id) on \(server.host)",
+                        why: "Same server list and same myid as the server it replaces; nothing runs yet.",
+                        actions: [prepare]), server.id))
+            add(
+                unit(
+                    Step(
+                        id: StepID("replace-\(server.id)-stop-old"), title: "Stop the old server \(server.id) on \(old.host)",
+                        why: "The old and the new server share id \(server.id) and its address: the old one must be down before the new one starts. The rest of the ensemble keeps a quorum."
+                            + (follows ? " " + followed.stopWhy : ""),
+                        gatesBefore: [healthy],
+                        actions: [.stopServer(source.ref(old))], gatesAfter: follows ? followed.afterStop : [], impact: stopImpact), server.id))
             if let stable = stableAddress, !follows {
                 let move = AddressMove(
                     address: old.address, kind: stable.kind, prefixLength: stable.prefixLength, device: stable.device, from: source.ref(old),
                     to: destination.ref(server), commands: stable.commands)
                 let service = stable.kind == .service
                 add(
-                    Step(
+                    unit(Step(
                         id: StepID("replace-\(server.id)-\(service ? "retarget-service" : "move-address")"),
                         title: service
                             ? "Point server \(server.id)'s service \(old.address) at \(server.host) instead of \(old.host)"
@@ -358,18 +374,17 @@ extension PlanBuilder {
                             ? "Peers and clients reach server \(server.id) through the service at \(old.address) (kube-proxy sends its traffic to the endpoint): once the endpoint is \(server.host) they reach the new server without any change. Only while the old server is stopped: an old backend still serving behind its own address would vote as server \(server.id) beside the new one."
                             : "Peers and clients reach server \(server.id) at \(old.address): once it is on \(server.host) they reach the new server there without any change. Only while the old server is stopped: a server that lost its address while running would still vote as server \(server.id) through connections it opens itself.",
                         gatesBefore: [.serversStopped(servers: [source.ref(old)])],
-                        actions: [.moveAddress(move)]))
+                        actions: [.moveAddress(move)]), server.id))
             }
             add(
-                Step(
-                    id: StepID("replace-\(server.id)-start-new"), title: "Start the new server \(server.id) on \(server.host)",
-                    why: "It syncs the data from the leader. The next server is replaced only once this one has caught up: two empty servers could otherwise be a quorum without the data."
-                        + (follows ? " " + followed.startWhy : ""),
-                    gatesBefore: follows ? followed.beforeStart : [],
-                    actions: [.startServer(destination.ref(server))],
-                    gatesAfter: (follows ? followed.afterStart : [.followersSynced(servers: [destination.ref(server)])]) + [
-                        .quorumHealthy(ensemble: source.name, servers: current)
-                    ]))
+                unit(
+                    Step(
+                        id: StepID("replace-\(server.id)-start-new"), title: "Start the new server \(server.id) on \(server.host)",
+                        why: "It syncs the data from the leader. The next server is replaced only once this one has caught up: two empty servers could otherwise be a quorum without the data."
+                            + (follows ? " " + followed.startWhy : ""),
+                        gatesBefore: follows ? followed.beforeStart : [],
+                        actions: [.startServer(destination.ref(server))],
+                        gatesAfter: (follows ? followed.afterStart : [.followersSynced(servers: [destination.ref(server)])]) + [healthy]), server.id))
         }
     }
 

@@ -128,6 +128,33 @@ final class RecordingDirectory: HostDirectory {
         #expect(try JSONDecoder().decode(Gate.self, from: JSONEncoder().encode(gate)) == gate)
     }
 
+    /// A replace that replaced server 2 first (server 1 led) and stopped inside server 1's unit
+    /// goes back in the order the run went: server 1's unit is undone first, then server 2's,
+    /// and that way back is proved after the steps as they ran.
+    @Test func rollbackUndoesTheUnitsInTheOrderTheyRan() throws {
+        var events = [ExecutionEvent(kind: .planStarted, summary: "start", plan: "x")]
+        let ran = ["preflight"] + ["prepare", "stop-old", "move-address", "start-new"].map { "replace-2-\($0)" } + ["replace-1-prepare", "replace-1-stop-old"]
+        for id in ran {
+            let step = try #require(plan.step(StepID(id)))
+            events.append(ExecutionEvent(kind: .stepStarted, step: step.id, summary: step.title))
+            for index in step.actions.indices {
+                events.append(ExecutionEvent(kind: .actionStarted, step: step.id, action: index, summary: ""))
+                // The destination's servers were stopped already: the preflight changed nothing.
+                events.append(ExecutionEvent(kind: .actionFinished, step: step.id, action: index, summary: "", changed: id != "preflight"))
+            }
+            events.append(ExecutionEvent(kind: .stepFinished, step: step.id, summary: step.title))
+        }
+        let journal = JournalState(events: events)
+        #expect(journal.inRunOrder(plan.steps).prefix(ran.count).map(\.id.rawValue) == ran)
+        let proven = try Prover.prove(plan)
+        let rollback = try Rollback.plan(for: proven, journal: journal)
+        let ids = rollback.steps.map(\.id.rawValue)
+        let startOld1 = try #require(ids.firstIndex(of: "rollback-replace-1-stop-old"))
+        let stopNew2 = try #require(ids.firstIndex(of: "rollback-replace-2-start-new"))
+        #expect(startOld1 < stopNew2, "\(ids)")
+        #expect(throws: Never.self) { try Prover.prove(rollback: rollback, of: proven, journal: journal) }
+    }
+
     /// A replace stopped after server 1's round goes back the mirror way: stop the new server,
     /// move the address back once it is seen stopped, start the old server.
     @Test func rollbackMovesTheAddressBack() throws {

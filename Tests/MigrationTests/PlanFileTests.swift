@@ -37,7 +37,15 @@ import Testing
         #expect(try Plan(jsonData: plan.jsonData()) == plan)
 
         let inventory = try Inventory.parse(yaml: planFile.inventory)
-        let made = try Prover.prove(Planner.plan(planFile.strategy, inventory: inventory, source: "source", destination: "destination")).recorded
+        var made = try Prover.prove(Planner.plan(planFile.strategy, inventory: inventory, source: "source", destination: "destination")).recorded
+        // The proof record counts what the prover that wrote it explored: prover v2 checked a
+        // rolling restart in its written order only, today's prover in every order the executor
+        // may choose (more states). The plan, its digests and every other byte are the same.
+        #expect(made.proof?.digest == proof.digest && made.proof?.steps == proof.steps)
+        #expect(made.proof?.proverVersion == Prover.version)
+        #expect((made.proof?.statesExplored ?? 0) >= proof.statesExplored)
+        made.proof?.proverVersion = proof.proverVersion
+        made.proof?.statesExplored = proof.statesExplored
         #expect(made == plan)
         #expect(try made.jsonData() == data)
     }

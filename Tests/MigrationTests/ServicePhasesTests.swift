@@ -72,7 +72,8 @@ import Testing
         #expect(move.from == move.to && move.to.host == "zk-source-2" && move.address == "10.1.0.2" && move.kind == .service)
         // The census before phase 4: a client nobody listed, still on the host addresses, loses its servers from there.
         let census = Gate.sessionsAccountedFor(ensemble: "source", servers: plan.source.refs)
-        #expect(plan.step("replace-1-stop-old")?.gatesBefore.first == census)
+        #expect(plan.step("replace-census")?.gatesBefore.first == census)
+        #expect(plan.index(of: "replace-census") == plan.steps.firstIndex { $0.rollingRestart == "replace" }.map { $0 - 1 })
         #expect(plan.steps.filter { $0.gatesBefore.contains(census) }.count == 1)
         let result = try Prover.check(plan)
         #expect(result.isSafe, "\(result)")

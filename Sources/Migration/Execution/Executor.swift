@@ -133,25 +133,22 @@ public struct MigrationExecutor: Sendable {
     }
 
     func runSteps(_ state: JournalState) async throws -> ExecutionOutcome {
-        var steps = plan.steps
+        // A proven plan's rolling restarts can be ordered (the prover refuses any other).
+        let restarts = (try? RollingRestarts.of(plan.steps).get()) ?? RollingRestarts(groups: [])
+        // Where a run stopped part way, its units keep the places they had: those the journal
+        // shows begun first, in the order they began (one interrupted in the middle is finished
+        // before another begins), then the others in plan order.
+        var orders: [String: [Int]] = [:]
+        for group in restarts.groups { orders[group.name] = Self.unitOrder(group, steps: plan.steps, state: state) }
+        var steps = restarts.steps(plan.steps, orders: orders)
         for index in steps.indices {
-            if let interrupted = Self.interruptedRestart(after: index, in: steps, state: state) {
-                // A run reordered this rolling restart and stopped in the middle of a later
-                // restart: finish that one first, or this restart would take a second server down.
-                if !options.dryRun {
-                    try record(
-                        ExecutionEvent(
-                            kind: .reordered, step: steps[interrupted].id,
-                            summary: "\(steps[interrupted].id) before \(steps[index].id): it was interrupted, and a rolling restart finishes one restart before it begins the next"))
-                }
-                steps.swapAt(index, interrupted)
-            }
-            if !options.dryRun, let later = try await laterRestart(insteadOf: steps[index], at: index, in: steps, state: state) {
+            if !options.dryRun, let later = try await leaderLast(at: index, restarts: restarts, orders: orders, state: state) {
+                orders[later.group] = later.order
+                steps = restarts.steps(plan.steps, orders: orders)
                 try record(
                     ExecutionEvent(
-                        kind: .reordered, step: steps[later].id,
-                        summary: "\(steps[later].id) before \(steps[index].id): its server leads, and a rolling restart restarts the leader last"))
-                steps.swapAt(index, later)
+                        kind: .reordered, step: steps[index].id,
+                        summary: "\(steps[index].id) before \(later.leader): server \(later.server.id), which \(later.leader) stops, leads, and a rolling restart restarts the leader last"))
             }
             let step = steps[index]
             if state.finishedSteps.contains(step.id) {
@@ -184,31 +181,71 @@ public struct MigrationExecutor: Sendable {
         return .finished
     }
 
-    /// When the step at `index` belongs to a rolling restart and has not started, but a later step
-    /// of the same rolling restart started and did not finish (an earlier run moved it forward and
-    /// was stopped during it), that later step's index.
-    static func interruptedRestart(after index: Int, in steps: [Step], state: JournalState) -> Int? {
-        let step = steps[index]
-        guard let group = step.rollingRestart, !state.startedSteps.contains(step.id) else { return nil }
-        return steps.indices.first { other in
-            other > index && steps[other].rollingRestart == group && state.startedSteps.contains(steps[other].id)
-                && !state.finishedSteps.contains(steps[other].id)
+    /// The order of `group`'s units (indices of ``RollingRestarts/Group/units``) a run follows
+    /// from `state`: the units the journal shows begun, in the order they began, then the others
+    /// in plan order.
+    static func unitOrder(_ group: RollingRestarts.Group, steps: [Step], state: JournalState) -> [Int] {
+        var began: [StepID: Int] = [:]
+        for (number, event) in state.events.enumerated() where event.kind == .stepStarted {
+            if let step = event.step, began[step] == nil { began[step] = number }
         }
+        let start = group.units.map { unit in unit.compactMap { began[steps[$0].id] }.min() }
+        let begun = group.units.indices.filter { start[$0] != nil }.sorted { start[$0]! < start[$1]! }
+        return begun + group.units.indices.filter { start[$0] == nil }
     }
 
-    /// When `step` restarts the current leader as part of a rolling restart and a later step of
-    /// the same rolling restart has not started, that later step's index (the last such one).
-    func laterRestart(insteadOf step: Step, at index: Int, in steps: [Step], state: JournalState) async throws -> Int? {
-        guard let group = step.rollingRestart, !state.startedSteps.contains(step.id), step.actions.count == 1,
-            case .restartServer(let ref)? = step.actions.first
-        else { return nil }
-        let candidates = steps.indices.filter { other in
-            other > index && steps[other].rollingRestart == group && !state.startedSteps.contains(steps[other].id)
-                && !state.finishedSteps.contains(steps[other].id)
+    /// The index (into `group.units`) of the unit whose step fills the group's place `place` in `order`.
+    static func unit(at place: Int, of group: RollingRestarts.Group, order: [Int]) -> Int {
+        var filled = 0
+        for unit in order {
+            filled += group.units[unit].count
+            if place < filled { return unit }
         }
-        guard let last = candidates.last else { return nil }
-        guard case .success(let status)? = await gates.srvr(ref), status.mode == .leader else { return nil }
-        return last
+        return order.last ?? 0
+    }
+
+    /// The server a unit stops or restarts first: the one whose leading matters.
+    static func server(of unit: [Int], in steps: [Step]) -> ServerRef? {
+        for index in unit {
+            for action in steps[index].actions {
+                switch action {
+                case .restartServer(let ref), .stopServer(let ref): return ref
+                default: continue
+                }
+            }
+        }
+        return nil
+    }
+
+    /// `order` with the unit that would begin at the group's place `place` moved to the end,
+    /// when it has not begun and a unit after it has not either; else nil.
+    static func movingLast(_ order: [Int], place: Int, of group: RollingRestarts.Group, steps: [Step], state: JournalState) -> [Int]? {
+        let unit = unit(at: place, of: group, order: order)
+        let first = order.prefix { $0 != unit }.reduce(0) { $0 + group.units[$1].count }
+        let begun = { (unit: Int) in group.units[unit].contains { state.startedSteps.contains(steps[$0].id) } }
+        guard place == first, !begun(unit), let position = order.firstIndex(of: unit),
+            order[(position + 1)...].contains(where: { !begun($0) })
+        else { return nil }
+        var moved = order
+        moved.remove(at: position)
+        moved.append(unit)
+        return moved
+    }
+
+    /// At the place `index` where a unit of a rolling restart would begin: when its server leads
+    /// now and another unit is still to come, the group and its order with that unit last.
+    func leaderLast(at index: Int, restarts: RollingRestarts, orders: [String: [Int]], state: JournalState) async throws
+        -> (group: String, order: [Int], leader: StepID, server: ServerRef)?
+    {
+        guard let group = restarts.groups.first(where: { $0.positions.contains(index) }), let order = orders[group.name],
+            let place = group.positions.firstIndex(of: index),
+            let moved = Self.movingLast(order, place: place, of: group, steps: plan.steps, state: state)
+        else { return nil }
+        let unit = group.units[Self.unit(at: place, of: group, order: order)]
+        guard let ref = Self.server(of: unit, in: plan.steps), case .success(let status)? = await gates.srvr(ref), status.mode == .leader else {
+            return nil
+        }
+        return (group.name, moved, plan.steps[unit[0]].id, ref)
     }
 
     func execute(_ step: Step, state: JournalState) async throws {

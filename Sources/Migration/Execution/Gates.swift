@@ -65,6 +65,20 @@ public struct GateChecker: Sendable {
 
     func check(_ gate: Gate) async throws -> GateResult {
         switch gate {
+        case .idsHealthy(let ensemble, let ids):
+            // Each id's server is the one that answers at its address (the old and the new one
+            // share it); asked by the destination's entry first, whose address is the stable one.
+            var servers: [ServerRef] = []
+            for id in ids {
+                let refs = [plan.destination, plan.source].compactMap { ensemble in ensemble.server(id).map(ensemble.ref) }
+                var answering: ServerRef?
+                for ref in refs where answering == nil {
+                    if case .success? = await srvr(ref) { answering = ref }
+                }
+                guard let chosen = answering ?? refs.first else { return GateResult(passed: false, detail: "server \(id) is in neither ensemble") }
+                servers.append(chosen)
+            }
+            return try await check(.quorumHealthy(ensemble: ensemble, servers: servers))
         case .quorumHealthy(_, let servers):
             // One leader among them, every other one following or observing. (Zxid epochs do not
             // tell quorums apart: an idle follower reports the zxid of the last transaction it

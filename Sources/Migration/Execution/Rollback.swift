@@ -26,7 +26,8 @@ public enum Rollback {
     /// turn (``Prover/prove(rollback:of:journal:options:)``) before it runs.
     public static func plan(for proven: ProvenPlan, journal: JournalState) throws -> Plan {
         let plan = proven.plan
-        let finished = plan.steps.filter { step in
+        // In the order the run began them (a rolling restart's units may have run out of plan order).
+        let finished = journal.inRunOrder(plan.steps).filter { step in
             journal.finishedSteps.contains(step.id) || !(journal.finishedActions[step.id] ?? []).isEmpty
                 || !(journal.interruptedActions[step.id] ?? []).isEmpty
         }
