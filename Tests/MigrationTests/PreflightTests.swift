@@ -38,6 +38,19 @@ import Testing
         #expect(script == "true; sudo -n true >/dev/null 2>&1 || echo sudo; command -v systemctl >/dev/null 2>&1 || echo systemctl")
     }
 
+    /// A server the plan starts, stops or restarts without a start, stop or status command (a
+    /// pod modelled as a `local` host, say) fails the preflight, before any file is written; not
+    /// at its start step, after the steps before it wrote the new server's files.
+    @Test func aServerWithoutItsServiceCommandsFailsThePreflight() throws {
+        var plan = try Fixtures.plan(.replace, 3, 3, staying: true)
+        #expect(plan.preflightNeeds.missing.isEmpty)
+        let index = try #require(plan.destination.servers.firstIndex { $0.id == 2 })
+        plan.destination.servers[index].commands = ServiceCommands(stop: "systemctl stop zookeeper")
+        let missing = plan.preflightNeeds.missing
+        #expect(missing.count == 1, "\(missing)")
+        #expect(missing.first?.hasPrefix("zk-destination-2: destination server 2 on zk-destination-2 has no start or status command, and step preflight starts, stops or restarts it") == true, "\(missing)")
+    }
+
     @Test func aReplacePlanNeedsIpWhereAddressesMove() throws {
         let plan = try Fixtures.plan(.replace, 3, 3, staying: true, movableAddresses: true)
         let needs = plan.preflightNeeds

@@ -10,6 +10,9 @@ import ZooKeeperProtocol
 public struct PreflightNeeds: Sendable, Hashable {
     /// Host → program → what needs it (the first command that named it).
     public var programs: [String: [String: String]] = [:]
+    /// Commands a step will run that the plan does not have (a server without a start command),
+    /// each with what needs it: preflight fails on them before anything changes.
+    public var missing: [String] = []
 
     public init() {}
 
@@ -33,6 +36,7 @@ public struct PreflightNeeds: Sendable, Hashable {
     }
 
     public mutating func merge(_ other: PreflightNeeds) {
+        for entry in other.missing where !missing.contains(entry) { missing.append(entry) }
         for (host, needed) in other.programs {
             reach(host)
             for (program, purpose) in needed where programs[host]?[program] == nil { programs[host]?[program] = purpose }
@@ -175,11 +179,19 @@ extension Plan {
     /// ``ClientGroupController/preflightNeeds()``.)
     public var preflightNeeds: PreflightNeeds {
         var needs = PreflightNeeds()
-        func service(_ ref: ServerRef) {
+        func service(_ ref: ServerRef, step: StepID?) {
             guard let server = server(ref) else { return }
             let commands = server.commands
             for (kind, command) in [("start", commands.start), ("stop", commands.stop), ("restart", commands.restart), ("status", commands.status)] {
                 needs.command(command, on: server.host, for: "server \(ref.id)'s \(kind) command")
+            }
+            // The executor needs start, stop and status for any of the three (a restart without
+            // its own command is a stop and a start; status tells a stopped server).
+            let absent = [("start", commands.start), ("stop", commands.stop), ("status", commands.status)].filter { $0.1 == nil }.map(\.0)
+            if let step, !absent.isEmpty {
+                let names = absent.count == 1 ? absent[0] : absent.dropLast().joined(separator: ", ") + " or " + absent[absent.count - 1]
+                let entry = "\(server.host): \(ref) has no \(names) command, and step \(step) starts, stops or restarts it; add \(absent.count == 1 ? "it" : "them") under commands: of the server or its ensemble in the inventory, then plan again"
+                if !needs.missing.contains(where: { $0.hasPrefix("\(server.host): \(ref) has no") }) { needs.missing.append(entry) }
             }
         }
         for step in steps {
@@ -190,7 +202,7 @@ extension Plan {
                     if write.removesDirectories?.isEmpty == false {
                         needs.program("rmdir", on: write.server.host, for: "removing the empty directories the run created (step \(step.id))")
                     }
-                case .startServer(let ref), .stopServer(let ref), .restartServer(let ref): service(ref)
+                case .startServer(let ref), .stopServer(let ref), .restartServer(let ref): service(ref, step: step.id)
                 case .addFirewallRule(let rule), .removeFirewallRule(let rule):
                     needs.program("iptables", on: rule.server.host, for: "the firewall rules of step \(step.id)")
                 case .moveAddress(let move) where move.kind != .interface: break
@@ -200,7 +212,7 @@ extension Plan {
                 }
             }
             for gate in step.gatesBefore + step.gatesAfter {
-                if case .serversStopped(let servers) = gate { servers.forEach(service) }
+                if case .serversStopped(let servers) = gate { servers.forEach { service($0, step: nil) } }
             }
         }
         return needs
@@ -259,7 +271,7 @@ extension MigrationExecutor {
     func preflight() async throws -> String {
         var needs = plan.preflightNeeds
         needs.merge(clients.preflightNeeds())
-        var failures: [String] = []
+        var failures: [String] = needs.missing
         var found = 0
         for (host, programs) in needs.programs.sorted(by: { $0.key < $1.key }) {
             let names = programs.keys.sorted()
