@@ -99,6 +99,12 @@ public struct ServiceCommands: Sendable, Hashable, Codable {
         self.status = status
     }
 
+    /// Which of the commands the executor needs to start, stop or restart a server (start, stop,
+    /// and status, which tells a stopped server) are absent, by name.
+    public var absentForService: [String] {
+        [("start", start), ("stop", stop), ("status", status)].filter { $0.1 == nil }.map(\.0)
+    }
+
     /// `restart`, or `stop` then `start` when only those are given.
     public var effectiveRestart: String? {
         if let restart { return restart }

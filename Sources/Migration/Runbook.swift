@@ -63,7 +63,7 @@ public enum Runbook {
             out.append("## Step \(number + 1)/\(plan.steps.count) [\(step.id)] \(step.title)")
             if let group = step.rollingRestart, plan.steps.first(where: { $0.rollingRestart == group })?.id == step.id {
                 let units = plan.steps.filter { $0.rollingRestart == group }.map { $0.restartUnit ?? $0.id.rawValue }
-                let count = units.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.count
+                let count = Set(units).count
                 out.append(
                     "Order: this step begins rolling restart '\(group)': its \(count) \(units.count > count ? "servers' step groups" : "restarts") may run in any order (the prover checked every order), one after another. `mitosis run` leaves the server that leads for last; by hand, ask `srvr` before each and do the one that says `Mode: leader` last.")
             }

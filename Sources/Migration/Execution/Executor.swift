@@ -6,6 +6,7 @@ public import NIOCore
 import Probes
 import TreeCopy
 import ZooKeeper
+import ZooKeeperProtocol
 
 /// How a run goes.
 public struct ExecutionOptions: Sendable {
@@ -332,23 +333,23 @@ public struct MigrationExecutor: Sendable {
     /// them: the ensemble served again then), so that clients that lost their server have
     /// reconnected before the census counts them.
     func settleBeforeCensus(step: Step) async throws {
-        let changesServers = { (step: Step) in
-            step.actions.contains { action in
-                switch action {
-                case .startServer, .stopServer, .restartServer, .moveAddress: return true
-                default: return false
+        let changing = Set(
+            plan.steps.filter { step in
+                step.actions.contains { action in
+                    switch action {
+                    case .startServer, .stopServer, .restartServer, .moveAddress: return true
+                    default: return false
+                    }
                 }
-            }
-        }
+            }.map(\.id))
         let state = try journal.load()
         guard
             let last = state.events.last(where: { event in
-                event.step.flatMap { plan.step($0) }.map(changesServers) == true
-                    && [.actionFinished, .gatePassed, .stepFinished].contains(event.kind)
+                event.step.map(changing.contains) == true && [.actionFinished, .gatePassed, .stepFinished].contains(event.kind)
             })
         else { return }
         let since = Date().timeIntervalSince(last.time)
-        let settle = Double(options.census.settle.components.seconds) + Double(options.census.settle.components.attoseconds) / 1e18
+        let settle = options.census.settle.seconds
         guard since < settle else { return }
         let wait = settle - since
         try record(
@@ -420,8 +421,7 @@ public struct MigrationExecutor: Sendable {
         }
         let commands = server.commands
         guard let start = commands.start, let stop = commands.stop, let status = commands.status else {
-            let missing = [("start", commands.start), ("stop", commands.stop), ("status", commands.status)].filter { $0.1 == nil }.map(\.0)
-            throw ExecutionError(.actionFailed, "\(ref) has no \(missing.joined(separator: ", ")) command; add them under commands: in the inventory")
+            throw ExecutionError(.actionFailed, "\(ref) has no \(commands.absentForService.joined(separator: ", ")) command; add them under commands: in the inventory")
         }
         return ServiceSpec(name: "zookeeper", start: start, stop: stop, restart: commands.restart, status: status, timeout: .seconds(120))
     }

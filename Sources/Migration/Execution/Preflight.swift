@@ -179,6 +179,7 @@ extension Plan {
     /// ``ClientGroupController/preflightNeeds()``.)
     public var preflightNeeds: PreflightNeeds {
         var needs = PreflightNeeds()
+        var reported: Set<ServerRef> = []
         func service(_ ref: ServerRef, step: StepID?) {
             guard let server = server(ref) else { return }
             let commands = server.commands
@@ -187,11 +188,11 @@ extension Plan {
             }
             // The executor needs start, stop and status for any of the three (a restart without
             // its own command is a stop and a start; status tells a stopped server).
-            let absent = [("start", commands.start), ("stop", commands.stop), ("status", commands.status)].filter { $0.1 == nil }.map(\.0)
-            if let step, !absent.isEmpty {
+            let absent = commands.absentForService
+            if let step, !absent.isEmpty, reported.insert(ref).inserted {
                 let names = absent.count == 1 ? absent[0] : absent.dropLast().joined(separator: ", ") + " or " + absent[absent.count - 1]
                 let entry = "\(server.host): \(ref) has no \(names) command, and step \(step) starts, stops or restarts it; add \(absent.count == 1 ? "it" : "them") under commands: of the server or its ensemble in the inventory, then plan again"
-                if !needs.missing.contains(where: { $0.hasPrefix("\(server.host): \(ref) has no") }) { needs.missing.append(entry) }
+                needs.missing.append(entry)
             }
         }
         for step in steps {
