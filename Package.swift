@@ -58,7 +58,9 @@ let package = Package(
         // depends on it. It starts servers with Hosts' `ChildProcess` and `ZooKeeperDistribution`.
         .target(
             name: "ZooKeeperTestSupport",
-            dependencies: ["ZooKeeper", "ZooKeeperProtocol", "Hosts", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ZooKeeper", "ZooKeeperProtocol", "Hosts", .product(name: "Logging", package: "swift-log")],
+            // The kubectl test double (`FakeKubernetes`), run from its place in the checkout.
+            exclude: ["fake_kubectl.py"]
         ),
         // zoo.cfg, dynamic config, myid, server.properties, inventories, version knowledge; and the
         // plain values plans and host drivers both name (Latin1, ServiceState, PeerBlock, shellQuoted).
@@ -199,7 +201,8 @@ let package = Package(
         .testTarget(
             name: "MigrationTests",
             dependencies: [
-                "Migration", "MigrationPlanning", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", "Kafka", .product(name: "NIOEmbedded", package: "swift-nio"),
+                "Migration", "MigrationPlanning", "Ensemble", "TreeCopy", "Probes", "ZooKeeper", "Hosts", "Kafka", "ZooKeeperTestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["PlanFiles"]

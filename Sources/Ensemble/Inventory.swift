@@ -37,6 +37,13 @@ public struct Inventory: Sendable, Hashable {
     }
 
     public func ensemble(named name: String) -> EnsembleSpec? { ensembles.first { $0.name == name } }
+
+    /// Each pod host's StatefulSet (hosts `via: kubernetes`), by host name.
+    public var podStatefulSets: [String: String] {
+        var pods: [String: String] = [:]
+        for host in hosts { if case .kubernetes(let pod) = host.access { pods[host.name] = pod.statefulSet } }
+        return pods
+    }
     public func host(named name: String) -> HostSpec? { hosts.first { $0.name == name } }
     public func clientGroup(named name: String) -> ClientGroup? { clientGroups.first { $0.name == name } }
 
@@ -373,6 +380,21 @@ public enum HostAccess: Sendable, Hashable {
     case ssh(SSHAccess)
     /// The machine Mitosis runs on (commands run here, files are local).
     case local
+    /// A ZooKeeper server as a Kubernetes pod: a single-replica StatefulSet, driven through the
+    /// inventory's kubectl (``Inventory/kubernetes``). Its files are keys of its ConfigMap, and
+    /// starting and stopping it is creating and deleting the StatefulSet.
+    case kubernetes(KubernetesPod)
+}
+
+/// A host that is a Kubernetes pod: the StatefulSet (one replica) that runs it. The same name
+/// names its ConfigMap (`<name>-config`), its pod (`<name>-0`), its data volume
+/// (`data-<name>-0`) and the label its Service selects it by.
+public struct KubernetesPod: Sendable, Hashable {
+    public var statefulSet: String
+
+    public init(statefulSet: String) {
+        self.statefulSet = statefulSet
+    }
 }
 
 public struct SSHAccess: Sendable, Hashable {
@@ -399,10 +421,16 @@ public struct KubernetesAccess: Sendable, Hashable {
     public var kubectl: String
     /// The Services' namespace; nil: the command's own default.
     public var namespace: String?
+    /// The pods' ZooKeeper image; nil: the official `zookeeper:<the server's version>`.
+    public var image: String?
+    /// The size of each pod's data volume.
+    public var storage: String
 
-    public init(kubectl: String, namespace: String? = nil) {
+    public init(kubectl: String, namespace: String? = nil, image: String? = nil, storage: String = "10Gi") {
         self.kubectl = kubectl
         self.namespace = namespace
+        self.image = image
+        self.storage = storage
     }
 }
 

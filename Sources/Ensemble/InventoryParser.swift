@@ -279,16 +279,89 @@ struct InventoryReader {
         checkClientConfigFiles(groups)
         var inventory = Inventory(ensembles: ensembles, hosts: hosts, clientGroups: groups)
         if let node = top.values["kubernetes"] { inventory.kubernetes = readKubernetes(node, "kubernetes") }
+        checkPodHosts(hosts, ensembles, groups, kubernetes: inventory.kubernetes)
         return inventory
     }
 
     /// `kubernetes: {kubectl: "kubectl --context prod", namespace: zookeeper}`: how Mitosis points
     /// the Services of service stable addresses at their new backends.
     mutating func readKubernetes(_ node: Node, _ path: String) -> KubernetesAccess? {
-        guard let fields = fields(node, path, what: "the kubernetes section", allowed: ["kubectl", "namespace"], required: ["kubectl"]),
+        guard let fields = fields(node, path, what: "the kubernetes section", allowed: ["kubectl", "namespace", "image", "storage"], required: ["kubectl"]),
               let kubectl = string(fields, "kubectl")
         else { return nil }
-        return KubernetesAccess(kubectl: kubectl, namespace: string(fields, "namespace"))
+        let namespace = string(fields, "namespace")
+        if let namespace, !isDNSLabel(namespace) {
+            error(fields.values["namespace"], fieldPath(fields, "namespace"), "namespace '\(namespace)' is not a Kubernetes name (lower-case letters, digits and '-', at most 63)")
+        }
+        return KubernetesAccess(kubectl: kubectl, namespace: namespace, image: string(fields, "image"), storage: string(fields, "storage") ?? "10Gi")
+    }
+
+    /// A Kubernetes object name that is also a DNS label (RFC 1123): what a namespace, a Service
+    /// and a StatefulSet must be.
+    func isDNSLabel(_ text: String) -> Bool {
+        !text.isEmpty && text.count <= 63 && text.first!.isLetter && text.last.map { $0.isLetter || $0.isNumber } == true
+            && text.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
+    }
+
+    /// A pod host (`via: kubernetes`) runs exactly one ZooKeeper server and nothing else, behind
+    /// a stable address (its Service's ClusterIP), with its files where the pod mounts them: the
+    /// config files in one directory (the ConfigMap's mount) and myid in its data directory (the
+    /// pod's volume). Its StatefulSet starts and stops it, so it takes no service commands, and
+    /// it needs the inventory's kubectl.
+    mutating func checkPodHosts(_ hosts: [HostSpec], _ ensembles: [EnsembleSpec], _ groups: [ClientGroup], kubernetes: KubernetesAccess?) {
+        for host in hosts {
+            guard case .kubernetes(let pod) = host.access else { continue }
+            let path = "hosts[\(host.name)]"
+            func fail(_ message: String, at location: SourceLocation? = host.location, path: String = path) {
+                diagnostics.append(InventoryDiagnostic(severity: .error, location: location, path: path, message: message))
+            }
+            if kubernetes == nil {
+                fail("host '\(host.name)' is a pod (via: kubernetes), which Mitosis drives through kubectl: add a kubernetes section naming it (kubernetes: {kubectl: kubectl, namespace: …})")
+            }
+            let servers = ensembles.flatMap { ensemble in ensemble.servers.filter { $0.host == host.name }.map { (ensemble, $0) } }
+            for group in groups {
+                for member in group.members where member.host == host.name {
+                    fail("client member '\(member.name)' of group '\(group.name)' is on host '\(host.name)', a ZooKeeper pod (via: kubernetes); a pod host runs its server and nothing else")
+                }
+            }
+            guard servers.count == 1, let (ensemble, server) = servers.first else {
+                fail(
+                    servers.isEmpty
+                        ? "host '\(host.name)' is a pod (via: kubernetes, StatefulSet \(pod.statefulSet)) but no server runs on it; give it a server, or remove it"
+                        : "host '\(host.name)' is one pod (StatefulSet \(pod.statefulSet)) but runs \(servers.count) servers (\(servers.map { "\($0.0.name) \($0.1.id)" }.joined(separator: ", "))); give each server its own pod host")
+                continue
+            }
+            let serverPath = "ensembles[\(ensemble.name)].servers[\(server.id)]"
+            func refuse(_ message: String) { fail("server \(server.id) of ensemble '\(ensemble.name)' runs in pod host '\(host.name)': " + message, at: server.location, path: serverPath) }
+            let commands = server.commands
+            if commands.start != nil || commands.stop != nil || commands.restart != nil || commands.status != nil {
+                refuse("its StatefulSet \(pod.statefulSet) starts and stops it (kubectl apply and delete), so its start, stop, restart and status commands would be ignored; remove commands: from the server, or from ensemble '\(ensemble.name)'")
+            }
+            switch server.stableAddress?.kind {
+            case .service?, .follows?:
+                break
+            default:
+                refuse("a pod's IP changes whenever the pod does, so the server must be reached at its Service's ClusterIP: give it `address: <the ClusterIP>` and `stableAddress: {kind: service}`")
+            }
+            let configDirectory = Self.directory(of: server.configPath)
+            if configDirectory == server.dataDir || configDirectory.hasPrefix(server.dataDir + "/") || server.dataDir.hasPrefix(configDirectory + "/") {
+                refuse("its config file \(server.configPath) and its data directory \(server.dataDir) must be apart: the config directory is the ConfigMap's (read-only) mount, the data directory the pod's volume")
+            }
+            if let dynamic = server.dynamicConfigPath {
+                refuse("a dynamic config file (\(dynamic)) is written by ZooKeeper itself, and a ConfigMap's mount is read-only; list the servers in zoo.cfg (reconfigEnabled=false)")
+            }
+            if let dataLogDir = server.dataLogDir {
+                refuse("the pod keeps its transaction logs in its one volume, its data directory: remove dataLogDir (\(dataLogDir))")
+            }
+            if server.myidPath != server.dataDir + "/myid" {
+                refuse("its myid is \(server.myidPath), but the pod writes myid into its data directory (\(server.dataDir)/myid): remove myidPath")
+            }
+        }
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// One member config file on one host belongs to one member: listed twice (in two groups, or
@@ -327,7 +400,7 @@ struct InventoryReader {
     }
 
     mutating func readHost(_ node: Node, _ path: String) -> HostSpec? {
-        guard let f = fields(node, path, what: "a host", allowed: ["name", "address", "via", "ssh"], required: ["name", "via"]) else {
+        guard let f = fields(node, path, what: "a host", allowed: ["name", "address", "via", "ssh", "statefulSet"], required: ["name", "via"]) else {
             return nil
         }
         let name = string(f, "name")
@@ -344,6 +417,22 @@ struct InventoryReader {
                 error(ssh, fieldPath(f, "ssh"), "this host is this machine (via: local), so its ssh settings would be ignored; remove them or write via: ssh")
             }
             access = .local
+        case "kubernetes":
+            if let ssh = f.values["ssh"] {
+                error(ssh, fieldPath(f, "ssh"), "this host is a pod (via: kubernetes), reached through kubectl, so its ssh settings would be ignored; remove them")
+            }
+            if let addressNode = f.values["address"] {
+                error(addressNode, fieldPath(f, "address"), "this host is a pod (via: kubernetes), whose IP changes with every pod; remove address: and reach its server at its Service's ClusterIP (the server's address)")
+            }
+            guard let statefulSet = string(f, "statefulSet") else {
+                error(node, path, "a pod host (via: kubernetes) needs statefulSet: the name of its single-replica StatefulSet, e.g. the name of the Service it sits behind")
+                break
+            }
+            guard isDNSLabel(statefulSet), statefulSet.count <= 63 - "-config".count else {
+                error(f.values["statefulSet"], fieldPath(f, "statefulSet"), "statefulSet '\(statefulSet)' is not a Kubernetes name of at most \(63 - "-config".count) characters (lower-case letters, digits and '-'; its ConfigMap is '<name>-config')")
+                break
+            }
+            access = .kubernetes(KubernetesPod(statefulSet: statefulSet))
         case "ssh":
             guard let sshNode = f.values["ssh"] else {
                 error(node, path, "a host reached via ssh needs an ssh mapping with at least user")
@@ -358,10 +447,13 @@ struct InventoryReader {
                 access = .ssh(SSHAccess(user: user, port: port, keyPath: string(s, "key"), knownHostsPath: string(s, "knownHosts"), sudo: sudo))
             }
         case let other?:
-            let suggestion = closestMatch(to: other, in: ["sandbox", "ssh", "local"]).map { "; did you mean '\($0)'?" } ?? ""
-            error(f.values["via"], fieldPath(f, "via"), "via is '\(other)'; a host is reached via sandbox, ssh or local\(suggestion)")
+            let suggestion = closestMatch(to: other, in: ["sandbox", "ssh", "local", "kubernetes"]).map { "; did you mean '\($0)'?" } ?? ""
+            error(f.values["via"], fieldPath(f, "via"), "via is '\(other)'; a host is reached via sandbox, ssh, local or kubernetes\(suggestion)")
         case nil:
             break
+        }
+        if let statefulSet = f.values["statefulSet"], string(f, "via") != "kubernetes" {
+            error(statefulSet, fieldPath(f, "statefulSet"), "statefulSet names the pod of a host reached via kubernetes; remove it, or write via: kubernetes")
         }
         guard let name, let access else { return nil }
         return HostSpec(name: name, address: address, access: access, location: location(node))

@@ -154,6 +154,18 @@ public protocol HostDriver: Sendable {
     /// The tags of the peer blocks in place.
     func peerBlockTags() async throws -> [String]
 
+    /// The names in a directory (`ls -A`), nil when it does not exist.
+    func listDirectory(_ path: String) async throws -> [String]?
+    /// Of the directories above `paths`, those that do not exist (each path's missing parent, its
+    /// missing parent, and so on up to the first that exists), in no order.
+    func missingDirectories(above paths: [String]) async throws -> [String]
+    /// Removes a file; no change when it does not exist.
+    func removeFile(_ path: String) async throws -> HostChange
+    /// Set when the driver starts and stops the server itself (a pod's StatefulSet) instead of
+    /// through the inventory's service commands, saying how (for messages): the server then needs
+    /// no start, stop or status command, and any given is ignored.
+    var ownServiceControl: String? { get }
+
     /// Adds a stable address (`10.0.0.5/24`'s address and prefix length) to a device and announces it.
     func attachAddress(_ address: String, prefixLength: Int, device: String) async throws -> HostChange
     func detachAddress(_ address: String, prefixLength: Int, device: String) async throws -> HostChange
@@ -189,6 +201,31 @@ extension HostDriver {
                 "line \(error.line) holds \(error.scalarDescription), which ISO-8859-1 (how ZooKeeper reads the file) cannot hold; nothing was written: write it as a \\uXXXX escape")
         }
     }
+
+    public func listDirectory(_ path: String) async throws -> [String]? {
+        let quoted = shellQuoted(path)
+        let listing = try await check("if [ -d \(quoted) ]; then echo exists; ls -1A -- \(quoted); else echo missing; fi", timeout: .seconds(30), operation: "list \(path)")
+        let lines = listing.split(separator: "\n").map(String.init)
+        guard lines.first == "exists" else { return nil }
+        return Array(lines.dropFirst())
+    }
+
+    public func missingDirectories(above paths: [String]) async throws -> [String] {
+        guard !paths.isEmpty else { return [] }
+        let script = paths.map { path in
+            "d=$(dirname -- \(shellQuoted(path))); while [ ! -d \"$d\" ]; do printf '%s\\n' \"$d\"; d=$(dirname -- \"$d\"); done"
+        }.joined(separator: "; ")
+        let output = try await check(script, timeout: .seconds(60), operation: "list the directories a write would create")
+        return Array(Set(output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }))
+    }
+
+    public func removeFile(_ path: String) async throws -> HostChange {
+        let outcome = try await check("if [ -e \(shellQuoted(path)) ]; then rm -f -- \(shellQuoted(path)) && echo removed; fi", timeout: .seconds(60), operation: "remove \(path)")
+        let removed = outcome.trimmingCharacters(in: .whitespacesAndNewlines) == "removed"
+        return HostChange(host: host, changed: removed, summary: removed ? "removed \(path)" : "\(path) is already gone")
+    }
+
+    public var ownServiceControl: String? { nil }
 
     /// Runs a command that must succeed; its output on success.
     @discardableResult

@@ -49,12 +49,15 @@ public enum KubernetesManifests {
     /// Where the pod's files are mounted (zoo.cfg and the readiness script) and where its data lives.
     static let configDirectory = "/conf"
     static let dataDirectory = "/data"
-    static let serverLabel = "zookeeper.mitosis/server-id"
+    /// The pod label a server's Service selects its pod by; its value is the StatefulSet's name.
+    package static let serverLabel = "zookeeper.mitosis/server-id"
 
     /// The manifests and the kubectl runbook for `plan`, a replace whose stable addresses are
     /// services. `hostAddresses`: each host's IP address (the phase-1 Endpoints point at the
     /// source servers' hosts).
-    public static func make(_ plan: Plan, hostAddresses: [String: String], options: Options = Options()) throws(Refusal) -> [File] {
+    /// `pods`: the StatefulSet of each pod host (`via: kubernetes`), which names the objects of
+    /// the server that runs there; any other server's are named after its Service.
+    public static func make(_ plan: Plan, hostAddresses: [String: String], pods: [String: String] = [:], options: Options = Options()) throws(Refusal) -> [File] {
         guard plan.strategy == .replace else {
             throw Refusal(
                 message:
@@ -87,7 +90,8 @@ public enum KubernetesManifests {
                     message:
                         "host \(server.host) (source server \(server.id)) has no IP address in the inventory; the phase-1 Endpoints point the service at it: add `address: <its IP>` to host \(server.host)")
             }
-            targets.append(Target(server: server, twin: twin, hostIP: hostIP, name: serviceName(ensemble: plan.source.name, id: server.id)))
+            let name = serviceName(ensemble: plan.source.name, id: server.id)
+            targets.append(Target(server: server, twin: twin, hostIP: hostIP, name: name, podName: pods[twin.host] ?? name))
         }
         guard !targets.isEmpty else { throw Refusal(message: "the plan replaces no server") }
         let image = options.image ?? "zookeeper:\(plan.destination.version.major).\(plan.destination.version.minor).\(plan.destination.version.patch)"
@@ -101,11 +105,16 @@ public enum KubernetesManifests {
             let zooCfg = podConfig(target, plan: plan, servers: targets.map { ($0.twin, dns($0)) })
             let script = readinessScript(local: "127.0.0.1:\(target.twin.clientPort)", peers: targets.map { "\(dns($0)):\($0.twin.clientPort)" })
             let directory = "phase-4/\(target.name)"
-            files.append(File(path: "\(directory)/1-configmap.yaml", text: yaml([configMap(target, options: options, zooCfg: zooCfg, script: script)])))
+            let pod = PodServer(
+                statefulSet: target.podName, id: target.twin.id, ports: ports(target), configPath: "\(configDirectory)/zoo.cfg", dataDirectory: dataDirectory,
+                image: image, storage: options.storage, namespace: options.namespace)
+            let data = object([("zoo.cfg", .string(zooCfg)), ("myid", .string(myidText(target.twin.id))), ("ready.sh", .string(script))])
+            files.append(File(path: "\(directory)/1-configmap.yaml", text: yaml([configMap(pod, data: data)])))
             files.append(File(path: "\(directory)/2-service.yaml", text: yaml([service(target, options: options, selector: true)])))
-            files.append(File(path: "\(directory)/3-statefulset.yaml", text: yaml([statefulSet(target, options: options, image: image)])))
+            files.append(File(path: "\(directory)/3-statefulset.yaml", text: yaml([statefulSet(pod)])))
         }
-        files.append(File(path: "RUNBOOK.md", text: runbook(plan, targets: targets, options: options)))
+        let driven = targets.filter { pods[$0.twin.host] != nil }.map(\.twin.host)
+        files.append(File(path: "RUNBOOK.md", text: runbook(plan, targets: targets, options: options, podHosts: driven)))
         return files
     }
 
@@ -114,7 +123,8 @@ public enum KubernetesManifests {
     /// objects `phase-1/services.yaml` holds for it. `namespace` nil: the objects name none, and
     /// kubectl's own namespace applies.
     public static func phaseOneObjects(_ server: ServerSpec, ensemble: String, hostIP: String, namespace: String?) -> JSONValue {
-        let target = Target(server: server, twin: server, hostIP: hostIP, name: serviceName(ensemble: ensemble, id: server.id))
+        let name = serviceName(ensemble: ensemble, id: server.id)
+        let target = Target(server: server, twin: server, hostIP: hostIP, name: name, podName: name)
         let options = Options(namespace: namespace ?? "")
         return object([
             ("apiVersion", .string("v1")), ("kind", .string("List")),
@@ -145,8 +155,64 @@ public enum KubernetesManifests {
         var server: ServerSpec
         var twin: ServerSpec
         var hostIP: String
+        /// The Service's name.
         var name: String
+        /// The StatefulSet's name (its ConfigMap is `<podName>-config`, its label value `<podName>`).
+        var podName: String
     }
+
+    /// One ZooKeeper server as a single-replica StatefulSet: what its pod runs and where its files
+    /// are. Its ConfigMap (`<statefulSet>-config`), mounted read-only on the config file's
+    /// directory, holds zoo.cfg, myid and the readiness script; the pod copies myid into its data
+    /// directory (its volume, `data-<statefulSet>-0`) as it starts.
+    public struct PodServer: Sendable, Hashable {
+        public var statefulSet: String
+        public var id: ServerID
+        public var ports: [(name: String, port: Int)]
+        public var configPath: String
+        public var dataDirectory: String
+        public var image: String
+        public var storage: String
+        /// nil: the objects name none, and kubectl's own namespace applies.
+        public var namespace: String?
+
+        public init(
+            statefulSet: String, id: ServerID, ports: [(name: String, port: Int)], configPath: String, dataDirectory: String, image: String, storage: String,
+            namespace: String?
+        ) {
+            self.statefulSet = statefulSet
+            self.id = id
+            self.ports = ports
+            self.configPath = configPath
+            self.dataDirectory = dataDirectory
+            self.image = image
+            self.storage = storage
+            self.namespace = namespace
+        }
+
+        public var configMap: String { "\(statefulSet)-config" }
+        public var pod: String { "\(statefulSet)-0" }
+        public var volumeClaim: String { "data-\(statefulSet)-0" }
+        public var configDirectory: String {
+            guard let slash = configPath.lastIndex(of: "/"), slash != configPath.startIndex else { return "/" }
+            return String(configPath[..<slash])
+        }
+
+        public static func == (lhs: PodServer, rhs: PodServer) -> Bool {
+            lhs.statefulSet == rhs.statefulSet && lhs.id == rhs.id && lhs.ports.map(\.name) == rhs.ports.map(\.name) && lhs.ports.map(\.port) == rhs.ports.map(\.port)
+                && lhs.configPath == rhs.configPath && lhs.dataDirectory == rhs.dataDirectory && lhs.image == rhs.image && lhs.storage == rhs.storage
+                && lhs.namespace == rhs.namespace
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(statefulSet)
+            hasher.combine(id)
+            hasher.combine(configPath)
+        }
+    }
+
+    /// What a myid file holds for `id`.
+    package static func myidText(_ id: ServerID) -> String { "\(id.rawValue)\n" }
 
     static func isDNSLabel(_ text: String) -> Bool {
         !text.isEmpty && text.count <= 63 && text.first!.isLetter && text.last.map { $0.isLetter || $0.isNumber } == true
@@ -155,24 +221,34 @@ public enum KubernetesManifests {
 
     // MARK: Objects
 
-    static func object(_ entries: [(String, JSONValue?)]) -> JSONValue {
+    package static func object(_ entries: [(String, JSONValue?)]) -> JSONValue {
         .object(JSONObject(entries.compactMap { key, value in value.map { (key: key, value: $0) } }))
     }
 
-    static func labels(_ target: Target, server: Bool) -> JSONValue {
+    /// The labels of every object; a pod's also carry ``serverLabel`` with its StatefulSet's name.
+    static func labels(pod: String?) -> JSONValue {
         var entries: [(String, JSONValue?)] = [
             ("app.kubernetes.io/name", .string("zookeeper")), ("app.kubernetes.io/managed-by", .string("mitosis")),
         ]
-        if server { entries.append((serverLabel, .string("\(target.name)"))) }
+        if let pod { entries.append((serverLabel, .string(pod))) }
         return object(entries)
     }
 
+    static func metadata(_ name: String, namespace: String?) -> JSONValue {
+        object([("name", .string(name)), ("namespace", namespace.flatMap { $0.isEmpty ? nil : .string($0) }), ("labels", labels(pod: nil))])
+    }
+
     static func metadata(_ name: String, _ target: Target, options: Options) -> JSONValue {
-        object([("name", .string(name)), ("namespace", options.namespace.isEmpty ? nil : .string(options.namespace)), ("labels", labels(target, server: false))])
+        metadata(name, namespace: options.namespace)
     }
 
     static func ports(_ target: Target) -> [(name: String, port: Int)] {
-        [("client", target.server.clientPort), ("quorum", target.server.quorumPort), ("election", target.server.electionPort)]
+        ports(of: target.server)
+    }
+
+    /// A server's client, quorum and election ports, as its Service and pod name them.
+    package static func ports(of server: ServerSpec) -> [(name: String, port: Int)] {
+        [("client", server.clientPort), ("quorum", server.quorumPort), ("election", server.electionPort)]
     }
 
     static func service(_ target: Target, options: Options, selector: Bool) -> JSONValue {
@@ -182,7 +258,7 @@ public enum KubernetesManifests {
                 "spec",
                 object([
                     ("type", .string("ClusterIP")), ("clusterIP", .string(target.server.address)),
-                    ("selector", selector ? object([(serverLabel, .string(target.name))]) : nil),
+                    ("selector", selector ? object([(serverLabel, .string(target.podName))]) : nil),
                     ("publishNotReadyAddresses", selector ? .bool(true) : nil),
                     (
                         "ports",
@@ -217,23 +293,27 @@ public enum KubernetesManifests {
         ])
     }
 
-    static func configMap(_ target: Target, options: Options, zooCfg: String, script: String) -> JSONValue {
+    /// A pod server's ConfigMap with `data` (file name → text) and `binaryData` (file name →
+    /// base64, for files that are not UTF-8).
+    package static func configMap(_ pod: PodServer, data: JSONValue, binaryData: JSONValue? = nil) -> JSONValue {
         object([
-            ("apiVersion", .string("v1")), ("kind", .string("ConfigMap")),
-            ("metadata", metadata("\(target.name)-config", target, options: options)),
-            ("data", object([("zoo.cfg", .string(zooCfg)), ("ready.sh", .string(script))])),
+            ("apiVersion", .string("v1")), ("kind", .string("ConfigMap")), ("metadata", metadata(pod.configMap, namespace: pod.namespace)),
+            ("data", data), ("binaryData", binaryData),
         ])
     }
 
-    static func statefulSet(_ target: Target, options: Options, image: String) -> JSONValue {
-        let id = target.server.id.rawValue
-        let start = "echo \(id) > \(dataDirectory)/myid && exec zkServer.sh start-foreground \(configDirectory)/zoo.cfg"
+    /// A pod server's single-replica StatefulSet: the pod copies myid from its ConfigMap into its
+    /// data directory and runs ZooKeeper in the foreground on the ConfigMap's zoo.cfg; it is ready
+    /// once synced (`ready.sh`, from the ConfigMap too).
+    package static func statefulSet(_ pod: PodServer) -> JSONValue {
+        let configDirectory = pod.configDirectory
+        let start = "cp \(configDirectory)/myid \(pod.dataDirectory)/myid && exec zkServer.sh start-foreground \(pod.configPath)"
         let container = object([
-            ("name", .string("zookeeper")), ("image", .string(image)),
+            ("name", .string("zookeeper")), ("image", .string(pod.image)),
             ("command", .array(["/bin/bash", "-c", start].map(JSONValue.string))),
             (
                 "ports",
-                .array(ports(target).map { object([("name", .string($0.name)), ("containerPort", .int($0.port)), ("protocol", .string("TCP"))]) })
+                .array(pod.ports.map { object([("name", .string($0.name)), ("containerPort", .int($0.port)), ("protocol", .string("TCP"))]) })
             ),
             (
                 "readinessProbe",
@@ -245,22 +325,22 @@ public enum KubernetesManifests {
             (
                 "volumeMounts",
                 .array([
-                    object([("name", .string("data")), ("mountPath", .string(dataDirectory))]),
+                    object([("name", .string("data")), ("mountPath", .string(pod.dataDirectory))]),
                     object([("name", .string("config")), ("mountPath", .string(configDirectory)), ("readOnly", .bool(true))]),
                 ])
             ),
         ])
         return object([
-            ("apiVersion", .string("apps/v1")), ("kind", .string("StatefulSet")), ("metadata", metadata(target.name, target, options: options)),
+            ("apiVersion", .string("apps/v1")), ("kind", .string("StatefulSet")), ("metadata", metadata(pod.statefulSet, namespace: pod.namespace)),
             (
                 "spec",
                 object([
-                    ("replicas", .int(1)), ("serviceName", .string(target.name)),
-                    ("selector", object([("matchLabels", object([(serverLabel, .string(target.name))]))])),
+                    ("replicas", .int(1)), ("serviceName", .string(pod.statefulSet)),
+                    ("selector", object([("matchLabels", object([(serverLabel, .string(pod.statefulSet))]))])),
                     (
                         "template",
                         object([
-                            ("metadata", object([("labels", labels(target, server: true))])),
+                            ("metadata", object([("labels", labels(pod: pod.statefulSet))])),
                             (
                                 "spec",
                                 object([
@@ -268,7 +348,7 @@ public enum KubernetesManifests {
                                     ("containers", .array([container])),
                                     (
                                         "volumes",
-                                        .array([object([("name", .string("config")), ("configMap", object([("name", .string("\(target.name)-config"))]))])])
+                                        .array([object([("name", .string("config")), ("configMap", object([("name", .string(pod.configMap))]))])])
                                     ),
                                 ])
                             ),
@@ -283,7 +363,7 @@ public enum KubernetesManifests {
                                     "spec",
                                     object([
                                         ("accessModes", .array([.string("ReadWriteOnce")])),
-                                        ("resources", object([("requests", object([("storage", .string(options.storage))]))])),
+                                        ("resources", object([("requests", object([("storage", .string(pod.storage))]))])),
                                     ])
                                 ),
                             ])
@@ -371,7 +451,7 @@ public enum KubernetesManifests {
 
     // MARK: The kubectl runbook
 
-    static func runbook(_ plan: Plan, targets: [Target], options: Options) -> String {
+    static func runbook(_ plan: Plan, targets: [Target], options: Options, podHosts: [String] = []) -> String {
         let ns = "-n \(options.namespace)"
         var out: [String] = []
         out.append("# Kubernetes runbook: \(plan.source.name) → \(plan.destination.name) (HubSpot's four phases)")
@@ -428,6 +508,15 @@ public enum KubernetesManifests {
             out.append("replaces the server that leads last (its stop costs the one election). By hand, do the same: before each server, ask")
             out.append("`echo srvr | nc <ClusterIP> 2181` of the ones left, and leave the one that says `Mode: leader` for last.")
         }
+        if !podHosts.isEmpty {
+            out.append("")
+            out.append("The inventory's pod hosts (\(podHosts.joined(separator: ", ")): `via: kubernetes`) are driven by `mitosis run` through its kubectl: the")
+            out.append("prepare step writes zoo.cfg and myid into the ConfigMap (the plan's zoo.cfg, whose server lines are the ClusterIPs; the")
+            out.append("1-configmap.yaml below names the Services' DNS names instead), the service step sets the Service's selector, the start")
+            out.append("step applies the StatefulSet and waits for its pod, and a rollback deletes the StatefulSet and restores the ConfigMap.")
+            out.append("Its volume claim (data-<StatefulSet>-0) stays: delete it by hand once the migration is done with it. The commands")
+            out.append("below are for the same steps by hand.")
+        }
         for step in plan.steps where !early(step) {
             out.append("")
             out.append("### [\(step.id)] \(step.title)")
@@ -469,12 +558,12 @@ public enum KubernetesManifests {
             ]
         case "replace-\(target.server.id)-start-new":
             return [
-                "The pod writes myid \(target.server.id) and starts with the same server list; it is ready only once synced (ready.sh).",
+                "The pod copies myid \(target.server.id) from its ConfigMap into its volume and starts with the same server list; it is ready only once synced (ready.sh).",
                 "```",
                 "kubectl apply -f \(directory)/3-statefulset.yaml",
-                "kubectl rollout status statefulset/\(target.name) \(ns) --timeout=10m",
-                "kubectl wait pod/\(target.name)-0 \(ns) --for=condition=Ready --timeout=10m",
-                "kubectl exec \(target.name)-0 \(ns) -- /bin/bash /conf/ready.sh   # ready: follower at …, the leader at …",
+                "kubectl rollout status statefulset/\(target.podName) \(ns) --timeout=10m",
+                "kubectl wait pod/\(target.podName)-0 \(ns) --for=condition=Ready --timeout=10m",
+                "kubectl exec \(target.podName)-0 \(ns) -- /bin/bash /conf/ready.sh   # ready: follower at …, the leader at …",
                 "```",
             ]
         default:

@@ -6,7 +6,9 @@ import ZooKeeperProtocol
 public enum Runbook {
     /// `withoutSudo`: hosts whose commands run without `sudo` (the inventory's local and sandbox
     /// hosts, and SSH hosts without `sudo: true`), so that every line is safe to paste as it is.
-    public static func render(_ plan: Plan, proof: ProofResult? = nil, withoutSudo: Set<String> = []) -> String {
+    /// `pods`: each pod host's StatefulSet (`via: kubernetes`), whose server is started, stopped
+    /// and configured through kubectl instead of commands and files.
+    public static func render(_ plan: Plan, proof: ProofResult? = nil, withoutSudo: Set<String> = [], pods: [String: String] = [:]) -> String {
         var out: [String] = []
         let groups = plan.clientGroups
         out.append("# Runbook: \(plan.strategy) from \(describe(plan.source)) to \(describe(plan.destination))")
@@ -79,7 +81,7 @@ public enum Runbook {
                 for host in hosts {
                     out.append(host == "-" ? "  anywhere:" : "  on \(host):")
                     for action in step.actions where action.host == host {
-                        out.append(contentsOf: dropSudo(commands(for: action, in: plan), startingOn: host, withoutSudo: withoutSudo).map { "    " + $0 })
+                        out.append(contentsOf: dropSudo(commands(for: action, in: plan, pods: pods), startingOn: host, withoutSudo: withoutSudo).map { "    " + $0 })
                     }
                 }
             }
@@ -116,14 +118,27 @@ public enum Runbook {
         }
     }
 
-    public static func commands(for action: Action, in plan: Plan) -> [String] {
+    public static func commands(for action: Action, in plan: Plan, pods: [String: String] = [:]) -> [String] {
         func command(_ ref: ServerRef, _ pick: (ServiceCommands) -> String?, _ verb: String) -> String {
+            if let statefulSet = pods[ref.host] {
+                switch verb {
+                case "start":
+                    return "$ kubectl apply -f 3-statefulset.yaml   # StatefulSet \(statefulSet) (`mitosis plan --kubernetes DIR`); done once pod \(statefulSet)-0 runs"
+                case "stop":
+                    return "$ kubectl delete statefulset \(statefulSet) --ignore-not-found && kubectl delete pods -l \(KubernetesManifests.serverLabel)=\(statefulSet)   # done once no pod is left; its volume stays"
+                default:
+                    return "$ kubectl delete pod \(statefulSet)-0   # the StatefulSet makes it again"
+                }
+            }
             if let text = plan.server(ref).flatMap({ pick($0.commands) }) { return "$ \(text)" }
             return "(\(verb) ZooKeeper \(ref.ensemble) server \(ref.id): the inventory has no \(verb) command)"
         }
         switch action {
         case .writeConfig(let write):
             var lines = ["# \(action.summary)"]
+            if let statefulSet = pods[write.server.host] {
+                lines.append("(pod host: each file is a key of ConfigMap \(statefulSet)-config, mounted at the config file's directory; myid is its key myid, which the pod copies into its data directory)")
+            }
             let removes = write.removes ?? []
             lines += removes.map { "$ rm -- \($0)   # the run created it" }
             if !removes.contains(write.configPath) { lines += fileChange(path: write.configPath, before: write.previousText, after: write.text) }
@@ -137,6 +152,7 @@ public enum Runbook {
         case .startServer(let ref): return ["# \(action.summary)", command(ref, { $0.start }, "start")]
         case .stopServer(let ref): return ["# \(action.summary)", command(ref, { $0.stop }, "stop")]
         case .restartServer(let ref):
+            if pods[ref.host] != nil { return ["# \(action.summary)", command(ref, { $0.restart }, "restart")] }
             let restart = plan.server(ref)?.commands.effectiveRestart
             return ["# \(action.summary)", restart.map { "$ \($0)" } ?? "(restart ZooKeeper \(ref.ensemble) server \(ref.id): the inventory has no restart command)"]
         case .addFirewallRule(let rule):
@@ -206,9 +222,17 @@ public enum Runbook {
                 "$ kubectl get endpoints SERVICE -o jsonpath='{.subsets[0].addresses[0].ip}'   # ADDRESS-OF-\(move.to.host)",
                 "nobody uses \(move.address) yet; from \(move.to.host)'s neighbours `echo srvr | nc \(move.address) \(plan.server(move.to)?.clientPort ?? 2181)` answers as server \(move.to.id)",
             ]
-        case .moveAddress(let move) where move.kind == .service:
+        case .moveAddress(let move) where move.kind == .service && pods[move.to.host] != nil:
+            let statefulSet = pods[move.to.host] ?? ""
             return [
                 "# \(action.summary)",
+                "select the pod of StatefulSet \(statefulSet) (Kubernetes then keeps the Endpoints of the service whose ClusterIP is \(move.address)):",
+                "$ kubectl patch service SERVICE --type=json -p '[{\"op\":\"add\",\"path\":\"/spec/selector\",\"value\":{\"\(KubernetesManifests.serverLabel)\":\"\(statefulSet)\"}},{\"op\":\"add\",\"path\":\"/spec/publishNotReadyAddresses\",\"value\":true}]'",
+                "$ kubectl get endpoints SERVICE -o json   # no address but pod \(statefulSet)-0's (none until it exists)",
+            ]
+        case .moveAddress(let move) where move.kind == .service:
+            let fromPod = pods[move.from.host].map { ["the service selects pod \($0)-0: drop its selector first, or Kubernetes keeps rewriting the Endpoints:", "$ kubectl patch service SERVICE --type=json -p '[{\"op\":\"remove\",\"path\":\"/spec/selector\"}]'"] } ?? []
+            return ["# \(action.summary)"] + fromPod + [
                 "point the service's endpoint at \(move.to.host) (Kubernetes: the Endpoints of the service whose ClusterIP is \(move.address)):",
                 "$ kubectl patch endpoints SERVICE --type=json -p '[{\"op\":\"replace\",\"path\":\"/subsets/0/addresses/0/ip\",\"value\":\"ADDRESS-OF-\(move.to.host)\"}]'",
                 "kube-proxy rewrites its DNAT rules on every node; clients and peers keep \(move.address)",

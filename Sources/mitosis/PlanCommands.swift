@@ -32,9 +32,9 @@ struct PlanCommand: AsyncParsableCommand {
     var noDiscovery = false
     @Option(help: "Also write HubSpot's Kubernetes manifests into this directory: per server the phase-1 Service and Endpoints, the phase-4 ConfigMap, Service and StatefulSet, and RUNBOOK.md with the kubectl command of each step (strategy replace with service addresses).")
     var kubernetes: String?
-    @Option(help: "The namespace of the Kubernetes manifests.") var kubernetesNamespace = "default"
-    @Option(help: "The pods' ZooKeeper image (default: zookeeper:<the destination's version>).") var kubernetesImage: String?
-    @Option(help: "The size of each pod's data volume.") var kubernetesStorage = "10Gi"
+    @Option(help: "The namespace of the Kubernetes manifests (default: the inventory's kubernetes.namespace, else default).") var kubernetesNamespace: String?
+    @Option(help: "The pods' ZooKeeper image (default: the inventory's kubernetes.image, else zookeeper:<the destination's version>).") var kubernetesImage: String?
+    @Option(help: "The size of each pod's data volume (default: the inventory's kubernetes.storage, else 10Gi).") var kubernetesStorage: String?
 
     func validate() throws {
         if noDiscovery && showEstate { throw ValidationError("--show-estate prints what discovery reads; it cannot go with --no-discovery") }
@@ -59,7 +59,7 @@ struct PlanCommand: AsyncParsableCommand {
             estate: estate)
         let (proof, proven) = try Prover.attempt(plan)
         guard let proven else {
-            Output.note(Runbook.render(plan, proof: proof, withoutSudo: parsed.hostsWithoutSudo))
+            Output.note(Runbook.render(plan, proof: proof, withoutSudo: parsed.hostsWithoutSudo, pods: parsed.podStatefulSets))
             Output.error("the plan is unsafe; nothing was written:\n\(proof)")
             throw ExitCode.failure
         }
@@ -86,7 +86,7 @@ struct PlanCommand: AsyncParsableCommand {
         if json {
             Output.line(String(decoding: try recorded.jsonData(), as: UTF8.self))
         } else {
-            Output.line(Runbook.render(plan, proof: proof, withoutSudo: parsed.hostsWithoutSudo))
+            Output.line(Runbook.render(plan, proof: proof, withoutSudo: parsed.hostsWithoutSudo, pods: parsed.podStatefulSets))
         }
     }
 }
@@ -95,11 +95,21 @@ extension PlanCommand {
     /// Writes the manifests of a proven replace plan with service addresses (refused, naming the
     /// server or host and the fix, for any other plan; nothing is written then).
     func writeKubernetesManifests(_ plan: Plan, inventory: Inventory, into directory: String) throws {
-        let options = KubernetesManifests.Options(namespace: kubernetesNamespace, image: kubernetesImage, storage: kubernetesStorage)
+        // The inventory's kubernetes section is what `mitosis run` drives the pods with: the
+        // manifests default to it, so that both make the same objects.
+        let access = inventory.kubernetes
+        if let flag = kubernetesNamespace, let namespace = access?.namespace, flag != namespace {
+            Output.error("no Kubernetes manifests were written: --kubernetes-namespace \(flag) differs from the inventory's kubernetes.namespace \(namespace), which `mitosis run` drives; drop the flag or fix the inventory")
+            throw ExitCode.failure
+        }
+        let options = KubernetesManifests.Options(
+            namespace: kubernetesNamespace ?? access?.namespace ?? "default", image: kubernetesImage ?? access?.image,
+            storage: kubernetesStorage ?? access?.storage ?? "10Gi")
         let hostAddresses = Dictionary(inventory.hosts.compactMap { host in host.address.map { (host.name, $0) } }, uniquingKeysWith: { first, _ in first })
+        let pods = inventory.podStatefulSets
         let files: [KubernetesManifests.File]
         do {
-            files = try KubernetesManifests.make(plan, hostAddresses: hostAddresses, options: options)
+            files = try KubernetesManifests.make(plan, hostAddresses: hostAddresses, pods: pods, options: options)
         } catch {
             Output.error("no Kubernetes manifests were written: \(error)")
             throw ExitCode.failure

@@ -180,7 +180,7 @@ struct InventoryTests {
             .replacingFirst("quorumPort: 2889", with: "quorumPort: 99999")
             .replacingFirst("  - name: a\n    via: sandbox", with: "  - name: a\n    via: sshh"))
         #expect(errors.map(\.location?.line) == [3, 9, 21])
-        #expect(errors[0].message == "via is 'sshh'; a host is reached via sandbox, ssh or local; did you mean 'ssh'?")
+        #expect(errors[0].message == "via is 'sshh'; a host is reached via sandbox, ssh, local or kubernetes; did you mean 'ssh'?")
         #expect(errors[1].message.contains("not a ZooKeeper version such as 3.4.13 or 3.8.0"))
         #expect(errors[2].message == "quorumPort is '99999', which is not a port (1–65535)")
     }

@@ -2,97 +2,31 @@ import Ensemble
 import Foundation
 import Hosts
 import Testing
+import ZooKeeperTestSupport
 
 @testable import Migration
 @testable import MigrationPlanning
 
 /// Service retargeting through the inventory's kubectl command. No Kubernetes cluster can run on
-/// this machine, so kubectl is a test double: a script that keeps Services and Endpoints in a JSON
+/// this machine, so kubectl is a test double (``FakeKubernetes``): it keeps the objects in a JSON
 /// file, accepts only the exact commands Mitosis should send (anything else exits 2 naming it),
-/// applies the JSON patch it is given, and logs every call.
+/// plays the endpoints controller, and logs every call.
 @Suite struct KubectlServicesTests {
-    static let fake = #"""
-        import json, os, sys
-        state_path, log_path = os.environ["FAKE_KUBECTL_STATE"], os.environ["FAKE_KUBECTL_LOG"]
-        args = sys.argv[1:]
-        with open(log_path, "a") as log:
-            log.write(" ".join(args) + "\n")
-        state = json.load(open(state_path))
-        def fail(message):
-            print("fake kubectl: " + message, file=sys.stderr)
-            sys.exit(2)
-        if args[:2] != ["-n", state["namespace"]]:
-            fail("expected -n %s first, got %r" % (state["namespace"], args))
-        args = args[2:]
-        if args == ["get", "services", "-o", "json"]:
-            print(json.dumps({"kind": "ServiceList", "items": state["services"]}))
-        elif len(args) == 5 and args[:2] == ["get", "endpoints"] and args[3:] == ["-o", "json"]:
-            if args[2] not in state["endpoints"]:
-                fail('endpoints "%s" not found' % args[2])
-            print(json.dumps(state["endpoints"][args[2]]))
-        elif len(args) == 6 and args[:2] == ["patch", "endpoints"] and args[3] == "--type=json" and args[4] == "-p":
-            if args[2] not in state["endpoints"]:
-                fail('endpoints "%s" not found' % args[2])
-            patch = json.loads(args[5])
-            for op in patch:
-                if op.get("op") != "replace" or op.get("path") != "/subsets/0/addresses":
-                    fail("unexpected patch %r" % op)
-                if not all(isinstance(a, dict) and set(a) == {"ip"} for a in op["value"]):
-                    fail("addresses must be [{ip: ...}], got %r" % op["value"])
-                if not os.environ.get("FAKE_KUBECTL_IGNORE_PATCHES"):
-                    state["endpoints"][args[2]]["subsets"][0]["addresses"] = op["value"]
-            json.dump(state, open(state_path, "w"))
-            print("endpoints/%s patched" % args[2])
-        elif len(args) == 3 and args[:2] == ["apply", "-f"]:
-            objects = json.load(open(args[2]))
-            if objects.get("kind") != "List":
-                fail("expected a v1 List, got %r" % objects.get("kind"))
-            for item in objects["items"]:
-                name = item["metadata"]["name"]
-                if item["metadata"].get("namespace", state["namespace"]) != state["namespace"]:
-                    fail("object %s names namespace %s" % (name, item["metadata"]["namespace"]))
-                if item["kind"] == "Service":
-                    if "selector" in item["spec"]:
-                        fail("a phase-1 Service has no selector")
-                    state["services"] = [s for s in state["services"] if s["metadata"]["name"] != name] + [item]
-                elif item["kind"] == "Endpoints":
-                    state["endpoints"][name] = item
-                else:
-                    fail("unexpected kind %r" % item["kind"])
-                print("%s/%s created" % (item["kind"].lower(), name))
-            json.dump(state, open(state_path, "w"))
-        else:
-            fail("unexpected arguments %r" % args)
-        """#
-
     struct Fixture {
-        var directory: URL
+        var cluster: FakeKubernetes
         var inventory: Inventory
-        var state: URL { directory.appendingPathComponent("state.json") }
-        var log: URL { directory.appendingPathComponent("calls.log") }
+        var directory: URL { cluster.directory }
 
         init(ignorePatches: Bool = false) throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitosis-kubectl-test-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let script = directory.appendingPathComponent("kubectl.py")
-            try Data(KubectlServicesTests.fake.utf8).write(to: script)
-            func service(_ name: String, _ ip: String) -> [String: Any] {
-                ["metadata": ["name": name], "spec": ["clusterIP": ip, "ports": [["name": "client", "port": 2181]]]]
-            }
-            func endpoints(_ ip: String) -> [String: Any] {
-                ["subsets": [["addresses": [["ip": ip]], "ports": [["name": "client", "port": 2181]]]]]
-            }
-            let state: [String: Any] = [
-                "namespace": "zk",
-                "services": [service("zk-main-1", "10.96.0.11"), service("zk-main-2", "10.96.0.12")],
-                "endpoints": ["zk-main-1": endpoints("10.0.0.1"), "zk-main-2": endpoints("10.0.0.2")],
-            ]
-            try JSONSerialization.data(withJSONObject: state).write(to: directory.appendingPathComponent("state.json"))
-            let environment = "FAKE_KUBECTL_STATE=\(directory.path)/state.json FAKE_KUBECTL_LOG=\(directory.path)/calls.log"
-                + (ignorePatches ? " FAKE_KUBECTL_IGNORE_PATCHES=1" : "")
+            cluster = try FakeKubernetes(
+                namespace: "zk",
+                services: [
+                    .init(name: "zk-main-1", clusterIP: "10.96.0.11", endpoint: "10.0.0.1"), .init(name: "zk-main-2", clusterIP: "10.96.0.12", endpoint: "10.0.0.2"),
+                ],
+                environment: ignorePatches ? ["FAKE_KUBECTL_IGNORE_PATCHES": "1"] : [:])
             let yaml = """
                 kubernetes:
-                  kubectl: \(environment) /usr/bin/python3 \(script.path)
+                  kubectl: \(cluster.kubectl)
                   namespace: zk
                 hosts:
                   - {name: old-1, address: 10.0.0.1, via: local}
@@ -107,16 +41,9 @@ import Testing
             inventory = try Inventory.parse(yaml: yaml)
         }
 
-        func endpointsIP(_ name: String) throws -> String? {
-            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: self.state)) as? [String: Any]
-            let endpoints = (state?["endpoints"] as? [String: Any])?[name] as? [String: Any]
-            let subset = (endpoints?["subsets"] as? [[String: Any]])?.first
-            return ((subset?["addresses"] as? [[String: Any]])?.first)?["ip"] as? String
-        }
-
-        func calls() throws -> [String] {
-            try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map(String.init)
-        }
+        func endpointsIP(_ name: String) throws -> String? { try cluster.endpointIPs(name).first }
+        func calls() throws -> [String] { cluster.calls() }
+        var state: URL { cluster.state }
     }
 
     @Test func retargetPatchesTheEndpointsAndReadsThemBack() async throws {
@@ -134,7 +61,7 @@ import Testing
         #expect(try await hosts.serviceBackend("10.96.0.11") == "new-1")
         let calls = try fixture.calls()
         #expect(calls.contains(#"-n zk patch endpoints zk-main-1 --type=json -p [{"op":"replace","path":"/subsets/0/addresses","value":[{"ip":"10.0.1.1"}]}]"#))
-        #expect(calls.filter { $0 == "-n zk get endpoints zk-main-1 -o json" }.count >= 2, "read before and after the patch")
+        #expect(calls.filter { $0 == "-n zk get endpoints zk-main-1 --ignore-not-found -o json" }.count >= 2, "read before and after the patch")
 
         // A resumed run repeats the step: nothing is patched again.
         let again = try await hosts.retargetService("10.96.0.11", to: "new-1")
@@ -157,8 +84,7 @@ import Testing
         #expect(created.changed && created.summary == "created service zk-main-3 (10.96.0.13) and its Endpoints, pointing at 10.0.0.1", "\(created.summary)")
         #expect(try fixture.endpointsIP("zk-main-3") == "10.0.0.1")
         #expect(try await hosts.serviceBackend("10.96.0.13") == "old-1")
-        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture.state)) as? [String: Any]
-        let service = (state?["services"] as? [[String: Any]])?.first { ($0["metadata"] as? [String: Any])?["name"] as? String == "zk-main-3" }
+        let service = try fixture.cluster.object("services", "zk-main-3")
         let spec = service?["spec"] as? [String: Any]
         #expect(spec?["clusterIP"] as? String == "10.96.0.13")
         #expect((spec?["ports"] as? [[String: Any]])?.compactMap { $0["port"] as? Int } == [server.clientPort, server.quorumPort, server.electionPort])

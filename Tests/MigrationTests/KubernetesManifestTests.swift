@@ -80,7 +80,8 @@ import Testing
         #expect(service.contains("zookeeper.mitosis/server-id: \"source-2\""))
         #expect(service.contains("publishNotReadyAddresses: true"))
         let statefulSet = try text("phase-4/source-2/3-statefulset.yaml")
-        #expect(statefulSet.contains("echo 2 > /data/myid && exec zkServer.sh start-foreground /conf/zoo.cfg"))
+        #expect(statefulSet.contains("cp /conf/myid /data/myid && exec zkServer.sh start-foreground /conf/zoo.cfg"))
+        #expect(config.contains("myid: |\n    2\n"), "myid is a key of the ConfigMap, which the pod copies into its volume")
         #expect(statefulSet.contains("image: \"registry/zk:3.8.0\""))
         #expect(statefulSet.contains("replicas: 1"))
         #expect(statefulSet.contains("- \"/conf/ready.sh\""))
@@ -129,7 +130,9 @@ import Testing
         let plan = try Planner.plan(.replace, inventory: inventory, source: "zk-main", destination: "zk-k8s")
         #expect(try Prover.check(plan).isSafe)
         let addresses = Dictionary(uniqueKeysWithValues: inventory.hosts.compactMap { host in host.address.map { (host.name, $0) } })
-        let files = try KubernetesManifests.make(plan, hostAddresses: addresses, options: .init(namespace: "zookeeper"))
+        let files = try KubernetesManifests.make(
+            plan, hostAddresses: addresses, pods: inventory.podStatefulSets, options: .init(namespace: try #require(inventory.kubernetes?.namespace)))
+        #expect(inventory.podStatefulSets == ["zk-pod-1": "zk-main-1", "zk-pod-2": "zk-main-2", "zk-pod-3": "zk-main-3"])
         for file in files {
             let committed = try? String(contentsOf: example.appendingPathComponent("manifests/\(file.path)"), encoding: .utf8)
             #expect(committed == file.text, "examples/kubernetes/manifests/\(file.path) differs from what the tool writes: run the command in examples/kubernetes/inventory.yaml")

@@ -93,7 +93,13 @@ public struct EstateDiscovery: Sendable {
         } catch {
             observed.readErrors.append("cannot list the data directories: \(error)")
         }
-        if let status = server.commands.status {
+        if driver.ownServiceControl != nil {
+            do {
+                observed.service = try await driver.serviceState(ServiceSpec(name: "zookeeper", start: "", stop: "", status: ""))
+            } catch {
+                observed.readErrors.append("cannot read whether it runs: \(error)")
+            }
+        } else if let status = server.commands.status {
             do {
                 observed.service = try await driver.run(status, timeout: .seconds(30)).succeeded ? .running : .stopped
             } catch {
@@ -122,12 +128,8 @@ public struct EstateDiscovery: Sendable {
 
     /// Whether the directory exists, and the snapshots and transaction logs under `version-2/`.
     static func directory(_ path: String, on driver: any HostDriver) async throws -> ObservedDirectory {
-        let dir = shellQuoted(path)
-        let script = "if [ -d \(dir) ]; then echo exists; if [ -d \(dir)/version-2 ]; then ls -1A -- \(dir)/version-2; fi; else echo missing; fi"
-        let listing = try await driver.check(script, timeout: .seconds(30), operation: "list \(path)")
-        let lines = listing.split(separator: "\n").map(String.init)
-        guard lines.first == "exists" else { return ObservedDirectory(path: path, exists: false, dataFiles: []) }
-        let dataFiles = lines.dropFirst().filter { $0.hasPrefix("snapshot.") || $0.hasPrefix("log.") }
+        guard try await driver.listDirectory(path) != nil else { return ObservedDirectory(path: path, exists: false, dataFiles: []) }
+        let dataFiles = (try await driver.listDirectory(path + "/version-2") ?? []).filter { $0.hasPrefix("snapshot.") || $0.hasPrefix("log.") }
         return ObservedDirectory(path: path, exists: true, dataFiles: dataFiles)
     }
 }

@@ -402,12 +402,7 @@ public struct MigrationExecutor: Sendable {
     /// The directories above `paths` on `host` that do not exist, deepest first (each path's
     /// missing parent, its missing parent, and so on up to the first that exists).
     func missingDirectories(above paths: [String], on host: String) async throws -> [String] {
-        guard !paths.isEmpty else { return [] }
-        let script = paths.map { path in
-            "d=$(dirname -- \(shellQuoted(path))); while [ ! -d \"$d\" ]; do printf '%s\\n' \"$d\"; d=$(dirname -- \"$d\"); done"
-        }.joined(separator: "; ")
-        let output = try await hosts.driver(for: host).check(script, timeout: .seconds(60), operation: "list the directories a write would create")
-        return Self.deepestFirst(Set(output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }))
+        Self.deepestFirst(try await hosts.driver(for: host).missingDirectories(above: paths))
     }
 
     /// Directories ordered so that each comes before every directory above it.
@@ -420,6 +415,10 @@ public struct MigrationExecutor: Sendable {
             throw ExecutionError(.actionFailed, "the plan has no \(ref)")
         }
         let commands = server.commands
+        // A pod's StatefulSet is its service: the driver starts and stops it, no command does.
+        if let control = try hosts.driver(for: ref.host).ownServiceControl {
+            return ServiceSpec(name: "zookeeper", start: control, stop: control, status: control, timeout: .seconds(600))
+        }
         guard let start = commands.start, let stop = commands.stop, let status = commands.status else {
             throw ExecutionError(.actionFailed, "\(ref) has no \(commands.absentForService.joined(separator: ", ")) command; add them under commands: in the inventory")
         }
@@ -504,9 +503,9 @@ public struct MigrationExecutor: Sendable {
                 changes.append(HostChange(host: driver.host, changed: false, summary: "\(path) is already gone"))
                 continue
             }
-            _ = try await driver.check("rm -f -- \(shellQuoted(path))", timeout: .seconds(60), operation: "remove \(path), which the run created")
+            let removed = try await driver.removeFile(path)
             previous[path] = current
-            changes.append(HostChange(host: driver.host, changed: true, summary: "removed \(path), which the run created"))
+            changes.append(HostChange(host: driver.host, changed: removed.changed, summary: "\(removed.summary), which the run created"))
         }
         if !removes.contains(write.configPath) {
             let current = try await driver.readLatin1(write.configPath)
@@ -834,10 +833,7 @@ extension ServerDataFiles {
     public static func read(_ server: ServerSpec, through driver: any HostDriver) async throws -> NodeTypeMap {
         try await read(
             dataDir: server.dataDir, dataLogDir: server.dataLogDir, origin: "\(server.host):\(server.dataDir)",
-            list: { directory in
-                try await driver.check("if [ -d \(shellQuoted(directory)) ]; then ls -1A -- \(shellQuoted(directory)); fi", timeout: .seconds(30), operation: "list \(directory)")
-                    .split(separator: "\n").map(String.init)
-            },
+            list: { directory in try await driver.listDirectory(directory) ?? [] },
             read: { try await driver.readBytes($0) })
     }
 }

@@ -162,8 +162,8 @@ public struct GateChecker: Sendable {
                     let driver = try hosts.driver(for: ref.host)
                     var files: [String] = []
                     for directory in [server.dataDir, server.dataLogDir].compactMap({ $0 }) {
-                        let listing = try await driver.run("ls \(shellQuoted(directory))/version-2 2>/dev/null", timeout: .seconds(30)).output
-                        files += listing.split(whereSeparator: \.isNewline).map(String.init).filter { $0.hasPrefix("log.") || ($0.hasPrefix("snapshot.") && $0 != "snapshot.0") }
+                        let listing = try await driver.listDirectory(directory + "/version-2") ?? []
+                        files += listing.filter { $0.hasPrefix("log.") || ($0.hasPrefix("snapshot.") && $0 != "snapshot.0") }
                     }
                     if !files.isEmpty { found.append("server \(ref.id) has transaction logs or snapshots (\(files.prefix(3).joined(separator: ", "))) in \(server.dataDir)/version-2") }
                 }
@@ -232,10 +232,16 @@ public struct GateChecker: Sendable {
             var running: [String] = []
             for ref in servers {
                 guard let server = plan.server(ref) else { return GateResult(passed: false, detail: "\(ref) is not in the plan") }
+                let driver = try hosts.driver(for: ref.host)
+                if let control = driver.ownServiceControl {
+                    let spec = ServiceSpec(name: "zookeeper", start: control, stop: control, status: control)
+                    if try await driver.serviceState(spec) == .running { running.append("server \(ref.id) on \(ref.host)") }
+                    continue
+                }
                 guard let status = server.commands.status else {
                     return GateResult(passed: false, detail: "\(ref) has no status command; add one under commands: in the inventory")
                 }
-                if try await hosts.driver(for: ref.host).run(status, timeout: .seconds(30)).succeeded { running.append("server \(ref.id) on \(ref.host)") }
+                if try await driver.run(status, timeout: .seconds(30)).succeeded { running.append("server \(ref.id) on \(ref.host)") }
             }
             return GateResult(passed: running.isEmpty, detail: running.isEmpty ? "not running" : "\(running.joined(separator: ", ")) still running")
         case .addressReleased(let address, let ref):

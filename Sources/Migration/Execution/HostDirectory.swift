@@ -61,6 +61,8 @@ public final class InventoryHostDirectory: HostDirectory {
     let eventLoopGroup: any EventLoopGroup
     /// Set when the inventory names a kubectl command: services are driven through it.
     let kubectl: KubectlServices?
+    /// The drivers of the pod hosts (`via: kubernetes`), made as the inventory is read.
+    let podDrivers: [String: Result<KubernetesPodHostDriver, HostError>]
     private let sshDrivers = Mutex<[String: SSHHostDriver]>([:])
 
     public init(inventory: Inventory, sandbox: SandboxManager = SandboxManager(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -70,10 +72,28 @@ public final class InventoryHostDirectory: HostDirectory {
         self.sandbox = sandbox
         self.eventLoopGroup = eventLoopGroup
         self.addresses = Dictionary(inventory.hosts.map { ($0.name, $0.address ?? $0.name) }, uniquingKeysWith: { first, _ in first })
+        let pods = inventory.podStatefulSets
         self.kubectl = inventory.kubernetes.map { access in
-            KubectlServices(access: access, hostAddresses: Dictionary(
-                inventory.hosts.compactMap { host in host.address.map { (host.name, $0) } }, uniquingKeysWith: { first, _ in first }))
+            KubectlServices(
+                access: access,
+                hostAddresses: Dictionary(inventory.hosts.compactMap { host in host.address.map { (host.name, $0) } }, uniquingKeysWith: { first, _ in first }),
+                pods: pods)
         }
+        var podDrivers: [String: Result<KubernetesPodHostDriver, HostError>] = [:]
+        for (host, statefulSet) in pods {
+            guard let access = inventory.kubernetes else {
+                podDrivers[host] = .failure(HostError(.invalidRequest, host: host, operation: "find host", "host \(host) is a pod (via: kubernetes), but the inventory has no kubernetes section naming kubectl"))
+                continue
+            }
+            do {
+                podDrivers[host] = .success(try KubernetesPodHostDriver(host: host, statefulSet: statefulSet, inventory: inventory, access: access))
+            } catch let error as HostError {
+                podDrivers[host] = .failure(error)
+            } catch {
+                podDrivers[host] = .failure(HostError(.invalidRequest, host: host, operation: "find host", "\(error)"))
+            }
+        }
+        self.podDrivers = podDrivers
     }
 
     public func driver(for host: String) throws -> any HostDriver {
@@ -82,6 +102,9 @@ public final class InventoryHostDirectory: HostDirectory {
             return try sandbox.hostDriver(for: host)
         case .local?:
             return LocalHostDriver(host: host)
+        case .kubernetes?:
+            return try podDrivers[host].map { try $0.get() }
+                ?? { throw HostError(.invalidRequest, host: host, operation: "find host", "pod host \(host) has no driver") }()
         case .ssh(let access)?:
             let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
             let configuration = SSHHostConfiguration(
@@ -95,7 +118,7 @@ public final class InventoryHostDirectory: HostDirectory {
                 return created
             }
         case nil:
-            throw HostError(.invalidRequest, host: host, operation: "find host", "the inventory has no host named '\(host)'; add it under hosts: with via: sandbox, ssh or local")
+            throw HostError(.invalidRequest, host: host, operation: "find host", "the inventory has no host named '\(host)'; add it under hosts: with via: sandbox, ssh, local or kubernetes")
         }
     }
 

@@ -6,43 +6,127 @@ public import MigrationPlanning
 
 /// Service stable addresses in a real Kubernetes cluster, driven through the `kubectl` command
 /// the inventory names (`kubernetes: {kubectl: …, namespace: …}`). A service is found by its
-/// ClusterIP (the address the plan knows), pointed at a host by a JSON patch of its Endpoints,
-/// and every change is read back (`kubectl get endpoints … -o json`) before it counts.
+/// ClusterIP (the address the plan knows). It points at a host by its Endpoints (no selector, a
+/// JSON patch of the address), and at a pod host by a selector on the pod's label, whose
+/// Endpoints Kubernetes then keeps. Every change is read back before it counts.
 public struct KubectlServices: Sendable {
     public let access: KubernetesAccess
     /// Each host's IP address (an Endpoints address is an IP).
     public let hostAddresses: [String: String]
+    /// Each pod host's StatefulSet (its pod is `<name>-0`, its label value `<name>`).
+    public let pods: [String: String]
+    let kubectl: Kubectl
+    /// How long Kubernetes may take to update Endpoints after a selector changes.
+    var settle: Duration = .seconds(30)
 
-    public init(access: KubernetesAccess, hostAddresses: [String: String]) {
+    public init(access: KubernetesAccess, hostAddresses: [String: String], pods: [String: String] = [:]) {
         self.access = access
         self.hostAddresses = hostAddresses
+        self.pods = pods
+        self.kubectl = Kubectl(access: access)
     }
 
-    /// Points the Service whose ClusterIP is `address` at `host`'s IP, and checks that it does.
+    /// Points the Service whose ClusterIP is `address` at `host` (a host's IP, or a pod host's
+    /// pod), and checks that it does.
     public func retarget(_ address: String, to host: String) async throws -> HostChange {
         let operation = "point service \(address) at \(host)"
+        if let statefulSet = pods[host] { return try await retarget(address, toPod: statefulSet, host: host, operation: operation) }
         guard let ip = hostAddresses[host], isIPAddressLiteral(ip) else {
             throw HostError(
                 .invalidRequest, host: host, operation: operation,
                 "host \(host) has no IP address in the inventory, and an Endpoints address must be one: add `address: <its IP>` to host \(host)")
         }
         let name = try await serviceName(address, operation: operation)
+        let service = try await kubectl.object("service", name, operation: operation)
+        if let selector = service?["spec", "selector"]?.objectValue, !selector.entries.isEmpty {
+            // Back from a pod (a rollback): Kubernetes keeps a selector's Endpoints, so the
+            // selector goes first, then the Endpoints are written whole.
+            return try await pointWithoutSelector(name, address: address, at: ip, host: host, service: service, operation: operation)
+        }
         let before = try await endpointAddresses(name, operation: operation)
-        if before == [ip] { return HostChange(host: host, changed: false, summary: "service \(name) (\(address)) already points at \(ip)") }
+        if before.map(\.ip) == [ip] { return HostChange(host: host, changed: false, summary: "service \(name) (\(address)) already points at \(ip)") }
+        guard !before.isEmpty else {
+            return try await pointWithoutSelector(name, address: address, at: ip, host: host, service: service, operation: operation)
+        }
         let patch = JSONValue.array([
             .object(JSONObject([
                 (key: "op", value: .string("replace")), (key: "path", value: .string("/subsets/0/addresses")),
                 (key: "value", value: .array([.object(JSONObject([(key: "ip", value: .string(ip))]))])),
             ]))
         ]).serializedString
-        _ = try await kubectl(["patch", "endpoints", name, "--type=json", "-p", patch], operation: operation)
-        let after = try await endpointAddresses(name, operation: operation)
+        _ = try await kubectl.run(["patch", "endpoints", name, "--type=json", "-p", patch], operation: operation)
+        let after = try await endpointAddresses(name, operation: operation).map(\.ip)
         guard after == [ip] else {
             throw HostError(
                 .commandFailed, host: host, operation: operation,
                 "after the patch, the Endpoints \(name) list \(after.isEmpty ? "no address" : after.joined(separator: ", ")) instead of \(ip) alone; check them with `\(access.kubectl) get endpoints \(name) -o yaml` (a selector on the Service makes Kubernetes manage them)")
         }
-        return HostChange(host: host, changed: true, summary: "service \(name) (\(address)) points at \(ip) (was \(before.isEmpty ? "nothing" : before.joined(separator: ", ")))")
+        return HostChange(host: host, changed: true, summary: "service \(name) (\(address)) points at \(ip) (was \(before.isEmpty ? "nothing" : before.map(\.ip).joined(separator: ", ")))")
+    }
+
+    /// Drops the Service's selector (if any) and writes its Endpoints whole: `ip`, on the ports of
+    /// the Service's targets. Read back.
+    func pointWithoutSelector(_ name: String, address: String, at ip: String, host: String, service: JSONValue?, operation: String) async throws -> HostChange {
+        let before = try await endpointAddresses(name, operation: operation)
+        let hadSelector = service?["spec", "selector"]?.objectValue.map { !$0.entries.isEmpty } ?? false
+        if hadSelector {
+            _ = try await kubectl.run(["patch", "service", name, "--type=json", "-p", #"[{"op":"remove","path":"/spec/selector"}]"#], operation: operation)
+        }
+        let ports: [JSONValue] = (service?["spec", "ports"]?.arrayValue ?? []).map { port in
+            let target = port["targetPort"]?.intValue ?? port["port"]?.intValue ?? 0
+            return KubernetesManifests.object([
+                ("name", port["name"]), ("protocol", port["protocol"] ?? .string("TCP")), ("port", .int(target)),
+            ])
+        }
+        let endpoints = KubernetesManifests.object([
+            ("apiVersion", .string("v1")), ("kind", .string("Endpoints")),
+            ("metadata", KubernetesManifests.object([("name", .string(name)), ("namespace", access.namespace.map(JSONValue.string))])),
+            ("subsets", .array([KubernetesManifests.object([("addresses", .array([KubernetesManifests.object([("ip", .string(ip))])])), ("ports", .array(ports))])])),
+        ])
+        try await kubectl.send("apply", endpoints, operation: operation)
+        let after = try await endpointAddresses(name, operation: operation).map(\.ip)
+        guard after == [ip] else {
+            throw HostError(
+                .commandFailed, host: host, operation: operation,
+                "after removing the selector and applying the Endpoints, \(name) lists \(after.isEmpty ? "no address" : after.joined(separator: ", ")) instead of \(ip) alone; check with `\(access.kubectl) get service,endpoints \(name) -o yaml`")
+        }
+        return HostChange(
+            host: host, changed: true,
+            summary: "service \(name) (\(address)) points at \(ip)\(hadSelector ? ", its selector removed" : "") (was \(before.isEmpty ? "nothing" : before.map(\.ip).joined(separator: ", ")))")
+    }
+
+    /// Puts a selector for the pod of `statefulSet` on the Service (and `publishNotReadyAddresses`,
+    /// so that peers reach the pod while it syncs), then waits until Kubernetes has dropped every
+    /// address that is not that pod's from its Endpoints (the old host's first of all).
+    func retarget(_ address: String, toPod statefulSet: String, host: String, operation: String) async throws -> HostChange {
+        let name = try await serviceName(address, operation: operation)
+        let service = try await kubectl.object("service", name, operation: operation)
+        let wanted = JSONValue.object(JSONObject([(key: KubernetesManifests.serverLabel, value: .string(statefulSet))]))
+        let changed = service?["spec", "selector"] != wanted || service?["spec", "publishNotReadyAddresses"] != .bool(true)
+        let before = try await endpointAddresses(name, operation: operation)
+        if changed {
+            let patch = JSONValue.array([
+                KubernetesManifests.object([("op", .string("add")), ("path", .string("/spec/selector")), ("value", wanted)]),
+                KubernetesManifests.object([("op", .string("add")), ("path", .string("/spec/publishNotReadyAddresses")), ("value", .bool(true))]),
+            ]).serializedString
+            _ = try await kubectl.run(["patch", "service", name, "--type=json", "-p", patch], operation: operation)
+        }
+        let pod = "\(statefulSet)-0"
+        let deadline = ContinuousClock.now + settle
+        var others = try await endpointAddresses(name, operation: operation).filter { $0.pod != pod }
+        while !others.isEmpty {
+            guard ContinuousClock.now < deadline else {
+                throw HostError(
+                    .commandFailed, host: host, operation: operation,
+                    "\(settle) after the selector \(KubernetesManifests.serverLabel)=\(statefulSet) was set, the Endpoints \(name) still list \(others.map(\.description).joined(separator: ", ")), which is not pod \(pod); check `\(access.kubectl) get endpoints \(name) -o yaml` (does the endpoints controller run?)")
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            others = try await endpointAddresses(name, operation: operation).filter { $0.pod != pod }
+        }
+        guard changed else { return HostChange(host: host, changed: false, summary: "service \(name) (\(address)) already selects pod \(pod)") }
+        return HostChange(
+            host: host, changed: true,
+            summary: "service \(name) (\(address)) selects pod \(pod) (\(KubernetesManifests.serverLabel)=\(statefulSet)); was \(before.isEmpty ? "nothing" : before.map(\.description).joined(separator: ", "))")
     }
 
     /// HubSpot's phase 1 for `server`: points the Service whose ClusterIP is the server's address
@@ -59,14 +143,9 @@ public struct KubectlServices: Sendable {
             }
             let objects = KubernetesManifests.phaseOneObjects(server, ensemble: ensemble, hostIP: ip, namespace: access.namespace)
             let name = KubernetesManifests.serviceName(ensemble: ensemble, id: server.id)
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitosis-kubectl-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let file = directory.appendingPathComponent("\(name).json")
-            try Data(objects.serializedString.utf8).write(to: file)
-            _ = try await kubectl(["apply", "-f", file.path], operation: operation)
+            try await kubectl.send("apply", objects, operation: operation)
             let names = try await serviceNames(server.address, operation: operation)
-            let after = names == [name] ? try await endpointAddresses(name, operation: operation) : []
+            let after = names == [name] ? try await endpointAddresses(name, operation: operation).map(\.ip) : []
             guard after == [ip] else {
                 throw HostError(
                     .commandFailed, host: host, operation: operation,
@@ -78,20 +157,23 @@ public struct KubectlServices: Sendable {
     }
 
     /// The host the Service whose ClusterIP is `address` points at; nil when its Endpoints hold
-    /// no address or one that is no inventory host's.
+    /// no address, more than one, or one that is no inventory host's (an IP) or pod host's (a pod).
     public func backend(_ address: String) async throws -> String? {
         let operation = "find the backend of service \(address)"
         let addresses = try await endpointAddresses(try await serviceName(address, operation: operation), operation: operation)
         guard addresses.count == 1 else { return nil }
-        return hostAddresses.filter { $0.value == addresses[0] }.map(\.key).sorted().first
+        if let pod = addresses[0].pod {
+            return pods.filter { "\($0.value)-0" == pod }.map(\.key).sorted().first
+        }
+        return hostAddresses.filter { $0.value == addresses[0].ip }.map(\.key).sorted().first
     }
 
     /// The names of the Services whose ClusterIP is `address`.
     func serviceNames(_ address: String, operation: String) async throws -> [String] {
-        let list = try await json(["get", "services", "-o", "json"], operation: operation)
-        return (list.objectValue?["items"]?.arrayValue ?? []).compactMap { item -> String? in
-            guard item.objectValue?["spec"]?.objectValue?["clusterIP"]?.stringValue == address else { return nil }
-            return item.objectValue?["metadata"]?.objectValue?["name"]?.stringValue
+        let list = try await kubectl.json(["get", "services", "-o", "json"], operation: operation)
+        return (list?["items"]?.arrayValue ?? []).compactMap { item -> String? in
+            guard item["spec", "clusterIP"]?.stringValue == address else { return nil }
+            return item["metadata", "name"]?.stringValue
         }
     }
 
@@ -107,37 +189,23 @@ public struct KubectlServices: Sendable {
         return names[0]
     }
 
-    func endpointAddresses(_ name: String, operation: String) async throws -> [String] {
-        let endpoints = try await json(["get", "endpoints", name, "-o", "json"], operation: operation)
-        return (endpoints.objectValue?["subsets"]?.arrayValue ?? []).flatMap { subset in
-            (subset.objectValue?["addresses"]?.arrayValue ?? []).compactMap { $0.objectValue?["ip"]?.stringValue }
-        }
+    /// An address of an Endpoints object: its IP, and the pod it is when Kubernetes made it.
+    struct EndpointAddress: CustomStringConvertible {
+        var ip: String
+        var pod: String?
+        var description: String { pod.map { "\(ip) (pod \($0))" } ?? ip }
     }
 
-    func json(_ arguments: [String], operation: String) async throws -> JSONValue {
-        let text = try await kubectl(arguments, operation: operation)
-        do {
-            return try JSONValue(parsing: Data(text.utf8))
-        } catch {
-            throw HostError(.commandFailed, host: "-", operation: operation, "`kubectl \(arguments.joined(separator: " "))` did not print JSON (\(error)): \(text.prefix(200))")
+    /// Every address of the Endpoints `name`, ready or not (a selector's Endpoints list a pod
+    /// that is not ready under notReadyAddresses unless publishNotReadyAddresses is set).
+    func endpointAddresses(_ name: String, operation: String) async throws -> [EndpointAddress] {
+        let endpoints = try await kubectl.object("endpoints", name, operation: operation)
+        return (endpoints?["subsets"]?.arrayValue ?? []).flatMap { subset in
+            ((subset["addresses"]?.arrayValue ?? []) + (subset["notReadyAddresses"]?.arrayValue ?? [])).compactMap { address -> EndpointAddress? in
+                guard let ip = address["ip"]?.stringValue else { return nil }
+                let pod = address["targetRef", "kind"]?.stringValue == "Pod" ? address["targetRef", "name"]?.stringValue : nil
+                return EndpointAddress(ip: ip, pod: pod)
+            }
         }
-    }
-
-    /// Runs the inventory's kubectl with `arguments` (and the namespace) on this machine; returns
-    /// its standard output, or throws with its standard error.
-    func kubectl(_ arguments: [String], operation: String) async throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitosis-kubectl-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let stdout = directory.appendingPathComponent("out").path
-        let namespace = access.namespace.map { ["-n", $0] } ?? []
-        let command = ([access.kubectl] + (namespace + arguments).map(shellQuoted)).joined(separator: " ")
-        let result = try await LocalCommand.run(["/bin/sh", "-c", "\(command) > \(shellQuoted(stdout))"], timeout: .seconds(60))
-        guard result.succeeded else {
-            throw HostError(
-                .commandFailed, host: "-", operation: operation,
-                "`\(command)` exited \(result.status): \(result.output.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300)); check kubernetes.kubectl in the inventory (its context and credentials)")
-        }
-        return (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? ""
     }
 }

@@ -11,8 +11,17 @@ public struct PreflightNeeds: Sendable, Hashable {
     /// Host → program → what needs it (the first command that named it).
     public var programs: [String: [String: String]] = [:]
     /// Commands a step will run that the plan does not have (a server without a start command),
-    /// each with what needs it: preflight fails on them before anything changes.
-    public var missing: [String] = []
+    /// each with its host and what needs it: preflight fails on them before anything changes,
+    /// except on a host whose driver starts and stops the server itself (a pod).
+    public var absent: [Absent] = []
+
+    public struct Absent: Sendable, Hashable {
+        public var host: String
+        public var message: String
+    }
+
+    /// The messages of ``absent``.
+    public var missing: [String] { absent.map(\.message) }
 
     public init() {}
 
@@ -36,7 +45,7 @@ public struct PreflightNeeds: Sendable, Hashable {
     }
 
     public mutating func merge(_ other: PreflightNeeds) {
-        for entry in other.missing where !missing.contains(entry) { missing.append(entry) }
+        for entry in other.absent where !absent.contains(entry) { absent.append(entry) }
         for (host, needed) in other.programs {
             reach(host)
             for (program, purpose) in needed where programs[host]?[program] == nil { programs[host]?[program] = purpose }
@@ -192,7 +201,7 @@ extension Plan {
             if let step, !absent.isEmpty, reported.insert(ref).inserted {
                 let names = absent.count == 1 ? absent[0] : absent.dropLast().joined(separator: ", ") + " or " + absent[absent.count - 1]
                 let entry = "\(server.host): \(ref) has no \(names) command, and step \(step) starts, stops or restarts it; add \(absent.count == 1 ? "it" : "them") under commands: of the server or its ensemble in the inventory, then plan again"
-                needs.missing.append(entry)
+                needs.absent.append(PreflightNeeds.Absent(host: server.host, message: entry))
             }
         }
         for step in steps {
@@ -272,12 +281,18 @@ extension MigrationExecutor {
     func preflight() async throws -> String {
         var needs = plan.preflightNeeds
         needs.merge(clients.preflightNeeds())
-        var failures: [String] = needs.missing
+        // A pod's StatefulSet is its service: it needs no commands.
+        var failures: [String] = needs.absent.filter { entry in (try? hosts.driver(for: entry.host))?.ownServiceControl == nil }.map(\.message)
         var found = 0
         for (host, programs) in needs.programs.sorted(by: { $0.key < $1.key }) {
             let names = programs.keys.sorted()
             do {
                 let driver = try hosts.driver(for: host)
+                if let pod = driver as? KubernetesPodHostDriver {
+                    // Reaching a pod is reaching the cluster: kubectl answers, and may do what the run does.
+                    failures += try await pod.accessProblems().map { "\(host): \($0)" }
+                    continue
+                }
                 let script = PreflightNeeds.script(for: names)
                 let result = try await driver.run("sh -c \(shellQuoted(script))", timeout: .seconds(60))
                 guard result.succeeded else {

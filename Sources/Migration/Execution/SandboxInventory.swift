@@ -51,6 +51,9 @@ public enum SandboxInventory {
             switch host.access {
             case .sandbox: lines.append("    via: sandbox")
             case .local: lines.append("    via: local")
+            case .kubernetes(let pod):
+                lines.append("    via: kubernetes")
+                lines.append("    statefulSet: \(quoted(pod.statefulSet))")
             case .ssh(let ssh):
                 lines.append("    via: ssh")
                 lines.append("    ssh:")
