@@ -384,6 +384,7 @@ struct RollbackCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let rollback = try Rollback.plan(for: proven, journal: state)
+        let pods = try execution.inventory.map { try loadInventory($0).podStatefulSets } ?? [:]
         if rollback.steps.isEmpty {
             Output.note("nothing took effect; nothing to undo")
             return
@@ -392,11 +393,11 @@ struct RollbackCommand: AsyncParsableCommand {
         do {
             back = try Prover.prove(rollback: rollback, of: proven, journal: state)
         } catch {
-            Output.note(Runbook.render(rollback))
+            Output.note(Runbook.render(rollback, pods: pods))
             Output.error("\(error)")
             throw ExitCode.failure
         }
-        Output.note(Runbook.render(back.plan, proof: back.proof))
+        Output.note(Runbook.render(back.plan, proof: back.proof, pods: pods))
         let options = ExecutionOptions(dryRun: execution.dryRun, resume: true, gateTimeout: .milliseconds(Int64(execution.gateTimeout * 1000)))
         let outcome = try await execution.withHosts(back.plan) { hosts, group in
             try await MigrationExecutor(
