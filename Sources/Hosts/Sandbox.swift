@@ -62,6 +62,11 @@ public struct SandboxHost: Sendable, Hashable, Codable {
     public var myidPath: String { "\(directory)/data/myid" }
     public var logPath: String { "\(directory)/zookeeper.log" }
     public var serviceScript: String { "\(directory)/zookeeper.sh" }
+    /// The command that runs the service script with `verb` (start, stop, kill, status). Through
+    /// `sh`, not by executing the file: a process forked elsewhere in this program while the
+    /// script was being written holds it open for writing until it execs, and executing a file
+    /// open for writing fails with ETXTBSY ("Text file busy"). Reading it does not.
+    public func serviceCommand(_ verb: String) -> String { "/bin/sh \(serviceScript) \(verb)" }
     /// The device inside the namespace that carries its addresses.
     public static let device = "eth0"
 }
@@ -99,8 +104,8 @@ public struct Sandbox: Sendable, Hashable, Codable {
     /// How the sandbox controls its ZooKeeper server on a host (commands run inside the host's namespace).
     public func zookeeperService(on host: SandboxHost) -> ServiceSpec {
         ServiceSpec(
-            name: "zookeeper", start: "\(host.serviceScript) start", stop: "\(host.serviceScript) stop",
-            status: "\(host.serviceScript) status", timeout: .seconds(60))
+            name: "zookeeper", start: host.serviceCommand("start"), stop: host.serviceCommand("stop"),
+            status: host.serviceCommand("status"), timeout: .seconds(60))
     }
 }
 

@@ -604,7 +604,7 @@ struct Rehearsing {
         guard let host = source.hosts.reversed().first(where: { !touched.contains($0.name) }) ?? source.hosts.last else { return }
         let driver = SandboxHostDriver(host: host, network: manager.network)
         progress("fault: killing \(host.name)'s server during \(step)")
-        _ = try? await driver.run("\(host.serviceScript) kill", timeout: .seconds(30))
+        _ = try? await driver.run(host.serviceCommand("kill"), timeout: .seconds(30))
         timeline.event(.serverKilled, "\(host.name) killed", subject: host.name)
         try? await Task.sleep(for: downtime)
         _ = try? await driver.startService(source.zookeeperService(on: host))

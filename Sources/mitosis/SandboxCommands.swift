@@ -123,7 +123,7 @@ struct SandboxServer: AsyncParsableCommand {
         case "stop": Output.note(try await driver.stopService(service).description)
         case "restart": Output.note(try await driver.restartService(service).description)
         default:
-            try await driver.check("\(driver.sandboxHost.serviceScript) kill", operation: "kill the server")
+            try await driver.check(driver.sandboxHost.serviceCommand("kill"), operation: "kill the server")
             Output.note("\(host): killed the ZooKeeper server")
         }
     }

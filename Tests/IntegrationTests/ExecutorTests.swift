@@ -261,16 +261,23 @@ func runMitosis(
 
 extension RealServers {
     @Suite struct Executor {
-        /// A dry run changes no file, writes no journal and shows the config diffs; the real run
-        /// of the full 3→3 mitosis plan then leaves two separate ensembles, each with the data; the
-        /// journal has every step and action; a rollback is refused once past the point of no return.
-        @Test func fullMitosisPlanSplitsTheEnsembleAfterADryRunThatChangesNothing() async throws {
-            try await withMigrationFixture("exfull") { fixture, group in
-                let before = fixture.configFiles()
+        /// The full 3→3 mitosis plan. First a dry run: it changes no file, writes no journal and
+        /// shows the config diffs. Then `mitosis run` killed (SIGKILL) when a randomly chosen step
+        /// has started, and `mitosis run --resume`: no finished action runs again, only the
+        /// interrupted one is repeated, and the plan finishes with two separate ensembles, each
+        /// with the data, and a journal with every step and action once. A rollback is then
+        /// refused (past the point of no return), and running the finished plan again does
+        /// nothing. MITOSIS_KILL_SEED=N reproduces a run's choice.
+        @Test func killedRunResumesToTheEnd() async throws {
+            let seed = ProcessInfo.processInfo.environment["MITOSIS_KILL_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+            print("killedRunResumesToTheEnd: seed \(seed) (MITOSIS_KILL_SEED=\(seed) reproduces it)")
+            var random = SplitMix64(state: seed)
+            try await withMigrationFixture("exkill") { fixture, group in
+                let originalFiles = fixture.configFiles()
                 let preview = EventLog()
                 let dryRun = try await fixture.execute(options: ExecutionOptions(dryRun: true), events: preview, group: group)
                 #expect(dryRun == .dryRun)
-                #expect(fixture.configFiles() == before, "the dry run changed a configuration or myid file")
+                #expect(fixture.configFiles() == originalFiles, "the dry run changed a configuration or myid file")
                 #expect(!FileManager.default.fileExists(atPath: fixture.journalPath), "the dry run wrote a journal")
                 for host in fixture.destination.hosts { #expect(try await fixture.serviceState(host) == .stopped) }
                 for host in fixture.source.hosts { #expect(try await fixture.serviceState(host) == .running) }
@@ -286,33 +293,6 @@ extension RealServers {
                 }
                 #expect(joinWrites.contains { $0.summary.contains("dst server 4") && $0.summary.contains("-server.5=") }, "the carrier's own file loses the dormant server 5")
 
-                let events = EventLog()
-                #expect(try await fixture.execute(events: events, group: group) == .finished)
-                try await expectSeparateEnsembles(fixture, group: group)
-                let journal = try Journal(path: fixture.journalPath).load()
-                #expect(journal.planFinished)
-                expectEveryStepAndActionFinishedOnce(fixture.plan, journal.events)
-                // Everything reported was journaled, in the same order (skips aside: nothing was skipped).
-                #expect(journal.events.map(\.kind) == events.all.map(\.kind))
-                #expect(!journal.events.contains { $0.kind == .failed || $0.kind == .resumed })
-
-                let refused = #expect(throws: ExecutionError.self) { try Rollback.plan(for: Prover.prove(fixture.plan), journal: journal) }
-                #expect(refused?.code == .pastPointOfNoReturn)
-                // Running a finished plan again does nothing.
-                #expect(try await fixture.execute(options: ExecutionOptions(resume: true), group: group) == .finished)
-                #expect(try Journal(path: fixture.journalPath).load().events.count == journal.events.count)
-            }
-        }
-
-        /// `mitosis run` killed (SIGKILL) when a randomly chosen step has started, then
-        /// `mitosis run --resume`: no finished action runs again, only the interrupted one is
-        /// repeated, and the plan finishes with both ensembles healthy. MITOSIS_KILL_SEED=N
-        /// reproduces a run's choice.
-        @Test func killedRunResumesToTheEnd() async throws {
-            let seed = ProcessInfo.processInfo.environment["MITOSIS_KILL_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
-            print("killedRunResumesToTheEnd: seed \(seed) (MITOSIS_KILL_SEED=\(seed) reproduces it)")
-            var random = SplitMix64(state: seed)
-            try await withMigrationFixture("exkill") { fixture, group in
                 let planPath = fixture.directory + "/plan.json"
                 let inventoryPath = fixture.directory + "/inventory.yaml"
                 // As `mitosis plan --out` writes it: with its proof record, which `run` checks.
@@ -374,6 +354,13 @@ extension RealServers {
                 }
                 expectEveryStepAndActionFinishedOnce(fixture.plan, events.filter { $0.kind != .resumed })
                 try await expectSeparateEnsembles(fixture, group: group)
+
+                let refusedRollback = #expect(throws: ExecutionError.self) { try Rollback.plan(for: Prover.prove(fixture.plan), journal: journal) }
+                #expect(refusedRollback?.code == .pastPointOfNoReturn)
+                // Running a finished plan again does nothing.
+                let again = try await runMitosis(run + ["--resume"], fixture: fixture)
+                #expect(again.status == 0, "\(again.output)")
+                #expect(try Journal(path: fixture.journalPath).load().events.count == journal.events.count)
             }
         }
 
@@ -406,7 +393,7 @@ extension RealServers {
                         var restarted = false
                         for await event in stream where event.step == step {
                             if !killed && event.kind == .actionStarted {
-                                try await fixture.driver(victim).check("\(victim.serviceScript) kill", operation: "kill \(victim.name)'s server")
+                                try await fixture.driver(victim).check(victim.serviceCommand("kill"), operation: "kill \(victim.name)'s server")
                                 killed = true
                             } else if killed && !restarted && event.kind == .gateWaiting {
                                 try await Task.sleep(for: .seconds(2))
@@ -430,7 +417,11 @@ extension RealServers {
                 let passed = try #require(kinds.lastIndex(of: .gatePassed))
                 #expect(finished < waiting && waiting < passed && kinds.last == .stepFinished, "\(kinds)")
                 #expect(journal[waiting].summary.contains("server 3"), "\(journal[waiting].summary)")
-                expectEveryStepAndActionFinishedOnce(fixture.plan, try Journal(path: fixture.journalPath).load().events)
+                let all = try Journal(path: fixture.journalPath).load().events
+                expectEveryStepAndActionFinishedOnce(fixture.plan, all)
+                // Everything reported was journaled, in the same order (nothing was skipped).
+                #expect(all.map(\.kind) == events.all.map(\.kind))
+                #expect(!all.contains { $0.kind == .failed || $0.kind == .resumed })
                 try await expectSeparateEnsembles(fixture, group: group)
             }
         }

@@ -82,11 +82,13 @@ extension RealServers {
                     let pid = shellQuoted("\(old)/pid")
                     let status = "p=$(cat \(pid) 2>/dev/null) && [ -d /proc/$p ] && ! grep -qs '^State:[[:space:]]*Z' /proc/$p/status"
                     try file("\(old)/status.sh", "#!/bin/sh\n\(status)\n", executable: true)
-                    try file("\(old)/start.sh", "#!/bin/sh\n\(old)/status.sh && exit 0\nsetsid \(jvm) \(shellQuoted("\(old)/zoo.cfg")) > \(shellQuoted("\(old)/log")) 2>&1 < /dev/null &\necho $! > \(pid)\n", executable: true)
-                    try file("\(old)/stop.sh", "#!/bin/sh\n\(old)/status.sh || exit 0\nkill $(cat \(pid))\nwhile \(old)/status.sh; do sleep 0.1; done\n", executable: true)
+                    // Each script is run by sh, never executed itself: a file just written may still be
+                    // open for writing in a child another test forked meanwhile (ETXTBSY).
+                    try file("\(old)/start.sh", "#!/bin/sh\n/bin/sh \(old)/status.sh && exit 0\nsetsid \(jvm) \(shellQuoted("\(old)/zoo.cfg")) > \(shellQuoted("\(old)/log")) 2>&1 < /dev/null &\necho $! > \(pid)\n", executable: true)
+                    try file("\(old)/stop.sh", "#!/bin/sh\n/bin/sh \(old)/status.sh || exit 0\nkill $(cat \(pid))\nwhile /bin/sh \(old)/status.sh; do sleep 0.1; done\n", executable: true)
                     let portKeys = "clientPort: \(ports[id]!.client), quorumPort: \(ports[id]!.quorum), electionPort: \(ports[id]!.election)"
                     oldServers.append(
-                        "      - {id: \(id), host: old-\(id), address: 127.0.1.\(id), \(portKeys), stableAddress: {kind: service}, configPath: \(old)/zoo.cfg, dataDir: \(old)/data, commands: {start: \(old)/start.sh, stop: \(old)/stop.sh, status: \(old)/status.sh}}")
+                        "      - {id: \(id), host: old-\(id), address: 127.0.1.\(id), \(portKeys), stableAddress: {kind: service}, configPath: \(old)/zoo.cfg, dataDir: \(old)/data, commands: {start: /bin/sh \(old)/start.sh, stop: /bin/sh \(old)/stop.sh, status: /bin/sh \(old)/status.sh}}")
                     podServers.append(
                         "      - {id: \(id), host: pod-\(id), address: 127.0.1.\(id), \(portKeys), stableAddress: {kind: service}, configPath: \(pod(id))/conf/zoo.cfg, dataDir: \(pod(id))/data}")
                 }
@@ -112,7 +114,7 @@ extension RealServers {
             }
 
             func oldRuns(_ id: Int) async throws -> Bool {
-                try await LocalCommand.run(["\(old(id))/status.sh"]).succeeded
+                try await LocalCommand.run(["/bin/sh", "\(old(id))/status.sh"]).succeeded
             }
 
             /// Kills every server the test started, whatever state it stopped in.
@@ -145,7 +147,7 @@ extension RealServers {
             let estate = try Estate()
             defer { estate.remove() }
             let group = MultiThreadedEventLoopGroup.singleton
-            for id in 1...3 { try await LocalCommand.check(["\(estate.old(id))/start.sh"]) }
+            for id in 1...3 { try await LocalCommand.check(["/bin/sh", "\(estate.old(id))/start.sh"]) }
             let names = (0..<20).map { String(format: "node-%02d", $0) }
             try await ZooKeeperClient.withClient(ZooKeeperConfiguration(estate.connectionString, sessionTimeout: .seconds(10)), timeout: .seconds(60), eventLoopGroup: group) { client in
                 _ = try await client.create("/pods", data: [], mode: .persistent)

@@ -266,8 +266,12 @@ public struct KubernetesPodHostDriver: HostDriver {
             let container = (status?["containerStatuses"]?.arrayValue ?? []).first { $0["name"]?.stringValue == "zookeeper" }
             let waiting = container?["state", "waiting"]
             let terminated = container?["state", "terminated"] ?? container?["lastState", "terminated"]
+            // Not scheduled yet (no node fits, its volume is not bound): said at the timeout, since
+            // it may pass (an autoscaler adds a node).
+            let unscheduled = (status?["conditions"]?.arrayValue ?? []).first { $0["type"]?.stringValue == "PodScheduled" && $0["status"]?.stringValue == "False" }
             let problem = waiting.map { "\($0["reason"]?.stringValue ?? "waiting")\($0["message"]?.stringValue.map { ": \($0)" } ?? "")" }
                 ?? terminated.map { "exited \($0["exitCode"]?.intValue ?? -1) (\($0["reason"]?.stringValue ?? "terminated"))" }
+                ?? unscheduled.map { "not scheduled: \($0["reason"]?.stringValue ?? "")\($0["message"]?.stringValue.map { ": \($0)" } ?? "")" }
             return PodState(
                 uid: item["metadata", "uid"]?.stringValue ?? "", terminating: item["metadata", "deletionTimestamp"].map { !$0.isNull } ?? false,
                 phase: status?["phase"]?.stringValue ?? "Unknown", running: container?["state", "running"] != nil,
@@ -333,7 +337,7 @@ public struct KubernetesPodHostDriver: HostDriver {
     /// at the timeout. Returns a note on how long it took.
     func waitForPod(_ operation: String, timeout: Duration, _ done: ([PodState]) -> Bool) async throws -> String {
         let started = ContinuousClock.now
-        let fatal: Set<String> = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff"]
+        let fatal: Set<String> = ["ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff"]
         while true {
             let pods = try await pods(operation)
             if done(pods) { return " in \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s" }

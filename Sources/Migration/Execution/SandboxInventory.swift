@@ -11,12 +11,11 @@ extension Sandbox {
         EnsembleSpec(
             name: name, version: ZooKeeperVersion(parsing: version) ?? ZooKeeperVersion(3, 8, 0),
             servers: hosts.map { host in
-                let script = host.serviceScript
                 return ServerSpec(
                     id: ServerID(Int64(host.serverID)), host: host.name, address: host.stableAddress ?? host.address, quorumPort: quorumPort,
                     electionPort: electionPort, clientPort: clientPort, configPath: host.configPath, dataDir: host.dataDir,
                     myidPath: host.myidPath,
-                    commands: ServiceCommands(start: "\(script) start", stop: "\(script) stop", restart: nil, status: "\(script) status"),
+                    commands: ServiceCommands(start: host.serviceCommand("start"), stop: host.serviceCommand("stop"), restart: nil, status: host.serviceCommand("status")),
                     stableAddress: host.stableAddress.map { _ in
                         serviceAddresses != true
                             ? StableAddress(device: SandboxHost.device, prefixLength: SandboxNetwork.prefixLength)
