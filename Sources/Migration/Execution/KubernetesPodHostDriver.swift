@@ -251,12 +251,12 @@ public struct KubernetesPodHostDriver: HostDriver {
         var uid: String
         var terminating: Bool
         var phase: String
-        /// The container runs (and, when `restarts` is 0, has not failed yet).
+        /// The container runs.
         var running: Bool
         var restarts: Int
-        /// Why the container waits or ended, with Kubernetes' message.
+        /// Why the container waits or last ended, or why the pod is not scheduled, with
+        /// Kubernetes' message.
         var problem: String?
-        var ready: Bool
     }
 
     func pods(_ operation: String) async throws -> [PodState] {
@@ -275,7 +275,7 @@ public struct KubernetesPodHostDriver: HostDriver {
             return PodState(
                 uid: item["metadata", "uid"]?.stringValue ?? "", terminating: item["metadata", "deletionTimestamp"].map { !$0.isNull } ?? false,
                 phase: status?["phase"]?.stringValue ?? "Unknown", running: container?["state", "running"] != nil,
-                restarts: container?["restartCount"]?.intValue ?? 0, problem: problem, ready: container?["ready"] == .bool(true))
+                restarts: container?["restartCount"]?.intValue ?? 0, problem: problem)
         }
     }
 
