@@ -147,7 +147,8 @@ def reconcile(state):
         addresses = [{"ip": p["status"]["podIP"], "targetRef": {"kind": "Pod", "name": p["metadata"]["name"]}}
                      for p in state["pods"].values() if matches(selector, p["metadata"]["labels"]) and not p["metadata"].get("deletionTimestamp")]
         ports = [{"name": p.get("name"), "port": p.get("targetPort", p["port"]), "protocol": "TCP"} for p in service["spec"].get("ports", [])]
-        endpoints = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name}, "subsets": [{"addresses": addresses, "ports": ports}] if addresses else []}
+        endpoints = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "labels": {"endpoints.kubernetes.io/managed-by": "endpoint-controller"}},
+                     "subsets": [{"addresses": addresses, "ports": ports}] if addresses else []}
         old = state["endpoints"].get(name, {})
         if old.get("subsets") != endpoints["subsets"]:
             bump(state, endpoints)
@@ -186,6 +187,9 @@ def store(state, verb, item):
         wanted = item["metadata"].get("resourceVersion")
         if wanted and wanted != existing["metadata"].get("resourceVersion"):
             fail('Operation cannot be fulfilled on %s "%s": the object has been modified (Conflict)' % (kind.lower(), name), 1)
+    if kind == "Endpoints" and existing is not None and existing["metadata"].get("labels", {}).get("endpoints.kubernetes.io/managed-by"):
+        # An apply keeps the controller's label: the object would claim to be the controller's.
+        fail("endpoints %s carry the endpoint controller's label: delete them before writing your own" % name)
     if kind == "StatefulSet":
         if item["spec"].get("replicas") != 1:
             fail("a Mitosis StatefulSet has one replica")
@@ -274,6 +278,12 @@ def main():
     elif len(args) == 4 and args[:2] == ["delete", "configmap"] and args[3] == "--ignore-not-found":
         if state["configmaps"].pop(args[2], None) is not None:
             print('configmap "%s" deleted' % args[2])
+    elif len(args) == 4 and args[:2] == ["delete", "endpoints"] and args[3] == "--ignore-not-found":
+        service = state["services"].get(args[2])
+        if service is not None and service["spec"].get("selector"):
+            fail("the endpoints controller would make endpoints %s again: the Service still has a selector" % args[2])
+        if state["endpoints"].pop(args[2], None) is not None:
+            print('endpoints "%s" deleted' % args[2])
     elif len(args) == 5 and args[:2] == ["delete", "statefulset"] and args[3:] == ["--ignore-not-found", "--wait=false"]:
         if state["statefulsets"].pop(args[2], None) is not None:
             for pod in list(state["pods"].values()):

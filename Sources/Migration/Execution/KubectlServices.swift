@@ -2,7 +2,7 @@ import Foundation
 public import Ensemble
 public import Hosts
 import Kafka
-public import MigrationPlanning
+import MigrationPlanning
 
 /// Service stable addresses in a real Kubernetes cluster, driven through the `kubectl` command
 /// the inventory names (`kubernetes: {kubectl: …, namespace: …}`). A service is found by its
@@ -71,6 +71,11 @@ public struct KubectlServices: Sendable {
         let hadSelector = service?["spec", "selector"]?.objectValue.map { !$0.entries.isEmpty } ?? false
         if hadSelector {
             _ = try await kubectl.run(["patch", "service", name, "--type=json", "-p", #"[{"op":"remove","path":"/spec/selector"}]"#], operation: operation)
+            // The Endpoints the controller made carry its labels (endpoints.kubernetes.io/managed-by,
+            // and others), which `kubectl apply` would keep: an object that claims to be the
+            // controller's, on a Service it no longer manages. They go, and new ones are made
+            // with only Mitosis's labels, as phase 1 makes them.
+            _ = try await kubectl.run(["delete", "endpoints", name, "--ignore-not-found"], operation: operation)
         }
         let ports: [JSONValue] = (service?["spec", "ports"]?.arrayValue ?? []).map { port in
             let target = port["targetPort"]?.intValue ?? port["port"]?.intValue ?? 0

@@ -1,7 +1,7 @@
 import Foundation
 public import Ensemble
 public import Hosts
-public import KafkaPlanning
+import KafkaPlanning
 public import MigrationPlanning
 
 /// A host that is a Kubernetes pod (`via: kubernetes`): one ZooKeeper server as a single-replica
