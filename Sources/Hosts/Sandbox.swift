@@ -292,7 +292,8 @@ public struct SandboxManager: Sendable {
             let index = (1...249).first { candidate in !state.sandboxes.contains { $0.index == candidate } } ?? 0
             guard index > 0 else { throw HostError(.invalidRequest, host: "localhost", operation: "sandbox up", "the network holds 249 sandboxes already") }
             let replaced = try request.replacing.map { name in try replacedSandbox(name, for: request, state: state) }
-            let firstID = replaced?.hosts[0].serverID ?? request.firstServerID ?? ((state.sandboxes.flatMap { $0.hosts.map(\.serverID) }.max() ?? 0) + 1)
+            let highestID: Int = state.sandboxes.flatMap { $0.hosts.map(\.serverID) }.max() ?? 0
+            let firstID: Int = replaced?.hosts[0].serverID ?? request.firstServerID ?? (highestID + 1)
             // The sandbox a new one replaces shares its ids: that is what replacing means.
             let usedIDs = Set(state.sandboxes.filter { $0.name != request.replacing }.flatMap { $0.hosts.map(\.serverID) })
             let ids = replaced?.hosts.map(\.serverID) ?? Array(firstID..<(firstID + request.servers))

@@ -51,10 +51,11 @@ public struct FakeKubernetes: Sendable {
         try JSONSerialization.data(withJSONObject: state).write(to: directory.appendingPathComponent("state.json"))
     }
 
-    /// The inventory's `kubectl` command line that reaches this namespace.
+    /// The inventory's `kubectl` command line that reaches this namespace (`python3 -S`: without
+    /// the site packages, which the double does not use, each call starts a fifth faster).
     public var kubectl: String {
         let variables = ["FAKE_KUBECTL_STATE": state.path, "FAKE_KUBECTL_LOG": log.path].merging(environment) { first, _ in first }
-        return (variables.sorted { $0.key < $1.key }.map { "\($0.key)='\($0.value)'" } + ["/usr/bin/python3", Self.script]).joined(separator: " ")
+        return (variables.sorted { $0.key < $1.key }.map { "\($0.key)='\($0.value)'" } + ["/usr/bin/python3", "-S", Self.script]).joined(separator: " ")
     }
 
     /// The namespace's objects now, by table (`services`, `endpoints`, `configmaps`,
@@ -65,6 +66,13 @@ public struct FakeKubernetes: Sendable {
 
     public func object(_ table: String, _ name: String) throws -> [String: Any]? {
         (try objects()[table] as? [String: Any])?[name] as? [String: Any]
+    }
+
+    /// Changes the namespace's objects by hand, as someone else would (`body` gets the tables).
+    public func edit(_ body: (inout [String: Any]) -> Void) throws {
+        var state = try objects()
+        body(&state)
+        try JSONSerialization.data(withJSONObject: state).write(to: self.state)
     }
 
     /// The IPs the Endpoints `name` list.

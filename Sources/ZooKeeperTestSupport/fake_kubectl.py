@@ -15,7 +15,9 @@ Every call is logged to FAKE_KUBECTL_LOG. FAKE_KUBECTL_DENY lists "verb:resource
 FAKE_KUBECTL_BUMP_CONFIGMAPS_ON_GET changes a ConfigMap's resourceVersion after each read of it
 (someone else's edit); FAKE_KUBECTL_IGNORE_PATCHES accepts Endpoints patches without applying them.
 """
-import base64, fcntl, json, os, signal, subprocess, sys, time, uuid
+import fcntl, json, os, signal, sys, time
+# base64, subprocess and uuid are imported where they are used: every kubectl call starts this
+# script anew, and the tests make hundreds.
 
 STATE = os.environ["FAKE_KUBECTL_STATE"]
 LOG = os.environ["FAKE_KUBECTL_LOG"]
@@ -88,6 +90,7 @@ def start_container(state, pod, sts):
     for key, text in cm.get("data", {}).items():
         with open(os.path.join(conf, key), "wb") as f:
             f.write(text.encode())
+    import base64, subprocess
     for key, encoded in cm.get("binaryData", {}).items():
         with open(os.path.join(conf, key), "wb") as f:
             f.write(base64.b64decode(encoded))
@@ -121,6 +124,7 @@ def reconcile(state):
         pod_name = name + "-0"
         if pod_name in state["pods"]:
             continue
+        import uuid
         labels = sts["spec"]["template"]["metadata"]["labels"]
         pod = {
             "apiVersion": "v1", "kind": "Pod",
@@ -304,6 +308,7 @@ def main():
         reconcile(state)
         save(state)
         fcntl.flock(lock, fcntl.LOCK_UN)
+        import subprocess
         sys.exit(subprocess.call(["sh", "-c", args[7]]))
     else:
         fail("unexpected arguments %r" % args)

@@ -118,7 +118,18 @@ import ZooKeeperTestSupport
         #expect(try fixture.cluster.object("statefulsets", "zk-main-1") == nil, "nothing applied")
 
         try await fixture.writePodFiles()
+        // A ConfigMap without the readiness script (made by hand) gets it before the pod starts.
+        try fixture.cluster.edit { state in
+            var configMaps = state["configmaps"] as? [String: Any] ?? [:]
+            var configMap = configMaps["zk-main-1-config"] as? [String: Any] ?? [:]
+            var data = configMap["data"] as? [String: Any] ?? [:]
+            data["ready.sh"] = nil
+            configMap["data"] = data
+            configMaps["zk-main-1-config"] = configMap
+            state["configmaps"] = configMaps
+        }
         let started = try await pod.startService(fixture.service)
+        #expect((try fixture.cluster.object("configmaps", "zk-main-1-config")?["data"] as? [String: String])?["ready.sh"]?.hasPrefix("#!/bin/bash") == true)
         #expect(started.changed && started.summary.hasPrefix("started pod zk-main-1-0 (StatefulSet zk-main-1, registry.example/zookeeper:3.8.0)"), "\(started.summary)")
         let statefulSet = try #require(try fixture.cluster.object("statefulsets", "zk-main-1"))
         let spec = try #require(statefulSet["spec"] as? [String: Any])

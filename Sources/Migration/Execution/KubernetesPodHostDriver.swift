@@ -295,13 +295,20 @@ public struct KubernetesPodHostDriver: HostDriver {
         // The pod mounts the ConfigMap: without zoo.cfg and myid it could not start as this server.
         let configMap = try await configMap(operation)
         let configName = String(pod.configPath.split(separator: "/").last ?? "zoo.cfg")
-        let missing = [configName, "myid", "ready.sh"].filter { Self.bytes(of: $0, in: configMap) == nil }
+        let missing = [configName, "myid"].filter { Self.bytes(of: $0, in: configMap) == nil }
         guard missing.isEmpty else {
             throw HostError(
                 .invalidRequest, host: host, operation: operation,
                 configMap == nil
                     ? "ConfigMap \(pod.configMap) does not exist: the plan's prepare step writes it (zoo.cfg and myid) before the pod starts"
                     : "ConfigMap \(pod.configMap) has no \(missing.joined(separator: ", ")): the plan's prepare step writes them before the pod starts")
+        }
+        // The readiness probe runs ready.sh: a ConfigMap made by hand may lack it.
+        if configMap != nil, Self.bytes(of: "ready.sh", in: configMap) == nil {
+            _ = try await update(operation) { data, _ in
+                data["ready.sh"] = .string(readinessScript)
+                return nil
+            } verify: { Self.bytes(of: "ready.sh", in: $0) == nil ? "key ready.sh is missing" : nil } done: { "added ready.sh to \(pod.configMap)" }
         }
         try await kubectl.send("apply", KubernetesManifests.statefulSet(pod), operation: operation, host: host)
         let started = try await waitForPod(operation, timeout: service.timeout) { pods in pods.contains { $0.running && !$0.terminating } }
