@@ -227,6 +227,12 @@ extension HostDriver {
 
     public var ownServiceControl: String? { nil }
 
+    /// The service of a driver that starts and stops the server itself (``ownServiceControl``):
+    /// its spec names how, for messages; nil for every other driver.
+    public func ownService(timeout: Duration = .seconds(600)) -> ServiceSpec? {
+        ownServiceControl.map { ServiceSpec(name: "zookeeper", start: $0, stop: $0, status: $0, timeout: timeout) }
+    }
+
     /// Runs a command that must succeed; its output on success.
     @discardableResult
     public func check(_ command: String, timeout: Duration = .seconds(60), operation: String? = nil) async throws -> String {

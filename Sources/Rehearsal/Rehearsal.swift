@@ -295,7 +295,10 @@ struct Rehearsing {
                 tasks.addTask { await monitor.run() }
                 if !platform.addresses.isEmpty { tasks.addTask { await platform.run() } }
                 defer { tasks.cancelAll() }
-                return try await execute(proven, clients: clients, timeline: timeline, source: source, destination: destination, stranger: processes.stranger)
+                let executed = try await execute(proven, clients: clients, timeline: timeline, source: source, destination: destination, stranger: processes.stranger)
+                // A last look, so that an election near the end is not missed between two rounds.
+                await monitor.poll()
+                return executed
             }
         } else {
             progress("the prover refused the plan; nothing runs:\n\(proof)")

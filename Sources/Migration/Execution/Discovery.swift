@@ -93,9 +93,9 @@ public struct EstateDiscovery: Sendable {
         } catch {
             observed.readErrors.append("cannot list the data directories: \(error)")
         }
-        if driver.ownServiceControl != nil {
+        if let own = driver.ownService() {
             do {
-                observed.service = try await driver.serviceState(ServiceSpec(name: "zookeeper", start: "", stop: "", status: ""))
+                observed.service = try await driver.serviceState(own)
             } catch {
                 observed.readErrors.append("cannot read whether it runs: \(error)")
             }

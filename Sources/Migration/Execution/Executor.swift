@@ -416,9 +416,7 @@ public struct MigrationExecutor: Sendable {
         }
         let commands = server.commands
         // A pod's StatefulSet is its service: the driver starts and stops it, no command does.
-        if let control = try hosts.driver(for: ref.host).ownServiceControl {
-            return ServiceSpec(name: "zookeeper", start: control, stop: control, status: control, timeout: .seconds(600))
-        }
+        if let own = try hosts.driver(for: ref.host).ownService() { return own }
         guard let start = commands.start, let stop = commands.stop, let status = commands.status else {
             throw ExecutionError(.actionFailed, "\(ref) has no \(commands.absentForService.joined(separator: ", ")) command; add them under commands: in the inventory")
         }

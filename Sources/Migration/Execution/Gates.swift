@@ -233,9 +233,8 @@ public struct GateChecker: Sendable {
             for ref in servers {
                 guard let server = plan.server(ref) else { return GateResult(passed: false, detail: "\(ref) is not in the plan") }
                 let driver = try hosts.driver(for: ref.host)
-                if let control = driver.ownServiceControl {
-                    let spec = ServiceSpec(name: "zookeeper", start: control, stop: control, status: control)
-                    if try await driver.serviceState(spec) == .running { running.append("server \(ref.id) on \(ref.host)") }
+                if let own = driver.ownService() {
+                    if try await driver.serviceState(own) == .running { running.append("server \(ref.id) on \(ref.host)") }
                     continue
                 }
                 guard let status = server.commands.status else {

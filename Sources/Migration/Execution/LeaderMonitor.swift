@@ -1,5 +1,6 @@
 import MigrationPlanning
 import NIOCore
+import Synchronization
 import ZooKeeper
 import ZooKeeperProtocol
 
@@ -33,6 +34,13 @@ package struct LeaderMonitor: Sendable {
     let timeline: TimelineRecorder
     let group: any EventLoopGroup
     package var interval: Duration = .milliseconds(500)
+    /// What the polls have seen so far, shared by ``run()`` and a last ``poll()``.
+    private let state = Seen()
+
+    private final class Seen: Sendable {
+        let lock = Mutex<(modes: [String: String], elections: ElectionCounter)>(([:], ElectionCounter()))
+        func withLock<T>(_ body: (inout (modes: [String: String], elections: ElectionCounter)) -> T) -> T { lock.withLock { body(&$0) } }
+    }
 
     package init(servers: [(String, ConnectionString.Server)], ensembles: [String: String] = [:], timeline: TimelineRecorder, group: any EventLoopGroup) {
         self.servers = servers
@@ -42,29 +50,39 @@ package struct LeaderMonitor: Sendable {
     }
 
     package func run() async {
-        var modes: [String: String] = [:]
-        var elections = ElectionCounter()
         while !Task.isCancelled {
-            await withTaskGroup(of: (String, ServerStatus?).self) { tasks in
-                for (host, server) in servers {
-                    tasks.addTask {
-                        (host, try? await FourLetterWords.srvr(server, timeout: .seconds(1), group: group))
-                    }
-                }
-                for await (host, status) in tasks {
-                    let before = modes[host]
-                    let now = status?.mode.rawValue ?? "down"
-                    if let status, status.mode == .leader, elections.leader(ensemble: ensembles[host] ?? "", epoch: status.zxid.epoch) {
-                        timeline.event(.leaderElection, "\(host) leads (epoch \(status.zxid.epoch))", subject: host)
-                    }
-                    if before != now {
-                        if before != nil, now == "down" { timeline.event(.serverStopped, "\(host) not serving", subject: host) }
-                        if before == "down", now != "down" { timeline.event(.serverStarted, "\(host) serving (\(now))", subject: host) }
-                    }
-                    modes[host] = now
+            await poll()
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// One round: `srvr` of every server, at once. Called once more when the plan has ended,
+    /// before the watch stops: an election whose leader the rounds missed (the plan's last
+    /// steps can take less than a round on a loaded machine) is still counted, since the
+    /// leader it made leads at the end.
+    package func poll() async {
+        await withTaskGroup(of: (String, ServerStatus?).self) { tasks in
+            for (host, server) in servers {
+                tasks.addTask {
+                    (host, try? await FourLetterWords.srvr(server, timeout: .seconds(1), group: group))
                 }
             }
-            try? await Task.sleep(for: interval)
+            for await (host, status) in tasks {
+                let now = status?.mode.rawValue ?? "down"
+                let (before, elected) = state.withLock { state -> (String?, Bool) in
+                    let before = state.modes[host]
+                    state.modes[host] = now
+                    guard let status, status.mode == .leader else { return (before, false) }
+                    return (before, state.elections.leader(ensemble: ensembles[host] ?? "", epoch: status.zxid.epoch))
+                }
+                if let status, elected {
+                    timeline.event(.leaderElection, "\(host) leads (epoch \(status.zxid.epoch))", subject: host)
+                }
+                if before != now {
+                    if before != nil, now == "down" { timeline.event(.serverStopped, "\(host) not serving", subject: host) }
+                    if before == "down", now != "down" { timeline.event(.serverStarted, "\(host) serving (\(now))", subject: host) }
+                }
+            }
         }
     }
 }
