@@ -338,6 +338,8 @@ struct RunCommand: AsyncParsableCommand {
                 while let next = await tasks.next() {
                     if let next {
                         result = next
+                        // A last look at the servers, so that an election near the end is counted.
+                        await observer.finish()
                         tasks.cancelAll()
                     }
                 }

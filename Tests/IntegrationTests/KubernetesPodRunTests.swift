@@ -178,6 +178,11 @@ extension RealServers {
                 #expect(FileManager.default.fileExists(atPath: "\(estate.pod(id))/data/version-2"), "pod \(id) synced into its volume")
             }
             for seen in try await Self.children(estate, group: group) { #expect(seen == names) }
+            // The run's report counts the one election the plan declares: the leader's server,
+            // replaced last (its new leader is seen by the report's last look, if not before).
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: estate.planPath + ".report/report.json"))) as? [String: Any]
+            let elections = (report?["verdict"] as? [[String: Any]])?.first { $0["name"] as? String == "ZooKeeper leader elections" }?["value"] as? String
+            #expect(elections == "1", "\(String(describing: report?["verdict"]))")
 
             let back = try await runMitosis(["rollback", estate.planPath, "--inventory", estate.inventoryPath], outputDirectory: estate.root.path)
             #expect(back.status == 0, "\(back.output.suffix(4000))")

@@ -16,6 +16,8 @@ public final class RunObserver: Sendable {
     let timeline: TimelineRecorder
     let group: any EventLoopGroup
     let canaries: [CanaryOptions]
+    /// Every server's srvr, polled while the run goes on (elections, servers stopping and starting).
+    let monitor: LeaderMonitor
     let startedAt: Date
     /// ``startedAt`` in seconds since 1970: canary times are counted from it, as the timeline's.
     let wallOrigin: Double
@@ -38,6 +40,7 @@ public final class RunObserver: Sendable {
         self.timeline = TimelineRecorder(origin: .now - .milliseconds(Int64(now.timeIntervalSince(first) * 1000)), plan: plan)
         self.group = eventLoopGroup
         self.canaries = canaries
+        self.monitor = Self.monitor(of: plan, timeline: timeline, group: eventLoopGroup)
         for event in earlier { timeline.record(event, at: event.time.timeIntervalSince(first)) }
         if !earlier.isEmpty { timeline.event(.resumed, "resumed from the journal (segment \(segments))") }
     }
@@ -50,10 +53,10 @@ public final class RunObserver: Sendable {
     /// Pass every executor event here.
     public func record(_ event: ExecutionEvent) { timeline.record(event) }
 
-    /// Watches until the calling task is cancelled.
-    public func run() async {
-        // Servers that share an address (replace: the old and the new server behind one stable
-        // address) are one process at a time there: watched once, by id and address.
+    /// The leader monitor of the plan's servers. Servers that share an address (replace: the old
+    /// and the new server behind one stable address) are one process at a time there: watched
+    /// once, by id and address.
+    static func monitor(of plan: Plan, timeline: TimelineRecorder, group: any EventLoopGroup) -> LeaderMonitor {
         var servers: [(String, ConnectionString.Server)] = []
         var ensembles: [String: String] = [:]
         let all = plan.source.servers.map { (plan.source.name, $0) } + plan.destination.servers.map { (plan.destination.name, $0) }
@@ -66,9 +69,17 @@ public final class RunObserver: Sendable {
             // One process at a time behind a shared address: its elections are one ensemble's.
             ensembles[label] = shared ? plan.source.name : ensemble
         }
-        let monitor = LeaderMonitor(servers: servers, ensembles: ensembles, timeline: timeline, group: group)
+        return LeaderMonitor(servers: servers, ensembles: ensembles, timeline: timeline, group: group)
+    }
+
+    /// One last look at the servers once the run has ended, before ``run()`` is cancelled: an
+    /// election near the end whose leader no round saw yet is still counted.
+    public func finish() async { await monitor.poll() }
+
+    /// Watches until the calling task is cancelled.
+    public func run() async {
         await withTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { await monitor.run() }
+            tasks.addTask { [monitor] in await monitor.run() }
             for options in canaries {
                 tasks.addTask { [self] in
                     let summary = await Canary(options: options, eventLoopGroup: group).run(onOperation: { start, end, succeeded in
