@@ -77,6 +77,21 @@ public enum Latin1 {
     }
 }
 
+/// Whether `text` is a Kubernetes object name that is also a DNS label (RFC 1123): lower-case
+/// letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63.
+/// What a namespace, a Service and a StatefulSet must be named.
+public func isKubernetesName(_ text: String) -> Bool {
+    !text.isEmpty && text.count <= 63 && text.first!.isLetter && text.last.map { $0.isLetter || $0.isNumber } == true
+        && text.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
+}
+
+/// The directory a path is in: `/etc/zk` for `/etc/zk/zoo.cfg`, `/` for `/zoo.cfg`, `.` for a
+/// name without a directory.
+public func parentDirectory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+}
+
 /// Quotes a string for `sh`.
 public func shellQuoted(_ text: String) -> String {
     if !text.isEmpty, text.allSatisfy({ $0.isLetter || $0.isNumber || "/._-=:,@%+".contains($0) }) { return text }

@@ -38,6 +38,11 @@ public struct Inventory: Sendable, Hashable {
 
     public func ensemble(named name: String) -> EnsembleSpec? { ensembles.first { $0.name == name } }
 
+    /// Each host's address, by host name, for the hosts the inventory gives one.
+    public var hostAddresses: [String: String] {
+        Dictionary(hosts.compactMap { host in host.address.map { (host.name, $0) } }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// Each pod host's StatefulSet (hosts `via: kubernetes`), by host name.
     public var podStatefulSets: [String: String] {
         var pods: [String: String] = [:]

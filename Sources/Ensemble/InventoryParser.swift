@@ -290,17 +290,10 @@ struct InventoryReader {
               let kubectl = string(fields, "kubectl")
         else { return nil }
         let namespace = string(fields, "namespace")
-        if let namespace, !isDNSLabel(namespace) {
+        if let namespace, !isKubernetesName(namespace) {
             error(fields.values["namespace"], fieldPath(fields, "namespace"), "namespace '\(namespace)' is not a Kubernetes name (lower-case letters, digits and '-', at most 63)")
         }
         return KubernetesAccess(kubectl: kubectl, namespace: namespace, image: string(fields, "image"), storage: string(fields, "storage") ?? "10Gi")
-    }
-
-    /// A Kubernetes object name that is also a DNS label (RFC 1123): what a namespace, a Service
-    /// and a StatefulSet must be.
-    func isDNSLabel(_ text: String) -> Bool {
-        !text.isEmpty && text.count <= 63 && text.first!.isLetter && text.last.map { $0.isLetter || $0.isNumber } == true
-            && text.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
     }
 
     /// A pod host (`via: kubernetes`) runs exactly one ZooKeeper server and nothing else, behind
@@ -343,7 +336,7 @@ struct InventoryReader {
             default:
                 refuse("a pod's IP changes whenever the pod does, so the server must be reached at its Service's ClusterIP: give it `address: <the ClusterIP>` and `stableAddress: {kind: service}`")
             }
-            let configDirectory = Self.directory(of: server.configPath)
+            let configDirectory = parentDirectory(of: server.configPath)
             if configDirectory == server.dataDir || configDirectory.hasPrefix(server.dataDir + "/") || server.dataDir.hasPrefix(configDirectory + "/") {
                 refuse("its config file \(server.configPath) and its data directory \(server.dataDir) must be apart: the config directory is the ConfigMap's (read-only) mount, the data directory the pod's volume")
             }
@@ -357,11 +350,6 @@ struct InventoryReader {
                 refuse("its myid is \(server.myidPath), but the pod writes myid into its data directory (\(server.dataDir)/myid): remove myidPath")
             }
         }
-    }
-
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// One member config file on one host belongs to one member: listed twice (in two groups, or
@@ -428,7 +416,7 @@ struct InventoryReader {
                 error(node, path, "a pod host (via: kubernetes) needs statefulSet: the name of its single-replica StatefulSet, e.g. the name of the Service it sits behind")
                 break
             }
-            guard isDNSLabel(statefulSet), statefulSet.count <= 63 - "-config".count else {
+            guard isKubernetesName(statefulSet), statefulSet.count <= 63 - "-config".count else {
                 error(f.values["statefulSet"], fieldPath(f, "statefulSet"), "statefulSet '\(statefulSet)' is not a Kubernetes name of at most \(63 - "-config".count) characters (lower-case letters, digits and '-'; its ConfigMap is '<name>-config')")
                 break
             }

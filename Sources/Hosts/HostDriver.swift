@@ -117,6 +117,23 @@ public struct ServiceSpec: Sendable, Hashable, Codable {
     }
 }
 
+/// `ls -A` of a directory as a shell command, and its output read back: what every driver that
+/// runs commands lists a directory with.
+public enum DirectoryListing {
+    /// Prints `exists` and the names in the directory, or `missing`.
+    public static func command(_ path: String) -> String {
+        let quoted = shellQuoted(path)
+        return "if [ -d \(quoted) ]; then echo exists; ls -1A -- \(quoted); else echo missing; fi"
+    }
+
+    /// The names ``command(_:)`` printed; nil for a directory that does not exist.
+    public static func names(in output: String) -> [String]? {
+        let lines = output.split(separator: "\n").map(String.init)
+        guard lines.first == "exists" else { return nil }
+        return Array(lines.dropFirst())
+    }
+}
+
 /// Everything a migration does to a host. Drivers implement running a command and reading and
 /// writing files; the rest has default implementations in terms of those (a driver overrides
 /// what it can do better). Every operation is idempotent and reports what it changed.
@@ -203,11 +220,7 @@ extension HostDriver {
     }
 
     public func listDirectory(_ path: String) async throws -> [String]? {
-        let quoted = shellQuoted(path)
-        let listing = try await check("if [ -d \(quoted) ]; then echo exists; ls -1A -- \(quoted); else echo missing; fi", timeout: .seconds(30), operation: "list \(path)")
-        let lines = listing.split(separator: "\n").map(String.init)
-        guard lines.first == "exists" else { return nil }
-        return Array(lines.dropFirst())
+        DirectoryListing.names(in: try await check(DirectoryListing.command(path), timeout: .seconds(30), operation: "list \(path)"))
     }
 
     public func missingDirectories(above paths: [String]) async throws -> [String] {

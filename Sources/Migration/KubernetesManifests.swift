@@ -63,7 +63,7 @@ public enum KubernetesManifests {
                 message:
                     "--kubernetes writes HubSpot's Services and pods, which replace each server one for one: use --strategy replace (this plan is \(plan.strategy))")
         }
-        guard isDNSLabel(options.namespace) else {
+        guard isKubernetesName(options.namespace) else {
             throw Refusal(message: "namespace '\(options.namespace)' is not a Kubernetes name (lower-case letters, digits and '-', at most 63)")
         }
         let servers = plan.source.servers.sorted { $0.id < $1.id }
@@ -165,7 +165,7 @@ public enum KubernetesManifests {
     /// are. Its ConfigMap (`<statefulSet>-config`), mounted read-only on the config file's
     /// directory, holds zoo.cfg, myid and the readiness script; the pod copies myid into its data
     /// directory (its volume, `data-<statefulSet>-0`) as it starts.
-    public struct PodServer: Sendable, Hashable {
+    public struct PodServer: Sendable {
         public var statefulSet: String
         public var id: ServerID
         public var ports: [(name: String, port: Int)]
@@ -193,31 +193,11 @@ public enum KubernetesManifests {
         public var configMap: String { "\(statefulSet)-config" }
         public var pod: String { "\(statefulSet)-0" }
         public var volumeClaim: String { "data-\(statefulSet)-0" }
-        public var configDirectory: String {
-            guard let slash = configPath.lastIndex(of: "/"), slash != configPath.startIndex else { return "/" }
-            return String(configPath[..<slash])
-        }
-
-        public static func == (lhs: PodServer, rhs: PodServer) -> Bool {
-            lhs.statefulSet == rhs.statefulSet && lhs.id == rhs.id && lhs.ports.map(\.name) == rhs.ports.map(\.name) && lhs.ports.map(\.port) == rhs.ports.map(\.port)
-                && lhs.configPath == rhs.configPath && lhs.dataDirectory == rhs.dataDirectory && lhs.image == rhs.image && lhs.storage == rhs.storage
-                && lhs.namespace == rhs.namespace
-        }
-
-        public func hash(into hasher: inout Hasher) {
-            hasher.combine(statefulSet)
-            hasher.combine(id)
-            hasher.combine(configPath)
-        }
+        public var configDirectory: String { parentDirectory(of: configPath) }
     }
 
     /// What a myid file holds for `id`.
     package static func myidText(_ id: ServerID) -> String { "\(id.rawValue)\n" }
-
-    static func isDNSLabel(_ text: String) -> Bool {
-        !text.isEmpty && text.count <= 63 && text.first!.isLetter && text.last.map { $0.isLetter || $0.isNumber } == true
-            && text.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
-    }
 
     // MARK: Objects
 

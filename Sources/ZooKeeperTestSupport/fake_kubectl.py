@@ -305,7 +305,6 @@ def main():
         pod = state["pods"].get(args[1])
         if pod is None or "running" not in pod["status"]["containerStatuses"][0]["state"]:
             fail('pod "%s" is not running' % args[1], 1)
-        reconcile(state)
         save(state)
         fcntl.flock(lock, fcntl.LOCK_UN)
         import subprocess

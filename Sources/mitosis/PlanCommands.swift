@@ -105,11 +105,10 @@ extension PlanCommand {
         let options = KubernetesManifests.Options(
             namespace: kubernetesNamespace ?? access?.namespace ?? "default", image: kubernetesImage ?? access?.image,
             storage: kubernetesStorage ?? access?.storage ?? "10Gi")
-        let hostAddresses = Dictionary(inventory.hosts.compactMap { host in host.address.map { (host.name, $0) } }, uniquingKeysWith: { first, _ in first })
         let pods = inventory.podStatefulSets
         let files: [KubernetesManifests.File]
         do {
-            files = try KubernetesManifests.make(plan, hostAddresses: hostAddresses, pods: pods, options: options)
+            files = try KubernetesManifests.make(plan, hostAddresses: inventory.hostAddresses, pods: pods, options: options)
         } catch {
             Output.error("no Kubernetes manifests were written: \(error)")
             throw ExitCode.failure

@@ -129,9 +129,8 @@ import Testing
         let inventory = try Inventory.parse(yaml: inventoryText, fileName: "inventory.yaml")
         let plan = try Planner.plan(.replace, inventory: inventory, source: "zk-main", destination: "zk-k8s")
         #expect(try Prover.check(plan).isSafe)
-        let addresses = Dictionary(uniqueKeysWithValues: inventory.hosts.compactMap { host in host.address.map { (host.name, $0) } })
         let files = try KubernetesManifests.make(
-            plan, hostAddresses: addresses, pods: inventory.podStatefulSets, options: .init(namespace: try #require(inventory.kubernetes?.namespace)))
+            plan, hostAddresses: inventory.hostAddresses, pods: inventory.podStatefulSets, options: .init(namespace: try #require(inventory.kubernetes?.namespace)))
         #expect(inventory.podStatefulSets == ["zk-pod-1": "zk-main-1", "zk-pod-2": "zk-main-2", "zk-pod-3": "zk-main-3"])
         for file in files {
             let committed = try? String(contentsOf: example.appendingPathComponent("manifests/\(file.path)"), encoding: .utf8)

@@ -206,10 +206,10 @@ import ZooKeeperTestSupport
     @Test func accessProblemsNameWhatKubectlMayNotDo() async throws {
         let allowed = try Fixture()
         defer { allowed.cluster.remove() }
-        #expect(try await allowed.pod.accessProblems().isEmpty)
+        #expect(try await allowed.pod.kubectl.accessProblems().isEmpty)
         let denied = try Fixture(environment: ["FAKE_KUBECTL_DENY": "create:statefulsets create:pods/exec"])
         defer { denied.cluster.remove() }
-        let problems = try await denied.pod.accessProblems()
+        let problems = try await denied.pod.kubectl.accessProblems()
         #expect(problems.count == 2, "\(problems)")
         #expect(problems.first?.hasPrefix("kubectl may not create statefulsets in namespace zk") == true, "\(problems)")
         await allowed.hosts.close()

@@ -76,7 +76,7 @@ public final class InventoryHostDirectory: HostDirectory {
         self.kubectl = inventory.kubernetes.map { access in
             KubectlServices(
                 access: access,
-                hostAddresses: Dictionary(inventory.hosts.compactMap { host in host.address.map { (host.name, $0) } }, uniquingKeysWith: { first, _ in first }),
+                hostAddresses: inventory.hostAddresses,
                 pods: pods)
         }
         var podDrivers: [String: Result<KubernetesPodHostDriver, HostError>] = [:]

@@ -66,6 +66,31 @@ public struct Kubectl: Sendable {
         }
     }
 
+    /// What keeps a run from driving pods through this kubectl, each as a sentence: it does not
+    /// answer, or may not do what the run does to a pod host (`kubectl auth can-i`). Empty when
+    /// all is well. The same for every pod host of the inventory: asked once.
+    public func accessProblems() async throws -> [String] {
+        let needed: [(verb: String, resource: String)] = [
+            ("get", "configmaps"), ("create", "configmaps"), ("update", "configmaps"), ("delete", "configmaps"),
+            ("get", "statefulsets"), ("create", "statefulsets"), ("patch", "statefulsets"), ("delete", "statefulsets"),
+            ("list", "pods"), ("delete", "pods"), ("create", "pods/exec"), ("get", "persistentvolumeclaims"),
+        ]
+        let probe = ["get", "statefulsets", "-o", "name"]
+        let answered = try await result(probe)
+        guard answered.status == 0 else {
+            return ["`\(commandLine(probe))` exited \(answered.status): \(answered.stderr.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300)); check kubernetes.kubectl in the inventory (its context and credentials)"]
+        }
+        var problems: [String] = []
+        for need in needed {
+            let reply = try await result(["auth", "can-i", need.verb, need.resource]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            if reply != "yes" {
+                problems.append(
+                    "kubectl may not \(need.verb) \(need.resource)\(access.namespace.map { " in namespace \($0)" } ?? "") (`kubectl auth can-i \(need.verb) \(need.resource)` says \(reply.isEmpty ? "nothing" : reply)), which the pod hosts need")
+            }
+        }
+        return problems
+    }
+
     /// Runs `body` with a new directory of its own, removed afterwards.
     static func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitosis-kubectl-\(UUID().uuidString)")

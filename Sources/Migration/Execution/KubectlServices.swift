@@ -38,16 +38,14 @@ public struct KubectlServices: Sendable {
         }
         let name = try await serviceName(address, operation: operation)
         let service = try await kubectl.object("service", name, operation: operation)
-        if let selector = service?["spec", "selector"]?.objectValue, !selector.entries.isEmpty {
-            // Back from a pod (a rollback): Kubernetes keeps a selector's Endpoints, so the
-            // selector goes first, then the Endpoints are written whole.
-            return try await pointWithoutSelector(name, address: address, at: ip, host: host, service: service, operation: operation)
-        }
+        let hasSelector = service?["spec", "selector"]?.objectValue.map { !$0.entries.isEmpty } ?? false
         let before = try await endpointAddresses(name, operation: operation)
-        if before.map(\.ip) == [ip] { return HostChange(host: host, changed: false, summary: "service \(name) (\(address)) already points at \(ip)") }
-        guard !before.isEmpty else {
-            return try await pointWithoutSelector(name, address: address, at: ip, host: host, service: service, operation: operation)
+        // Back from a pod (a rollback): Kubernetes keeps a selector's Endpoints, so the selector
+        // goes first, then the Endpoints are written whole; so too when there is no address to patch.
+        guard !hasSelector, !before.isEmpty else {
+            return try await pointWithoutSelector(name, address: address, at: ip, host: host, service: service, removingSelector: hasSelector, before: before, operation: operation)
         }
+        if before.map(\.ip) == [ip] { return HostChange(host: host, changed: false, summary: "service \(name) (\(address)) already points at \(ip)") }
         let patch = JSONValue.array([
             .object(JSONObject([
                 (key: "op", value: .string("replace")), (key: "path", value: .string("/subsets/0/addresses")),
@@ -64,11 +62,12 @@ public struct KubectlServices: Sendable {
         return HostChange(host: host, changed: true, summary: "service \(name) (\(address)) points at \(ip) (was \(before.isEmpty ? "nothing" : before.map(\.ip).joined(separator: ", ")))")
     }
 
-    /// Drops the Service's selector (if any) and writes its Endpoints whole: `ip`, on the ports of
-    /// the Service's targets. Read back.
-    func pointWithoutSelector(_ name: String, address: String, at ip: String, host: String, service: JSONValue?, operation: String) async throws -> HostChange {
-        let before = try await endpointAddresses(name, operation: operation)
-        let hadSelector = service?["spec", "selector"]?.objectValue.map { !$0.entries.isEmpty } ?? false
+    /// Drops the Service's selector (`removingSelector`) and writes its Endpoints whole: `ip`, on
+    /// the ports of the Service's targets. Read back. `before`: the addresses they held.
+    func pointWithoutSelector(
+        _ name: String, address: String, at ip: String, host: String, service: JSONValue?, removingSelector hadSelector: Bool, before: [EndpointAddress],
+        operation: String
+    ) async throws -> HostChange {
         if hadSelector {
             _ = try await kubectl.run(["patch", "service", name, "--type=json", "-p", #"[{"op":"remove","path":"/spec/selector"}]"#], operation: operation)
             // The Endpoints the controller made carry its labels (endpoints.kubernetes.io/managed-by,

@@ -62,7 +62,7 @@ public struct KubernetesPodHostDriver: HostDriver {
     /// The ConfigMap key a path is, nil for a path outside the ConfigMap.
     func key(_ path: String) -> String? {
         if path == myidPath { return "myid" }
-        guard let slash = path.lastIndex(of: "/"), String(path[..<slash]) == pod.configDirectory else { return nil }
+        guard parentDirectory(of: path) == pod.configDirectory, let slash = path.lastIndex(of: "/") else { return nil }
         let name = String(path[path.index(after: slash)...])
         return name.isEmpty || name == "ready.sh" ? nil : name
     }
@@ -175,13 +175,13 @@ public struct KubernetesPodHostDriver: HostDriver {
         if let unchanged = change(&data, &binary) { return HostChange(host: host, changed: false, summary: unchanged) }
         var object = KubernetesManifests.configMap(pod, data: .object(data), binaryData: binary.entries.isEmpty ? nil : .object(binary))
         if let current {
-            guard let version = current["metadata", "resourceVersion"]?.stringValue else {
+            // Replaced at the resourceVersion read: Kubernetes refuses it if the ConfigMap changed since.
+            guard current["metadata", "resourceVersion"]?.stringValue != nil else {
                 throw HostError(.commandFailed, host: host, operation: operation, "ConfigMap \(pod.configMap) as kubectl printed it has no resourceVersion")
             }
             // The object as it is, with the new data: labels and annotations others set survive.
             var whole = current.objectValue ?? JSONObject()
             var metadata = current["metadata"]?.objectValue ?? JSONObject()
-            metadata["resourceVersion"] = .string(version)
             metadata["managedFields"] = nil
             whole["metadata"] = .object(metadata)
             whole["data"] = .object(data)
@@ -203,10 +203,7 @@ public struct KubernetesPodHostDriver: HostDriver {
             return ((current["data"]?.objectValue?.keys ?? []) + (current["binaryData"]?.objectValue?.keys ?? [])).filter { $0 != "myid" }.sorted()
         }
         if try await podRuns() {
-            let quoted = shellQuoted(path)
-            let listing = try await check("if [ -d \(quoted) ]; then echo exists; ls -1A -- \(quoted); else echo missing; fi", operation: "list \(path)")
-            let lines = listing.split(separator: "\n").map(String.init)
-            return lines.first == "exists" ? Array(lines.dropFirst()) : nil
+            return DirectoryListing.names(in: try await check(DirectoryListing.command(path), operation: "list \(path)"))
         }
         guard path == pod.dataDirectory || path.hasPrefix(pod.dataDirectory + "/") else { return nil }
         // Without the pod, its data directory is its volume claim: none, nothing there.
@@ -257,6 +254,8 @@ public struct KubernetesPodHostDriver: HostDriver {
         /// Why the container waits or last ended, or why the pod is not scheduled, with
         /// Kubernetes' message.
         var problem: String?
+        /// Its container runs and it is not being deleted.
+        var serving: Bool { running && !terminating }
     }
 
     func pods(_ operation: String) async throws -> [PodState] {
@@ -281,7 +280,7 @@ public struct KubernetesPodHostDriver: HostDriver {
 
     /// Whether the pod's container runs now (not terminating).
     func podRuns() async throws -> Bool {
-        try await pods("read the state of pod \(pod.pod)").contains { $0.running && !$0.terminating }
+        try await pods("read the state of pod \(pod.pod)").contains(where: \.serving)
     }
 
     /// Stopped only when no pod is left: a pending pod may start, a terminating one may still serve.
@@ -311,7 +310,7 @@ public struct KubernetesPodHostDriver: HostDriver {
             } verify: { Self.bytes(of: "ready.sh", in: $0) == nil ? "key ready.sh is missing" : nil } done: { "added ready.sh to \(pod.configMap)" }
         }
         try await kubectl.send("apply", KubernetesManifests.statefulSet(pod), operation: operation, host: host)
-        let started = try await waitForPod(operation, timeout: service.timeout) { pods in pods.contains { $0.running && !$0.terminating } }
+        let started = try await waitForPod(operation, timeout: service.timeout) { pods in pods.contains(where: \.serving) }
         return HostChange(host: host, changed: true, summary: "started pod \(pod.pod) (StatefulSet \(pod.statefulSet), \(pod.image))\(started)")
     }
 
@@ -335,7 +334,7 @@ public struct KubernetesPodHostDriver: HostDriver {
             return try await startService(service)
         }
         try await kubectl.run(["delete", "pod", pod.pod, "--ignore-not-found", "--wait=false"], operation: operation, host: host)
-        _ = try await waitForPod(operation, timeout: service.timeout) { pods in pods.contains { $0.running && !$0.terminating && !before.contains($0.uid) } }
+        _ = try await waitForPod(operation, timeout: service.timeout) { pods in pods.contains { $0.serving && !before.contains($0.uid) } }
         return HostChange(host: host, changed: true, summary: "restarted pod \(pod.pod) (deleted; StatefulSet \(pod.statefulSet) made it again)")
     }
 
@@ -361,29 +360,5 @@ public struct KubernetesPodHostDriver: HostDriver {
             }
             try await Task.sleep(for: pollInterval)
         }
-    }
-
-    // MARK: Preflight
-
-    /// What keeps the run from driving this pod, each as a sentence: kubectl does not answer, or
-    /// may not do what the run does (`kubectl auth can-i`). Empty when all is well.
-    public func accessProblems() async throws -> [String] {
-        let needed: [(verb: String, resource: String)] = [
-            ("get", "configmaps"), ("create", "configmaps"), ("update", "configmaps"), ("delete", "configmaps"),
-            ("get", "statefulsets"), ("create", "statefulsets"), ("patch", "statefulsets"), ("delete", "statefulsets"),
-            ("list", "pods"), ("delete", "pods"), ("create", "pods/exec"), ("get", "persistentvolumeclaims"),
-        ]
-        var problems: [String] = []
-        let version = try await kubectl.result(["get", "statefulsets", "-o", "name"])
-        guard version.status == 0 else {
-            return ["`\(kubectl.commandLine(["get", "statefulsets", "-o", "name"]))` exited \(version.status): \(version.stderr.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300)); check kubernetes.kubectl in the inventory (its context and credentials)"]
-        }
-        for need in needed {
-            let answer = try await kubectl.result(["auth", "can-i", need.verb, need.resource])
-            if answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines) != "yes" {
-                problems.append("kubectl may not \(need.verb) \(need.resource)\(kubectl.access.namespace.map { " in namespace \($0)" } ?? "") (`kubectl auth can-i \(need.verb) \(need.resource)` says \(answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? "nothing" : answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines))), which pod \(pod.pod) needs")
-            }
-        }
-        return problems
     }
 }

@@ -284,13 +284,15 @@ extension MigrationExecutor {
         // A pod's StatefulSet is its service: it needs no commands.
         var failures: [String] = needs.absent.filter { entry in (try? hosts.driver(for: entry.host))?.ownServiceControl == nil }.map(\.message)
         var found = 0
+        // Reaching a pod is reaching its cluster: kubectl answers, and may do what the run does.
+        // Asked once per kubectl, for all the pod hosts it drives.
+        var podHosts: [KubernetesAccess: [String]] = [:]
         for (host, programs) in needs.programs.sorted(by: { $0.key < $1.key }) {
             let names = programs.keys.sorted()
             do {
                 let driver = try hosts.driver(for: host)
                 if let pod = driver as? KubernetesPodHostDriver {
-                    // Reaching a pod is reaching the cluster: kubectl answers, and may do what the run does.
-                    failures += try await pod.accessProblems().map { "\(host): \($0)" }
+                    podHosts[pod.kubectl.access, default: []].append(host)
                     continue
                 }
                 let script = PreflightNeeds.script(for: names)
@@ -310,6 +312,13 @@ extension MigrationExecutor {
                 found += names.count - missing.count
             } catch {
                 failures.append("\(host): cannot be reached: \(error)")
+            }
+        }
+        for (access, names) in podHosts.sorted(by: { $0.value[0] < $1.value[0] }) {
+            do {
+                failures += try await Kubectl(access: access).accessProblems().map { "\(names.joined(separator: ", ")): \($0)" }
+            } catch {
+                failures.append("\(names.joined(separator: ", ")): cannot be reached: \(error)")
             }
         }
         guard failures.isEmpty else {
